@@ -1,0 +1,67 @@
+# glia build. `make` builds build/glia; `make test` runs every test;
+# `make asan` runs the suite under AddressSanitizer + UBSan;
+# `make BUILD=dir` builds elsewhere (parallel work trees, sanitizer builds).
+
+BUILD    ?= build
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+PKGS     := libuv yaml-0.1 jansson sqlite3
+PY_CFLAGS := $(shell pkg-config --cflags python3-embed)
+PY_LIBS   := $(shell pkg-config --libs python3-embed)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+            -Wshadow -Wstrict-prototypes -fno-strict-aliasing -D_GNU_SOURCE \
+            -Isrc -Iinclude $(shell pkg-config --cflags $(PKGS))
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser $(PY_LIBS) -lpthread -ldl -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit e2e asan clean format fuzz bench
+all: $(BUILD)/glia
+
+$(BUILD)/obj/pyhost.o: CFLAGS += $(PY_CFLAGS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/glia/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libglia.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/glia: $(BUILD)/obj/main.o $(BUILD)/libglia.a
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libglia.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libglia.a $(LDLIBS) -lcmocka
+
+unit: $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+
+e2e: $(BUILD)/glia
+	GLIA_BIN=$(abspath $(BUILD)/glia) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+test: unit e2e
+
+# The whole suite under ASan+UBSan. Python's allocator confuses LeakSanitizer,
+# so leaks are checked by the unit tests only.
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 unit
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) BUILD=build-asan SANITIZE=1 e2e
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c include/glia/*.h
+
+clean:
+	rm -rf build build-asan

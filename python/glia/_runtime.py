@@ -1,0 +1,496 @@
+"""The Python half of `glia worker` (src/pyhost.c calls in here).
+
+load() builds the user's predictor once; handle() turns one HTTP request
+into a predict() call and its result into (status, content type, body
+bytes, extra header lines, post-predict state); post() runs post_predict
+after the C side has written the response.
+"""
+
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import sys
+import traceback
+from urllib.parse import parse_qs, parse_qsl
+
+import glia
+from glia import Response
+
+ERROR_LINE_MAX = 500
+
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+BYTES_TYPE = "application/octet-stream"
+
+# Payload kinds, by request Content-Type.
+K_BYTES, K_JSON, K_TEXT, K_FORM, K_MULTIPART = range(5)
+
+# Headers glia writes itself; a glia.Response cannot override them.
+RESERVED_HEADERS = frozenset(
+    ("content-length", "connection", "transfer-encoding", "x-request-id"))
+
+_predict = None       # calls the user's predict with the arguments it takes
+_post_predict = None  # likewise for post_predict, or None
+_wants = (False, False, False)  # (payload, query_params, headers) needed
+_ctype_cache = {}
+
+
+class LoadError(Exception):
+    """A predictor problem reported without an exception type name."""
+
+
+class PayloadError(Exception):
+    """The request body does not match its Content-Type (answers 400)."""
+
+
+class Headers(dict):
+    """Request headers, keyed by lower-case name, looked up in any case."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self, key.lower())
+
+    def __contains__(self, key):
+        return isinstance(key, str) and dict.__contains__(self, key.lower())
+
+    def get(self, key, default=None):
+        return dict.get(self, key.lower(), default)
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key.lower(), value)
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key.lower())
+
+
+# --- loading -------------------------------------------------------------
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = glia._request_id.get() or "-"
+        return True
+
+
+def _setup_logging(level_name):
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s [%(request_id)s] %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, str(level_name).upper(), logging.INFO))
+
+
+def _fix_executable():
+    # sys.executable is the glia binary; multiprocessing's spawn and
+    # subprocess users expect a Python interpreter there.
+    exe = os.path.join(sys.base_exec_prefix, "bin",
+                       "python%d.%d" % sys.version_info[:2])
+    if os.access(exe, os.X_OK):
+        sys.executable = exe
+        sys._base_executable = exe
+
+
+def _import_file(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = stem if stem.isidentifier() and stem not in sys.modules \
+        else "glia_predictor"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        raise LoadError("cannot import %s: not a Python file" % path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _find_class(module, path):
+    for name in ("PythonPredictor", "Predictor"):
+        cls = getattr(module, name, None)
+        if inspect.isclass(cls):
+            return cls
+    raise LoadError("%s defines neither PythonPredictor nor Predictor"
+                    % os.path.basename(path))
+
+
+def _match_args(fn, available, what):
+    """Names of `available` that fn takes (all of them with **kwargs).
+    Raises LoadError when fn requires a parameter glia cannot give."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return tuple(available)
+    names = []
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_KEYWORD:
+            return tuple(available)
+        if p.kind == p.VAR_POSITIONAL:
+            continue
+        if p.name in available:
+            if p.kind == p.POSITIONAL_ONLY:
+                raise LoadError("%s: parameter '%s' must not be positional-only"
+                                % (what, p.name))
+            names.append(p.name)
+        elif p.default is p.empty:
+            raise LoadError("%s takes an unknown parameter '%s' (glia passes %s)"
+                            % (what, p.name, ", ".join(available)))
+    return tuple(names)
+
+
+def _caller(fn, names):
+    """fn called with the named subset of (payload, query_params, headers)."""
+    wp, wq, wh = ("payload" in names, "query_params" in names,
+                  "headers" in names)
+    if names == ("payload",):
+        return lambda p, q, h: fn(payload=p)
+    if not names:
+        return lambda p, q, h: fn()
+
+    def call(p, q, h):
+        kw = {}
+        if wp:
+            kw["payload"] = p
+        if wq:
+            kw["query_params"] = q
+        if wh:
+            kw["headers"] = h
+        return fn(**kw)
+    return call
+
+
+def _post_caller(fn, names):
+    has_resp = "response" in names
+    inner = _caller(fn, tuple(n for n in names if n != "response"))
+    if not has_resp:
+        return lambda r, p, q, h: inner(p, q, h)
+
+    def call(r, p, q, h):
+        kw = {"response": r}
+        if "payload" in names:
+            kw["payload"] = p
+        if "query_params" in names:
+            kw["query_params"] = q
+        if "headers" in names:
+            kw["headers"] = h
+        return fn(**kw)
+    return call
+
+
+def _build(spec):
+    global _predict, _post_predict, _wants
+    pred = spec["predictor"]
+    path = pred["path"]
+    pp = pred.get("python_path") or "."
+    sys.path.insert(1, os.path.abspath(pp))
+
+    module = _import_file(path)
+    cls = _find_class(module, path)
+    init_args = {"config": pred.get("config") or {},
+                 "python_client": None, "job_spec": None}
+    names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
+    instance = cls(**{n: init_args[n] for n in names})
+
+    predict = getattr(instance, "predict", None)
+    if not callable(predict):
+        raise LoadError("%s defines no predict method" % cls.__name__)
+    pnames = _match_args(predict, ("payload", "query_params", "headers"),
+                         cls.__name__ + ".predict")
+    _predict = _caller(predict, pnames)
+    wanted = set(pnames)
+
+    post = getattr(instance, "post_predict", None)
+    if callable(post):
+        qnames = _match_args(post, ("response", "payload", "query_params",
+                                    "headers"), cls.__name__ + ".post_predict")
+        _post_predict = _post_caller(post, qnames)
+        wanted.update(qnames)
+    _wants = ("payload" in wanted, "query_params" in wanted,
+              "headers" in wanted)
+
+
+def _one_line(exc):
+    if isinstance(exc, LoadError):
+        msg = str(exc)
+    else:
+        msg = "%s: %s" % (type(exc).__name__, exc)
+    msg = " ".join(msg.split())
+    if len(msg) > ERROR_LINE_MAX:
+        msg = msg[:ERROR_LINE_MAX - 3] + "..."
+    return msg
+
+
+def load(spec_json, replica_id):
+    """Builds the predictor. None on success, else a one-line message (the
+    traceback is already on stderr)."""
+    try:
+        spec = json.loads(spec_json)
+        _setup_logging(spec["predictor"].get("log_level", "info"))
+        _fix_executable()
+        _build(spec)
+    except BaseException as exc:
+        if not isinstance(exc, LoadError):
+            traceback.print_exc()
+        else:
+            print("glia: " + str(exc), file=sys.stderr)
+        sys.stderr.flush()
+        return _one_line(exc)
+    return None
+
+
+# --- requests ------------------------------------------------------------
+
+def _ctype_kind(ctype):
+    """(kind, charset) for a Content-Type value; cached."""
+    hit = _ctype_cache.get(ctype)
+    if hit is not None:
+        return hit
+    parts = ctype.split(";")
+    main = parts[0].strip().lower()
+    charset = None
+    for param in parts[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    if main == JSON_TYPE or (main.startswith("application/")
+                             and main.endswith("+json")):
+        kind = K_JSON
+    elif main.startswith("text/"):
+        kind = K_TEXT
+    elif main == "application/x-www-form-urlencoded":
+        kind = K_FORM
+    elif main == "multipart/form-data":
+        kind = K_MULTIPART
+    else:
+        kind = K_BYTES
+    hit = (kind, charset)
+    if len(_ctype_cache) >= 256:
+        _ctype_cache.clear()
+    _ctype_cache[ctype] = hit
+    return hit
+
+
+def _add_field(out, name, value):
+    old = out.get(name)
+    if old is None:
+        out[name] = value
+    elif isinstance(old, list):
+        old.append(value)
+    else:
+        out[name] = [old, value]
+
+
+def _decode_json(body):
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise PayloadError("invalid JSON payload: %s" % exc) from None
+
+
+def _decode_form(body):
+    # Leniency: `curl -d '{"a": 1}'` sends JSON as form data (as in the
+    # Cortex tutorials); a form body that parses as a JSON object or array
+    # is handed over as that value.
+    head = body.lstrip()[:1]
+    if head in (b"{", b"["):
+        try:
+            return json.loads(body)
+        except ValueError:
+            pass
+    out = {}
+    text = body.decode("utf-8", "replace")
+    for name, values in parse_qs(text, keep_blank_values=True).items():
+        out[name] = values[0] if len(values) == 1 else values
+    return out
+
+
+def _decode_multipart(ctype, body):
+    from email import policy
+    from email.parser import BytesParser
+    head = b"Content-Type: " + ctype.encode("latin-1", "replace") + b"\r\n\r\n"
+    msg = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not msg.is_multipart() or msg.defects:
+        raise PayloadError("invalid multipart payload")
+    out = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name is None:
+            continue
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is None:
+            charset = part.get_content_charset() or "utf-8"
+            try:
+                data = data.decode(charset, "replace")
+            except LookupError:
+                data = data.decode("utf-8", "replace")
+        _add_field(out, str(name), data)
+    return out
+
+
+def _decode(ctype, body):
+    if ctype is None:
+        return body
+    kind, charset = _ctype_kind(ctype)
+    if kind == K_JSON:
+        return _decode_json(body)
+    if kind == K_TEXT:
+        try:
+            return body.decode(charset or "utf-8")
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise PayloadError("invalid text payload: %s" % exc) from None
+    if kind == K_FORM:
+        return _decode_form(body)
+    if kind == K_MULTIPART:
+        return _decode_multipart(ctype, body)
+    return body
+
+
+def _headers(raw):
+    h = Headers()
+    for name, value in raw:
+        key = name.lower()
+        old = dict.get(h, key)
+        dict.__setitem__(h, key, value if old is None else old + ", " + value)
+    return h
+
+
+class _Unencodable(Exception):
+    pass
+
+
+def _json_default(obj):
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return tolist()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise _Unencodable(type(obj).__name__)
+
+
+def _to_json(value):
+    try:
+        return json.dumps(value, default=_json_default).encode()
+    except _Unencodable as exc:
+        name = str(exc)
+    except (TypeError, ValueError, RecursionError):
+        name = type(value).__name__
+    raise _Unencodable(
+        "predictor returned a value that cannot be encoded as JSON: " + name)
+
+
+def _header_lines(headers):
+    """(content type or None, b"Name: value\\r\\n"... or None)."""
+    items = headers.items() if hasattr(headers, "items") else headers
+    ctype = None
+    lines = []
+    for name, value in items:
+        name, value = str(name), str(value)
+        if (not name or any(c in name for c in " \t\r\n:\0")
+                or any(c in value for c in "\r\n\0")):
+            raise _Unencodable("invalid response header %r" % name)
+        low = name.lower()
+        if low == "content-type":
+            ctype = value
+        elif low not in RESERVED_HEADERS:
+            lines.append("%s: %s\r\n" % (name, value))
+    try:
+        extra = "".join(lines).encode("latin-1") if lines else None
+    except UnicodeEncodeError:
+        raise _Unencodable("response header is not latin-1 text") from None
+    return ctype, extra
+
+
+def _encode_body(body):
+    """(default content type, bytes) for a value."""
+    if body is None:
+        return None, b""
+    if isinstance(body, str):
+        return TEXT_TYPE, body.encode()
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return BYTES_TYPE, bytes(body)
+    return JSON_TYPE, _to_json(body)
+
+
+def _encode_response(resp):
+    status = resp.status
+    if type(status) is not int or not 100 <= status <= 599:
+        raise _Unencodable("glia.Response status must be an integer "
+                           "from 100 to 599, not %r" % (status,))
+    ctype, body = _encode_body(resp.body)
+    extra = None
+    if resp.headers:
+        hdr_ctype, extra = _header_lines(resp.headers)
+        ctype = hdr_ctype or ctype
+    if resp.media_type:
+        ctype = str(resp.media_type)
+    return status, ctype, body, extra
+
+
+def _encode(result):
+    """(status, content type, body bytes, extra header bytes or None)."""
+    if type(result) is str:
+        return 200, TEXT_TYPE, result.encode(), None
+    if result is None:
+        return 200, JSON_TYPE, b"null", None
+    if isinstance(result, Response):
+        return _encode_response(result)
+    ctype, body = _encode_body(result)
+    return 200, ctype, body, None
+
+
+def _error(status, message):
+    return (status, JSON_TYPE, json.dumps({"error": message}).encode(),
+            None, None)
+
+
+def _log_exception(request_id):
+    prefix = "[%s] " % (request_id or "-")
+    text = "".join(traceback.format_exc())
+    lines = [prefix + line for line in text.splitlines()]
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def handle(method, path, query, raw_headers, body, content_type, request_id):
+    """One request -> (status, content type or None, body bytes,
+    extra header bytes or None, post_predict state or None)."""
+    glia._request_id.set(request_id)
+    want_p, want_q, want_h = _wants
+    try:
+        payload = _decode(content_type, body) if want_p else None
+    except PayloadError as exc:
+        return _error(400, str(exc))
+    qp = (dict(parse_qsl(query, keep_blank_values=True)) if query else {}) \
+        if want_q else None
+    headers = _headers(raw_headers) if want_h else None
+    try:
+        result = _predict(payload, qp, headers)
+    except BaseException as exc:
+        _log_exception(request_id)
+        return _error(500, "%s: %s" % (type(exc).__name__, exc))
+    try:
+        status, ctype, out, extra = _encode(result)
+    except _Unencodable as exc:
+        sys.stderr.write("[%s] %s\n" % (request_id or "-", exc))
+        return _error(500, str(exc))
+    post = None
+    if _post_predict is not None:
+        post = (request_id, result, payload, qp, headers)
+    return status, ctype, out, extra, post
+
+
+def post(state):
+    """Runs post_predict for a request whose response was sent."""
+    request_id, result, payload, qp, headers = state
+    glia._request_id.set(request_id)
+    try:
+        _post_predict(result, payload, qp, headers)
+    except BaseException:
+        _log_exception(request_id)

@@ -1,0 +1,67 @@
+/* cli_internal.h: the pure parts of the CLI (argument parsing, tables,
+ * formatting of ages and latencies), exposed for tests/unit/test_cli.c.
+ * Nothing here touches sockets, files or clocks. */
+#ifndef GLIA_CLI_INTERNAL_H
+#define GLIA_CLI_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define GLIA_CLI_MAX_POS 4
+
+typedef struct glia_cli_args {
+	const char *command;  /* argv entry; NULL when none was given */
+	int help;             /* -h/--help anywhere: print usage, exit 0 */
+	const char *home;     /* --home DIR, or NULL */
+	int json;             /* -o json */
+	int wait;             /* deploy --wait */
+	int watch;            /* get -w */
+	int follow;           /* logs -f */
+	int force;            /* delete -f */
+	int64_t timeout_ms;   /* --timeout; -1 when not given */
+	const char *timeout;  /* --timeout as written, or NULL */
+	long tail;            /* logs --tail N; -1 when not given */
+	const char *replica;  /* logs --replica ID, or NULL */
+	const char *pos[GLIA_CLI_MAX_POS]; /* positional arguments */
+	int n_pos;
+	int unimplemented;    /* a SPEC command not built yet (job, ...) */
+} glia_cli_args;
+
+/* Parses argv (argv[0] is the program). Options may come before or after
+ * the command and its positional arguments; "--" ends options. Returns 0,
+ * or -1 on a usage error with one line in err. A known but unimplemented
+ * command sets unimplemented and skips checking its arguments. */
+int glia_cli_parse(int argc, char **argv, glia_cli_args *a, char *err,
+		   size_t errlen);
+
+/* The usage text (for --help and usage errors). */
+extern const char glia_cli_usage[];
+
+/* A text table: columns padded to their widest cell, two spaces apart,
+ * no trailing blanks. The first row is the header. */
+typedef struct glia_cli_table {
+	size_t ncols;
+	char **cells; /* row-major, owned */
+	size_t n, cap;
+} glia_cli_table;
+
+void glia_cli_table_init(glia_cli_table *t, size_t ncols);
+/* Appends one cell (a NULL s becomes "-"); control characters become
+ * spaces so that a cell stays on one line. */
+void glia_cli_table_cell(glia_cli_table *t, const char *s);
+void glia_cli_table_cellf(glia_cli_table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Appends the formatted table to out; a partial last row is dropped. */
+void glia_cli_table_format(const glia_cli_table *t, glia_buf *out);
+void glia_cli_table_free(glia_cli_table *t);
+
+/* An age in seconds as "5s", "3m", "2h", "4d" (rounded down; negative
+ * counts as 0). */
+void glia_cli_format_age(double secs, char *out, size_t outlen);
+/* A latency in milliseconds: "0.42ms", "12.3ms", "250ms", "1.50s";
+ * negative gives "-". */
+void glia_cli_format_latency(double ms, char *out, size_t outlen);
+
+#endif

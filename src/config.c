@@ -1,0 +1,2027 @@
+/* config.c: the API spec (SPEC section 3): YAML text -> validated
+ * glia_api_spec structs, and the canonical JSON form (docs/spec-json.md).
+ *
+ * Error messages. Every error is one line:
+ *
+ *     FILE:LINE:COL: KEY: WHAT
+ *
+ * LINE and COL are 1-based. KEY is the dotted path inside the API
+ * ("predictor.threads_per_process", "predictor.command[1]",
+ * "predictor.models.paths[0].name", "predictor.env.HOME"); errors about the
+ * document itself have no key and drop the "KEY: " part. The position is
+ *   - the value, for a bad value;
+ *   - the key, for a key that is unknown, duplicated or not allowed here;
+ *   - the mapping that lacks it, for a missing required key.
+ * WHAT takes one of these forms:
+ *   must be an integer from 1 to 1024, got "0"        (scalars quoted,
+ *   must be one of python, c, command, got "java"      escaped, cut at 64
+ *   must be a mapping, got a list                      characters; other
+ *   must be RealtimeAPI, got "Foo"                     nodes: "a mapping",
+ *                                                      "a list")
+ *   required
+ *   required for type python
+ *   only valid for type command
+ *   unknown key; did you mean "processes_per_replica"?
+ *   unknown key; valid keys: cpu, mem, gpu
+ *   duplicate key
+ *   kind: AsyncAPI is not supported yet (supported: RealtimeAPI)
+ *   file "predictor.py" not found in /project/dir
+ *   invalid YAML: <libyaml's problem>                  (no key)
+ *   empty document; expected an API mapping or a list of them (no key)
+ *
+ * A YAML null (an empty value, ~ or null) counts as absent everywhere, as it
+ * did in Cortex: "models:" with nothing after it leaves models unset. */
+#include "config.h"
+
+#include "util.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#define CONFIG_MAX_BYTES (8u << 20) /* refuse larger files outright */
+#define CONFIG_MAX_DEPTH 64         /* predictor.config nesting */
+#define CONFIG_MAX_VALUES 100000    /* predictor.config size, aliases too */
+#define ENDPOINT_MAX 200
+#define KEY_MAX sizeof(((glia_config_error *)0)->key)
+#define GOT_MAX 64 /* characters of a bad value quoted in a message */
+
+typedef struct ctx {
+	yaml_document_t *doc;
+	const char *file;
+	const char *project_dir;
+	glia_config_error *err;
+	size_t budget; /* values predictor.config may still hold */
+} ctx;
+
+/* A numeric range for number_field: lo < x (or lo <= x) and x < hi. */
+typedef struct range {
+	const char *desc;
+	double lo;
+	int lo_inclusive;
+	double hi;
+} range;
+
+static const char *const api_keys[] = {
+	"name", "kind", "predictor", "compute", "autoscaling",
+	"update_strategy", "networking", NULL,
+};
+static const char *const unsupported_kinds[] = {
+	"AsyncAPI", "BatchAPI", "TaskAPI", "TrafficSplitter", NULL,
+};
+static const char *const predictor_keys[] = {
+	"type", "path", "command", "readiness_path", "config", "python_path",
+	"env", "processes_per_replica", "threads_per_process", "log_level",
+	"models", "server_side_batching", NULL,
+};
+static const char *const predictor_types[] = {"python", "c", "command", NULL};
+static const char *const log_levels[] = {
+	"debug", "info", "warning", "error", NULL,
+};
+static const char *const models_keys[] = {
+	"path", "paths", "dir", "cache_size", "disk_cache_size", NULL,
+};
+static const char *const model_path_keys[] = {"name", "path", NULL};
+static const char *const batching_keys[] = {
+	"max_batch_size", "batch_interval", NULL,
+};
+static const char *const compute_keys[] = {"cpu", "mem", "gpu", NULL};
+static const char *const autoscaling_keys[] = {
+	"min_replicas", "max_replicas", "init_replicas",
+	"target_replica_concurrency", "max_replica_concurrency", "window",
+	"downscale_stabilization_period", "upscale_stabilization_period",
+	"max_downscale_factor", "max_upscale_factor", "downscale_tolerance",
+	"upscale_tolerance", NULL,
+};
+static const char *const update_strategy_keys[] = {
+	"max_surge", "max_unavailable", NULL,
+};
+static const char *const networking_keys[] = {"endpoint", "timeout", NULL};
+static const char *const api_types[] = {"public", "internal", NULL};
+static const char *const reserved_endpoints[] = {
+	"/healthz", "/metrics", "/v1", "/v2", NULL,
+};
+
+/* Cortex keys that mean nothing on glia, accepted and ignored so that a
+ * cortex.yaml deploys unchanged. The list is kept short on purpose:
+ *   predictor.image, predictor.tensorflow_serving_image: container images
+ *     (glia runs the predictor itself);
+ *   predictor.shm_size: the container's /dev/shm size;
+ *   predictor.dependencies: {pip, conda, shell} install scripts, must be a
+ *     mapping;
+ *   compute.node_groups: Cortex cluster node groups;
+ *   networking.api_type: public | internal load balancer. */
+static const char *const predictor_cortex_keys[] = {
+	"image", "tensorflow_serving_image", "shm_size", "dependencies", NULL,
+};
+static const char *const compute_cortex_keys[] = {"node_groups", NULL};
+static const char *const networking_cortex_keys[] = {"api_type", NULL};
+
+static const range positive = {"> 0", 0, 0, INFINITY};
+static const range non_negative = {">= 0", 0, 1, INFINITY};
+static const range above_one = {"> 1", 1, 0, INFINITY};
+static const range unit_interval = {"in [0, 1)", 0, 1, 1};
+
+/* ---- errors ---- */
+
+static void set_error(ctx *c, int line, int column, const char *key,
+		      const char *what)
+{
+	glia_config_error *e = c->err;
+	glia_buf msg;
+
+	snprintf(e->file, sizeof(e->file), "%s", c->file);
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	e->line = line;
+	e->column = column;
+	glia_buf_init(&msg, 0);
+	glia_buf_puts(&msg, c->file);
+	if (line > 0)
+		glia_buf_printf(&msg, ":%d:%d", line, column);
+	glia_buf_puts(&msg, ": ");
+	if (*key)
+		glia_buf_printf(&msg, "%s: ", key);
+	glia_buf_puts(&msg, what);
+	snprintf(e->message, sizeof(e->message), "%s", msg.data);
+	glia_buf_free(&msg);
+}
+
+/* Records an error at node n (NULL: no position). Returns -1. */
+__attribute__((format(printf, 4, 5))) static int
+fail(ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	char what[sizeof(c->err->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (n)
+		set_error(c, (int)n->start_mark.line + 1,
+			  (int)n->start_mark.column + 1, key, what);
+	else
+		set_error(c, 0, 0, key, what);
+	return -1;
+}
+
+static int is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (const char *const *p = nulls; *p; p++)
+		if (strcmp((const char *)n->data.scalar.value, *p) == 0)
+			return 1;
+	return 0;
+}
+
+/* Writes s quoted and escaped, cut at GOT_MAX characters, into out. */
+static void quote(const char *s, size_t len, char *out, size_t size)
+{
+	glia_buf b;
+
+	glia_buf_init(&b, 0);
+	glia_buf_puts(&b, "\"");
+	for (size_t i = 0; i < len && i < GOT_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			glia_buf_printf(&b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			glia_buf_printf(&b, "\\x%02x", ch);
+		else
+			glia_buf_append(&b, &s[i], 1);
+	}
+	glia_buf_puts(&b, len > GOT_MAX ? "\"..." : "\"");
+	snprintf(out, size, "%s", b.data);
+	glia_buf_free(&b);
+}
+
+/* How a value is shown after "got": a quoted scalar, "a mapping", ... */
+static void describe(const yaml_node_t *n, char *out, size_t size)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		snprintf(out, size, "a mapping");
+	else if (n->type == YAML_SEQUENCE_NODE)
+		snprintf(out, size, "a list");
+	else if (is_null(n))
+		snprintf(out, size, "null");
+	else
+		quote((const char *)n->data.scalar.value,
+		      n->data.scalar.length, out, size);
+}
+
+/* "WHAT, got VALUE" at the value node. Returns -1. */
+__attribute__((format(printf, 4, 5))) static int
+bad_value(ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	char what[512], got[GOT_MAX * 4 + 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	describe(n, got, sizeof(got));
+	return fail(c, n, key, "%s, got %s", what, got);
+}
+
+/* ---- document access ---- */
+
+static yaml_node_t *node_at(ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static size_t n_items(const yaml_node_t *seq)
+{
+	return (size_t)(seq->data.sequence.items.top -
+			seq->data.sequence.items.start);
+}
+
+static size_t n_pairs(const yaml_node_t *map)
+{
+	return (size_t)(map->data.mapping.pairs.top -
+			map->data.mapping.pairs.start);
+}
+
+/* Appends s to the KEY_MAX buffer out, cutting what does not fit. */
+static void key_append(char *out, const char *s)
+{
+	size_t used = strlen(out), n = strlen(s);
+
+	if (n > KEY_MAX - 1 - used)
+		n = KEY_MAX - 1 - used;
+	memcpy(out + used, s, n);
+	out[used + n] = '\0';
+}
+
+/* "path.name" (or "name" at the top) into out. */
+static void join(char *out, const char *path, const char *name)
+{
+	out[0] = '\0';
+	key_append(out, path);
+	if (*path)
+		key_append(out, ".");
+	key_append(out, name);
+}
+
+/* "path[i]" into out. */
+static void join_index(char *out, const char *path, size_t i)
+{
+	char idx[32];
+
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	out[0] = '\0';
+	key_append(out, path);
+	key_append(out, idx);
+}
+
+static int in_list(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* The first pair of map whose key is name, or NULL. */
+static yaml_node_pair_t *find_pair(ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p = map->data.mapping.pairs.start;
+
+	for (; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+		if (k->type == YAML_SCALAR_NODE && strcmp(text(k), name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The value of name in map; NULL when absent or null. */
+static yaml_node_t *get(ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p = find_pair(c, map, name);
+	yaml_node_t *v = p ? node_at(c, p->value) : NULL;
+
+	return v && !is_null(v) ? v : NULL;
+}
+
+/* The key node of name in map when its value is given, else NULL. */
+static yaml_node_t *get_key(ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p = find_pair(c, map, name);
+
+	return p && !is_null(node_at(c, p->value)) ? node_at(c, p->key) : NULL;
+}
+
+/* ---- keys ---- */
+
+/* Unknown key: suggests the nearest valid key, or lists them all. */
+static int unknown_key(ctx *c, yaml_node_t *k, const char *path,
+		       const char *const *valid)
+{
+	const char *best = NULL;
+	int best_d = INT_MAX;
+	char key[KEY_MAX];
+	glia_buf list;
+
+	join(key, path, text(k));
+	for (const char *const *v = valid; *v; v++) {
+		int d = glia_edit_distance(text(k), *v);
+		if (d < best_d) {
+			best_d = d;
+			best = *v;
+		}
+	}
+	if (best && best_d <= 3 && (size_t)best_d < strlen(text(k)))
+		return fail(c, k, key, "unknown key; did you mean \"%s\"?", best);
+	glia_buf_init(&list, 0);
+	for (const char *const *v = valid; *v; v++)
+		glia_buf_printf(&list, "%s%s", v == valid ? "" : ", ", *v);
+	fail(c, k, key, "unknown key; valid keys: %s", list.data);
+	glia_buf_free(&list);
+	return -1;
+}
+
+/* Every key of map must be a string, in valid or ignored, and unique. */
+static int check_keys(ctx *c, yaml_node_t *map, const char *path,
+		      const char *const *valid, const char *const *ignored)
+{
+	yaml_node_pair_t *start = map->data.mapping.pairs.start;
+	char key[KEY_MAX];
+
+	for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, k, path, "keys must be strings");
+		if (!in_list(valid, text(k)) && !in_list(ignored, text(k)))
+			return unknown_key(c, k, path, valid);
+		for (yaml_node_pair_t *q = start; q < p; q++) {
+			if (strcmp(text(node_at(c, q->key)), text(k)) != 0)
+				continue;
+			join(key, path, text(k));
+			return fail(c, k, key, "duplicate key");
+		}
+	}
+	return 0;
+}
+
+/* A key given where it has no meaning (e.g. command with type python). */
+static int only_for(ctx *c, yaml_node_t *map, const char *path,
+		    const char *name, int allowed, const char *types)
+{
+	yaml_node_t *k = get_key(c, map, name);
+	char key[KEY_MAX];
+
+	if (!k || allowed)
+		return 0;
+	join(key, path, name);
+	return fail(c, k, key, "only valid for %s", types);
+}
+
+/* ---- scalar values ---- */
+
+/* The text of scalar n; anything else (or a NUL inside) is an error
+ * "must be WHAT, got ...". */
+static int scalar(ctx *c, yaml_node_t *n, const char *key, const char *what,
+		  const char **out)
+{
+	if (n->type != YAML_SCALAR_NODE ||
+	    strlen(text(n)) != n->data.scalar.length)
+		return bad_value(c, n, key, "must be %s", what);
+	*out = text(n);
+	return 0;
+}
+
+/* [-+]?[0-9]+ within long long. 0 or -1. */
+static int parse_int(const char *s, long long *out)
+{
+	const char *p = s;
+	long long v = 0;
+	int neg = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (LLONG_MAX - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p)
+		return -1;
+	*out = neg ? -v : v;
+	return 0;
+}
+
+/* A finite decimal number (no hex, inf or nan). 0 or -1. */
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789.eE+-") != strlen(s))
+		return -1;
+	double v = strtod(s, &end);
+	if (*end || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int int_field(ctx *c, yaml_node_t *map, const char *path,
+		     const char *name, int lo, int hi, int *out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+	long long x;
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (v->type != YAML_SCALAR_NODE || parse_int(text(v), &x) < 0 ||
+	    x < lo || x > hi) {
+		if (hi == INT_MAX)
+			return bad_value(c, v, key, "must be an integer >= %d", lo);
+		return bad_value(c, v, key, "must be an integer from %d to %d",
+				 lo, hi);
+	}
+	*out = (int)x;
+	return 0;
+}
+
+static int number_field(ctx *c, yaml_node_t *map, const char *path,
+			const char *name, const range *r, double *out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+	double x;
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (v->type != YAML_SCALAR_NODE || parse_double(text(v), &x) < 0 ||
+	    (r->lo_inclusive ? x < r->lo : x <= r->lo) || x >= r->hi)
+		return bad_value(c, v, key, "must be a number %s", r->desc);
+	*out = x;
+	return 0;
+}
+
+static int duration_field(ctx *c, yaml_node_t *map, const char *path,
+			  const char *name, int allow_zero, int64_t *out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+	int64_t ms;
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (v->type != YAML_SCALAR_NODE ||
+	    glia_parse_duration_ms(text(v), &ms) < 0 || (ms == 0 && !allow_zero))
+		return bad_value(c, v, key,
+				 "must be a duration %s (like 250ms, 10s, 5m, "
+				 "1h30m)",
+				 allow_zero ? ">= 0" : "> 0");
+	*out = ms;
+	return 0;
+}
+
+/* A non-empty string; *out is replaced. */
+static int str_field(ctx *c, yaml_node_t *map, const char *path,
+		     const char *name, char **out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+	const char *s = NULL;
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (scalar(c, v, key, "a non-empty string", &s) < 0)
+		return -1;
+	if (!*s)
+		return bad_value(c, v, key, "must be a non-empty string");
+	free(*out);
+	*out = glia_strdup(s);
+	return 0;
+}
+
+/* "a, b, c" for messages; malloc'd. */
+static char *list_text(const char *const *vals)
+{
+	glia_buf b;
+
+	glia_buf_init(&b, 0);
+	for (const char *const *v = vals; *v; v++)
+		glia_buf_printf(&b, "%s%s", v == vals ? "" : ", ", *v);
+	return b.data;
+}
+
+/* One of vals; *idx gets its index (unchanged when absent). */
+static int enum_field(ctx *c, yaml_node_t *map, const char *path,
+		      const char *name, const char *const *vals, int *idx)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	for (int i = 0; v->type == YAML_SCALAR_NODE && vals[i]; i++) {
+		if (strcmp(text(v), vals[i]) == 0) {
+			*idx = i;
+			return 0;
+		}
+	}
+	char *list = list_text(vals);
+	bad_value(c, v, key, "must be one of %s", list);
+	free(list);
+	return -1;
+}
+
+/* A mapping value, or NULL when absent; -1 when given but not a mapping. */
+static int mapping_field(ctx *c, yaml_node_t *map, const char *path,
+			 const char *name, yaml_node_t **out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (v->type != YAML_MAPPING_NODE) {
+		join(key, path, name);
+		return bad_value(c, v, key, "must be a mapping");
+	}
+	*out = v;
+	return 0;
+}
+
+/* Adds s to the string set; 1 when it was already there. */
+static int seen(json_t *set, const char *s)
+{
+	if (json_object_get(set, s))
+		return 1;
+	json_object_set_new(set, s, json_true());
+	return 0;
+}
+
+/* ---- predictor.config: YAML -> JSON ---- */
+
+static int match_float(const char *s)
+{
+	size_t i = 0, digits = 0;
+
+	if (s[i] == '-' || s[i] == '+')
+		i++;
+	for (; s[i] >= '0' && s[i] <= '9'; i++)
+		digits++;
+	if (s[i] == '.')
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	if (!digits)
+		return 0;
+	if (s[i] == 'e' || s[i] == 'E') {
+		i++;
+		if (s[i] == '-' || s[i] == '+')
+			i++;
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	return s[i] == '\0';
+}
+
+/* A plain scalar becomes null, true/false, an integer or a real when it
+ * looks like one (YAML 1.2 core schema); anything quoted stays a string. */
+static json_t *scalar_to_json(const yaml_node_t *n)
+{
+	const char *s = text(n);
+	long long i;
+
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    strlen(s) == n->data.scalar.length) {
+		if (is_null(n))
+			return json_null();
+		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+			return json_true();
+		if (!strcmp(s, "false") || !strcmp(s, "False") ||
+		    !strcmp(s, "FALSE"))
+			return json_false();
+		if (parse_int(s, &i) == 0)
+			return json_integer(i);
+		if (match_float(s) && isfinite(strtod(s, NULL)))
+			return json_real(strtod(s, NULL));
+	}
+	return json_stringn(s, n->data.scalar.length);
+}
+
+static json_t *node_to_json(ctx *c, yaml_node_t *n, const char *key, int depth);
+
+static json_t *map_to_json(ctx *c, yaml_node_t *n, const char *key, int depth)
+{
+	json_t *obj = json_object();
+	char sub[KEY_MAX];
+
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+		if (k->type != YAML_SCALAR_NODE) {
+			fail(c, k, key, "keys must be strings");
+			goto fail;
+		}
+		join(sub, key, text(k));
+		if (json_object_getn(obj, text(k), k->data.scalar.length)) {
+			fail(c, k, sub, "duplicate key");
+			goto fail;
+		}
+		json_t *v = node_to_json(c, node_at(c, p->value), sub, depth + 1);
+		if (!v || json_object_setn_new(obj, text(k), k->data.scalar.length,
+					       v) < 0) {
+			if (v)
+				fail(c, k, sub, "key is not valid UTF-8");
+			goto fail;
+		}
+	}
+	return obj;
+fail:
+	json_decref(obj);
+	return NULL;
+}
+
+static json_t *seq_to_json(ctx *c, yaml_node_t *n, const char *key, int depth)
+{
+	json_t *arr = json_array();
+	char sub[KEY_MAX];
+	size_t i = 0;
+
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++, i++) {
+		join_index(sub, key, i);
+		json_t *v = node_to_json(c, node_at(c, *it), sub, depth + 1);
+		if (!v)
+			goto fail;
+		json_array_append_new(arr, v);
+	}
+	return arr;
+fail:
+	json_decref(arr);
+	return NULL;
+}
+
+/* Converts n (any YAML) to JSON. Depth and size are capped: anchors and
+ * aliases can make a small file describe a huge or cyclic tree. */
+static json_t *node_to_json(ctx *c, yaml_node_t *n, const char *key, int depth)
+{
+	json_t *v;
+
+	if (depth > CONFIG_MAX_DEPTH) {
+		fail(c, n, key, "nested more than %d levels deep",
+		     CONFIG_MAX_DEPTH);
+		return NULL;
+	}
+	if (c->budget == 0) {
+		fail(c, n, key, "more than %d values", CONFIG_MAX_VALUES);
+		return NULL;
+	}
+	c->budget--;
+	if (n->type == YAML_MAPPING_NODE)
+		return map_to_json(c, n, key, depth);
+	if (n->type == YAML_SEQUENCE_NODE)
+		return seq_to_json(c, n, key, depth);
+	v = scalar_to_json(n);
+	if (!v)
+		fail(c, n, key, "must be valid UTF-8");
+	return v;
+}
+
+/* ---- predictor ---- */
+
+static int check_predictor_path(ctx *c, yaml_node_t *v, const char *key,
+				const char *path)
+{
+	char shown[GOT_MAX * 4 + 8];
+	struct stat st;
+	int rc = 0;
+
+	if (!c->project_dir)
+		return 0;
+	char *full = path[0] == '/' ? glia_strdup(path)
+				    : glia_sprintf("%s/%s", c->project_dir, path);
+	quote(path, strlen(path), shown, sizeof(shown));
+	if (stat(full, &st) < 0) {
+		if (path[0] == '/')
+			rc = fail(c, v, key, "file %s not found", shown);
+		else
+			rc = fail(c, v, key, "file %s not found in %s", shown,
+				  c->project_dir);
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = fail(c, v, key, "%s is not a regular file", shown);
+	}
+	free(full);
+	return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* predictor.path: required for python and c, refused for command. */
+static int predictor_path(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	const char *key = "predictor.path";
+	glia_predictor_type t = s->predictor.type;
+
+	if (t == GLIA_PREDICTOR_COMMAND)
+		return only_for(c, pred, "predictor", "path", 0,
+				"types python and c (type command runs "
+				"predictor.command)");
+	yaml_node_t *v = get(c, pred, "path");
+	if (!v)
+		return fail(c, pred, key, "required for type %s",
+			    glia_predictor_type_name(t));
+	if (str_field(c, pred, "predictor", "path", &s->predictor.path) < 0)
+		return -1;
+	if (t == GLIA_PREDICTOR_PYTHON && !ends_with(s->predictor.path, ".py"))
+		return bad_value(c, v, key,
+				 "must be a Python file ending in .py");
+	if (t == GLIA_PREDICTOR_C && !ends_with(s->predictor.path, ".so"))
+		return bad_value(c, v, key,
+				 "must be a shared library ending in .so");
+	return check_predictor_path(c, v, key, s->predictor.path);
+}
+
+/* predictor.command: a non-empty list of strings, type command only. */
+static int predictor_command(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	const char *key = "predictor.command";
+	char sub[KEY_MAX];
+	const char *arg = NULL;
+
+	if (s->predictor.type != GLIA_PREDICTOR_COMMAND)
+		return only_for(c, pred, "predictor", "command", 0,
+				"type command");
+	yaml_node_t *v = get(c, pred, "command");
+	if (!v)
+		return fail(c, pred, key, "required for type command");
+	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
+		return bad_value(c, v, key,
+				 "must be a non-empty list of strings");
+	s->predictor.command = glia_calloc(n_items(v), sizeof(char *));
+	for (size_t i = 0; i < n_items(v); i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		join_index(sub, key, i);
+		if (scalar(c, item, sub, "a string", &arg) < 0)
+			return -1;
+		s->predictor.command[i] = glia_strdup(arg);
+		s->predictor.n_command++;
+	}
+	return 0;
+}
+
+static int predictor_readiness_path(ctx *c, yaml_node_t *pred,
+				    glia_api_spec *s)
+{
+	if (s->predictor.type != GLIA_PREDICTOR_COMMAND)
+		return only_for(c, pred, "predictor", "readiness_path", 0,
+				"type command");
+	if (str_field(c, pred, "predictor", "readiness_path",
+		      &s->predictor.readiness_path) < 0)
+		return -1;
+	if (s->predictor.readiness_path && s->predictor.readiness_path[0] != '/')
+		return bad_value(c, get(c, pred, "readiness_path"),
+				 "predictor.readiness_path",
+				 "must be a URL path starting with '/'");
+	return 0;
+}
+
+static int predictor_config(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	yaml_node_t *v;
+
+	if (mapping_field(c, pred, "predictor", "config", &v) < 0)
+		return -1;
+	if (!v)
+		return 0;
+	c->budget = CONFIG_MAX_VALUES;
+	json_t *obj = node_to_json(c, v, "predictor.config", 0);
+	if (!obj)
+		return -1;
+	json_decref(s->predictor.config);
+	s->predictor.config = obj;
+	return 0;
+}
+
+static int is_env_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_") == strlen(s);
+}
+
+/* One predictor.env entry: a variable name and a scalar (null: ""). */
+static int env_entry(ctx *c, yaml_node_pair_t *p, json_t *names,
+		     glia_api_spec *s)
+{
+	yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+	char key[KEY_MAX];
+	const char *val = "";
+
+	if (k->type != YAML_SCALAR_NODE || !is_env_name(text(k)))
+		return bad_value(c, k, "predictor.env",
+				 "keys must be environment variable names "
+				 "([A-Za-z_][A-Za-z0-9_]*)");
+	join(key, "predictor.env", text(k));
+	if (seen(names, text(k)))
+		return fail(c, k, key, "duplicate key");
+	if (!is_null(v) && scalar(c, v, key, "a string", &val) < 0)
+		return -1;
+	s->predictor.env_keys[s->predictor.n_env] = glia_strdup(text(k));
+	s->predictor.env_values[s->predictor.n_env] = glia_strdup(val);
+	s->predictor.n_env++;
+	return 0;
+}
+
+static int predictor_env(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	yaml_node_t *v = get(c, pred, "env");
+	int rc = 0;
+
+	if (!v)
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return bad_value(c, v, "predictor.env",
+				 "must be a mapping of names to strings");
+	json_t *names = json_object();
+	size_t n = n_pairs(v);
+	s->predictor.env_keys = glia_calloc(n, sizeof(char *));
+	s->predictor.env_values = glia_calloc(n, sizeof(char *));
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = env_entry(c, &v->data.mapping.pairs.start[i], names, s);
+	json_decref(names);
+	return rc;
+}
+
+/* type, path, command, readiness_path, python_path: what runs. */
+static int predictor_code(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	int type = -1;
+
+	if (!get(c, pred, "type"))
+		return fail(c, pred, "predictor.type",
+			    "required (one of python, c, command)");
+	if (enum_field(c, pred, "predictor", "type", predictor_types, &type) < 0)
+		return -1;
+	s->predictor.type = (glia_predictor_type)type;
+	if (predictor_path(c, pred, s) < 0 || predictor_command(c, pred, s) < 0 ||
+	    predictor_readiness_path(c, pred, s) < 0)
+		return -1;
+	if (only_for(c, pred, "predictor", "python_path",
+		     s->predictor.type == GLIA_PREDICTOR_PYTHON,
+		     "type python") < 0)
+		return -1;
+	return str_field(c, pred, "predictor", "python_path",
+			 &s->predictor.python_path);
+}
+
+/* config, env, processes, threads, log_level: how it runs. */
+static int predictor_runtime(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	int level = 1;
+
+	if (predictor_config(c, pred, s) < 0 || predictor_env(c, pred, s) < 0)
+		return -1;
+	if (int_field(c, pred, "predictor", "processes_per_replica", 1, 100,
+		      &s->predictor.processes_per_replica) < 0 ||
+	    int_field(c, pred, "predictor", "threads_per_process", 1, 1024,
+		      &s->predictor.threads_per_process) < 0)
+		return -1;
+	if (enum_field(c, pred, "predictor", "log_level", log_levels, &level) < 0)
+		return -1;
+	free(s->predictor.log_level);
+	s->predictor.log_level = glia_strdup(log_levels[level]);
+	return 0;
+}
+
+/* One {name, path} item of predictor.models.paths. */
+static int model_path_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
+			   glia_model_path *out)
+{
+	char path[KEY_MAX], key[KEY_MAX];
+
+	join_index(path, "predictor.models.paths", i);
+	if (item->type != YAML_MAPPING_NODE)
+		return bad_value(c, item, path,
+				 "must be a mapping with name and path");
+	if (check_keys(c, item, path, model_path_keys, NULL) < 0)
+		return -1;
+	join(key, path, "name");
+	if (!get(c, item, "name"))
+		return fail(c, item, key, "required");
+	if (str_field(c, item, path, "name", &out->name) < 0)
+		return -1;
+	if (strspn(out->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789-_") != strlen(out->name))
+		return bad_value(c, get(c, item, "name"), key,
+				 "must contain only letters, digits, '-' and '_'");
+	if (seen(names, out->name))
+		return bad_value(c, get(c, item, "name"), key,
+				 "must be unique among predictor.models.paths");
+	join(key, path, "path");
+	if (!get(c, item, "path"))
+		return fail(c, item, key, "required");
+	return str_field(c, item, path, "path", &out->path);
+}
+
+static int model_paths(ctx *c, yaml_node_t *models, glia_models *m)
+{
+	yaml_node_t *v = get(c, models, "paths");
+	int rc = 0;
+
+	if (!v)
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
+		return bad_value(c, v, "predictor.models.paths",
+				 "must be a non-empty list of {name, path}");
+	json_t *names = json_object();
+	m->paths = glia_calloc(n_items(v), sizeof(glia_model_path));
+	for (size_t i = 0; i < n_items(v) && rc == 0; i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		m->n_paths++;
+		rc = model_path_item(c, item, i, names, &m->paths[i]);
+	}
+	json_decref(names);
+	return rc;
+}
+
+/* cache_size and disk_cache_size go together, disk >= memory. */
+static int model_cache(ctx *c, yaml_node_t *models, glia_models *m)
+{
+	const char *path = "predictor.models";
+
+	if (int_field(c, models, path, "cache_size", 1, INT_MAX,
+		      &m->cache_size) < 0 ||
+	    int_field(c, models, path, "disk_cache_size", 1, INT_MAX,
+		      &m->disk_cache_size) < 0)
+		return -1;
+	if (m->cache_size && !m->disk_cache_size)
+		return fail(c, models, "predictor.models.disk_cache_size",
+			    "required when cache_size is given");
+	if (m->disk_cache_size && !m->cache_size)
+		return fail(c, models, "predictor.models.cache_size",
+			    "required when disk_cache_size is given");
+	if (m->disk_cache_size < m->cache_size)
+		return bad_value(c, get(c, models, "disk_cache_size"),
+				 "predictor.models.disk_cache_size",
+				 "must be >= cache_size (%d)", m->cache_size);
+	return 0;
+}
+
+static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	const char *path = "predictor.models";
+	glia_models *m = &s->predictor.models;
+	yaml_node_t *v;
+
+	if (mapping_field(c, pred, "predictor", "models", &v) < 0)
+		return -1;
+	if (!v)
+		return 0;
+	if (check_keys(c, v, path, models_keys, NULL) < 0)
+		return -1;
+	int given = !!get(c, v, "path") + !!get(c, v, "paths") + !!get(c, v, "dir");
+	if (given != 1)
+		return fail(c, v, path, "must have exactly one of path, paths, dir");
+	m->set = 1;
+	if (str_field(c, v, path, "path", &m->path) < 0 ||
+	    model_paths(c, v, m) < 0 || str_field(c, v, path, "dir", &m->dir) < 0)
+		return -1;
+	return model_cache(c, v, m);
+}
+
+static int predictor_batching(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	const char *path = "predictor.server_side_batching";
+	yaml_node_t *v;
+
+	if (mapping_field(c, pred, "predictor", "server_side_batching", &v) < 0)
+		return -1;
+	if (!v)
+		return 0;
+	if (check_keys(c, v, path, batching_keys, NULL) < 0)
+		return -1;
+	if (!get(c, v, "max_batch_size"))
+		return fail(c, v, "predictor.server_side_batching.max_batch_size",
+			    "required");
+	if (!get(c, v, "batch_interval"))
+		return fail(c, v, "predictor.server_side_batching.batch_interval",
+			    "required");
+	s->predictor.batching = 1;
+	if (int_field(c, v, path, "max_batch_size", 2, 1024,
+		      &s->predictor.max_batch_size) < 0)
+		return -1;
+	return duration_field(c, v, path, "batch_interval", 0,
+			      &s->predictor.batch_interval_ms);
+}
+
+static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *pred, *deps;
+	int code_type;
+
+	if (mapping_field(c, api, "", "predictor", &pred) < 0)
+		return -1;
+	if (!pred)
+		return fail(c, api, "predictor", "required");
+	if (check_keys(c, pred, "predictor", predictor_keys,
+		       predictor_cortex_keys) < 0 ||
+	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
+		return -1;
+	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
+	if (only_for(c, pred, "predictor", "models", code_type,
+		     "types python and c") < 0 ||
+	    only_for(c, pred, "predictor", "server_side_batching", code_type,
+		     "types python and c") < 0)
+		return -1;
+	if (predictor_models(c, pred, s) < 0 || predictor_batching(c, pred, s) < 0)
+		return -1;
+	return mapping_field(c, pred, "predictor", "dependencies", &deps);
+}
+
+/* ---- compute, autoscaling, update_strategy, networking ---- */
+
+static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *m, *v;
+
+	if (mapping_field(c, api, "", "compute", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, "compute", compute_keys, compute_cortex_keys) < 0)
+		return -1;
+	v = get(c, m, "cpu");
+	if (v && (v->type != YAML_SCALAR_NODE ||
+		  glia_parse_cpu_millis(text(v), &s->compute.cpu_millis) < 0 ||
+		  s->compute.cpu_millis == 0))
+		return bad_value(c, v, "compute.cpu",
+				 "must be a CPU quantity > 0 like 1, 0.5 or "
+				 "500m");
+	v = get(c, m, "mem");
+	if (v && (v->type != YAML_SCALAR_NODE ||
+		  glia_parse_mem_bytes(text(v), &s->compute.mem_bytes) < 0))
+		return bad_value(c, v, "compute.mem",
+				 "must be a memory quantity like 512Mi, 1Gi, "
+				 "1G or 1000000000");
+	return int_field(c, m, "compute", "gpu", 0, INT_MAX, &s->compute.gpu);
+}
+
+/* min <= max, init in [min, max], target defaults to processes x threads. */
+static int autoscaling_bounds(ctx *c, yaml_node_t *m, glia_api_spec *s)
+{
+	int init_given = m && get(c, m, "init_replicas");
+
+	if (s->autoscaling.min_replicas > s->autoscaling.max_replicas)
+		return bad_value(c, get(c, m, "min_replicas"),
+				 "autoscaling.min_replicas",
+				 "must be <= max_replicas (%d)",
+				 s->autoscaling.max_replicas);
+	if (!init_given)
+		s->autoscaling.init_replicas = s->autoscaling.min_replicas;
+	else if (s->autoscaling.init_replicas < s->autoscaling.min_replicas ||
+		 s->autoscaling.init_replicas > s->autoscaling.max_replicas)
+		return bad_value(c, get(c, m, "init_replicas"),
+				 "autoscaling.init_replicas",
+				 "must be from min_replicas (%d) to "
+				 "max_replicas (%d)",
+				 s->autoscaling.min_replicas,
+				 s->autoscaling.max_replicas);
+	if (!m || !get(c, m, "target_replica_concurrency"))
+		s->autoscaling.target_replica_concurrency =
+			(double)s->predictor.processes_per_replica *
+			s->predictor.threads_per_process;
+	return 0;
+}
+
+static int autoscaling_counts(ctx *c, yaml_node_t *m, glia_api_spec *s)
+{
+	const char *p = "autoscaling";
+
+	if (int_field(c, m, p, "min_replicas", 0, INT_MAX,
+		      &s->autoscaling.min_replicas) < 0 ||
+	    int_field(c, m, p, "max_replicas", 1, INT_MAX,
+		      &s->autoscaling.max_replicas) < 0 ||
+	    int_field(c, m, p, "init_replicas", 0, INT_MAX,
+		      &s->autoscaling.init_replicas) < 0 ||
+	    number_field(c, m, p, "target_replica_concurrency", &positive,
+			 &s->autoscaling.target_replica_concurrency) < 0 ||
+	    int_field(c, m, p, "max_replica_concurrency", 1, INT_MAX,
+		      &s->autoscaling.max_replica_concurrency) < 0)
+		return -1;
+	return 0;
+}
+
+static int autoscaling_timing(ctx *c, yaml_node_t *m, glia_api_spec *s)
+{
+	const char *p = "autoscaling";
+
+	if (duration_field(c, m, p, "window", 0, &s->autoscaling.window_ms) < 0 ||
+	    duration_field(c, m, p, "downscale_stabilization_period", 1,
+			   &s->autoscaling.downscale_stabilization_period_ms) < 0 ||
+	    duration_field(c, m, p, "upscale_stabilization_period", 1,
+			   &s->autoscaling.upscale_stabilization_period_ms) < 0 ||
+	    number_field(c, m, p, "max_downscale_factor", &unit_interval,
+			 &s->autoscaling.max_downscale_factor) < 0 ||
+	    number_field(c, m, p, "max_upscale_factor", &above_one,
+			 &s->autoscaling.max_upscale_factor) < 0 ||
+	    number_field(c, m, p, "downscale_tolerance", &unit_interval,
+			 &s->autoscaling.downscale_tolerance) < 0 ||
+	    number_field(c, m, p, "upscale_tolerance", &non_negative,
+			 &s->autoscaling.upscale_tolerance) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_autoscaling(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *m;
+
+	if (mapping_field(c, api, "", "autoscaling", &m) < 0)
+		return -1;
+	if (m && (check_keys(c, m, "autoscaling", autoscaling_keys, NULL) < 0 ||
+		  autoscaling_counts(c, m, s) < 0 ||
+		  autoscaling_timing(c, m, s) < 0))
+		return -1;
+	return autoscaling_bounds(c, m, s);
+}
+
+static int int_or_pct_field(ctx *c, yaml_node_t *map, const char *name,
+			    glia_int_or_pct *out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+	glia_int_or_pct x;
+
+	if (!v)
+		return 0;
+	join(key, "update_strategy", name);
+	if (v->type != YAML_SCALAR_NODE ||
+	    glia_parse_int_or_pct(text(v), &x) < 0 ||
+	    (x.is_percent && x.value > 100))
+		return bad_value(c, v, key,
+				 "must be an integer >= 0 or a percentage from "
+				 "0%% to 100%%");
+	*out = x;
+	return 0;
+}
+
+static int parse_update_strategy(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *m;
+
+	if (mapping_field(c, api, "", "update_strategy", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, "update_strategy", update_strategy_keys, NULL) < 0 ||
+	    int_or_pct_field(c, m, "max_surge", &s->update_strategy.max_surge) < 0 ||
+	    int_or_pct_field(c, m, "max_unavailable",
+			     &s->update_strategy.max_unavailable) < 0)
+		return -1;
+	if (s->update_strategy.max_surge.value == 0 &&
+	    s->update_strategy.max_unavailable.value == 0)
+		return fail(c, m, "update_strategy",
+			    "max_surge and max_unavailable must not both be 0");
+	return 0;
+}
+
+static int is_reserved_endpoint(const char *ep)
+{
+	for (const char *const *r = reserved_endpoints; *r; r++) {
+		size_t n = strlen(*r);
+		if (strncmp(ep, *r, n) == 0 && (ep[n] == '\0' || ep[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* What is wrong with an endpoint, or NULL. */
+static const char *endpoint_problem(const char *ep)
+{
+	if (ep[0] != '/')
+		return "must start with '/'";
+	if (strlen(ep) > ENDPOINT_MAX)
+		return "must be at most 200 characters long";
+	if (strspn(ep, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789._~/-") != strlen(ep))
+		return "must contain only letters, digits and . _ ~ - /";
+	if (strstr(ep, "//"))
+		return "must not contain '//'";
+	if (ep[strlen(ep) - 1] == '/')
+		return "must not end with '/'";
+	if (strstr(ep, "/./") || strstr(ep, "/../") || ends_with(ep, "/.") ||
+	    ends_with(ep, "/.."))
+		return "must not contain '.' or '..' segments";
+	if (is_reserved_endpoint(ep))
+		return "must not be /healthz, /metrics, /v1, /v2 or under them "
+		       "(reserved for glia)";
+	return NULL;
+}
+
+static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *m, *v = NULL;
+	int api_type = 0;
+	const char *problem;
+
+	if (mapping_field(c, api, "", "networking", &m) < 0)
+		return -1;
+	if (m && (check_keys(c, m, "networking", networking_keys,
+			     networking_cortex_keys) < 0 ||
+		  str_field(c, m, "networking", "endpoint",
+			    &s->networking.endpoint) < 0 ||
+		  duration_field(c, m, "networking", "timeout", 0,
+				 &s->networking.timeout_ms) < 0 ||
+		  enum_field(c, m, "networking", "api_type", api_types,
+			     &api_type) < 0))
+		return -1;
+	if (s->networking.endpoint) {
+		v = get(c, m, "endpoint");
+		problem = endpoint_problem(s->networking.endpoint);
+		return problem ? bad_value(c, v, "networking.endpoint", "%s",
+					   problem)
+			       : 0;
+	}
+	s->networking.endpoint = glia_sprintf("/%s", s->name);
+	if (is_reserved_endpoint(s->networking.endpoint))
+		return bad_value(c, get(c, api, "name"), "name",
+				 "must not be healthz, metrics, v1 or v2 "
+				 "unless networking.endpoint is set (the default "
+				 "endpoint /<name> is reserved)");
+	return 0;
+}
+
+/* ---- one API ---- */
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || s[0] < 'a' || s[0] > 'z' || s[n - 1] == '-')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static int parse_name(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *v = get(c, api, "name");
+	const char *name = NULL;
+
+	if (!v)
+		return fail(c, api, "name", "required");
+	if (scalar(c, v, "name", "a string", &name) < 0)
+		return -1;
+	if (strlen(name) > GLIA_API_NAME_MAX)
+		return bad_value(c, v, "name", "must be at most %d characters",
+				 GLIA_API_NAME_MAX);
+	if (!valid_name(name))
+		return bad_value(c, v, "name",
+				 "must be lowercase letters, digits and '-', "
+				 "starting with a letter and ending with a "
+				 "letter or digit");
+	s->name = glia_strdup(name);
+	return 0;
+}
+
+/* An unsupported kind is reported before anything else, so that an
+ * AsyncAPI spec does not fail on its first AsyncAPI-only key. */
+static int unsupported_kind(ctx *c, yaml_node_t *api)
+{
+	yaml_node_t *v = get(c, api, "kind");
+
+	if (v && v->type == YAML_SCALAR_NODE &&
+	    in_list(unsupported_kinds, text(v)))
+		return fail(c, v, "kind",
+			    "%s is not supported yet (supported: RealtimeAPI)",
+			    text(v));
+	return 0;
+}
+
+static int parse_kind(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *v = get(c, api, "kind");
+
+	if (!v)
+		return fail(c, api, "kind", "required (RealtimeAPI)");
+	if (v->type != YAML_SCALAR_NODE || strcmp(text(v), "RealtimeAPI") != 0)
+		return bad_value(c, v, "kind", "must be RealtimeAPI");
+	s->kind = glia_strdup("RealtimeAPI");
+	return 0;
+}
+
+static void set_defaults(glia_api_spec *s)
+{
+	s->predictor.processes_per_replica = 1;
+	s->predictor.threads_per_process = 1;
+	s->compute.cpu_millis = 1000;
+	s->autoscaling.min_replicas = 1;
+	s->autoscaling.max_replicas = 100;
+	s->autoscaling.max_replica_concurrency = 1024;
+	s->autoscaling.window_ms = 60 * 1000;
+	s->autoscaling.downscale_stabilization_period_ms = 5 * 60 * 1000;
+	s->autoscaling.upscale_stabilization_period_ms = 60 * 1000;
+	s->autoscaling.max_downscale_factor = 0.75;
+	s->autoscaling.max_upscale_factor = 1.5;
+	s->autoscaling.downscale_tolerance = 0.05;
+	s->autoscaling.upscale_tolerance = 0.05;
+	s->update_strategy.max_surge = (glia_int_or_pct){25, 1};
+	s->update_strategy.max_unavailable = (glia_int_or_pct){25, 1};
+	s->networking.timeout_ms = 60 * 1000;
+	s->predictor.config = json_object();
+	s->predictor.log_level = glia_strdup("info");
+}
+
+/* Where an API's endpoint comes from, for "already used" errors. */
+static yaml_node_t *endpoint_node(ctx *c, yaml_node_t *api)
+{
+	yaml_node_t *net = get(c, api, "networking");
+	yaml_node_t *v = net ? get(c, net, "endpoint") : NULL;
+
+	return v ? v : get(c, api, "name");
+}
+
+/* Names and endpoints are unique across the file. */
+static int check_unique(ctx *c, yaml_node_t *api, glia_api_spec *specs,
+			size_t i, int by_name)
+{
+	glia_api_spec *s = &specs[i];
+
+	for (size_t j = 0; j < i; j++) {
+		if (by_name && strcmp(specs[j].name, s->name) == 0)
+			return fail(c, get(c, api, "name"), "name",
+				    "duplicate API name \"%s\"", s->name);
+		if (!by_name &&
+		    strcmp(specs[j].networking.endpoint, s->networking.endpoint) == 0)
+			return fail(c, endpoint_node(c, api), "networking.endpoint",
+				    "%s is already the endpoint of API \"%s\"",
+				    s->networking.endpoint, specs[j].name);
+	}
+	return 0;
+}
+
+static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
+{
+	glia_api_spec *s = &specs[i];
+
+	set_defaults(s);
+	if (api->type != YAML_MAPPING_NODE)
+		return bad_value(c, api, "", "expected an API mapping");
+	if (unsupported_kind(c, api) < 0 ||
+	    check_keys(c, api, "", api_keys, NULL) < 0 ||
+	    parse_name(c, api, s) < 0 || check_unique(c, api, specs, i, 1) < 0 ||
+	    parse_kind(c, api, s) < 0)
+		return -1;
+	if (parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0 ||
+	    parse_autoscaling(c, api, s) < 0 ||
+	    parse_update_strategy(c, api, s) < 0 ||
+	    parse_networking(c, api, s) < 0)
+		return -1;
+	return check_unique(c, api, specs, i, 0);
+}
+
+/* ---- the document ---- */
+
+static int parse_root(ctx *c, yaml_node_t *root, glia_api_spec **out,
+		      size_t *n_out)
+{
+	glia_api_spec *specs = NULL;
+	yaml_node_item_t *items = NULL;
+	size_t n = 1;
+	int root_id = 1; /* libyaml: the root is node 1 */
+
+	if (root->type == YAML_SEQUENCE_NODE) {
+		items = root->data.sequence.items.start;
+		n = n_items(root);
+		if (n == 0)
+			return fail(c, root, "",
+				    "expected at least one API, got an empty "
+				    "list");
+	} else if (root->type != YAML_MAPPING_NODE) {
+		return bad_value(c, root, "",
+				 "expected an API mapping or a list of them");
+	}
+	specs = glia_calloc(n, sizeof(*specs));
+	for (size_t i = 0; i < n; i++)
+		if (parse_api(c, node_at(c, items ? items[i] : root_id), specs,
+			      i) < 0)
+			goto fail;
+	*out = specs;
+	*n_out = n;
+	return 0;
+fail:
+	glia_api_specs_free(specs, n);
+	return -1;
+}
+
+/* libyaml's reader errors carry a byte offset, not a line. */
+static void offset_to_mark(const char *textp, size_t len, size_t off,
+			   yaml_mark_t *mark)
+{
+	mark->line = 0;
+	mark->column = 0;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (textp[i] == '\n') {
+			mark->line++;
+			mark->column = 0;
+		} else {
+			mark->column++;
+		}
+	}
+}
+
+static int syntax_error(ctx *c, yaml_parser_t *p, const char *textp,
+			size_t len)
+{
+	yaml_mark_t mark = p->problem_mark;
+	char what[512];
+
+	if (p->error == YAML_READER_ERROR)
+		offset_to_mark(textp, len, p->problem_offset, &mark);
+	snprintf(what, sizeof(what), "invalid YAML: %s",
+		 p->problem ? p->problem : "cannot parse");
+	set_error(c, (int)mark.line + 1, (int)mark.column + 1, "", what);
+	return -1;
+}
+
+/* A second "---" document would be silently ignored; refuse it. */
+static int check_single_document(ctx *c, yaml_parser_t *p, const char *textp,
+				 size_t len)
+{
+	yaml_document_t next;
+	int rc = 0;
+
+	if (!yaml_parser_load(p, &next))
+		return syntax_error(c, p, textp, len);
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	if (root)
+		rc = fail(c, root, "",
+			  "more than one YAML document; put every API in one "
+			  "list");
+	yaml_document_delete(&next);
+	return rc;
+}
+
+static int parse_document(ctx *c, const char *textp, size_t len,
+			  glia_api_spec **specs, size_t *n)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = -1, loaded = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return fail(c, NULL, "", "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(c, &parser, textp, len);
+		goto fail;
+	}
+	loaded = 1;
+	c->doc = &doc;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root || is_null(root)) {
+		set_error(c, 1, 1, "",
+			  "empty document; expected an API mapping or a list "
+			  "of them");
+		goto fail;
+	}
+	if (check_single_document(c, &parser, textp, len) < 0)
+		goto fail;
+	rc = parse_root(c, root, specs, n);
+fail:
+	if (loaded)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int glia_config_parse(const char *textp, size_t len, const char *filename,
+		      const char *project_dir, glia_api_spec **specs, size_t *n,
+		      glia_config_error *err)
+{
+	ctx c = {
+		.file = filename ? filename : "<config>",
+		.project_dir = project_dir,
+		.err = err,
+	};
+
+	memset(err, 0, sizeof(*err));
+	*specs = NULL;
+	*n = 0;
+	if (len > CONFIG_MAX_BYTES)
+		return fail(&c, NULL, "", "larger than %u MiB",
+			    CONFIG_MAX_BYTES >> 20);
+	return parse_document(&c, textp, len, specs, n);
+}
+
+/* ---- freeing ---- */
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void glia_api_spec_free(glia_api_spec *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->kind);
+	free(s->predictor.path);
+	free_strv(s->predictor.command, s->predictor.n_command);
+	free(s->predictor.readiness_path);
+	json_decref(s->predictor.config);
+	free(s->predictor.python_path);
+	free_strv(s->predictor.env_keys, s->predictor.n_env);
+	free_strv(s->predictor.env_values, s->predictor.n_env);
+	free(s->predictor.log_level);
+	free(s->predictor.models.path);
+	for (size_t i = 0; i < s->predictor.models.n_paths; i++) {
+		free(s->predictor.models.paths[i].name);
+		free(s->predictor.models.paths[i].path);
+	}
+	free(s->predictor.models.paths);
+	free(s->predictor.models.dir);
+	free(s->networking.endpoint);
+	memset(s, 0, sizeof(*s));
+}
+
+void glia_api_specs_free(glia_api_spec *specs, size_t n)
+{
+	for (size_t i = 0; specs && i < n; i++)
+		glia_api_spec_free(&specs[i]);
+	free(specs);
+}
+
+const char *glia_predictor_type_name(glia_predictor_type t)
+{
+	switch (t) {
+	case GLIA_PREDICTOR_PYTHON:
+		return "python";
+	case GLIA_PREDICTOR_C:
+		return "c";
+	case GLIA_PREDICTOR_COMMAND:
+		return "command";
+	}
+	return "unknown";
+}
+
+int glia_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int *row = glia_malloc((lb + 1) * sizeof(int));
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j];
+			int best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	int d = row[lb];
+	free(row);
+	return d;
+}
+
+/* ---- canonical JSON (docs/spec-json.md) ---- */
+
+static json_t *ms_json(int64_t ms)
+{
+	return json_sprintf("%lldms", (long long)ms);
+}
+
+static json_t *int_or_pct_json(glia_int_or_pct v)
+{
+	return v.is_percent ? json_sprintf("%d%%", v.value)
+			    : json_integer(v.value);
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	return arr;
+}
+
+static json_t *models_json(const glia_models *m)
+{
+	json_t *paths = NULL;
+
+	if (!m->set)
+		return json_null();
+	if (m->paths) {
+		paths = json_array();
+		for (size_t i = 0; i < m->n_paths; i++)
+			json_array_append_new(paths,
+					      json_pack("{s:s, s:s}", "name",
+							m->paths[i].name, "path",
+							m->paths[i].path));
+	}
+	return json_pack("{s:s?, s:o?, s:s?, s:i, s:i}", "path", m->path,
+			 "paths", paths, "dir", m->dir, "cache_size",
+			 m->cache_size, "disk_cache_size", m->disk_cache_size);
+}
+
+static json_t *predictor_json(const glia_api_spec *s)
+{
+	json_t *env = json_object(), *command = NULL, *batching = NULL;
+
+	for (size_t i = 0; i < s->predictor.n_env; i++)
+		json_object_set_new(env, s->predictor.env_keys[i],
+				    json_string(s->predictor.env_values[i]));
+	if (s->predictor.command)
+		command = strv_json(s->predictor.command, s->predictor.n_command);
+	if (s->predictor.batching)
+		batching = json_pack("{s:i, s:o}", "max_batch_size",
+				     s->predictor.max_batch_size,
+				     "batch_interval",
+				     ms_json(s->predictor.batch_interval_ms));
+	return json_pack(
+		"{s:s, s:s?, s:o?, s:s?, s:o, s:s?, s:o, s:i, s:i, s:s, s:o, "
+		"s:o?}",
+		"type", glia_predictor_type_name(s->predictor.type), "path",
+		s->predictor.path, "command", command, "readiness_path",
+		s->predictor.readiness_path, "config",
+		s->predictor.config ? json_deep_copy(s->predictor.config)
+				    : json_object(),
+		"python_path", s->predictor.python_path, "env", env,
+		"processes_per_replica", s->predictor.processes_per_replica,
+		"threads_per_process", s->predictor.threads_per_process,
+		"log_level", s->predictor.log_level ? s->predictor.log_level : "info",
+		"models", models_json(&s->predictor.models),
+		"server_side_batching", batching);
+}
+
+static json_t *autoscaling_json(const glia_api_spec *s)
+{
+	return json_pack(
+		"{s:i, s:i, s:i, s:f, s:i, s:o, s:o, s:o, s:f, s:f, s:f, s:f}",
+		"min_replicas", s->autoscaling.min_replicas, "max_replicas",
+		s->autoscaling.max_replicas, "init_replicas",
+		s->autoscaling.init_replicas, "target_replica_concurrency",
+		s->autoscaling.target_replica_concurrency,
+		"max_replica_concurrency", s->autoscaling.max_replica_concurrency,
+		"window", ms_json(s->autoscaling.window_ms),
+		"downscale_stabilization_period",
+		ms_json(s->autoscaling.downscale_stabilization_period_ms),
+		"upscale_stabilization_period",
+		ms_json(s->autoscaling.upscale_stabilization_period_ms),
+		"max_downscale_factor", s->autoscaling.max_downscale_factor,
+		"max_upscale_factor", s->autoscaling.max_upscale_factor,
+		"downscale_tolerance", s->autoscaling.downscale_tolerance,
+		"upscale_tolerance", s->autoscaling.upscale_tolerance);
+}
+
+json_t *glia_api_spec_to_json(const glia_api_spec *s)
+{
+	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
+					   : json_null();
+
+	return json_pack(
+		"{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
+		"s:{s:s, s:o}}",
+		"name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
+		"predictor", predictor_json(s), "compute", "cpu",
+		json_sprintf("%lldm", (long long)s->compute.cpu_millis), "mem",
+		mem, "gpu", s->compute.gpu, "autoscaling", autoscaling_json(s),
+		"update_strategy", "max_surge",
+		int_or_pct_json(s->update_strategy.max_surge), "max_unavailable",
+		int_or_pct_json(s->update_strategy.max_unavailable),
+		"networking", "endpoint", s->networking.endpoint, "timeout",
+		ms_json(s->networking.timeout_ms));
+}
+
+/* from_json reports "KEY: what" into a caller's buffer. */
+typedef struct jctx {
+	char *err;
+	size_t errlen;
+} jctx;
+
+__attribute__((format(printf, 2, 3))) static int jfail(jctx *j,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->err && j->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(j->err, j->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int unpack(jctx *j, json_t *obj, const char *where, const char *fmt,
+		  ...)
+{
+	json_error_t je;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rc = json_vunpack_ex(obj, &je, JSON_STRICT, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return jfail(j, "%s: %s", where, je.text);
+	return 0;
+}
+
+/* A string or null into *out (malloc'd or NULL). */
+static int opt_str(jctx *j, json_t *v, const char *key, char **out)
+{
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return jfail(j, "%s: must be a string or null", key);
+	*out = glia_strdup(json_string_value(v));
+	return 0;
+}
+
+static int json_duration(jctx *j, const char *s, const char *key, int64_t *ms)
+{
+	if (glia_parse_duration_ms(s, ms) < 0)
+		return jfail(j, "%s: bad duration \"%s\"", key, s);
+	return 0;
+}
+
+static int json_strv(jctx *j, json_t *arr, const char *key, char ***out,
+		     size_t *n)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return jfail(j, "%s: must be a list of strings or null", key);
+	*out = glia_calloc(json_array_size(arr), sizeof(char *));
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v))
+			return jfail(j, "%s: must be a list of strings", key);
+		(*out)[i] = glia_strdup(json_string_value(v));
+		(*n)++;
+	}
+	return 0;
+}
+
+static int json_env(jctx *j, json_t *env, glia_api_spec *s)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(env))
+		return jfail(j, "predictor.env: must be an object");
+	s->predictor.env_keys = glia_calloc(json_object_size(env), sizeof(char *));
+	s->predictor.env_values = glia_calloc(json_object_size(env),
+					      sizeof(char *));
+	json_object_foreach(env, k, v) {
+		if (!json_is_string(v))
+			return jfail(j, "predictor.env.%s: must be a string", k);
+		s->predictor.env_keys[s->predictor.n_env] = glia_strdup(k);
+		s->predictor.env_values[s->predictor.n_env] =
+			glia_strdup(json_string_value(v));
+		s->predictor.n_env++;
+	}
+	return 0;
+}
+
+static int json_model_paths(jctx *j, json_t *arr, glia_models *m)
+{
+	const char *name, *path;
+	json_t *v;
+	size_t i;
+
+	if (json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return jfail(j, "predictor.models.paths: must be a list or null");
+	m->paths = glia_calloc(json_array_size(arr), sizeof(glia_model_path));
+	json_array_foreach(arr, i, v) {
+		if (unpack(j, v, "predictor.models.paths", "{s:s, s:s}", "name",
+			   &name, "path", &path) < 0)
+			return -1;
+		m->paths[i].name = glia_strdup(name);
+		m->paths[i].path = glia_strdup(path);
+		m->n_paths++;
+	}
+	return 0;
+}
+
+static int json_models(jctx *j, json_t *obj, glia_models *m)
+{
+	json_t *path, *paths, *dir;
+
+	if (json_is_null(obj))
+		return 0;
+	if (unpack(j, obj, "predictor.models", "{s:o, s:o, s:o, s:i, s:i}",
+		   "path", &path, "paths", &paths, "dir", &dir, "cache_size",
+		   &m->cache_size, "disk_cache_size", &m->disk_cache_size) < 0)
+		return -1;
+	m->set = 1;
+	if (opt_str(j, path, "predictor.models.path", &m->path) < 0 ||
+	    json_model_paths(j, paths, m) < 0 ||
+	    opt_str(j, dir, "predictor.models.dir", &m->dir) < 0)
+		return -1;
+	return 0;
+}
+
+static int json_batching(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	const char *interval;
+
+	if (json_is_null(obj))
+		return 0;
+	if (unpack(j, obj, "predictor.server_side_batching", "{s:i, s:s}",
+		   "max_batch_size", &s->predictor.max_batch_size,
+		   "batch_interval", &interval) < 0)
+		return -1;
+	s->predictor.batching = 1;
+	return json_duration(j, interval, "predictor.server_side_batching."
+				"batch_interval",
+			     &s->predictor.batch_interval_ms);
+}
+
+static int json_predictor_type(jctx *j, const char *type, glia_api_spec *s)
+{
+	for (int i = 0; predictor_types[i]; i++) {
+		if (strcmp(type, predictor_types[i]) == 0) {
+			s->predictor.type = (glia_predictor_type)i;
+			return 0;
+		}
+	}
+	return jfail(j, "predictor.type: unknown type \"%s\"", type);
+}
+
+static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	const char *type, *level;
+	json_t *path, *command, *ready, *config, *pypath, *env, *models, *batch;
+
+	if (unpack(j, obj, "predictor",
+		   "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
+		   "s:o}",
+		   "type", &type, "path", &path, "command", &command,
+		   "readiness_path", &ready, "config", &config, "python_path",
+		   &pypath, "env", &env, "processes_per_replica",
+		   &s->predictor.processes_per_replica, "threads_per_process",
+		   &s->predictor.threads_per_process, "log_level", &level,
+		   "models", &models, "server_side_batching", &batch) < 0)
+		return -1;
+	if (!json_is_object(config))
+		return jfail(j, "predictor.config: must be an object");
+	s->predictor.config = json_deep_copy(config);
+	s->predictor.log_level = glia_strdup(level);
+	if (json_predictor_type(j, type, s) < 0 ||
+	    opt_str(j, path, "predictor.path", &s->predictor.path) < 0 ||
+	    json_strv(j, command, "predictor.command", &s->predictor.command,
+		      &s->predictor.n_command) < 0 ||
+	    opt_str(j, ready, "predictor.readiness_path",
+		    &s->predictor.readiness_path) < 0 ||
+	    opt_str(j, pypath, "predictor.python_path",
+		    &s->predictor.python_path) < 0 ||
+	    json_env(j, env, s) < 0 ||
+	    json_models(j, models, &s->predictor.models) < 0)
+		return -1;
+	return json_batching(j, batch, s);
+}
+
+static int json_int_or_pct(jctx *j, json_t *v, const char *key,
+			   glia_int_or_pct *out)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= INT_MAX) {
+		*out = (glia_int_or_pct){(int)json_integer_value(v), 0};
+		return 0;
+	}
+	if (json_is_string(v) && glia_parse_int_or_pct(json_string_value(v), out) == 0)
+		return 0;
+	return jfail(j, "%s: must be an integer or \"<n>%%\"", key);
+}
+
+static int json_autoscaling(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	const char *window, *down, *up;
+
+	if (unpack(j, obj, "autoscaling",
+		   "{s:i, s:i, s:i, s:F, s:i, s:s, s:s, s:s, s:F, s:F, s:F, "
+		   "s:F}",
+		   "min_replicas", &s->autoscaling.min_replicas,
+		   "max_replicas", &s->autoscaling.max_replicas,
+		   "init_replicas", &s->autoscaling.init_replicas,
+		   "target_replica_concurrency",
+		   &s->autoscaling.target_replica_concurrency,
+		   "max_replica_concurrency",
+		   &s->autoscaling.max_replica_concurrency, "window", &window,
+		   "downscale_stabilization_period", &down,
+		   "upscale_stabilization_period", &up, "max_downscale_factor",
+		   &s->autoscaling.max_downscale_factor, "max_upscale_factor",
+		   &s->autoscaling.max_upscale_factor, "downscale_tolerance",
+		   &s->autoscaling.downscale_tolerance, "upscale_tolerance",
+		   &s->autoscaling.upscale_tolerance) < 0)
+		return -1;
+	if (json_duration(j, window, "autoscaling.window",
+			  &s->autoscaling.window_ms) < 0 ||
+	    json_duration(j, down, "autoscaling.downscale_stabilization_period",
+			  &s->autoscaling.downscale_stabilization_period_ms) < 0)
+		return -1;
+	return json_duration(j, up, "autoscaling.upscale_stabilization_period",
+			     &s->autoscaling.upscale_stabilization_period_ms);
+}
+
+static int json_compute(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	const char *cpu;
+	json_t *mem;
+
+	if (unpack(j, obj, "compute", "{s:s, s:o, s:i}", "cpu", &cpu, "mem",
+		   &mem, "gpu", &s->compute.gpu) < 0)
+		return -1;
+	if (glia_parse_cpu_millis(cpu, &s->compute.cpu_millis) < 0)
+		return jfail(j, "compute.cpu: bad quantity \"%s\"", cpu);
+	if (json_is_integer(mem) && json_integer_value(mem) >= 0)
+		s->compute.mem_bytes = json_integer_value(mem);
+	else if (!json_is_null(mem))
+		return jfail(j, "compute.mem: must be an integer or null");
+	return 0;
+}
+
+static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
+{
+	json_t *surge, *unavail;
+	const char *endpoint, *timeout;
+
+	if (unpack(j, us, "update_strategy", "{s:o, s:o}", "max_surge", &surge,
+		   "max_unavailable", &unavail) < 0 ||
+	    json_int_or_pct(j, surge, "update_strategy.max_surge",
+			    &s->update_strategy.max_surge) < 0 ||
+	    json_int_or_pct(j, unavail, "update_strategy.max_unavailable",
+			    &s->update_strategy.max_unavailable) < 0)
+		return -1;
+	if (unpack(j, net, "networking", "{s:s, s:s}", "endpoint", &endpoint,
+		   "timeout", &timeout) < 0)
+		return -1;
+	s->networking.endpoint = glia_strdup(endpoint);
+	return json_duration(j, timeout, "networking.timeout",
+			     &s->networking.timeout_ms);
+}
+
+int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
+			    size_t errlen)
+{
+	jctx j = {err, errlen};
+	const char *name, *kind;
+	json_t *pred, *comp, *as, *us, *net;
+
+	memset(out, 0, sizeof(*out));
+	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+		   "name", &name, "kind", &kind, "predictor", &pred, "compute",
+		   &comp, "autoscaling", &as, "update_strategy", &us,
+		   "networking", &net) < 0)
+		return -1;
+	out->name = glia_strdup(name);
+	out->kind = glia_strdup(kind);
+	if (json_predictor(&j, pred, out) < 0 || json_compute(&j, comp, out) < 0 ||
+	    json_autoscaling(&j, as, out) < 0 || json_rest(&j, us, net, out) < 0)
+		goto fail;
+	return 0;
+fail:
+	glia_api_spec_free(out);
+	return -1;
+}

@@ -1,0 +1,146 @@
+/* config.h: the API spec (SPEC section 3): parsing YAML into validated
+ * structs, and the canonical JSON form used for storage, change detection
+ * and handing the spec to worker processes.
+ *
+ * Pure: no sockets, no clocks. The only file-system access is the optional
+ * check that predictor.path exists (when project_dir is given). */
+#ifndef GLIA_CONFIG_H
+#define GLIA_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GLIA_API_NAME_MAX 42
+
+typedef enum {
+	GLIA_PREDICTOR_PYTHON,
+	GLIA_PREDICTOR_C,
+	GLIA_PREDICTOR_COMMAND,
+} glia_predictor_type;
+
+typedef struct glia_model_path {
+	char *name;
+	char *path;
+} glia_model_path;
+
+typedef struct glia_models {
+	int set;             /* 1 when predictor.models was given */
+	char *path;          /* exactly one of path, paths, dir */
+	glia_model_path *paths;
+	size_t n_paths;
+	char *dir;
+	int cache_size;      /* 0 = unbounded (all models resident) */
+	int disk_cache_size; /* 0 = unbounded */
+} glia_models;
+
+/* An int or a percentage, as update_strategy takes them. */
+typedef struct glia_int_or_pct {
+	int value;
+	int is_percent;
+} glia_int_or_pct;
+
+typedef struct glia_api_spec {
+	char *name;
+	char *kind; /* "RealtimeAPI" (others rejected for now) */
+
+	struct {
+		glia_predictor_type type;
+		char *path;            /* as written; relative to the project dir */
+		char **command;        /* type: command */
+		size_t n_command;
+		char *readiness_path;  /* type: command; NULL = TCP connect */
+		json_t *config;        /* owned; always an object ({} default) */
+		char *python_path;     /* NULL when not given */
+		char **env_keys;       /* predictor.env, in file order */
+		char **env_values;
+		size_t n_env;
+		int processes_per_replica; /* 1..100, default 1 */
+		int threads_per_process;   /* 1..1024, default 1 */
+		char *log_level;           /* debug|info|warning|error, default info */
+		glia_models models;
+		int batching;              /* server_side_batching given */
+		int max_batch_size;        /* 2..1024 */
+		int64_t batch_interval_ms; /* > 0 */
+	} predictor;
+
+	struct {
+		int64_t cpu_millis; /* default 1000 */
+		int64_t mem_bytes;  /* 0 = no limit (default) */
+		int gpu;            /* default 0 */
+	} compute;
+
+	struct {
+		int min_replicas;               /* default 1, may be 0 */
+		int max_replicas;               /* default 100 */
+		int init_replicas;              /* default min_replicas */
+		double target_replica_concurrency; /* default processes*threads */
+		int max_replica_concurrency;    /* default 1024 */
+		int64_t window_ms;              /* default 60s */
+		int64_t downscale_stabilization_period_ms; /* default 5m */
+		int64_t upscale_stabilization_period_ms;   /* default 1m */
+		double max_downscale_factor;    /* default 0.75, in [0,1) */
+		double max_upscale_factor;      /* default 1.5, > 1 */
+		double downscale_tolerance;     /* default 0.05, in [0,1) */
+		double upscale_tolerance;       /* default 0.05, >= 0 */
+	} autoscaling;
+
+	struct {
+		glia_int_or_pct max_surge;       /* default 25% */
+		glia_int_or_pct max_unavailable; /* default 25% */
+	} update_strategy;
+
+	struct {
+		char *endpoint;     /* default "/<name>"; always starts with '/' */
+		int64_t timeout_ms; /* default 60s */
+	} networking;
+} glia_api_spec;
+
+typedef struct glia_config_error {
+	char file[256];
+	int line;   /* 1-based; 0 when unknown */
+	int column; /* 1-based; 0 when unknown */
+	char key[128];     /* dotted path of the key at fault, "" for the document */
+	char message[768]; /* full text: "file:line:column: key: what is wrong" */
+} glia_config_error;
+
+/* Parses and validates YAML text holding one API mapping or a list of them.
+ * filename is used in messages only. When project_dir is not NULL, a relative
+ * predictor.path (python and c types) must exist under it.
+ * On success returns 0 and a malloc'd array of n specs, every default filled.
+ * On failure returns -1 and fills err (the first error found). */
+int glia_config_parse(const char *text, size_t len, const char *filename,
+		      const char *project_dir, glia_api_spec **specs, size_t *n,
+		      glia_config_error *err);
+
+void glia_api_spec_free(glia_api_spec *spec); /* frees members, not spec */
+void glia_api_specs_free(glia_api_spec *specs, size_t n); /* members + array */
+
+/* Canonical JSON: every field present, defaults filled, keys in a fixed
+ * order, so that equal specs give byte-equal json_dumps(..., JSON_COMPACT |
+ * JSON_SORT_KEYS). Returns a new reference. */
+json_t *glia_api_spec_to_json(const glia_api_spec *spec);
+/* The inverse of glia_api_spec_to_json. 0, or -1 with a message in err. */
+int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
+			    size_t errlen);
+
+const char *glia_predictor_type_name(glia_predictor_type t);
+
+/* Durations: "250ms", "10s", "5m", "1h", "1h30m", "1.5s"; a bare number is
+ * seconds. 0 or -1. */
+int glia_parse_duration_ms(const char *s, int64_t *ms);
+/* CPU quantity: "1", "0.5", "500m" -> millicores. 0 or -1. */
+int glia_parse_cpu_millis(const char *s, int64_t *millis);
+/* Memory quantity: "1Gi", "512Mi", "1G", "500M", "1024", "1e9", "128974848"
+ * (Kubernetes suffixes Ki Mi Gi Ti Pi Ei k K M G T P E) -> bytes. 0 or -1. */
+int glia_parse_mem_bytes(const char *s, int64_t *bytes);
+/* "3" or "25%"; negative rejected. 0 or -1. */
+int glia_parse_int_or_pct(const char *s, glia_int_or_pct *out);
+/* Kubernetes rounding of an int-or-percent against a total: surge rounds up,
+ * unavailable rounds down. */
+int glia_int_or_pct_resolve(glia_int_or_pct v, int total, int round_up);
+
+/* Levenshtein distance, used for "did you mean" suggestions. */
+int glia_edit_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,401 @@
+/* daemon.c: `glia up`. Parses its flags, prepares GLIA_HOME, cleans up after
+ * a daemon that died, and runs the gateway, the management API and the
+ * supervisor on one libuv loop until `glia down` or a signal. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "config.h"
+#include "gateway.h"
+#include "logs.h"
+#include "mgmt.h"
+#include "store.h"
+#include "supervisor.h"
+#include "util.h"
+
+typedef struct daemon_opts {
+	char host[256];
+	int port;
+	const char *home_flag;
+	int detach;
+	size_t max_body;
+	double stop_grace_s;
+} daemon_opts;
+
+typedef struct daemon_state {
+	uv_loop_t *loop;
+	glia_gateway *gw;
+	glia_mgmt *mgmt;
+	glia_supervisor *sup;
+	glia_logs *logs;
+	glia_store *store;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t force_timer;
+	int stopping;
+	double grace_s;
+} daemon_state;
+
+static void usage(FILE *f)
+{
+	fputs("usage: glia up [--listen HOST:PORT] [--home DIR] [-d]\n"
+	      "               [--max-body-size BYTES] [--stop-grace DURATION]\n"
+	      "               [--log-level debug|info|warning|error]\n",
+	      f);
+}
+
+static int parse_listen(const char *s, daemon_opts *o)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof o->host)
+		return -1;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -1;
+	memcpy(o->host, s, (size_t)(colon - s));
+	o->host[colon - s] = '\0';
+	if (o->host[0] == '[') { /* [::1]:8888 */
+		size_t n = strlen(o->host);
+		memmove(o->host, o->host + 1, n);
+		if (n >= 2 && o->host[n - 2] == ']')
+			o->host[n - 2] = '\0';
+	}
+	o->port = (int)port;
+	return 0;
+}
+
+static int parse_log_level(const char *s)
+{
+	static const char *names[] = {"debug", "info", "warning", "error"};
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Returns 0, 2 on a usage error (message printed). */
+static int parse_args(int argc, char **argv, daemon_opts *o)
+{
+	strcpy(o->host, "127.0.0.1");
+	o->port = 8888;
+	o->max_body = 32u << 20;
+	o->stop_grace_s = 10;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int64_t n;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0) {
+			o->detach = 1;
+			continue;
+		}
+		if (!v) {
+			fprintf(stderr, "glia up: %s needs a value\n", a);
+			goto bad;
+		}
+		i++;
+		if (strcmp(a, "--listen") == 0) {
+			if (parse_listen(v, o) < 0) {
+				fprintf(stderr,
+					"glia up: --listen takes HOST:PORT, "
+					"got \"%s\"\n",
+					v);
+				goto bad;
+			}
+		} else if (strcmp(a, "--home") == 0) {
+			o->home_flag = v;
+		} else if (strcmp(a, "--max-body-size") == 0) {
+			if (glia_parse_mem_bytes(v, &n) < 0 || n <= 0) {
+				fprintf(stderr,
+					"glia up: --max-body-size takes a "
+					"size like 1048576 or 32Mi, got "
+					"\"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->max_body = (size_t)n;
+		} else if (strcmp(a, "--stop-grace") == 0) {
+			if (glia_parse_duration_ms(v, &n) < 0) {
+				fprintf(stderr,
+					"glia up: --stop-grace takes a "
+					"duration like 10s, got \"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->stop_grace_s = (double)n / 1000.0;
+		} else if (strcmp(a, "--log-level") == 0) {
+			int lvl = parse_log_level(v);
+			if (lvl < 0) {
+				fprintf(stderr,
+					"glia up: --log-level takes debug, "
+					"info, warning or error\n");
+				goto bad;
+			}
+			glia_log_level = lvl;
+		} else {
+			fprintf(stderr, "glia up: unknown option %s\n", a);
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}
+
+/* Only one daemon per GLIA_HOME: an exclusive lock held for life. */
+static int lock_home(const char *home)
+{
+	char *path = glia_sprintf("%s/daemon.lock", home);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -2;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == 0)
+		glia_write_all(fd, pid, (size_t)n);
+	return fd;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void finish(void *arg)
+{
+	daemon_state *d = arg;
+	glia_log(GLIA_LOG_INFO, "stopped");
+	glia_gateway_close(d->gw);
+	glia_mgmt_close(d->mgmt);
+	uv_stop(d->loop);
+}
+
+static void force_cb(uv_timer_t *t)
+{
+	daemon_state *d = t->data;
+	glia_log(GLIA_LOG_WARN, "replicas did not stop in time; exiting");
+	finish(d);
+}
+
+static void begin_shutdown(void *arg)
+{
+	daemon_state *d = arg;
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	glia_log(GLIA_LOG_INFO, "stopping: draining replicas");
+	uv_timer_start(&d->force_timer, force_cb,
+		       (uint64_t)((d->grace_s + 70) * 1000), 0);
+	glia_supervisor_shutdown(d->sup, finish, d);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	begin_shutdown(s->data);
+}
+
+/* -d: the parent waits until the child reports it is serving (or why it
+ * could not), so `glia up -d && glia deploy` works. */
+static int detach(const char *home, int *report_fd)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(fds[1]);
+		char buf[1024];
+		ssize_t n = read(fds[0], buf, sizeof buf - 1);
+		if (n > 0 && buf[0] == '+') {
+			buf[n] = '\0';
+			printf("glia: daemon started (pid %d), log in "
+			       "%s/daemon.log\n",
+			       (int)pid, home);
+			exit(0);
+		}
+		if (n > 0) {
+			buf[n] = '\0';
+			fputs(buf, stderr);
+		} else {
+			fprintf(stderr, "glia: the daemon failed to start; "
+					"see %s/daemon.log\n",
+				home);
+		}
+		exit(1);
+	}
+	close(fds[0]);
+	setsid();
+	char *log = glia_sprintf("%s/daemon.log", home);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(log);
+	int nul = open("/dev/null", O_RDONLY);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		close(nul);
+	}
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	*report_fd = fds[1];
+	return 0;
+}
+
+static int fail_start(int report_fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int fail_start(int report_fd, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "glia: %s\n", msg);
+	if (report_fd >= 0) {
+		char line[1100];
+		int n = snprintf(line, sizeof line, "glia: %s\n", msg);
+		glia_write_all(report_fd, line, (size_t)n);
+	}
+	return 1;
+}
+
+static int run(const daemon_opts *o, const char *home, int report_fd)
+{
+	daemon_state d;
+	memset(&d, 0, sizeof d);
+	char err[512];
+	int rc = 1;
+	char *db = glia_sprintf("%s/state.db", home);
+	char *sock = glia_sprintf("%s/glia.sock", home);
+	char *url = glia_sprintf("http://%s:%d", o->host, o->port);
+	char *exe = NULL;
+	char exe_buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
+	if (n > 0) {
+		exe_buf[n] = '\0';
+		exe = exe_buf;
+	}
+	d.grace_s = o->stop_grace_s;
+	d.store = glia_store_open(db, err, sizeof err);
+	if (!d.store) {
+		fail_start(report_fd, "%s", err);
+		goto out;
+	}
+	int orphans = glia_supervisor_reap_orphans(d.store, home);
+	if (orphans > 0)
+		glia_log(GLIA_LOG_INFO,
+			 "stopped %d worker(s) left by a previous daemon",
+			 orphans);
+	d.loop = uv_default_loop();
+	glia_gateway_options go = {o->host, o->port, o->max_body, 0};
+	d.gw = glia_gateway_new(d.loop, &go, err, sizeof err);
+	if (!d.gw) {
+		fail_start(report_fd, "%s", err);
+		goto out;
+	}
+	d.logs = glia_logs_new(home);
+	glia_supervisor_options so = {home, exe ? exe : "glia", url,
+				      o->stop_grace_s};
+	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
+	glia_mgmt_options mo = {sock, home, url, begin_shutdown, &d};
+	d.mgmt = glia_mgmt_new(d.loop, d.sup, d.logs, &mo, err, sizeof err);
+	if (!d.mgmt) {
+		fail_start(report_fd, "%s", err);
+		goto out;
+	}
+	uv_signal_init(d.loop, &d.sigint);
+	uv_signal_init(d.loop, &d.sigterm);
+	d.sigint.data = d.sigterm.data = &d;
+	uv_signal_start(&d.sigint, signal_cb, SIGINT);
+	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+	uv_timer_init(d.loop, &d.force_timer);
+	d.force_timer.data = &d;
+	int restored = glia_supervisor_restore(d.sup);
+	glia_log(GLIA_LOG_INFO,
+		 "glia %s serving on %s (home %s, %d API(s) restored)",
+		 GLIA_VERSION, url, home, restored);
+	if (report_fd >= 0) {
+		glia_write_all(report_fd, "+\n", 2);
+		close(report_fd);
+		report_fd = -1;
+	}
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	uv_walk(d.loop, close_walk_cb, NULL);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	if (d.sup)
+		glia_supervisor_free(d.sup);
+	if (d.logs)
+		glia_logs_free(d.logs);
+	glia_store_close(d.store);
+	free(db);
+	free(sock);
+	free(url);
+	return rc;
+}
+
+int glia_daemon_main(int argc, char **argv)
+{
+	daemon_opts o;
+	memset(&o, 0, sizeof o);
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	char *home = glia_home_dir(o.home_flag);
+	int report_fd = -1;
+	char *logs = glia_sprintf("%s/logs", home);
+	if (glia_mkdirs(home, 0700) < 0 || glia_mkdirs(logs, 0700) < 0) {
+		fprintf(stderr, "glia: cannot create %s: %s\n", home,
+			strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	if (o.detach && detach(home, &report_fd) < 0) {
+		fprintf(stderr, "glia: cannot start in the background: %s\n",
+			strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	int lock = lock_home(home);
+	if (lock < 0) {
+		rc = fail_start(report_fd,
+				lock == -2 ? "a daemon is already running for "
+					     "GLIA_HOME=%s"
+					   : "cannot lock %s/daemon.lock",
+				home);
+		goto out;
+	}
+	rc = run(&o, home, report_fd);
+	close(lock);
+out:
+	free(logs);
+	free(home);
+	return rc;
+}

@@ -1,0 +1,847 @@
+/* gateway.c: see gateway.h. The way of a request: on_request (route) ->
+ * route queue -> dispatch (pick backend) -> upstream connection (send,
+ * parse answer) -> answer the client -> account. */
+#include "gateway.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "httpd.h"
+#include "route.h"
+#include "util.h"
+
+#define UP_READ_BUF 65536
+#define REQUEST_ID_MAX 128
+
+typedef struct greq greq;
+typedef struct upconn upconn;
+
+struct glia_gateway {
+	uv_loop_t *loop;
+	glia_httpd *httpd;
+	glia_router *router;
+	glia_gateway_options opt;
+	greq *free_reqs; /* recycled requests, timers kept initialised */
+	uint64_t rid_seed, rid_counter;
+	char upbuf[UP_READ_BUF];
+};
+
+struct glia_route {
+	glia_gateway *gw;
+	char *endpoint;
+	char *api_name;
+	char *description;
+	char *unavailable;
+	int64_t timeout_ms;
+	int max_concurrency;
+	int ready_replicas;
+	int removed;
+	int refs; /* requests that point here */
+	greq *queue_head, *queue_tail;
+	int queued;
+	int in_flight;
+	glia_backend *backends;
+	glia_route_stats stats;
+};
+
+struct glia_backend {
+	glia_route *route;
+	glia_backend *next;
+	char *socket_path;
+	int slots;
+	int in_flight;
+	int draining;
+	void (*drained)(void *);
+	void *drained_arg;
+	upconn *idle; /* keep-alive connections, ready for a request */
+	upconn *conns; /* every open connection */
+};
+
+struct upconn {
+	uv_pipe_t pipe;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	glia_backend *be; /* NULL once the backend is gone */
+	greq *req;
+	glia_http_parser *parser;
+	upconn *next_idle;
+	upconn *prev, *next; /* be->conns */
+	int connected;
+	int got_bytes;
+	int closing;
+};
+
+struct greq {
+	glia_gateway *gw;
+	glia_route *route;
+	glia_httpd_conn *client;
+	upconn *up;
+	greq *next; /* queue or free list */
+	uv_timer_t timer;
+	glia_buf upreq; /* the request as sent upstream */
+	double start;
+	int retries;
+	int queued;
+	char id[REQUEST_ID_MAX + 1];
+};
+
+static void dispatch(glia_route *r);
+static void upconn_close(upconn *u);
+static void req_send(greq *q, glia_backend *b);
+
+/* ---- accounting and answers ---------------------------------------- */
+
+static void route_unref(glia_route *r)
+{
+	if (--r->refs > 0 || !r->removed)
+		return;
+	free(r->endpoint);
+	free(r->api_name);
+	free(r->description);
+	free(r->unavailable);
+	free(r);
+}
+
+static void account(glia_route *r, int status, double start)
+{
+	r->stats.total++;
+	if (status < 300)
+		r->stats.c2xx++;
+	else if (status < 500)
+		r->stats.c4xx++;
+	else
+		r->stats.c5xx++;
+	r->stats.latency_sum_s += glia_now() - start;
+}
+
+static void req_release(greq *q)
+{
+	uv_timer_stop(&q->timer);
+	if (q->client)
+		glia_httpd_set_owner(q->client, NULL, NULL);
+	q->client = NULL;
+	q->up = NULL;
+	if (q->route) {
+		glia_route *r = q->route;
+		q->route = NULL;
+		route_unref(r);
+	}
+	glia_buf_reset(&q->upreq);
+	q->next = q->gw->free_reqs;
+	q->gw->free_reqs = q;
+}
+
+static void id_header(char *out, size_t n, const char *id)
+{
+	snprintf(out, n, "X-Request-ID: %s\r\n", id);
+}
+
+static void req_fail(greq *q, int status, const char *msg)
+{
+	if (q->route)
+		account(q->route, status, q->start);
+	if (q->client) {
+		char extra[REQUEST_ID_MAX + 64];
+		id_header(extra, sizeof extra, q->id);
+		if (status == 503)
+			strcat(extra, "Retry-After: 1\r\n");
+		glia_httpd_respond_error(q->client, status, msg, extra);
+	}
+	req_release(q);
+}
+
+static void queue_remove(glia_route *r, greq *q)
+{
+	greq **pp = &r->queue_head;
+	greq *prev = NULL;
+	while (*pp && *pp != q) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = q->next;
+	if (r->queue_tail == q)
+		r->queue_tail = prev;
+	q->next = NULL;
+	q->queued = 0;
+	r->queued--;
+}
+
+static void queue_push(glia_route *r, greq *q)
+{
+	q->next = NULL;
+	q->queued = 1;
+	if (r->queue_tail)
+		r->queue_tail->next = q;
+	else
+		r->queue_head = q;
+	r->queue_tail = q;
+	r->queued++;
+}
+
+static greq *queue_pop(glia_route *r)
+{
+	greq *q = r->queue_head;
+	if (!q)
+		return NULL;
+	r->queue_head = q->next;
+	if (!r->queue_head)
+		r->queue_tail = NULL;
+	q->next = NULL;
+	q->queued = 0;
+	r->queued--;
+	return q;
+}
+
+/* ---- backends -------------------------------------------------------- */
+
+static void backend_maybe_drained(glia_backend *b)
+{
+	if (!b->draining || b->in_flight > 0 || !b->drained)
+		return;
+	void (*cb)(void *) = b->drained;
+	b->drained = NULL;
+	cb(b->drained_arg);
+}
+
+/* The request on u is over (answered or failed): free the slot. */
+static void backend_done(glia_backend *b)
+{
+	if (!b)
+		return;
+	b->in_flight--;
+	b->route->in_flight--;
+	backend_maybe_drained(b);
+}
+
+static glia_backend *pick_backend(glia_route *r)
+{
+	glia_backend *best = NULL;
+	for (glia_backend *b = r->backends; b; b = b->next) {
+		if (b->draining || b->in_flight >= b->slots)
+			continue;
+		/* least loaded: compare in_flight/slots without division */
+		if (!best || (long)b->in_flight * best->slots <
+				     (long)best->in_flight * b->slots)
+			best = b;
+	}
+	return best;
+}
+
+static int has_backend(const glia_route *r)
+{
+	for (glia_backend *b = r->backends; b; b = b->next)
+		if (!b->draining)
+			return 1;
+	return 0;
+}
+
+static void dispatch(glia_route *r)
+{
+	while (r->queue_head) {
+		glia_backend *b = pick_backend(r);
+		if (!b)
+			return;
+		greq *q = queue_pop(r);
+		req_send(q, b);
+	}
+}
+
+glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
+			       int slots)
+{
+	glia_backend *b = glia_calloc(1, sizeof *b);
+	b->route = r;
+	b->socket_path = glia_strdup(socket_path);
+	b->slots = slots > 0 ? slots : 1;
+	b->next = r->backends;
+	r->backends = b;
+	r->refs++;
+	dispatch(r);
+	return b;
+}
+
+static void backend_unlink(glia_backend *b)
+{
+	glia_route *r = b->route;
+	for (glia_backend **pp = &r->backends; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+}
+
+void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
+{
+	b->draining = 1;
+	b->drained = done;
+	b->drained_arg = arg;
+	backend_maybe_drained(b);
+}
+
+int glia_backend_in_flight(const glia_backend *b)
+{
+	return b->in_flight;
+}
+
+/* ---- upstream connections ------------------------------------------- */
+
+static void upconn_free_cb(uv_handle_t *h)
+{
+	upconn *u = h->data;
+	glia_http_parser_free(u->parser);
+	free(u);
+}
+
+static void upconn_unlink(upconn *u)
+{
+	glia_backend *b = u->be;
+	if (!b)
+		return;
+	for (upconn **pp = &b->idle; *pp; pp = &(*pp)->next_idle) {
+		if (*pp == u) {
+			*pp = u->next_idle;
+			break;
+		}
+	}
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		b->conns = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+	u->be = NULL;
+}
+
+static void upconn_close(upconn *u)
+{
+	if (u->closing)
+		return;
+	u->closing = 1;
+	upconn_unlink(u);
+	uv_close((uv_handle_t *)&u->pipe, upconn_free_cb);
+}
+
+/* The upstream connection failed while q was on it. */
+static void upstream_failed(upconn *u, const char *why)
+{
+	greq *q = u->req;
+	glia_backend *b = u->be;
+	int got = u->got_bytes;
+	u->req = NULL;
+	upconn_close(u);
+	if (!q)
+		return;
+	q->up = NULL;
+	backend_done(b);
+	glia_route *r = q->route;
+	if (!got && q->retries == 0 && q->client && r) {
+		/* The replica died or closed before answering: the request
+		 * was not processed, so try once more elsewhere. */
+		q->retries++;
+		r->stats.retries++;
+		queue_push(r, q);
+		dispatch(r);
+	} else {
+		char msg[256];
+		snprintf(msg, sizeof msg, "replica failed: %s", why);
+		req_fail(q, 500, msg);
+	}
+	if (r)
+		dispatch(r);
+}
+
+static int skip_upstream_header(const char *name)
+{
+	static const char *hop[] = {"connection", "keep-alive",
+				    "transfer-encoding", "content-length",
+				    "x-request-id", "date", "server"};
+	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void answer_client(greq *q, const glia_http_msg *m)
+{
+	glia_buf *out = glia_httpd_out(q->client);
+	glia_buf_reset(out);
+	glia_buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
+			glia_http_status_text(m->status));
+	for (size_t i = 0; i < m->n_headers; i++) {
+		const glia_http_header *h = &m->headers[i];
+		if (skip_upstream_header(h->name))
+			continue;
+		glia_buf_append(out, h->name, h->name_len);
+		glia_buf_puts(out, ": ");
+		glia_buf_append(out, h->value, h->value_len);
+		glia_buf_puts(out, "\r\n");
+	}
+	glia_buf_printf(out, "X-Request-ID: %s\r\nContent-Length: %zu\r\n\r\n",
+			q->id, m->body_len);
+	glia_buf_append(out, m->body, m->body_len);
+	glia_httpd_finish(q->client, 1);
+}
+
+static void upstream_complete(upconn *u)
+{
+	greq *q = u->req;
+	const glia_http_msg *m = glia_http_parser_msg(u->parser);
+	glia_backend *b = u->be;
+	int keep = m->keep_alive && b && !b->draining;
+	glia_route *r = q->route;
+	account(r, m->status, q->start);
+	if (q->client)
+		answer_client(q, m);
+	u->req = NULL;
+	q->up = NULL;
+	req_release(q);
+	glia_http_parser_reset(u->parser);
+	u->got_bytes = 0;
+	if (keep) {
+		u->next_idle = b->idle;
+		b->idle = u;
+	} else {
+		upconn_close(u);
+	}
+	backend_done(b);
+	dispatch(r);
+}
+
+static void up_alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+	upconn *u = h->data;
+	glia_gateway *gw = u->req ? u->req->gw : NULL;
+	static char spare[4096];
+	if (gw) {
+		buf->base = gw->upbuf;
+		buf->len = sizeof gw->upbuf;
+	} else {
+		buf->base = spare;
+		buf->len = sizeof spare;
+	}
+}
+
+static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	upconn *u = st->data;
+	if (n == 0)
+		return;
+	if (!u->req) {
+		/* An idle connection: EOF or junk means it is done. */
+		upconn_close(u);
+		return;
+	}
+	if (n < 0) {
+		if (n == UV_EOF &&
+		    glia_http_parser_eof(u->parser) == GLIA_HTTP_DONE) {
+			upstream_complete(u);
+			return;
+		}
+		upstream_failed(u, n == UV_EOF ? "connection closed"
+					       : uv_strerror((int)n));
+		return;
+	}
+	u->got_bytes = 1;
+	size_t used;
+	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
+	if (rc == GLIA_HTTP_ERROR)
+		upstream_failed(u, glia_http_parser_error_message(u->parser));
+	else if (rc == GLIA_HTTP_DONE)
+		upstream_complete(u);
+}
+
+static void up_write_cb(uv_write_t *w, int status)
+{
+	upconn *u = w->data;
+	if (status < 0 && !u->closing && u->req)
+		upstream_failed(u, uv_strerror(status));
+}
+
+static void upconn_write(upconn *u)
+{
+	greq *q = u->req;
+	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
+	u->wreq.data = u;
+	int rc = uv_write(&u->wreq, (uv_stream_t *)&u->pipe, &b, 1,
+			  up_write_cb);
+	if (rc < 0)
+		upstream_failed(u, uv_strerror(rc));
+}
+
+static void up_connect_cb(uv_connect_t *c, int status)
+{
+	upconn *u = c->data;
+	if (u->closing)
+		return;
+	if (status < 0) {
+		upstream_failed(u, uv_strerror(status));
+		return;
+	}
+	u->connected = 1;
+	uv_read_start((uv_stream_t *)&u->pipe, up_alloc_cb, up_read_cb);
+	if (u->req)
+		upconn_write(u);
+}
+
+static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
+{
+	upconn *u = glia_calloc(1, sizeof *u);
+	glia_http_limits lim = {64 * 1024, gw->opt.max_response_bytes};
+	uv_pipe_init(gw->loop, &u->pipe, 0);
+	u->pipe.data = u;
+	u->be = b;
+	u->parser = glia_http_parser_new(GLIA_HTTP_RESPONSE, &lim);
+	u->next = b->conns;
+	if (b->conns)
+		b->conns->prev = u;
+	b->conns = u;
+	u->creq.data = u;
+	uv_pipe_connect(&u->creq, &u->pipe, b->socket_path, up_connect_cb);
+	return u;
+}
+
+static void req_send(greq *q, glia_backend *b)
+{
+	b->in_flight++;
+	b->route->in_flight++;
+	upconn *u = b->idle;
+	if (u) {
+		b->idle = u->next_idle;
+		u->next_idle = NULL;
+	} else {
+		u = upconn_new(q->gw, b);
+	}
+	u->req = q;
+	q->up = u;
+	if (u->connected)
+		upconn_write(u);
+}
+
+void glia_backend_free(glia_backend *b)
+{
+	glia_route *r = b->route;
+	b->drained = NULL;
+	backend_unlink(b);
+	while (b->conns) {
+		upconn *u = b->conns;
+		if (u->req) {
+			upstream_failed(u, "replica stopped");
+		} else {
+			upconn_close(u);
+		}
+	}
+	free(b->socket_path);
+	free(b);
+	dispatch(r);
+	route_unref(r);
+}
+
+/* ---- client side ----------------------------------------------------- */
+
+static void req_timeout_cb(uv_timer_t *t)
+{
+	greq *q = t->data;
+	glia_route *r = q->route;
+	r->refs++;
+	if (q->queued) {
+		queue_remove(r, q);
+	} else if (q->up) {
+		upconn *u = q->up;
+		glia_backend *b = u->be;
+		u->req = NULL;
+		q->up = NULL;
+		upconn_close(u); /* the answer would arrive too late */
+		backend_done(b);
+	}
+	char msg[160];
+	snprintf(msg, sizeof msg, "request timed out after %.3gs",
+		 (double)r->timeout_ms / 1000.0);
+	req_fail(q, 504, msg);
+	dispatch(r);
+	route_unref(r);
+}
+
+static void client_gone(glia_httpd_conn *c, void *owner)
+{
+	greq *q = owner;
+	q->client = NULL;
+	if (q->queued) {
+		glia_route *r = q->route;
+		queue_remove(r, q);
+		req_release(q);
+	}
+	/* in flight: the answer is read and dropped, keeping the
+	 * connection usable. */
+}
+
+static greq *req_new(glia_gateway *gw)
+{
+	greq *q = gw->free_reqs;
+	if (q) {
+		gw->free_reqs = q->next;
+		q->next = NULL;
+		return q;
+	}
+	q = glia_calloc(1, sizeof *q);
+	q->gw = gw;
+	uv_timer_init(gw->loop, &q->timer);
+	q->timer.data = q;
+	glia_buf_init(&q->upreq, 0);
+	return q;
+}
+
+static int valid_request_id(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (s[n] <= ' ' || s[n] > '~' || n >= REQUEST_ID_MAX)
+			return 0;
+	return n > 0;
+}
+
+static void make_request_id(glia_gateway *gw, char *out)
+{
+	uint64_t x = gw->rid_seed ^ (++gw->rid_counter * 0x9E3779B97F4A7C15ULL);
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 27;
+	snprintf(out, REQUEST_ID_MAX, "%016llx%08llx", (unsigned long long)x,
+		 (unsigned long long)(gw->rid_counter & 0xffffffffULL));
+}
+
+static int skip_client_header(const char *name)
+{
+	static const char *hop[] = {"host", "connection", "keep-alive",
+				    "content-length", "transfer-encoding",
+				    "x-request-id", "expect", "upgrade",
+				    "te", "proxy-connection"};
+	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void build_upstream_request(greq *q, const glia_http_msg *m,
+				   const char *rest)
+{
+	glia_buf *o = &q->upreq;
+	glia_buf_reset(o);
+	glia_buf_printf(o, "%s %s%s%s HTTP/1.1\r\nHost: glia\r\n", m->method,
+			*rest ? rest : "/", *m->query ? "?" : "", m->query);
+	for (size_t i = 0; i < m->n_headers; i++) {
+		const glia_http_header *h = &m->headers[i];
+		if (skip_client_header(h->name))
+			continue;
+		glia_buf_append(o, h->name, h->name_len);
+		glia_buf_puts(o, ": ");
+		glia_buf_append(o, h->value, h->value_len);
+		glia_buf_puts(o, "\r\n");
+	}
+	glia_buf_printf(o, "X-Request-ID: %s\r\nContent-Length: %zu\r\n\r\n",
+			q->id, m->body_len);
+	glia_buf_append(o, m->body, m->body_len);
+}
+
+static int overloaded(const glia_route *r)
+{
+	int replicas = r->ready_replicas > 0 ? r->ready_replicas : 1;
+	long cap = (long)r->max_concurrency * replicas;
+	return (long)r->in_flight + r->queued >= cap;
+}
+
+static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
+		       const glia_http_msg *m, glia_route *r,
+		       const char *rest, const char *id)
+{
+	char extra[REQUEST_ID_MAX + 64];
+	id_header(extra, sizeof extra, id);
+	if (strcmp(m->method, "GET") == 0 && *rest == '\0' &&
+	    r->description) {
+		glia_httpd_respond(c, 200, "application/json", r->description,
+				   strlen(r->description), extra);
+		return;
+	}
+	if (r->unavailable && !has_backend(r)) {
+		account(r, 503, glia_now());
+		strcat(extra, "Retry-After: 5\r\n");
+		glia_httpd_respond_error(c, 503, r->unavailable, extra);
+		return;
+	}
+	if (overloaded(r)) {
+		account(r, 503, glia_now());
+		strcat(extra, "Retry-After: 1\r\n");
+		glia_httpd_respond_error(
+			c, 503, "overloaded: too many requests in flight",
+			extra);
+		return;
+	}
+	greq *q = req_new(gw);
+	q->route = r;
+	r->refs++;
+	q->client = c;
+	q->start = glia_now();
+	q->retries = 0;
+	snprintf(q->id, sizeof q->id, "%s", id);
+	glia_httpd_set_owner(c, client_gone, q);
+	build_upstream_request(q, m, rest);
+	if (r->timeout_ms > 0)
+		uv_timer_start(&q->timer, req_timeout_cb,
+			       (uint64_t)r->timeout_ms, 0);
+	queue_push(r, q);
+	dispatch(r);
+}
+
+static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
+		       void *data)
+{
+	glia_gateway *gw = data;
+	char id[REQUEST_ID_MAX + 1];
+	const char *given = glia_http_msg_header(m, "X-Request-ID");
+	if (given && valid_request_id(given))
+		snprintf(id, sizeof id, "%s", given);
+	else
+		make_request_id(gw, id);
+	char extra[REQUEST_ID_MAX + 64];
+	id_header(extra, sizeof extra, id);
+
+	if (strcmp(m->path, "/healthz") == 0) {
+		static const char ok[] = "{\"status\":\"ok\"}";
+		glia_httpd_respond(c, 200, "application/json", ok,
+				   sizeof ok - 1, extra);
+		return;
+	}
+	const char *rest = NULL;
+	glia_route *r = glia_router_match(gw->router, m->path,
+					  strlen(m->path), &rest);
+	if (!r) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "no API at %.200s", m->path);
+		glia_httpd_respond_error(c, 404, msg, extra);
+		return;
+	}
+	handle_api(gw, c, m, r, rest, id);
+}
+
+/* ---- routes and life cycle ----------------------------------------- */
+
+glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
+				   const char *api_name)
+{
+	glia_route *r = glia_calloc(1, sizeof *r);
+	if (glia_router_add(gw->router, endpoint, r) < 0) {
+		free(r);
+		return NULL;
+	}
+	r->gw = gw;
+	r->endpoint = glia_strdup(endpoint);
+	r->api_name = glia_strdup(api_name);
+	r->timeout_ms = 60000;
+	r->max_concurrency = 1024;
+	r->refs = 1; /* the router's */
+	return r;
+}
+
+void glia_gateway_remove_route(glia_gateway *gw, glia_route *r)
+{
+	glia_router_remove(gw->router, r->endpoint);
+	r->removed = 1;
+	greq *q;
+	while ((q = queue_pop(r)) != NULL)
+		req_fail(q, 503, "the API was deleted");
+	route_unref(r);
+}
+
+void glia_route_configure(glia_route *r, int64_t timeout_ms,
+			  int max_concurrency)
+{
+	r->timeout_ms = timeout_ms;
+	r->max_concurrency = max_concurrency > 0 ? max_concurrency : 1;
+}
+
+void glia_route_set_description(glia_route *r, const char *json)
+{
+	free(r->description);
+	r->description = json ? glia_strdup(json) : NULL;
+}
+
+void glia_route_set_unavailable(glia_route *r, const char *msg)
+{
+	free(r->unavailable);
+	r->unavailable = msg ? glia_strdup(msg) : NULL;
+	if (!msg)
+		return;
+	/* Requests waiting for a replica that will not come: answer now. */
+	if (!has_backend(r)) {
+		greq *q;
+		while ((q = queue_pop(r)) != NULL)
+			req_fail(q, 503, msg);
+	}
+}
+
+void glia_route_set_ready_replicas(glia_route *r, int n)
+{
+	r->ready_replicas = n;
+}
+
+const glia_route_stats *glia_route_get_stats(const glia_route *r)
+{
+	return &r->stats;
+}
+
+int glia_route_in_flight(const glia_route *r)
+{
+	return r->in_flight;
+}
+
+int glia_route_queued(const glia_route *r)
+{
+	return r->queued;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t s = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+			s = 0;
+		close(fd);
+	}
+	return s ^ (uint64_t)getpid() ^ (uint64_t)(glia_wall() * 1e6);
+}
+
+glia_gateway *glia_gateway_new(uv_loop_t *loop,
+			       const glia_gateway_options *opt, char *err,
+			       size_t errlen)
+{
+	glia_gateway *gw = glia_calloc(1, sizeof *gw);
+	gw->loop = loop;
+	gw->opt = *opt;
+	if (!gw->opt.max_response_bytes)
+		gw->opt.max_response_bytes = 256u << 20;
+	gw->router = glia_router_new();
+	gw->rid_seed = random_seed();
+	glia_http_limits lim = {64 * 1024, opt->max_body_bytes};
+	gw->httpd = glia_httpd_listen_tcp(loop, opt->host, opt->port, &lim,
+					  on_request, gw, err, errlen);
+	if (!gw->httpd) {
+		glia_router_free(gw->router);
+		free(gw);
+		return NULL;
+	}
+	return gw;
+}
+
+void glia_gateway_close(glia_gateway *gw)
+{
+	glia_httpd_close(gw->httpd);
+	gw->httpd = NULL;
+}

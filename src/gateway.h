@@ -1,0 +1,73 @@
+/* gateway.h: the HTTP front door. Routes each request by endpoint to one of
+ * its API's ready backends (worker processes on Unix sockets) over pooled
+ * keep-alive connections, least-loaded first; queues what cannot be placed
+ * yet; answers JSON errors; counts what it served.
+ *
+ * The supervisor owns APIs and processes and tells the gateway which
+ * backends exist (glia_backend_new / drain / free). */
+#ifndef GLIA_GATEWAY_H
+#define GLIA_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct glia_gateway glia_gateway;
+typedef struct glia_route glia_route;
+typedef struct glia_backend glia_backend;
+
+typedef struct glia_gateway_options {
+	const char *host;
+	int port;
+	size_t max_body_bytes;     /* request bodies; 413 beyond */
+	size_t max_response_bytes; /* replica answers; 500 beyond */
+} glia_gateway_options;
+
+typedef struct glia_route_stats {
+	uint64_t total, c2xx, c4xx, c5xx;
+	double latency_sum_s;
+	uint64_t retries;
+} glia_route_stats;
+
+glia_gateway *glia_gateway_new(uv_loop_t *loop,
+			       const glia_gateway_options *opt, char *err,
+			       size_t errlen);
+/* Stops accepting and closes client connections. */
+void glia_gateway_close(glia_gateway *gw);
+
+/* Adds a route for endpoint. NULL when the endpoint is taken. */
+glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
+				   const char *api_name);
+/* Removes the route from routing: new requests get 404, queued ones 503.
+ * The route is freed once no request refers to it. */
+void glia_gateway_remove_route(glia_gateway *gw, glia_route *r);
+
+/* timeout_ms bounds a request's whole stay; max_concurrency is
+ * max_replica_concurrency (per ready replica: running + queued). */
+void glia_route_configure(glia_route *r, int64_t timeout_ms,
+			  int max_concurrency);
+/* Body answered to GET <endpoint> (a JSON text; copied). */
+void glia_route_set_description(glia_route *r, const char *json);
+/* When msg is not NULL, requests that find no ready backend get 503 with
+ * msg at once instead of waiting (the API failed to start). */
+void glia_route_set_unavailable(glia_route *r, const char *msg);
+/* Number of ready replicas, for the 503 overload bound. */
+void glia_route_set_ready_replicas(glia_route *r, int n);
+const glia_route_stats *glia_route_get_stats(const glia_route *r);
+int glia_route_in_flight(const glia_route *r);
+int glia_route_queued(const glia_route *r);
+
+/* A worker process serving at socket_path with `slots` concurrent requests.
+ * It takes requests at once. */
+glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
+			       int slots);
+/* Stops sending new requests; calls done(arg) once nothing is in flight
+ * (possibly before returning). */
+void glia_backend_drain(glia_backend *b, void (*done)(void *arg), void *arg);
+/* The process is gone (or stopped): closes pooled connections; requests in
+ * flight that got no byte of answer are retried once elsewhere, others
+ * fail with 500. b is freed. */
+void glia_backend_free(glia_backend *b);
+int glia_backend_in_flight(const glia_backend *b);
+
+#endif

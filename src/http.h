@@ -1,0 +1,105 @@
+/* http.h: our small HTTP/1.1 module, a thin layer over http-parser so the
+ * rest of glia never includes http_parser.h (and the parser can be swapped
+ * for llhttp). Parses requests (gateway, worker) and responses (gateway's
+ * upstream side, CLI client), incrementally, with caps on header and body
+ * sizes; and formats response heads. */
+#ifndef GLIA_HTTP_H
+#define GLIA_HTTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+#define GLIA_HTTP_MAX_HEADERS 64
+
+typedef enum { GLIA_HTTP_REQUEST, GLIA_HTTP_RESPONSE } glia_http_kind;
+
+typedef struct glia_http_header {
+	const char *name; /* NUL-terminated, as received */
+	const char *value; /* NUL-terminated, surrounding whitespace trimmed */
+	size_t name_len;
+	size_t value_len;
+} glia_http_header;
+
+/* A complete message. Every pointer points into the parser's storage and
+ * stays valid until the next glia_http_parser_feed/reset/free. */
+typedef struct glia_http_msg {
+	const char *method; /* "GET", "POST", ... (requests) */
+	const char *url;    /* raw request target, e.g. "/iris/x?a=1" */
+	const char *path;   /* url up to '?', NUL-terminated copy */
+	const char *query;  /* after '?', "" when none */
+	int status;         /* responses */
+	int http_major, http_minor;
+	int keep_alive;     /* per HTTP version and Connection header */
+	int chunked;        /* body arrived with Transfer-Encoding: chunked */
+	glia_http_header headers[GLIA_HTTP_MAX_HEADERS];
+	size_t n_headers;
+	const char *body; /* de-chunked; NUL-terminated; never NULL */
+	size_t body_len;
+} glia_http_msg;
+
+typedef struct glia_http_limits {
+	size_t max_header_bytes; /* request line + all headers; default 64 KiB */
+	size_t max_body_bytes;   /* default 32 MiB */
+} glia_http_limits;
+
+typedef struct glia_http_parser glia_http_parser;
+
+/* limits may be NULL for the defaults. Never returns NULL. */
+glia_http_parser *glia_http_parser_new(glia_http_kind kind,
+				       const glia_http_limits *limits);
+void glia_http_parser_free(glia_http_parser *p);
+/* Forget the current message; ready for the next one on the same
+ * connection. Keeps allocated memory. */
+void glia_http_parser_reset(glia_http_parser *p);
+
+enum {
+	GLIA_HTTP_AGAIN = 0, /* need more bytes */
+	GLIA_HTTP_DONE = 1,  /* a whole message is ready */
+	GLIA_HTTP_ERROR = -1,
+};
+
+/* Feeds bytes. Returns GLIA_HTTP_AGAIN, GLIA_HTTP_DONE or GLIA_HTTP_ERROR.
+ * *consumed gets how many bytes of data were used: on DONE, bytes after the
+ * message (a pipelined next request) are not consumed and must be fed again
+ * after reset. After ERROR, glia_http_parser_error_status gives the status to
+ * answer (400, 413 body too large, 431 headers too large, 505 version) and
+ * glia_http_parser_error_message a short human-readable reason. */
+int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
+			  size_t *consumed);
+/* The peer closed the connection: completes a response whose body is
+ * delimited by EOF. Returns DONE, or ERROR if a message was cut short,
+ * or AGAIN if nothing had started. */
+int glia_http_parser_eof(glia_http_parser *p);
+/* Non-zero once any byte of a message has been fed since the last reset. */
+int glia_http_parser_started(const glia_http_parser *p);
+const glia_http_msg *glia_http_parser_msg(const glia_http_parser *p);
+int glia_http_parser_error_status(const glia_http_parser *p);
+const char *glia_http_parser_error_message(const glia_http_parser *p);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *glia_http_msg_header(const glia_http_msg *m, const char *name);
+
+/* "OK", "Not Found", ...; "Unknown" for others. */
+const char *glia_http_status_text(int status);
+
+/* Appends "HTTP/1.1 <status> <text>\r\n" then Content-Type (when not NULL),
+ * Content-Length, Connection: keep-alive|close, the extra header lines
+ * (already "Name: value\r\n"-formatted, may be NULL) and the blank line.
+ * 0, or -1 when out hits its cap. */
+int glia_http_format_response_head(glia_buf *out, int status,
+				   const char *content_type, size_t body_len,
+				   int keep_alive, const char *extra_headers);
+
+/* Appends a complete JSON error response {"error": message} with status;
+ * message is JSON-escaped. extra_headers as above. */
+int glia_http_format_error(glia_buf *out, int status, const char *message,
+			   int keep_alive, const char *extra_headers);
+
+/* Percent-decodes s[0..len) into out ('+' becomes ' ' when plus_is_space).
+ * Returns 0, or -1 on a malformed escape. */
+int glia_url_decode(glia_buf *out, const char *s, size_t len,
+		    int plus_is_space);
+
+#endif

@@ -1,0 +1,478 @@
+/* httpd.c: see httpd.h. */
+#include "httpd.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_BUF_SIZE 65536
+#define STREAM_MAX_PENDING (4u << 20) /* bytes queued to a slow follower */
+
+struct glia_httpd {
+	uv_loop_t *loop;
+	union {
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} srv;
+	int is_unix;
+	glia_http_limits limits;
+	glia_httpd_request_cb on_request;
+	void *data;
+	glia_httpd_conn *conns; /* doubly linked */
+	size_t n_conns;
+	int closing;
+	char rbuf[READ_BUF_SIZE]; /* shared: the parser copies what it keeps */
+};
+
+enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING };
+
+struct glia_httpd_conn {
+	union {
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} h;
+	glia_httpd *srv;
+	glia_httpd_conn *prev, *next;
+	glia_http_parser *parser;
+	glia_buf pending; /* bytes after a complete request (pipelining) */
+	glia_buf out;
+	uv_write_t wreq;
+	int state;
+	int keep_alive;
+	int closed;
+	size_t stream_pending;
+	glia_httpd_close_cb on_close;
+	void *owner;
+	char peer[64];
+};
+
+typedef struct stream_write {
+	uv_write_t req;
+	glia_httpd_conn *conn;
+	size_t len;
+	char data[];
+} stream_write;
+
+static void conn_process(glia_httpd_conn *c, const char *data, size_t len);
+
+static void conn_free_cb(uv_handle_t *h)
+{
+	glia_httpd_conn *c = h->data;
+	glia_http_parser_free(c->parser);
+	glia_buf_free(&c->pending);
+	glia_buf_free(&c->out);
+	free(c);
+}
+
+static void conn_close(glia_httpd_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	glia_httpd *s = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	if (c->on_close) {
+		glia_httpd_close_cb cb = c->on_close;
+		c->on_close = NULL;
+		cb(c, c->owner);
+	}
+	uv_close(&c->h.handle, conn_free_cb);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	glia_httpd_conn *c = h->data;
+	buf->base = c->srv->rbuf;
+	buf->len = sizeof c->srv->rbuf;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	glia_httpd_conn *c = st->data;
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	if (n > 0)
+		conn_process(c, buf->base, (size_t)n);
+}
+
+static void respond_parse_error(glia_httpd_conn *c)
+{
+	int status = glia_http_parser_error_status(c->parser);
+	const char *msg = glia_http_parser_error_message(c->parser);
+	uv_read_stop(&c->h.stream);
+	c->state = CONN_BUSY;
+	glia_buf_reset(&c->out);
+	glia_http_format_error(&c->out, status ? status : 400,
+			       msg ? msg : "bad request", 0,
+			       "X-Request-ID: -\r\n");
+	glia_httpd_finish(c, 0);
+}
+
+/* Feeds bytes to the parser; dispatches a complete request; keeps the rest
+ * for after the answer. */
+static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
+{
+	size_t used = 0;
+	int rc = glia_http_parser_feed(c->parser, data, len, &used);
+	if (rc == GLIA_HTTP_ERROR) {
+		respond_parse_error(c);
+		return;
+	}
+	if (rc == GLIA_HTTP_AGAIN)
+		return;
+	if (used < len &&
+	    glia_buf_append(&c->pending, data + used, len - used) < 0) {
+		conn_close(c);
+		return;
+	}
+	uv_read_stop(&c->h.stream);
+	c->state = CONN_BUSY;
+	const glia_http_msg *m = glia_http_parser_msg(c->parser);
+	c->keep_alive = m->keep_alive;
+	glia_buf_reset(&c->out);
+	c->srv->on_request(c, m, c->srv->data);
+}
+
+static void next_request(glia_httpd_conn *c)
+{
+	glia_http_parser_reset(c->parser);
+	c->state = CONN_READING;
+	c->on_close = NULL;
+	c->owner = NULL;
+	if (c->srv->closing) {
+		conn_close(c);
+		return;
+	}
+	if (c->pending.len > 0) {
+		glia_buf tmp = c->pending;
+		glia_buf_init(&c->pending, tmp.max);
+		conn_process(c, tmp.data, tmp.len);
+		glia_buf_free(&tmp);
+		if (c->closed || c->state != CONN_READING)
+			return;
+	}
+	uv_read_start(&c->h.stream, alloc_cb, read_cb);
+}
+
+static void finish_write_cb(uv_write_t *req, int status)
+{
+	glia_httpd_conn *c = req->data;
+	if (c->closed)
+		return;
+	if (status < 0 || !c->keep_alive) {
+		conn_close(c);
+		return;
+	}
+	next_request(c);
+}
+
+glia_buf *glia_httpd_out(glia_httpd_conn *c)
+{
+	return &c->out;
+}
+
+void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
+{
+	if (c->closed)
+		return;
+	c->keep_alive = c->keep_alive && keep_alive && !c->srv->closing;
+	c->on_close = NULL;
+	c->state = CONN_WRITING;
+	uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+	c->wreq.data = c;
+	if (uv_write(&c->wreq, &c->h.stream, &b, 1, finish_write_cb) < 0)
+		conn_close(c);
+}
+
+void glia_httpd_respond(glia_httpd_conn *c, int status,
+			const char *content_type, const char *body,
+			size_t len, const char *extra_headers)
+{
+	glia_buf_reset(&c->out);
+	glia_http_format_response_head(&c->out, status, content_type, len,
+				       c->keep_alive, extra_headers);
+	glia_buf_append(&c->out, body, len);
+	glia_httpd_finish(c, 1);
+}
+
+void glia_httpd_respond_error(glia_httpd_conn *c, int status,
+			      const char *message, const char *extra_headers)
+{
+	glia_buf_reset(&c->out);
+	glia_http_format_error(&c->out, status, message, c->keep_alive,
+			       extra_headers);
+	glia_httpd_finish(c, 1);
+}
+
+static void stream_write_cb(uv_write_t *req, int status)
+{
+	stream_write *w = req->data;
+	glia_httpd_conn *c = w->conn;
+	if (!c->closed) {
+		c->stream_pending -= w->len;
+		if (status < 0)
+			conn_close(c);
+	}
+	free(w);
+}
+
+static int stream_send(glia_httpd_conn *c, const char *data, size_t len)
+{
+	if (c->closed)
+		return -1;
+	if (c->stream_pending + len > STREAM_MAX_PENDING)
+		return -1;
+	stream_write *w = glia_malloc(sizeof *w + len);
+	w->conn = c;
+	w->len = len;
+	w->req.data = w;
+	memcpy(w->data, data, len);
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+	c->stream_pending += len;
+	if (uv_write(&w->req, &c->h.stream, &b, 1, stream_write_cb) < 0) {
+		c->stream_pending -= len;
+		free(w);
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void stream_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	/* While streaming, input is only watched for the peer going away. */
+	if (n < 0)
+		conn_close(st->data);
+}
+
+void glia_httpd_stream_begin(glia_httpd_conn *c, int status,
+			     const char *content_type)
+{
+	glia_buf head;
+	glia_buf_init(&head, 0);
+	glia_buf_printf(&head,
+			"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+			"Transfer-Encoding: chunked\r\nConnection: close\r\n"
+			"X-Content-Type-Options: nosniff\r\n\r\n",
+			status, glia_http_status_text(status), content_type);
+	c->state = CONN_STREAMING;
+	c->keep_alive = 0;
+	stream_send(c, head.data, head.len);
+	glia_buf_free(&head);
+	if (!c->closed)
+		uv_read_start(&c->h.stream, alloc_cb, stream_read_cb);
+}
+
+int glia_httpd_stream_write(glia_httpd_conn *c, const char *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	glia_buf chunk;
+	glia_buf_init(&chunk, 0);
+	glia_buf_printf(&chunk, "%zx\r\n", len);
+	glia_buf_append(&chunk, data, len);
+	glia_buf_puts(&chunk, "\r\n");
+	int rc = stream_send(c, chunk.data, chunk.len);
+	glia_buf_free(&chunk);
+	return rc;
+}
+
+static void stream_end_cb(uv_write_t *req, int status)
+{
+	stream_write *w = req->data;
+	glia_httpd_conn *c = w->conn;
+	free(w);
+	conn_close(c);
+}
+
+void glia_httpd_stream_end(glia_httpd_conn *c)
+{
+	if (c->closed)
+		return;
+	c->on_close = NULL;
+	stream_write *w = glia_malloc(sizeof *w + 5);
+	w->conn = c;
+	w->len = 5;
+	w->req.data = w;
+	memcpy(w->data, "0\r\n\r\n", 5);
+	uv_buf_t b = uv_buf_init(w->data, 5);
+	if (uv_write(&w->req, &c->h.stream, &b, 1, stream_end_cb) < 0) {
+		free(w);
+		conn_close(c);
+	}
+}
+
+void glia_httpd_set_owner(glia_httpd_conn *c, glia_httpd_close_cb cb,
+			  void *owner)
+{
+	c->on_close = cb;
+	c->owner = owner;
+}
+
+void glia_httpd_abort(glia_httpd_conn *c)
+{
+	c->on_close = NULL;
+	conn_close(c);
+}
+
+const char *glia_httpd_peer(const glia_httpd_conn *c)
+{
+	return c->peer;
+}
+
+static void peer_name(glia_httpd_conn *c)
+{
+	if (c->srv->is_unix) {
+		strcpy(c->peer, "unix");
+		return;
+	}
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	strcpy(c->peer, "-");
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&ss, c->peer,
+				    sizeof c->peer);
+		else
+			uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer,
+				    sizeof c->peer);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	glia_httpd *s = server->data;
+	if (status < 0 || s->closing)
+		return;
+	glia_httpd_conn *c = glia_calloc(1, sizeof *c);
+	c->srv = s;
+	if (s->is_unix)
+		uv_pipe_init(s->loop, &c->h.pipe, 0);
+	else
+		uv_tcp_init(s->loop, &c->h.tcp);
+	c->h.handle.data = c;
+	if (uv_accept(server, &c->h.stream) < 0) {
+		uv_close(&c->h.handle, (uv_close_cb)free);
+		return;
+	}
+	if (!s->is_unix)
+		uv_tcp_nodelay(&c->h.tcp, 1);
+	c->parser = glia_http_parser_new(GLIA_HTTP_REQUEST, &s->limits);
+	glia_buf_init(&c->pending, s->limits.max_header_bytes +
+					   s->limits.max_body_bytes + 1024);
+	glia_buf_init(&c->out, 0);
+	peer_name(c);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	uv_read_start(&c->h.stream, alloc_cb, read_cb);
+}
+
+static glia_httpd *server_new(uv_loop_t *loop, const glia_http_limits *limits,
+			      glia_httpd_request_cb cb, void *data)
+{
+	glia_httpd *s = glia_calloc(1, sizeof *s);
+	s->loop = loop;
+	s->limits.max_header_bytes = 64 * 1024;
+	s->limits.max_body_bytes = 32 * 1024 * 1024;
+	if (limits)
+		s->limits = *limits;
+	s->on_request = cb;
+	s->data = data;
+	return s;
+}
+
+static void server_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static glia_httpd *listen_fail(glia_httpd *s, int rc, const char *what,
+			       char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", what, uv_strerror(rc));
+	uv_close(&s->srv.handle, server_free_cb);
+	return NULL;
+}
+
+glia_httpd *glia_httpd_listen_tcp(uv_loop_t *loop, const char *host, int port,
+				  const glia_http_limits *limits,
+				  glia_httpd_request_cb cb, void *data,
+				  char *err, size_t errlen)
+{
+	glia_httpd *s = server_new(loop, limits, cb, data);
+	struct sockaddr_storage addr;
+	int rc;
+	uv_tcp_init(loop, &s->srv.tcp);
+	s->srv.handle.data = s;
+	if (strchr(host, ':'))
+		rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+	else
+		rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+	if (rc < 0)
+		return listen_fail(s, rc, "bad listen address", err, errlen);
+	rc = uv_tcp_bind(&s->srv.tcp, (struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen(&s->srv.stream, 511, on_connection);
+	if (rc < 0) {
+		char what[300];
+		snprintf(what, sizeof what, "cannot listen on %s:%d", host,
+			 port);
+		return listen_fail(s, rc, what, err, errlen);
+	}
+	return s;
+}
+
+glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
+				   const glia_http_limits *limits,
+				   glia_httpd_request_cb cb, void *data,
+				   char *err, size_t errlen)
+{
+	glia_httpd *s = server_new(loop, limits, cb, data);
+	s->is_unix = 1;
+	uv_pipe_init(loop, &s->srv.pipe, 0);
+	s->srv.handle.data = s;
+	unlink(path);
+	mode_t old = umask(0077);
+	int rc = uv_pipe_bind(&s->srv.pipe, path);
+	umask(old);
+	if (rc == 0)
+		rc = uv_listen(&s->srv.stream, 128, on_connection);
+	if (rc < 0) {
+		char what[300];
+		snprintf(what, sizeof what, "cannot listen on %s", path);
+		return listen_fail(s, rc, what, err, errlen);
+	}
+	chmod(path, 0600);
+	return s;
+}
+
+void glia_httpd_close(glia_httpd *s)
+{
+	s->closing = 1;
+	while (s->conns) {
+		glia_httpd_conn *c = s->conns;
+		conn_close(c);
+	}
+	uv_close(&s->srv.handle, server_free_cb);
+}
+
+size_t glia_httpd_conn_count(const glia_httpd *s)
+{
+	return s->n_conns;
+}

@@ -1,0 +1,69 @@
+/* httpd.h: server side of HTTP/1.1 connections on libuv streams (TCP for the
+ * gateway, a Unix socket for the management API). One request at a time per
+ * connection: reading pauses from a request's arrival until its answer is
+ * finished, which keeps pipelined requests in order and bounds memory. */
+#ifndef GLIA_HTTPD_H
+#define GLIA_HTTPD_H
+
+#include <uv.h>
+
+#include "http.h"
+#include "util.h"
+
+typedef struct glia_httpd glia_httpd;
+typedef struct glia_httpd_conn glia_httpd_conn;
+
+/* Called once per complete request. The message stays valid until the answer
+ * is finished (glia_httpd_finish) or the connection closes. */
+typedef void (*glia_httpd_request_cb)(glia_httpd_conn *c,
+				      const glia_http_msg *m, void *data);
+/* Called when a connection that holds an unfinished request closes; the
+ * owner must forget c (it is freed after the callback). */
+typedef void (*glia_httpd_close_cb)(glia_httpd_conn *c, void *owner);
+
+/* Starts listening. host:port for TCP, or a path for a Unix socket (mode
+ * 0600, stale file replaced). 0, or a negative libuv error with err filled. */
+glia_httpd *glia_httpd_listen_tcp(uv_loop_t *loop, const char *host, int port,
+				  const glia_http_limits *limits,
+				  glia_httpd_request_cb cb, void *data,
+				  char *err, size_t errlen);
+glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
+				   const glia_http_limits *limits,
+				   glia_httpd_request_cb cb, void *data,
+				   char *err, size_t errlen);
+/* Stops accepting and closes every connection. Frees the server once libuv
+ * is done with it. */
+void glia_httpd_close(glia_httpd *s);
+size_t glia_httpd_conn_count(const glia_httpd *s);
+
+/* The connection's output buffer: format the whole answer into it, then
+ * call glia_httpd_finish. */
+glia_buf *glia_httpd_out(glia_httpd_conn *c);
+/* Sends what is in the output buffer. keep_alive=0 closes after sending.
+ * Then the next request on the connection (if any) is processed. */
+void glia_httpd_finish(glia_httpd_conn *c, int keep_alive);
+/* Convenience: a whole answer with a body. */
+void glia_httpd_respond(glia_httpd_conn *c, int status,
+			const char *content_type, const char *body,
+			size_t len, const char *extra_headers);
+/* Convenience: {"error": message}. */
+void glia_httpd_respond_error(glia_httpd_conn *c, int status,
+			      const char *message, const char *extra_headers);
+
+/* Streaming: sends a chunked response head, then chunks. The connection
+ * stays busy until glia_httpd_stream_end or the peer closes. */
+void glia_httpd_stream_begin(glia_httpd_conn *c, int status,
+			     const char *content_type);
+/* Returns -1 when too much is waiting to be written to a slow peer (the
+ * chunk is dropped; the caller may close). */
+int glia_httpd_stream_write(glia_httpd_conn *c, const char *data, size_t len);
+void glia_httpd_stream_end(glia_httpd_conn *c);
+
+void glia_httpd_set_owner(glia_httpd_conn *c, glia_httpd_close_cb cb,
+			  void *owner);
+/* Closes the connection now (the close callback is not called). */
+void glia_httpd_abort(glia_httpd_conn *c);
+/* Peer address as text ("127.0.0.1" or "unix"). */
+const char *glia_httpd_peer(const glia_httpd_conn *c);
+
+#endif

@@ -1,0 +1,255 @@
+/* mgmt.c: see mgmt.h. */
+#include "mgmt.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "httpd.h"
+#include "util.h"
+
+#define DEPLOY_MAX_BYTES (8u << 20)
+#define LOGS_MAX_BYTES (32u << 20)
+
+struct glia_mgmt {
+	glia_httpd *httpd;
+	glia_supervisor *sup;
+	glia_logs *logs;
+	char *socket_path;
+	char *home;
+	char *gateway_url;
+	void (*on_shutdown)(void *);
+	void *arg;
+};
+
+static void send_json(glia_httpd_conn *c, int status, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	glia_httpd_respond(c, status, "application/json", text, strlen(text),
+			   NULL);
+	free(text);
+	json_decref(j);
+}
+
+static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
+{
+	send_json(c, 200,
+		  json_pack("{s:s, s:i, s:s, s:s}", "version", GLIA_VERSION,
+			    "pid", (int)getpid(), "home", m->home, "gateway",
+			    m->gateway_url));
+}
+
+/* Parses the deploy body: {"path": abs path, "content": yaml}. */
+static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
+			  const glia_http_msg *msg)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb(msg->body, msg->body_len, 0, &jerr);
+	const char *path = NULL, *content = NULL;
+	size_t content_len = 0;
+	if (body) {
+		path = json_string_value(json_object_get(body, "path"));
+		json_t *cj = json_object_get(body, "content");
+		content = json_string_value(cj);
+		content_len = json_string_length(cj);
+	}
+	if (!path || !content || path[0] != '/') {
+		glia_httpd_respond_error(
+			c, 400,
+			"deploy needs {\"path\": absolute path, \"content\": "
+			"YAML text}",
+			NULL);
+		json_decref(body);
+		return;
+	}
+	char *dir_copy = glia_strdup(path), *base_copy = glia_strdup(path);
+	const char *project_dir = dirname(dir_copy);
+	const char *name = basename(base_copy);
+	glia_api_spec *specs = NULL;
+	size_t n = 0;
+	glia_config_error cerr;
+	memset(&cerr, 0, sizeof cerr);
+	if (glia_config_parse(content, content_len, name, project_dir, &specs,
+			      &n, &cerr) < 0) {
+		glia_httpd_respond_error(c, 400, cerr.message, NULL);
+		goto out;
+	}
+	char err[512];
+	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
+					     path, err, sizeof err);
+	if (!res) {
+		glia_httpd_respond_error(c, 409, err, NULL);
+		goto out;
+	}
+	send_json(c, 200, res);
+out:
+	free(dir_copy);
+	free(base_copy);
+	json_decref(body);
+}
+
+static long query_long(const char *query, const char *key, long dflt)
+{
+	size_t klen = strlen(key);
+	for (const char *p = query; p && *p;) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return strtol(p + klen + 1, NULL, 10);
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return dflt;
+}
+
+/* Copies the value of key from the query into out (decoded). */
+static int query_str(const char *query, const char *key, char *out,
+		     size_t n)
+{
+	size_t klen = strlen(key);
+	for (const char *p = query; p && *p;) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			const char *v = p + klen + 1;
+			size_t len = strcspn(v, "&");
+			glia_buf b;
+			glia_buf_init(&b, n - 1);
+			int rc = glia_url_decode(&b, v, len, 1);
+			if (rc == 0 && b.data)
+				snprintf(out, n, "%s", b.data);
+			glia_buf_free(&b);
+			return rc == 0 && len > 0;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+static void handle_logs(glia_mgmt *m, glia_httpd_conn *c,
+			const glia_http_msg *msg, const char *api)
+{
+	long tail = query_long(msg->query, "tail", -1);
+	int follow = query_long(msg->query, "follow", 0) != 0;
+	char replica[128];
+	const char *rep = query_str(msg->query, "replica", replica,
+				    sizeof replica)
+				  ? replica
+				  : NULL;
+	glia_buf out;
+	glia_buf_init(&out, LOGS_MAX_BYTES);
+	glia_logs_read(m->logs, api, rep, tail, &out);
+	if (!follow) {
+		glia_httpd_respond(c, 200, "text/plain; charset=utf-8",
+				   out.data ? out.data : "", out.len, NULL);
+	} else {
+		glia_httpd_stream_begin(c, 200, "text/plain; charset=utf-8");
+		glia_httpd_stream_write(c, out.data ? out.data : "", out.len);
+		glia_logs_follow(m->logs, c, api, rep);
+	}
+	glia_buf_free(&out);
+}
+
+static void not_found(glia_httpd_conn *c, const char *api)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "api '%s' not found", api);
+	glia_httpd_respond_error(c, 404, msg, NULL);
+}
+
+/* Routes /v1/apis/NAME[/ACTION]. */
+static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
+			    const glia_http_msg *msg, const char *rest)
+{
+	char name[128];
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (len == 0 || len >= sizeof name) {
+		glia_httpd_respond_error(c, 404, "no such route", NULL);
+		return;
+	}
+	memcpy(name, rest, len);
+	name[len] = '\0';
+	const char *action = slash ? slash + 1 : "";
+	int get = strcmp(msg->method, "GET") == 0;
+	if (!glia_supervisor_has_api(m->sup, name)) {
+		not_found(c, name);
+		return;
+	}
+	if (*action == '\0' && get) {
+		send_json(c, 200, glia_supervisor_get(m->sup, name));
+	} else if (*action == '\0' && strcmp(msg->method, "DELETE") == 0) {
+		glia_supervisor_delete(m->sup, name);
+		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
+					    "result", "deleted"));
+	} else if (strcmp(action, "refresh") == 0 &&
+		   strcmp(msg->method, "POST") == 0) {
+		glia_supervisor_refresh(m->sup, name);
+		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
+					    "result", "refreshing"));
+	} else if (strcmp(action, "logs") == 0 && get) {
+		handle_logs(m, c, msg, name);
+	} else {
+		glia_httpd_respond_error(c, 404, "no such route", NULL);
+	}
+}
+
+static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
+		       void *data)
+{
+	glia_mgmt *m = data;
+	const char *path = msg->path;
+	int get = strcmp(msg->method, "GET") == 0;
+	int post = strcmp(msg->method, "POST") == 0;
+	if (strcmp(path, "/v1/info") == 0 && get) {
+		handle_info(m, c);
+	} else if (strcmp(path, "/v1/deploy") == 0 && post) {
+		handle_deploy(m, c, msg);
+	} else if (strcmp(path, "/v1/apis") == 0 && get) {
+		send_json(c, 200, glia_supervisor_list(m->sup));
+	} else if (strncmp(path, "/v1/apis/", 9) == 0) {
+		handle_api_path(m, c, msg, path + 9);
+	} else if (strcmp(path, "/v1/shutdown") == 0 && post) {
+		send_json(c, 200, json_pack("{s:s}", "result", "stopping"));
+		if (m->on_shutdown)
+			m->on_shutdown(m->arg);
+	} else {
+		glia_httpd_respond_error(c, 404, "no such route", NULL);
+	}
+}
+
+glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
+			 glia_logs *logs, const glia_mgmt_options *opt,
+			 char *err, size_t errlen)
+{
+	glia_mgmt *m = glia_calloc(1, sizeof *m);
+	m->sup = sup;
+	m->logs = logs;
+	m->socket_path = glia_strdup(opt->socket_path);
+	m->home = glia_strdup(opt->home);
+	m->gateway_url = glia_strdup(opt->gateway_url);
+	m->on_shutdown = opt->on_shutdown;
+	m->arg = opt->arg;
+	glia_http_limits lim = {64 * 1024, DEPLOY_MAX_BYTES};
+	m->httpd = glia_httpd_listen_unix(loop, opt->socket_path, &lim,
+					  on_request, m, err, errlen);
+	if (!m->httpd) {
+		free(m->socket_path);
+		free(m->home);
+		free(m->gateway_url);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void glia_mgmt_close(glia_mgmt *m)
+{
+	glia_httpd_close(m->httpd);
+	unlink(m->socket_path);
+	free(m->socket_path);
+	free(m->home);
+	free(m->gateway_url);
+	free(m);
+}

@@ -1,0 +1,26 @@
+/* mgmt.h: the management API (docs/management-api.md) on the Unix socket
+ * GLIA_HOME/glia.sock. Maps each route onto the supervisor and logs. */
+#ifndef GLIA_MGMT_H
+#define GLIA_MGMT_H
+
+#include <uv.h>
+
+#include "logs.h"
+#include "supervisor.h"
+
+typedef struct glia_mgmt glia_mgmt;
+
+typedef struct glia_mgmt_options {
+	const char *socket_path;
+	const char *home;
+	const char *gateway_url;
+	void (*on_shutdown)(void *arg); /* POST /v1/shutdown */
+	void *arg;
+} glia_mgmt_options;
+
+glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
+			 glia_logs *logs, const glia_mgmt_options *opt,
+			 char *err, size_t errlen);
+void glia_mgmt_close(glia_mgmt *m);
+
+#endif

@@ -1,0 +1,204 @@
+/* store.c: see store.h. Writes are few (deploys, process starts), so every
+ * call is its own transaction; WAL keeps readers unblocked. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct glia_store {
+	sqlite3 *db;
+};
+
+static const char *SCHEMA =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"CREATE TABLE IF NOT EXISTS apis ("
+	" name TEXT PRIMARY KEY, spec_json TEXT NOT NULL,"
+	" spec_hash TEXT NOT NULL, project_dir TEXT NOT NULL,"
+	" config_path TEXT NOT NULL, created_at REAL NOT NULL,"
+	" updated_at REAL NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS api_history ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+	" action TEXT NOT NULL, spec_json TEXT, at REAL NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS processes ("
+	" pid INTEGER PRIMARY KEY, api TEXT NOT NULL, replica TEXT NOT NULL,"
+	" started_at REAL NOT NULL);";
+
+glia_store *glia_store_open(const char *path, char *err, size_t errlen)
+{
+	glia_store *st = glia_calloc(1, sizeof *st);
+	char *msg = NULL;
+	if (sqlite3_open(path, &st->db) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(st->db, 5000);
+	if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return st;
+fail:
+	snprintf(err, errlen, "cannot open %s: %s", path,
+		 msg ? msg : sqlite3_errmsg(st->db));
+	sqlite3_free(msg);
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+void glia_store_close(glia_store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* Runs one statement binding text (or NULL) and double parameters given as
+ * a format string: 't' text, 'd' double, 'i' int. */
+static int exec_bound(glia_store *st, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
+	va_list ap;
+	va_start(ap, fmt);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		goto out;
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 't') {
+			const char *s = va_arg(ap, const char *);
+			sqlite3_bind_text(stmt, i + 1, s, -1, SQLITE_TRANSIENT);
+		} else if (fmt[i] == 'd') {
+			sqlite3_bind_double(stmt, i + 1, va_arg(ap, double));
+		} else {
+			sqlite3_bind_int(stmt, i + 1, va_arg(ap, int));
+		}
+	}
+	if (sqlite3_step(stmt) == SQLITE_DONE)
+		rc = 0;
+out:
+	va_end(ap);
+	if (rc < 0)
+		glia_log(GLIA_LOG_ERROR, "state.db: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int glia_store_put_api(glia_store *st, const glia_stored_api *a,
+		       const char *action)
+{
+	if (exec_bound(st,
+		       "INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)",
+		       "tttttdd", a->name, a->spec_json, a->spec_hash,
+		       a->project_dir, a->config_path, a->created_at,
+		       a->updated_at) < 0)
+		return -1;
+	return exec_bound(st,
+			  "INSERT INTO api_history (name, action, spec_json, at)"
+			  " VALUES (?,?,?,?)",
+			  "tttd", a->name, action, a->spec_json, glia_wall());
+}
+
+int glia_store_delete_api(glia_store *st, const char *name)
+{
+	if (exec_bound(st, "DELETE FROM apis WHERE name = ?", "t", name) < 0)
+		return -1;
+	return exec_bound(st,
+			  "INSERT INTO api_history (name, action, at)"
+			  " VALUES (?, 'deleted', ?)",
+			  "td", name, glia_wall());
+}
+
+static char *col_text(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+	return glia_strdup(s ? (const char *)s : "");
+}
+
+int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n)
+{
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 8, count = 0;
+	glia_stored_api *apis = glia_calloc(cap, sizeof *apis);
+	const char *sql = "SELECT name, spec_json, spec_hash, project_dir,"
+			  " config_path, created_at, updated_at FROM apis"
+			  " ORDER BY name";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		goto fail;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap *= 2;
+			apis = glia_realloc(apis, cap * sizeof *apis);
+		}
+		glia_stored_api *a = &apis[count++];
+		a->name = col_text(stmt, 0);
+		a->spec_json = col_text(stmt, 1);
+		a->spec_hash = col_text(stmt, 2);
+		a->project_dir = col_text(stmt, 3);
+		a->config_path = col_text(stmt, 4);
+		a->created_at = sqlite3_column_double(stmt, 5);
+		a->updated_at = sqlite3_column_double(stmt, 6);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(stmt);
+	*out = apis;
+	*n = count;
+	return 0;
+fail:
+	glia_log(GLIA_LOG_ERROR, "state.db: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	glia_stored_apis_free(apis, count);
+	return -1;
+}
+
+void glia_stored_apis_free(glia_stored_api *apis, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(apis[i].name);
+		free(apis[i].spec_json);
+		free(apis[i].spec_hash);
+		free(apis[i].project_dir);
+		free(apis[i].config_path);
+	}
+	free(apis);
+}
+
+int glia_store_add_pid(glia_store *st, int pid, const char *api,
+		       const char *replica)
+{
+	return exec_bound(st,
+			  "INSERT OR REPLACE INTO processes VALUES (?,?,?,?)",
+			  "ittd", pid, api, replica, glia_wall());
+}
+
+int glia_store_remove_pid(glia_store *st, int pid)
+{
+	return exec_bound(st, "DELETE FROM processes WHERE pid = ?", "i", pid);
+}
+
+int glia_store_take_pids(glia_store *st, int **pids, size_t *n)
+{
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 16, count = 0;
+	int *out = glia_malloc(cap * sizeof *out);
+	if (sqlite3_prepare_v2(st->db, "SELECT pid FROM processes", -1, &stmt,
+			       NULL) != SQLITE_OK) {
+		free(out);
+		return -1;
+	}
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (count == cap) {
+			cap *= 2;
+			out = glia_realloc(out, cap * sizeof *out);
+		}
+		out[count++] = sqlite3_column_int(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	*pids = out;
+	*n = count;
+	return exec_bound(st, "DELETE FROM processes", "");
+}

@@ -1,0 +1,42 @@
+/* store.h: the daemon's durable state in SQLite (GLIA_HOME/state.db):
+ * deployed specs, their history, and the pids of running worker processes
+ * (so a restarted daemon can clean up what a killed one left behind). */
+#ifndef GLIA_STORE_H
+#define GLIA_STORE_H
+
+#include <stddef.h>
+
+typedef struct glia_store glia_store;
+
+typedef struct glia_stored_api {
+	char *name;
+	char *spec_json;
+	char *spec_hash;
+	char *project_dir;
+	char *config_path;
+	double created_at;
+	double updated_at;
+} glia_stored_api;
+
+/* Opens (creating if needed) the database. NULL with err filled on failure. */
+glia_store *glia_store_open(const char *path, char *err, size_t errlen);
+void glia_store_close(glia_store *st);
+
+/* Inserts or replaces an API; appends to its history ("action": created,
+ * updated, deleted). 0 or -1. */
+int glia_store_put_api(glia_store *st, const glia_stored_api *api,
+		       const char *action);
+int glia_store_delete_api(glia_store *st, const char *name);
+/* Loads every API, sorted by name. Caller frees with
+ * glia_stored_apis_free. 0 or -1. */
+int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n);
+void glia_stored_apis_free(glia_stored_api *apis, size_t n);
+
+/* Worker process bookkeeping. */
+int glia_store_add_pid(glia_store *st, int pid, const char *api,
+		       const char *replica);
+int glia_store_remove_pid(glia_store *st, int pid);
+/* Every recorded pid; caller frees *pids. The table is then cleared. */
+int glia_store_take_pids(glia_store *st, int **pids, size_t *n);
+
+#endif

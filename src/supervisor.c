@@ -1,0 +1,1286 @@
+/* supervisor.c: see supervisor.h.
+ *
+ * An API holds replicas; a replica holds processes_per_replica worker
+ * processes ("procs"). Every event (a proc ready, a proc gone, a deploy, a
+ * delete) ends in api_reconcile(), which compares what runs with what the
+ * spec asks and starts or retires replicas. Retiring is: stop routing, let
+ * the requests in flight finish, SIGTERM, SIGKILL after a grace period. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_MAX_MS 30000
+#define HEALTHY_AFTER_S 10.0 /* ready this long: crash count starts over */
+
+typedef struct glia_api glia_api;
+typedef struct replica replica;
+
+enum rstate { R_STARTING, R_READY, R_DRAINING, R_STOPPING, R_BACKOFF };
+static const char *rstate_names[] = {"starting", "ready", "draining",
+				     "stopping", "backoff"};
+
+typedef struct proc {
+	replica *rep;
+	int index;
+	int pid;
+	int alive;   /* process not yet reaped */
+	int ready;
+	int spawn_seq; /* which start of this proc its pipes belong to */
+	int exit_status, term_signal;
+	uv_process_t process;
+	glia_backend *backend;
+	char *socket;
+} proc;
+
+/* One of a proc's output pipes. Allocated per start, so a pipe kept open by
+ * a grandchild never blocks the next start. */
+enum { PIPE_OUT, PIPE_ERR, PIPE_STATUS };
+typedef struct out_pipe {
+	uv_pipe_t pipe;
+	proc *p;
+	int kind;
+	int spawn_seq;
+	glia_line_buf lines;
+} out_pipe;
+
+struct replica {
+	glia_api *api;
+	replica *next;
+	char id[96];
+	int generation;
+	enum rstate state;
+	int leaving;      /* retire when drained/stopped, do not restart */
+	int restarts;
+	int failures;     /* consecutive, for backoff */
+	double created_at, started_at, ready_at;
+	char *error;
+	int n_procs;
+	proc *procs;
+	int alive_procs;
+	int open_handles;
+	int drained_procs;
+	uv_timer_t timer;
+	int log_fd;
+};
+
+struct glia_api {
+	glia_supervisor *sup;
+	glia_api *next;
+	char *name;
+	glia_api_spec spec;
+	char *spec_json;
+	char *hash;
+	char *spec_file;
+	char *project_dir;
+	char *config_path;
+	int generation;
+	int requested;
+	int restarts;
+	int stopping; /* delete or shutdown: retire every replica */
+	int reconciling, reconcile_again;
+	int objects; /* replicas not yet freed */
+	int deleted;
+	double created_at, updated_at;
+	char *last_error;
+	glia_route *route;
+	replica *replicas;
+};
+
+struct glia_supervisor {
+	uv_loop_t *loop;
+	glia_gateway *gw;
+	glia_store *store;
+	glia_logs *logs;
+	glia_supervisor_options opt;
+	char *home;
+	char *exe;
+	char *run_dir;
+	char *gateway_url;
+	glia_api *apis;
+	void (*shutdown_done)(void *);
+	void *shutdown_arg;
+	int shutting_down;
+	char readbuf[65536];
+};
+
+static void api_reconcile(glia_api *a);
+static void replica_start(replica *r);
+static void api_maybe_free(glia_api *a);
+
+/* ---- small helpers --------------------------------------------------- */
+
+static glia_api *find_api(glia_supervisor *s, const char *name)
+{
+	for (glia_api *a = s->apis; a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The spec's identity: its canonical JSON and the predictor file's bytes,
+ * so that redeploying an edited predictor.py rolls out new replicas. */
+static char *spec_hash(const char *json, const glia_api_spec *spec,
+		       const char *project_dir)
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, json, strlen(json));
+	if (spec->predictor.path) {
+		char *path = spec->predictor.path[0] == '/'
+				     ? glia_strdup(spec->predictor.path)
+				     : glia_sprintf("%s/%s", project_dir,
+						    spec->predictor.path);
+		size_t len = 0;
+		char *data = glia_read_file(path, 64u << 20, &len);
+		if (data)
+			h = fnv1a(h, data, len);
+		free(data);
+		free(path);
+	}
+	return glia_sprintf("%016llx", (unsigned long long)h);
+}
+
+static char *spec_to_text(const glia_api_spec *spec)
+{
+	json_t *j = glia_api_spec_to_json(spec);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return text;
+}
+
+static void random_suffix(char *out, size_t n)
+{
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	static uint64_t state;
+	if (!state)
+		state = (uint64_t)(glia_wall() * 1e6) ^ (uint64_t)getpid();
+	for (size_t i = 0; i + 1 < n; i++) {
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		out[i] = alphabet[state % (sizeof alphabet - 1)];
+	}
+	out[n - 1] = '\0';
+}
+
+/* ---- replica bookkeeping ---------------------------------------------- */
+
+static void replica_event(replica *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void replica_event(replica *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	glia_logs_event(r->api->sup->logs, r->log_fd, r->api->name, r->id,
+			"[glia] %s", msg);
+}
+
+static void replica_unlink(replica *r)
+{
+	glia_api *a = r->api;
+	for (replica **pp = &a->replicas; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+	}
+}
+
+static void replica_free(replica *r)
+{
+	r->api->objects--;
+	for (int i = 0; i < r->n_procs; i++)
+		free(r->procs[i].socket);
+	free(r->procs);
+	free(r->error);
+	if (r->log_fd >= 0)
+		close(r->log_fd);
+	free(r);
+}
+
+/* One of r's libuv handles finished closing; the last one frees r. */
+static void replica_handle_gone(replica *r)
+{
+	if (--r->open_handles > 0)
+		return;
+	glia_api *a = r->api;
+	replica_free(r);
+	api_maybe_free(a);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	replica_handle_gone(h->data);
+}
+
+/* Called once every proc of r is gone and r will not restart. */
+static void replica_destroy(replica *r)
+{
+	glia_api *a = r->api;
+	replica_unlink(r);
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, handle_closed);
+	api_reconcile(a);
+}
+
+static int count_ready_procs(const replica *r)
+{
+	int n = 0;
+	for (int i = 0; i < r->n_procs; i++)
+		n += r->procs[i].ready;
+	return n;
+}
+
+static void kill_procs(replica *r, int sig)
+{
+	for (int i = 0; i < r->n_procs; i++) {
+		proc *p = &r->procs[i];
+		if (p->alive && p->pid > 0) {
+			kill(-p->pid, sig); /* its process group */
+			kill(p->pid, sig);
+		}
+	}
+}
+
+static void remove_backends(replica *r)
+{
+	for (int i = 0; i < r->n_procs; i++) {
+		proc *p = &r->procs[i];
+		if (p->backend) {
+			glia_backend_free(p->backend);
+			p->backend = NULL;
+		}
+		p->ready = 0;
+	}
+}
+
+static void kill_timer_cb(uv_timer_t *t)
+{
+	replica *r = t->data;
+	if (r->alive_procs > 0) {
+		replica_event(r, "did not stop within %.0fs; sending SIGKILL",
+			      r->api->sup->opt.stop_grace_s);
+		kill_procs(r, SIGKILL);
+	}
+}
+
+/* SIGTERM now, SIGKILL after the grace period. */
+static void replica_stop(replica *r)
+{
+	r->state = R_STOPPING;
+	remove_backends(r);
+	if (r->alive_procs == 0) {
+		replica_destroy(r);
+		return;
+	}
+	kill_procs(r, SIGTERM);
+	uint64_t grace = (uint64_t)(r->api->sup->opt.stop_grace_s * 1000);
+	uv_timer_start(&r->timer, kill_timer_cb, grace, 0);
+}
+
+static void proc_drained(void *arg)
+{
+	proc *p = arg;
+	replica *r = p->rep;
+	if (++r->drained_procs < count_ready_procs(r))
+		return;
+	replica_stop(r);
+}
+
+/* Takes r out of service for good: drain what it holds, then stop. */
+static void replica_retire(replica *r)
+{
+	if (r->leaving)
+		return;
+	r->leaving = 1;
+	if (r->state == R_BACKOFF) {
+		uv_timer_stop(&r->timer);
+		replica_destroy(r);
+		return;
+	}
+	if (r->state != R_READY || count_ready_procs(r) == 0) {
+		replica_stop(r);
+		return;
+	}
+	r->state = R_DRAINING;
+	r->drained_procs = 0;
+	replica_event(r, "draining");
+	int n_ready = count_ready_procs(r);
+	for (int i = 0; i < r->n_procs && r->state == R_DRAINING; i++) {
+		proc *p = &r->procs[i];
+		if (p->backend)
+			glia_backend_drain(p->backend, proc_drained, p);
+	}
+	(void)n_ready;
+}
+
+/* ---- process output ------------------------------------------------- */
+
+static void output_line(void *arg, const char *line, size_t len)
+{
+	proc *p = arg;
+	replica *r = p->rep;
+	glia_logs_line(r->api->sup->logs, r->log_fd, r->api->name, r->id,
+		       line, len);
+}
+
+static void proc_became_ready(proc *p)
+{
+	replica *r = p->rep;
+	glia_api *a = r->api;
+	if (p->ready || r->state != R_STARTING)
+		return;
+	p->ready = 1;
+	p->backend = glia_backend_new(a->route, p->socket,
+				      a->spec.predictor.threads_per_process);
+	if (count_ready_procs(r) < r->n_procs)
+		return;
+	r->state = R_READY;
+	r->ready_at = glia_now();
+	free(r->error);
+	r->error = NULL;
+	replica_event(r, "ready after %.2fs", r->ready_at - r->started_at);
+	api_reconcile(a);
+}
+
+static void status_line(void *arg, const char *line, size_t len)
+{
+	proc *p = arg;
+	replica *r = p->rep;
+	if (len == 5 && memcmp(line, "ready", 5) == 0) {
+		proc_became_ready(p);
+	} else if (len > 6 && memcmp(line, "error ", 6) == 0) {
+		free(r->error);
+		r->error = glia_strndup(line + 6, len - 6);
+		free(r->api->last_error);
+		r->api->last_error = glia_strdup(r->error);
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+	out_pipe *op = h->data;
+	glia_supervisor *sup = op->p->rep->api->sup;
+	buf->base = sup->readbuf;
+	buf->len = sizeof sup->readbuf;
+}
+
+static void pipe_closed(uv_handle_t *h)
+{
+	out_pipe *op = h->data;
+	replica *r = op->p->rep;
+	free(op);
+	replica_handle_gone(r);
+}
+
+/* Status lines from an earlier start of the proc are stale. */
+static void status_line_checked(void *arg, const char *line, size_t len)
+{
+	out_pipe *op = arg;
+	if (op->spawn_seq == op->p->spawn_seq)
+		status_line(op->p, line, len);
+}
+
+static void output_line_of(void *arg, const char *line, size_t len)
+{
+	out_pipe *op = arg;
+	output_line(op->p, line, len);
+}
+
+static void pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	out_pipe *op = st->data;
+	void (*cb)(void *, const char *, size_t) =
+		op->kind == PIPE_STATUS ? status_line_checked : output_line_of;
+	if (n > 0) {
+		glia_line_buf_feed(&op->lines, buf->base, (size_t)n, cb, op);
+		return;
+	}
+	if (n < 0) {
+		glia_line_buf_flush(&op->lines, cb, op);
+		uv_close((uv_handle_t *)st, pipe_closed);
+	}
+}
+
+/* ---- process exit ---------------------------------------------------- */
+
+static void describe_exit(const proc *p, char *out, size_t n)
+{
+	if (p->term_signal)
+		snprintf(out, n, "killed by signal %d (%s)", p->term_signal,
+			 strsignal(p->term_signal));
+	else
+		snprintf(out, n, "exited with status %d", p->exit_status);
+}
+
+static void backoff_cb(uv_timer_t *t)
+{
+	replica *r = t->data;
+	r->restarts++;
+	r->api->restarts++;
+	replica_start(r);
+}
+
+/* Every proc of a replica that was not leaving is gone: restart later. */
+static void replica_crashed(replica *r)
+{
+	int was_healthy = r->ready_at > 0 &&
+			  glia_now() - r->ready_at >= HEALTHY_AFTER_S;
+	r->failures = was_healthy ? 1 : r->failures + 1;
+	int shift = r->failures - 1 < 6 ? r->failures - 1 : 6;
+	uint64_t delay = (uint64_t)BACKOFF_FIRST_MS << shift;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	r->state = R_BACKOFF;
+	r->ready_at = 0;
+	replica_event(r, "restarting in %.1fs (restart %d)",
+		      (double)delay / 1000.0, r->restarts + 1);
+	uv_timer_start(&r->timer, backoff_cb, delay, 0);
+	api_reconcile(r->api);
+}
+
+static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
+{
+	proc *p = h->data;
+	replica *r = p->rep;
+	glia_supervisor *sup = r->api->sup;
+	p->alive = 0;
+	kill(-p->pid, SIGKILL); /* whatever it left in its group */
+	p->exit_status = (int)status;
+	p->term_signal = sig;
+	r->alive_procs--;
+	glia_store_remove_pid(sup->store, p->pid);
+	h->data = r;
+	uv_close((uv_handle_t *)h, handle_closed);
+	if (p->backend) {
+		glia_backend_free(p->backend);
+		p->backend = NULL;
+	}
+	p->ready = 0;
+
+	char how[128];
+	describe_exit(p, how, sizeof how);
+	if (r->state == R_STOPPING || r->leaving) {
+		if (r->alive_procs == 0) {
+			replica_event(r, "stopped (%s)", how);
+			if (r->state != R_STOPPING)
+				r->state = R_STOPPING;
+			replica_destroy(r);
+		}
+		return;
+	}
+	if (r->state != R_BACKOFF) {
+		/* The first proc to die takes its siblings down with it. */
+		if (r->error)
+			replica_event(r, "predictor failed to start: %s",
+				      r->error);
+		replica_event(r, "process %d %s", p->pid, how);
+		r->state = R_BACKOFF;
+		remove_backends(r);
+		kill_procs(r, SIGKILL);
+	}
+	if (r->alive_procs == 0)
+		replica_crashed(r);
+	else
+		api_reconcile(r->api);
+}
+
+/* ---- starting processes -------------------------------------------- */
+
+static int spawn_proc(replica *r, proc *p)
+{
+	glia_api *a = r->api;
+	glia_supervisor *s = a->sup;
+	char *args[12];
+	int i = 0;
+	args[i++] = s->exe;
+	args[i++] = "worker";
+	args[i++] = "--spec";
+	args[i++] = a->spec_file;
+	args[i++] = "--project-dir";
+	args[i++] = a->project_dir;
+	args[i++] = "--socket";
+	args[i++] = p->socket;
+	args[i++] = "--replica";
+	args[i++] = r->id;
+	args[i] = NULL;
+
+	out_pipe *pipes[3];
+	uv_stdio_container_t stdio[4];
+	stdio[0].flags = UV_IGNORE;
+	p->spawn_seq++;
+	for (int k = 0; k < 3; k++) {
+		out_pipe *op = glia_calloc(1, sizeof *op);
+		op->p = p;
+		op->kind = k;
+		op->spawn_seq = p->spawn_seq;
+		uv_pipe_init(s->loop, &op->pipe, 0);
+		op->pipe.data = op;
+		r->open_handles++;
+		pipes[k] = op;
+		stdio[k + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[k + 1].data.stream = (uv_stream_t *)&op->pipe;
+	}
+
+	uv_process_options_t o;
+	memset(&o, 0, sizeof o);
+	o.file = s->exe;
+	o.args = args;
+	o.exit_cb = proc_exit_cb;
+	o.flags = UV_PROCESS_DETACHED;
+	o.stdio = stdio;
+	o.stdio_count = 4;
+	p->process.data = p;
+	int rc = uv_spawn(s->loop, &p->process, &o);
+	if (rc < 0) {
+		replica_event(r, "cannot start worker: %s", uv_strerror(rc));
+		p->process.data = r;
+		r->open_handles++;
+		uv_close((uv_handle_t *)&p->process, handle_closed);
+		for (int k = 0; k < 3; k++)
+			uv_close((uv_handle_t *)&pipes[k]->pipe, pipe_closed);
+		return -1;
+	}
+	r->open_handles++;
+	p->pid = p->process.pid;
+	p->alive = 1;
+	r->alive_procs++;
+	glia_store_add_pid(s->store, p->pid, a->name, r->id);
+	for (int k = 0; k < 3; k++)
+		uv_read_start((uv_stream_t *)&pipes[k]->pipe, alloc_cb,
+			      pipe_read);
+	return 0;
+}
+
+static void replica_start(replica *r)
+{
+	r->state = R_STARTING;
+	r->started_at = glia_now();
+	r->ready_at = 0;
+	r->drained_procs = 0;
+	int failed = 0;
+	for (int i = 0; i < r->n_procs; i++) {
+		proc *p = &r->procs[i];
+		p->ready = 0;
+		p->exit_status = p->term_signal = 0;
+		if (spawn_proc(r, p) < 0)
+			failed = 1;
+	}
+	char pids[256] = "";
+	for (int i = 0; i < r->n_procs; i++) {
+		size_t len = strlen(pids);
+		snprintf(pids + len, sizeof pids - len, "%s%d", i ? "," : "",
+			 r->procs[i].pid);
+	}
+	replica_event(r, "starting (pid %s)", pids);
+	if (failed) {
+		r->state = R_BACKOFF;
+		kill_procs(r, SIGKILL);
+		if (r->alive_procs == 0)
+			replica_crashed(r);
+	}
+}
+
+static replica *replica_new(glia_api *a)
+{
+	glia_supervisor *s = a->sup;
+	replica *r = glia_calloc(1, sizeof *r);
+	char sfx[6];
+	random_suffix(sfx, sizeof sfx);
+	r->api = a;
+	a->objects++;
+	r->generation = a->generation;
+	snprintf(r->id, sizeof r->id, "%s-%.6s-%s", a->name, a->hash, sfx);
+	r->created_at = glia_wall();
+	r->n_procs = a->spec.predictor.processes_per_replica;
+	r->procs = glia_calloc((size_t)r->n_procs, sizeof *r->procs);
+	for (int i = 0; i < r->n_procs; i++) {
+		r->procs[i].rep = r;
+		r->procs[i].index = i;
+		r->procs[i].socket = glia_sprintf("%s/%.6s%s-%d.sock",
+						  s->run_dir, a->hash, sfx, i);
+	}
+	uv_timer_init(s->loop, &r->timer);
+	r->timer.data = r;
+	r->open_handles = 1;
+	r->log_fd = glia_logs_open(s->logs, a->name, r->id);
+	r->next = a->replicas;
+	a->replicas = r;
+	replica_start(r);
+	return r;
+}
+
+/* ---- reconciling an API ---------------------------------------------- */
+
+static int replica_active(const replica *r)
+{
+	return !r->leaving;
+}
+
+/* Picks which current replica to retire first: one not ready, else the
+ * newest. */
+static replica *pick_to_retire(glia_api *a, int generation_below)
+{
+	replica *best = NULL;
+	for (replica *r = a->replicas; r; r = r->next) {
+		if (!replica_active(r))
+			continue;
+		if (generation_below ? r->generation >= a->generation
+				     : r->generation != a->generation)
+			continue;
+		if (!best || (best->state == R_READY && r->state != R_READY) ||
+		    ((best->state == R_READY) == (r->state == R_READY) &&
+		     r->created_at > best->created_at))
+			best = r;
+	}
+	return best;
+}
+
+static void count_replicas(glia_api *a, int *cur, int *cur_ready, int *old,
+			   int *ready_total)
+{
+	*cur = *cur_ready = *old = *ready_total = 0;
+	for (replica *r = a->replicas; r; r = r->next) {
+		if (r->state == R_READY)
+			(*ready_total)++;
+		if (!replica_active(r))
+			continue;
+		if (r->generation == a->generation) {
+			(*cur)++;
+			*cur_ready += r->state == R_READY;
+		} else {
+			(*old)++;
+		}
+	}
+}
+
+static const char *api_status(glia_api *a)
+{
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	int failing = 0;
+	for (replica *r = a->replicas; r; r = r->next)
+		if (replica_active(r) && r->generation == a->generation &&
+		    r->state != R_READY && r->error)
+			failing = 1;
+	if (a->stopping)
+		return "stopping";
+	if (old > 0)
+		return failing ? "update failed" : "updating";
+	if (cur_ready >= a->requested)
+		return "live";
+	if (failing && cur_ready == 0)
+		return "failed";
+	if (cur_ready == 0)
+		return "starting";
+	return "degraded";
+}
+
+static void update_route(glia_api *a)
+{
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	glia_route_set_ready_replicas(a->route, ready);
+	if (strcmp(api_status(a), "failed") == 0 && ready == 0) {
+		char msg[700];
+		snprintf(msg, sizeof msg, "API %s is not available: %s",
+			 a->name, a->last_error ? a->last_error : "failed");
+		glia_route_set_unavailable(a->route, msg);
+	} else {
+		glia_route_set_unavailable(a->route, NULL);
+	}
+}
+
+static void reconcile_once(glia_api *a);
+
+/* Reconciling can trigger events that reconcile again (a replica with no
+ * process left is destroyed at once): those are folded into a loop. */
+static void api_reconcile(glia_api *a)
+{
+	if (a->reconciling) {
+		a->reconcile_again = 1;
+		return;
+	}
+	a->reconciling = 1;
+	do {
+		a->reconcile_again = 0;
+		reconcile_once(a);
+	} while (a->reconcile_again);
+	a->reconciling = 0;
+	if (a->stopping)
+		api_maybe_free(a);
+}
+
+static void reconcile_once(glia_api *a)
+{
+	if (a->stopping) {
+		replica *r = a->replicas;
+		while (r) {
+			replica *next = r->next;
+			replica_retire(r);
+			r = next;
+		}
+		return;
+	}
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	for (; cur < a->requested; cur++)
+		replica_new(a);
+	for (; cur > a->requested; cur--)
+		replica_retire(pick_to_retire(a, 0));
+	/* Old replicas leave as new ones become ready, so capacity never
+	 * drops below what was requested. */
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	int keep_old = a->requested - cur_ready;
+	for (; old > (keep_old > 0 ? keep_old : 0); old--)
+		replica_retire(pick_to_retire(a, 1));
+	update_route(a);
+}
+
+/* ---- APIs -------------------------------------------------------------- */
+
+static char *describe_json(glia_api *a)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "name", a->name, "kind",
+			      a->spec.kind, "endpoint",
+			      a->spec.networking.endpoint, "predictor_type",
+			      glia_predictor_type_name(a->spec.predictor.type));
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+static int write_spec_file(glia_api *a)
+{
+	free(a->spec_file);
+	a->spec_file = glia_sprintf("%s/%s-%s.json", a->sup->run_dir, a->name,
+				    a->hash);
+	int fd = open(a->spec_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      0600);
+	if (fd < 0)
+		return -1;
+	int rc = glia_write_all(fd, a->spec_json, strlen(a->spec_json));
+	close(fd);
+	return rc;
+}
+
+static void api_configure_route(glia_api *a)
+{
+	glia_route_configure(a->route, a->spec.networking.timeout_ms,
+			     a->spec.autoscaling.max_replica_concurrency);
+	char *desc = describe_json(a);
+	glia_route_set_description(a->route, desc);
+	free(desc);
+}
+
+static int clamp_requested(const glia_api_spec *spec, int n)
+{
+	if (n < spec->autoscaling.min_replicas)
+		n = spec->autoscaling.min_replicas;
+	if (n > spec->autoscaling.max_replicas)
+		n = spec->autoscaling.max_replicas;
+	return n;
+}
+
+static void api_free(glia_api *a)
+{
+	free(a->name);
+	glia_api_spec_free(&a->spec);
+	free(a->spec_json);
+	free(a->hash);
+	if (a->spec_file)
+		unlink(a->spec_file);
+	free(a->spec_file);
+	free(a->project_dir);
+	free(a->config_path);
+	free(a->last_error);
+	free(a);
+}
+
+static void maybe_shutdown_done(glia_supervisor *s)
+{
+	if (!s->shutting_down || s->apis || !s->shutdown_done)
+		return;
+	void (*cb)(void *) = s->shutdown_done;
+	s->shutdown_done = NULL;
+	cb(s->shutdown_arg);
+}
+
+static void api_maybe_free(glia_api *a)
+{
+	if (!a->stopping || a->replicas || a->objects || a->reconciling)
+		return;
+	glia_supervisor *s = a->sup;
+	for (glia_api **pp = &s->apis; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	if (a->route)
+		glia_gateway_remove_route(s->gw, a->route);
+	if (a->deleted)
+		glia_logs_end_follow(s->logs, a->name);
+	api_free(a);
+	maybe_shutdown_done(s);
+}
+
+/* Creates the API object and its route; takes spec. NULL when the endpoint
+ * is taken. */
+static glia_api *api_create(glia_supervisor *s, glia_api_spec *spec,
+			    char *json, char *hash, const char *project_dir,
+			    const char *config_path)
+{
+	glia_route *route = glia_gateway_add_route(
+		s->gw, spec->networking.endpoint, spec->name);
+	if (!route)
+		return NULL;
+	glia_api *a = glia_calloc(1, sizeof *a);
+	a->sup = s;
+	a->name = glia_strdup(spec->name);
+	a->spec = *spec;
+	a->spec_json = json;
+	a->hash = hash;
+	a->project_dir = glia_strdup(project_dir);
+	a->config_path = glia_strdup(config_path);
+	a->route = route;
+	a->generation = 1;
+	a->requested = clamp_requested(spec, spec->autoscaling.init_replicas);
+	a->created_at = a->updated_at = glia_wall();
+	write_spec_file(a);
+	api_configure_route(a);
+	a->next = s->apis;
+	s->apis = a;
+	return a;
+}
+
+static void api_store(glia_api *a, const char *action)
+{
+	glia_stored_api st = {a->name,	      a->spec_json, a->hash,
+			      a->project_dir, a->config_path, a->created_at,
+			      a->updated_at};
+	glia_store_put_api(a->sup->store, &st, action);
+}
+
+/* Replaces the spec of a running API and rolls out a new generation. */
+static void api_update(glia_api *a, glia_api_spec *spec, char *json,
+		       char *hash, const char *project_dir,
+		       const char *config_path)
+{
+	glia_api_spec_free(&a->spec);
+	a->spec = *spec;
+	free(a->spec_json);
+	a->spec_json = json;
+	free(a->hash);
+	a->hash = hash;
+	free(a->project_dir);
+	a->project_dir = glia_strdup(project_dir);
+	free(a->config_path);
+	a->config_path = glia_strdup(config_path);
+	a->generation++;
+	a->updated_at = glia_wall();
+	a->requested = clamp_requested(spec, a->requested);
+	free(a->last_error);
+	a->last_error = NULL;
+	write_spec_file(a);
+	api_configure_route(a);
+	api_reconcile(a);
+}
+
+static int endpoint_conflict(glia_supervisor *s, glia_api_spec *specs,
+			     size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *ep = specs[i].networking.endpoint;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(ep, specs[j].networking.endpoint) == 0) {
+				snprintf(err, errlen,
+					 "APIs %s and %s both use endpoint %s",
+					 specs[j].name, specs[i].name, ep);
+				return 1;
+			}
+		}
+		for (glia_api *a = s->apis; a; a = a->next) {
+			if (strcmp(a->name, specs[i].name) != 0 &&
+			    strcmp(a->spec.networking.endpoint, ep) == 0) {
+				snprintf(err, errlen,
+					 "endpoint %s of API %s is already "
+					 "used by API %s",
+					 ep, specs[i].name, a->name);
+				return 1;
+			}
+			if (strcmp(a->name, specs[i].name) == 0 && a->stopping) {
+				snprintf(err, errlen,
+					 "API %s is still being deleted; try "
+					 "again in a moment",
+					 a->name);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *deploy_one(glia_supervisor *s, glia_api_spec *spec,
+			      const char *project_dir,
+			      const char *config_path)
+{
+	char *json = spec_to_text(spec);
+	char *hash = spec_hash(json, spec, project_dir);
+	glia_api *a = find_api(s, spec->name);
+	if (a && strcmp(a->hash, hash) == 0) {
+		free(json);
+		free(hash);
+		glia_api_spec_free(spec);
+		return "unchanged";
+	}
+	if (a) {
+		int moved = strcmp(a->spec.networking.endpoint,
+				   spec->networking.endpoint) != 0;
+		if (moved) {
+			/* A new endpoint: the old route retires with the old
+			 * replicas; new ones attach to the new route. */
+			glia_gateway_remove_route(s->gw, a->route);
+			a->route = glia_gateway_add_route(
+				s->gw, spec->networking.endpoint, spec->name);
+			for (replica *r = a->replicas; r; r = r->next)
+				replica_retire(r);
+		}
+		api_update(a, spec, json, hash, project_dir, config_path);
+		api_store(a, "updated");
+		return "updated";
+	}
+	a = api_create(s, spec, json, hash, project_dir, config_path);
+	if (!a) { /* checked before; kept for safety */
+		free(json);
+		free(hash);
+		glia_api_spec_free(spec);
+		return "failed: endpoint taken";
+	}
+	api_store(a, "created");
+	api_reconcile(a);
+	return "created";
+}
+
+json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
+			       size_t n, const char *project_dir,
+			       const char *config_path, char *err,
+			       size_t errlen)
+{
+	if (s->shutting_down) {
+		snprintf(err, errlen, "the daemon is shutting down");
+		glia_api_specs_free(specs, n);
+		return NULL;
+	}
+	if (endpoint_conflict(s, specs, n, err, errlen)) {
+		glia_api_specs_free(specs, n);
+		return NULL;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char *name = glia_strdup(specs[i].name);
+		char *endpoint = glia_strdup(specs[i].networking.endpoint);
+		const char *result =
+			deploy_one(s, &specs[i], project_dir, config_path);
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s}", "name", name,
+						"result", result, "endpoint",
+						endpoint));
+		glia_log(GLIA_LOG_INFO, "deploy %s: %s", name, result);
+		free(name);
+		free(endpoint);
+	}
+	free(specs);
+	return json_pack("{s:o}", "apis", list);
+}
+
+int glia_supervisor_has_api(glia_supervisor *s, const char *name)
+{
+	glia_api *a = find_api(s, name);
+	return a && !a->stopping;
+}
+
+int glia_supervisor_delete(glia_supervisor *s, const char *name)
+{
+	glia_api *a = find_api(s, name);
+	if (!a || a->stopping)
+		return -1;
+	glia_store_delete_api(s->store, name);
+	a->stopping = 1;
+	a->deleted = 1;
+	/* New requests get 404 at once; queued ones 503. */
+	glia_gateway_remove_route(s->gw, a->route);
+	a->route = NULL;
+	glia_log(GLIA_LOG_INFO, "delete %s", name);
+	api_reconcile(a);
+	return 0;
+}
+
+int glia_supervisor_refresh(glia_supervisor *s, const char *name)
+{
+	glia_api *a = find_api(s, name);
+	if (!a || a->stopping)
+		return -1;
+	a->generation++;
+	a->updated_at = glia_wall();
+	api_reconcile(a);
+	return 0;
+}
+
+/* ---- reporting -------------------------------------------------------- */
+
+static json_t *api_summary(glia_api *a)
+{
+	glia_supervisor *s = a->sup;
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	int failed = 0;
+	for (replica *r = a->replicas; r; r = r->next)
+		failed += replica_active(r) && r->state == R_BACKOFF;
+	glia_route_stats st = {0};
+	if (a->route)
+		st = *glia_route_get_stats(a->route);
+	double avg_ms = st.total ? st.latency_sum_s * 1000.0 / (double)st.total
+				 : 0.0;
+	char *url = glia_sprintf("%s%s", s->gateway_url,
+				 a->spec.networking.endpoint);
+	json_t *j = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:i, s:o,"
+		" s:{s:I, s:I, s:I, s:I}, s:f, s:f, s:f, s:i, s:i}",
+		"name", a->name, "kind", a->spec.kind, "status", api_status(a),
+		"endpoint", a->spec.networking.endpoint, "url", url,
+		"replicas", "requested", a->requested, "ready", ready,
+		"up_to_date", cur_ready, "failed", failed, "restarts",
+		a->restarts, "error",
+		a->last_error && cur_ready < a->requested
+			? json_string(a->last_error)
+			: json_null(),
+		"requests", "total", (json_int_t)st.total, "2xx",
+		(json_int_t)st.c2xx, "4xx", (json_int_t)st.c4xx, "5xx",
+		(json_int_t)st.c5xx, "avg_latency_ms", avg_ms, "created_at",
+		a->created_at, "last_update", a->updated_at, "in_flight",
+		a->route ? glia_route_in_flight(a->route) : 0, "queued",
+		a->route ? glia_route_queued(a->route) : 0);
+	free(url);
+	return j;
+}
+
+static json_t *replica_json(replica *r)
+{
+	json_t *pids = json_array();
+	int in_flight = 0;
+	for (int i = 0; i < r->n_procs; i++) {
+		if (r->procs[i].alive)
+			json_array_append_new(pids,
+					      json_integer(r->procs[i].pid));
+		if (r->procs[i].backend)
+			in_flight +=
+				glia_backend_in_flight(r->procs[i].backend);
+	}
+	const char *state = rstate_names[r->state];
+	if (r->state == R_BACKOFF && r->error)
+		state = "failed";
+	return json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o}", "id",
+			 r->id, "pids", pids, "state", state, "restarts",
+			 r->restarts, "age_s", glia_wall() - r->created_at,
+			 "in_flight", in_flight, "up_to_date",
+			 r->generation == r->api->generation, "error",
+			 r->error ? json_string(r->error) : json_null());
+}
+
+json_t *glia_supervisor_list(glia_supervisor *s)
+{
+	json_t *list = json_array();
+	for (glia_api *a = s->apis; a; a = a->next)
+		if (!a->deleted)
+			json_array_append_new(list, api_summary(a));
+	/* sorted by name */
+	size_t n = json_array_size(list);
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = i; j > 0; j--) {
+			json_t *x = json_array_get(list, j - 1);
+			json_t *y = json_array_get(list, j);
+			if (strcmp(json_string_value(json_object_get(x, "name")),
+				   json_string_value(json_object_get(y, "name"))) <= 0)
+				break;
+			json_incref(x);
+			json_array_set(list, j - 1, y);
+			json_array_set_new(list, j, x);
+		}
+	}
+	return json_pack("{s:o}", "apis", list);
+}
+
+json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
+{
+	glia_api *a = find_api(s, name);
+	if (!a || a->deleted)
+		return NULL;
+	json_t *j = api_summary(a);
+	json_t *reps = json_array();
+	for (replica *r = a->replicas; r; r = r->next)
+		json_array_append_new(reps, replica_json(r));
+	json_object_set_new(j, "replica_list", reps);
+	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
+	json_object_set_new(j, "project_dir", json_string(a->project_dir));
+	json_object_set_new(j, "config_path", json_string(a->config_path));
+	return j;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static char *choose_run_dir(const char *home)
+{
+	/* Unix socket paths are limited to 107 bytes: with a deep GLIA_HOME,
+	 * sockets go to a private directory under /tmp instead. */
+	char *dir = glia_sprintf("%s/run", home);
+	if (strlen(dir) + 32 < 100)
+		return dir;
+	free(dir);
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, home, strlen(home));
+	return glia_sprintf("/tmp/glia-%d-%08llx", (int)getuid(),
+			    (unsigned long long)(h & 0xffffffffULL));
+}
+
+glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
+				     glia_store *st, glia_logs *logs,
+				     const glia_supervisor_options *opt)
+{
+	glia_supervisor *s = glia_calloc(1, sizeof *s);
+	s->loop = loop;
+	s->gw = gw;
+	s->store = st;
+	s->logs = logs;
+	s->opt = *opt;
+	if (s->opt.stop_grace_s <= 0)
+		s->opt.stop_grace_s = 10;
+	s->home = glia_strdup(opt->home);
+	s->exe = glia_strdup(opt->exe);
+	s->gateway_url = glia_strdup(opt->gateway_url);
+	s->run_dir = choose_run_dir(opt->home);
+	glia_mkdirs(s->run_dir, 0700);
+	return s;
+}
+
+int glia_supervisor_restore(glia_supervisor *s)
+{
+	glia_stored_api *apis = NULL;
+	size_t n = 0;
+	int restored = 0;
+	if (glia_store_load_apis(s->store, &apis, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		glia_api_spec spec;
+		char err[512];
+		json_t *j = json_loads(apis[i].spec_json, 0, NULL);
+		int rc = j ? glia_api_spec_from_json(j, &spec, err, sizeof err)
+			   : -1;
+		json_decref(j);
+		if (rc < 0) {
+			glia_log(GLIA_LOG_ERROR, "cannot restore API %s: %s",
+				 apis[i].name, j ? err : "bad JSON");
+			continue;
+		}
+		glia_api *a = api_create(s, &spec, glia_strdup(apis[i].spec_json),
+					 glia_strdup(apis[i].spec_hash),
+					 apis[i].project_dir,
+					 apis[i].config_path);
+		if (!a) {
+			glia_api_spec_free(&spec);
+			continue;
+		}
+		a->created_at = apis[i].created_at;
+		a->updated_at = apis[i].updated_at;
+		api_reconcile(a);
+		restored++;
+		glia_log(GLIA_LOG_INFO, "restored API %s", a->name);
+	}
+	glia_stored_apis_free(apis, n);
+	return restored;
+}
+
+void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
+			      void *arg)
+{
+	s->shutting_down = 1;
+	s->shutdown_done = done;
+	s->shutdown_arg = arg;
+	glia_api *a = s->apis;
+	while (a) {
+		glia_api *next = a->next;
+		a->stopping = 1;
+		api_reconcile(a);
+		a = next;
+	}
+	maybe_shutdown_done(s);
+}
+
+void glia_supervisor_free(glia_supervisor *s)
+{
+	free(s->home);
+	free(s->exe);
+	free(s->gateway_url);
+	free(s->run_dir);
+	free(s);
+}
+
+/* True when pid runs `glia worker` with a socket under run_dir. */
+static int is_our_worker(int pid, const char *run_dir)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	size_t len = 0;
+	char *cmd = glia_read_file(path, 65536, &len);
+	if (!cmd)
+		return 0;
+	int worker = 0, ours = 0;
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+		if (strcmp(cmd + i, "worker") == 0)
+			worker = 1;
+		if (strncmp(cmd + i, run_dir, strlen(run_dir)) == 0)
+			ours = 1;
+	}
+	free(cmd);
+	return worker && ours;
+}
+
+int glia_supervisor_reap_orphans(glia_store *st, const char *home)
+{
+	int *pids = NULL;
+	size_t n = 0;
+	int killed = 0;
+	char *run_dir = choose_run_dir(home);
+	if (glia_store_take_pids(st, &pids, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (!is_our_worker(pids[i], run_dir))
+				continue;
+			kill(-pids[i], SIGKILL);
+			kill(pids[i], SIGKILL);
+			killed++;
+		}
+	}
+	free(pids);
+	free(run_dir);
+	return killed;
+}

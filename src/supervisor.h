@@ -1,0 +1,61 @@
+/* supervisor.h: the control plane of the local cluster. Holds the deployed
+ * APIs, starts their replicas as worker processes, watches them (readiness,
+ * crashes, restarts with backoff), rolls out changed specs without failing
+ * requests, and keeps the state store in step. */
+#ifndef GLIA_SUPERVISOR_H
+#define GLIA_SUPERVISOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "logs.h"
+#include "store.h"
+
+typedef struct glia_supervisor glia_supervisor;
+
+typedef struct glia_supervisor_options {
+	const char *home;     /* GLIA_HOME, absolute */
+	const char *exe;      /* the glia binary, for `glia worker` */
+	const char *gateway_url; /* "http://127.0.0.1:8888" */
+	double stop_grace_s;  /* SIGTERM to SIGKILL; default 10 */
+} glia_supervisor_options;
+
+glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
+				     glia_store *st, glia_logs *logs,
+				     const glia_supervisor_options *opt);
+/* Brings back every API of the store. Returns how many were restored. */
+int glia_supervisor_restore(glia_supervisor *s);
+
+/* Creates or updates each API. Takes ownership of specs (an array of n).
+ * On success returns {"apis": [{"name", "result", "endpoint"}]}; on a
+ * conflict (an endpoint taken by another API) returns NULL, applies
+ * nothing, and fills err. */
+json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
+			       size_t n, const char *project_dir,
+			       const char *config_path, char *err,
+			       size_t errlen);
+/* 0, or -1 when there is no such API. */
+int glia_supervisor_delete(glia_supervisor *s, const char *name);
+int glia_supervisor_refresh(glia_supervisor *s, const char *name);
+int glia_supervisor_has_api(glia_supervisor *s, const char *name);
+
+/* {"apis": [summary...]} and one API's detail (NULL when unknown); see
+ * docs/management-api.md. New references. */
+json_t *glia_supervisor_list(glia_supervisor *s);
+json_t *glia_supervisor_get(glia_supervisor *s, const char *name);
+
+/* Drains and stops every replica (APIs stay in the store), then calls
+ * done(arg). */
+void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
+			      void *arg);
+void glia_supervisor_free(glia_supervisor *s);
+
+/* Kills worker processes left by a daemon that died (pids from the store
+ * whose command line shows they are glia workers of this home). Returns how
+ * many were killed. */
+int glia_supervisor_reap_orphans(glia_store *st, const char *home);
+
+#endif

@@ -1,0 +1,661 @@
+/* worker.c: `glia worker`, one process of a replica (docs/internals.md,
+ * "Worker contract"). Loads the Python predictor through pyhost, then serves
+ * HTTP/1.1 on a Unix socket with threads_per_process threads. Each thread
+ * accepts one connection from the shared listening socket and serves it
+ * with blocking I/O until the peer closes it: the gateway opens at most
+ * threads_per_process connections per worker and sends one request at a
+ * time on each, so a thread per connection never oversubscribes.
+ *
+ * Status pipe: fd 3 (when open) gets exactly one line, "ready\n" or
+ * "error <reason>\n", and is then closed. Exit status: 0 after SIGTERM or
+ * SIGINT, 2 on a usage error, 3 when the worker could not start. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "pyhost.h"
+#include "util.h"
+
+#define STATUS_FD 3
+#define EXIT_USAGE 2
+#define EXIT_START_FAILED 3
+#define SPEC_MAX_BYTES (16u << 20)
+#define MAX_HEADER_BYTES (64u << 10)
+#define DEFAULT_MAX_BODY ((size_t)32 << 20)
+#define READ_CHUNK (64u << 10)
+#define LISTEN_BACKLOG 128
+#define MAX_THREADS 1024
+#define KEEP_BUF_BYTES ((size_t)4 << 20) /* larger buffers are freed after use */
+
+typedef struct worker_opts {
+	const char *spec_path;
+	const char *project_dir;
+	const char *socket_path;
+	const char *replica_id;
+} worker_opts;
+
+/* What the worker reads from the spec itself; Python reads the rest. */
+typedef struct worker_spec {
+	char *text; /* the whole JSON, handed to Python */
+	json_t *root;
+	int threads;
+} worker_spec;
+
+/* One serving thread and the connection it holds (fd -1 when none). */
+typedef struct server {
+	pthread_t tid;
+	int fd;
+	int started;
+} server;
+
+/* Per-thread state reused across connections and requests. */
+typedef struct conn_ctx {
+	glia_http_parser *parser;
+	char *rbuf;
+	glia_buf head;
+	glia_buf extra;
+	glia_pyhost_resp resp;
+	const char *names[GLIA_HTTP_MAX_HEADERS];
+	const char *values[GLIA_HTTP_MAX_HEADERS];
+} conn_ctx;
+
+static int status_fd = -1;
+static int listen_fd = -1;
+static int signal_pipe[2] = { -1, -1 };
+static atomic_int stopping;
+static size_t max_body = DEFAULT_MAX_BODY;
+static server *servers;
+static int n_servers;
+static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* --- status pipe and startup errors ----------------------------------- */
+
+/* fd 3 is ours only if it was open before we opened anything. */
+static void probe_status_fd(void)
+{
+	int flags = fcntl(STATUS_FD, F_GETFD);
+
+	if (flags < 0)
+		return;
+	fcntl(STATUS_FD, F_SETFD, flags | FD_CLOEXEC);
+	status_fd = STATUS_FD;
+}
+
+static void status_line(const char *word, const char *msg)
+{
+	char *line;
+
+	if (status_fd < 0)
+		return;
+	line = msg ? glia_sprintf("%s %s\n", word, msg) : glia_sprintf("%s\n", word);
+	for (char *p = line; msg && p[1]; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	glia_write_all(status_fd, line, strlen(line));
+	free(line);
+	close(status_fd);
+	status_fd = -1;
+}
+
+/* Reports a startup failure on stderr and fd 3; returns the exit status. */
+static int __attribute__((format(printf, 2, 3)))
+start_failed(int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "glia worker: %s\n", msg);
+	status_line("error", msg);
+	return status;
+}
+
+/* --- arguments and spec ----------------------------------------------- */
+
+static int parse_args(int argc, char **argv, worker_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "spec", required_argument, NULL, 's' },
+		{ "project-dir", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "replica", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->replica_id = "0";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 's')
+			o->spec_path = optarg;
+		else if (c == 'p')
+			o->project_dir = optarg;
+		else if (c == 'S')
+			o->socket_path = optarg;
+		else if (c == 'r')
+			o->replica_id = optarg;
+		else
+			return -1;
+	}
+	if (optind != argc || !o->spec_path || !o->project_dir || !o->socket_path)
+		return -1;
+	return 0;
+}
+
+static int read_spec(const char *path, worker_spec *spec, char *err,
+		     size_t errlen)
+{
+	json_error_t jerr;
+	json_t *pred, *type, *threads;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->text = glia_read_file(path, SPEC_MAX_BYTES, NULL);
+	if (!spec->text) {
+		snprintf(err, errlen, "cannot read spec %s: %s", path, strerror(errno));
+		return -1;
+	}
+	spec->root = json_loads(spec->text, 0, &jerr);
+	if (!spec->root) {
+		snprintf(err, errlen, "spec %s, line %d: %s", path, jerr.line,
+			 jerr.text);
+		return -1;
+	}
+	pred = json_object_get(spec->root, "predictor");
+	type = json_object_get(pred, "type");
+	if (!json_is_object(pred) || !json_is_string(json_object_get(pred, "path"))) {
+		snprintf(err, errlen, "spec %s: predictor.path missing", path);
+		return -1;
+	}
+	if (type && !(json_is_string(type) && strcmp(json_string_value(type), "python") == 0)) {
+		snprintf(err, errlen, "spec %s: predictor type %s is not served by glia worker",
+			 path, json_is_string(type) ? json_string_value(type) : "?");
+		return -1;
+	}
+	threads = json_object_get(pred, "threads_per_process");
+	spec->threads = threads ? (int)json_integer_value(threads) : 1;
+	if (spec->threads < 1 || spec->threads > MAX_THREADS) {
+		snprintf(err, errlen, "spec %s: threads_per_process must be 1..%d",
+			 path, MAX_THREADS);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_spec(worker_spec *spec)
+{
+	free(spec->text);
+	json_decref(spec->root);
+}
+
+/* predictor.env, then the variables the Python host relies on. */
+static int apply_env(const worker_spec *spec, char *err, size_t errlen)
+{
+	json_t *env = json_object_get(json_object_get(spec->root, "predictor"), "env");
+	const char *key;
+	json_t *value;
+	const char *max;
+
+	json_object_foreach(env, key, value) {
+		if (!json_is_string(value) || setenv(key, json_string_value(value), 1) < 0) {
+			snprintf(err, errlen, "predictor.env: cannot set %s", key);
+			return -1;
+		}
+	}
+	setenv("PYTHONUNBUFFERED", "1", 1); /* for the predictor's subprocesses */
+	max = getenv("GLIA_MAX_BODY_BYTES");
+	if (max && *max) {
+		char *end;
+		unsigned long long n = strtoull(max, &end, 10);
+		if (*end || n == 0) {
+			snprintf(err, errlen, "GLIA_MAX_BODY_BYTES=%s is not a positive integer", max);
+			return -1;
+		}
+		max_body = (size_t)n;
+	}
+	return 0;
+}
+
+/* GLIA_PYTHON_DIR, else <dir of the glia binary>/../python. malloc'd. */
+static char *python_dir(void)
+{
+	const char *env = getenv("GLIA_PYTHON_DIR");
+	char *exe, *dir, real[PATH_MAX];
+
+	if (env && *env)
+		return glia_strdup(env);
+	exe = glia_exe_dir();
+	dir = glia_sprintf("%s/../python", exe);
+	free(exe);
+	if (realpath(dir, real)) {
+		free(dir);
+		return glia_strdup(real);
+	}
+	return dir;
+}
+
+/* The socket path made absolute against the starting directory. */
+static char *absolute_path(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return glia_strdup(path);
+	return glia_sprintf("%s/%s", cwd, path);
+}
+
+/* --- listening socket ------------------------------------------------- */
+
+static int bind_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr;
+	int fd = -1;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, errlen, "socket path too long (max %zu bytes): %s",
+			 sizeof(addr.sun_path) - 1, path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		goto fail;
+	if (chmod(path, 0600) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* --- serving ---------------------------------------------------------- */
+
+/* Writes a then b fully (MSG_NOSIGNAL: a gone peer is an error, not a
+ * signal). 0 or -1. */
+static int send_all(int fd, const char *a, size_t alen, const char *b,
+		    size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	struct msghdr mh;
+	int i = 0;
+
+	while (i < 2) {
+		ssize_t n;
+
+		if (iov[i].iov_len == 0) {
+			i++;
+			continue;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov + i;
+		mh.msg_iovlen = (size_t)(2 - i);
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		for (size_t left = (size_t)n; left > 0 && i < 2;) {
+			size_t step = left < iov[i].iov_len ? left : iov[i].iov_len;
+			iov[i].iov_base = (char *)iov[i].iov_base + step;
+			iov[i].iov_len -= step;
+			left -= step;
+			if (iov[i].iov_len == 0)
+				i++;
+		}
+	}
+	return 0;
+}
+
+static void ctx_init(conn_ctx *c)
+{
+	glia_http_limits limits = { MAX_HEADER_BYTES, max_body };
+
+	memset(c, 0, sizeof(*c));
+	c->parser = glia_http_parser_new(GLIA_HTTP_REQUEST, &limits);
+	c->rbuf = glia_malloc(READ_CHUNK);
+	glia_buf_init(&c->head, 256 * 1024);
+	glia_buf_init(&c->extra, 128 * 1024);
+	glia_pyhost_resp_init(&c->resp);
+}
+
+/* Drops a buffer that one big response grew, so idle threads stay small. */
+static void trim_buf(glia_buf *b)
+{
+	size_t max = b->max;
+
+	if (b->cap <= KEEP_BUF_BYTES)
+		return;
+	glia_buf_free(b);
+	glia_buf_init(b, max);
+}
+
+static int send_parse_error(conn_ctx *c, int fd)
+{
+	glia_buf_reset(&c->head);
+	if (glia_http_format_error(&c->head, glia_http_parser_error_status(c->parser),
+				   glia_http_parser_error_message(c->parser), 0,
+				   NULL) < 0)
+		return -1;
+	return send_all(fd, c->head.data, c->head.len, NULL, 0);
+}
+
+static void fill_request(conn_ctx *c, const glia_http_msg *m, glia_pyhost_req *req)
+{
+	for (size_t i = 0; i < m->n_headers; i++) {
+		c->names[i] = m->headers[i].name;
+		c->values[i] = m->headers[i].value;
+	}
+	memset(req, 0, sizeof(*req));
+	req->method = m->method;
+	req->path = m->path;
+	req->query = m->query ? m->query : "";
+	req->header_names = c->names;
+	req->header_values = c->values;
+	req->n_headers = m->n_headers;
+	req->body = m->body;
+	req->body_len = m->body_len;
+	req->content_type = glia_http_msg_header(m, "Content-Type");
+	req->request_id = glia_http_msg_header(m, "X-Request-ID");
+}
+
+/* Formats the head for c->resp into c->head. 0 or -1. */
+static int format_head(conn_ctx *c, const char *request_id, int keep)
+{
+	glia_pyhost_resp *r = &c->resp;
+
+	glia_buf_reset(&c->extra);
+	glia_buf_reset(&c->head);
+	if (request_id && glia_buf_printf(&c->extra, "X-Request-ID: %s\r\n", request_id) < 0)
+		return -1;
+	if (r->extra_headers.len
+	    && glia_buf_append(&c->extra, r->extra_headers.data, r->extra_headers.len) < 0)
+		return -1;
+	return glia_http_format_response_head(
+		&c->head, r->status, r->has_content_type ? r->content_type.data : NULL,
+		r->body.len, keep, c->extra.len ? c->extra.data : NULL);
+}
+
+/* Answers one request; 1 to keep the connection, 0 to close it. */
+static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
+{
+	glia_pyhost_req req;
+	int keep, rc;
+
+	fill_request(c, m, &req);
+	glia_pyhost_handle(&req, &c->resp);
+	keep = m->keep_alive && !atomic_load(&stopping);
+	if (format_head(c, req.request_id, keep) < 0) {
+		glia_buf_reset(&c->head);
+		glia_http_format_error(&c->head, 500, "response headers too large", 0, NULL);
+		rc = send_all(fd, c->head.data, c->head.len, NULL, 0);
+		keep = 0;
+	} else {
+		rc = send_all(fd, c->head.data, c->head.len, c->resp.body.data,
+			      c->resp.body.len);
+	}
+	glia_pyhost_finish(&c->resp);
+	trim_buf(&c->resp.body);
+	return rc == 0 && keep;
+}
+
+/* Serves requests on fd until the peer closes, asks to close, or the
+ * worker stops (reads then end: see stop_serving). */
+static void serve_conn(conn_ctx *c, int fd)
+{
+	size_t off = 0, len = 0, used;
+	ssize_t n;
+	int rc;
+
+	glia_http_parser_reset(c->parser);
+	for (;;) {
+		if (off == len) {
+			n = read(fd, c->rbuf, READ_CHUNK);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return;
+			off = 0;
+			len = (size_t)n;
+		}
+		used = 0;
+		rc = glia_http_parser_feed(c->parser, c->rbuf + off, len - off, &used);
+		off = rc == GLIA_HTTP_AGAIN ? len : off + used;
+		if (rc == GLIA_HTTP_ERROR) {
+			send_parse_error(c, fd);
+			return;
+		}
+		if (rc == GLIA_HTTP_DONE) {
+			if (!answer(c, fd, glia_http_parser_msg(c->parser)))
+				return;
+			glia_http_parser_reset(c->parser);
+		}
+	}
+}
+
+static void set_conn(int idx, int fd)
+{
+	pthread_mutex_lock(&servers_lock);
+	servers[idx].fd = fd;
+	if (fd >= 0 && atomic_load(&stopping))
+		shutdown(fd, SHUT_RD);
+	pthread_mutex_unlock(&servers_lock);
+}
+
+static void *server_main(void *arg)
+{
+	int idx = (int)(intptr_t)arg;
+	conn_ctx c;
+
+	ctx_init(&c);
+	glia_pyhost_thread_enter();
+	while (!atomic_load(&stopping)) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (atomic_load(&stopping))
+				break;
+			if (errno != EINTR && errno != ECONNABORTED)
+				usleep(10 * 1000); /* EMFILE and friends: back off */
+			continue;
+		}
+		set_conn(idx, fd);
+		serve_conn(&c, fd);
+		set_conn(idx, -1);
+		close(fd);
+	}
+	/* c is not freed: the process exits right after the threads. */
+	return NULL;
+}
+
+static int start_servers(int n, char *err, size_t errlen)
+{
+	servers = glia_calloc((size_t)n, sizeof(*servers));
+	n_servers = n;
+	for (int i = 0; i < n; i++) {
+		int rc;
+
+		servers[i].fd = -1;
+		rc = pthread_create(&servers[i].tid, NULL, server_main,
+				    (void *)(intptr_t)i);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot start serving thread: %s", strerror(rc));
+			return -1;
+		}
+		servers[i].started = 1;
+	}
+	return 0;
+}
+
+/* Stops accepting and ends every connection's reads: a thread in the
+ * middle of a request still writes its answer (with Connection: close);
+ * idle keep-alive connections see EOF. Then waits for all threads. */
+static void stop_serving(void)
+{
+	pthread_mutex_lock(&servers_lock);
+	atomic_store(&stopping, 1);
+	shutdown(listen_fd, SHUT_RDWR);
+	for (int i = 0; i < n_servers; i++)
+		if (servers[i].fd >= 0)
+			shutdown(servers[i].fd, SHUT_RD);
+	pthread_mutex_unlock(&servers_lock);
+	for (int i = 0; i < n_servers; i++)
+		if (servers[i].started)
+			pthread_join(servers[i].tid, NULL);
+}
+
+/* --- signals ---------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char b = (char)sig;
+
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+	errno = saved;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(signal_pipe, O_CLOEXEC) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static void wait_for_stop(void)
+{
+	char b;
+
+	while (read(signal_pipe[0], &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+/* --- main ------------------------------------------------------------- */
+
+/* Dies with the parent (the daemon). 0, or -1 when the parent is already
+ * gone. The getppid()==1 check only applies when a daemon gave us the
+ * status pipe: under an init process (a container), 1 is a real parent. */
+static int tie_to_parent(void)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return 0;
+	if (getppid() != parent || (parent == 1 && status_fd >= 0))
+		return -1;
+	return 0;
+}
+
+/* Everything up to a predictor that is built, before any serving. */
+static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
+		 char *err, size_t errlen)
+{
+	glia_pyhost_opts py;
+	char *pydir = NULL;
+	int rc = -1;
+
+	if (read_spec(o->spec_path, spec, err, errlen) < 0)
+		return -1;
+	*sock_path = absolute_path(o->socket_path);
+	if (chdir(o->project_dir) < 0) {
+		snprintf(err, errlen, "cannot enter project directory %s: %s",
+			 o->project_dir, strerror(errno));
+		return -1;
+	}
+	if (apply_env(spec, err, errlen) < 0)
+		return -1;
+	pydir = python_dir();
+	py.python_dir = pydir;
+	py.spec_json = spec->text;
+	py.replica_id = o->replica_id;
+	rc = glia_pyhost_start(&py, err, errlen);
+	free(pydir);
+	return rc;
+}
+
+static ino_t socket_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+int glia_worker_main(int argc, char **argv)
+{
+	worker_opts o;
+	worker_spec spec = { 0 };
+	char err[1024] = "";
+	char *sock_path = NULL;
+	ino_t ino;
+
+	probe_status_fd();
+	if (tie_to_parent() < 0)
+		return start_failed(EXIT_START_FAILED, "parent process already exited");
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_args(argc, argv, &o) < 0) {
+		fputs("usage: glia worker --spec FILE --project-dir DIR --socket PATH"
+		      " [--replica ID]\n", stderr);
+		status_line("error", "usage error");
+		return EXIT_USAGE;
+	}
+	if (start(&o, &spec, &sock_path, err, sizeof(err)) < 0)
+		return start_failed(EXIT_START_FAILED, "%s", err);
+	listen_fd = bind_socket(sock_path, err, sizeof(err));
+	if (listen_fd < 0)
+		return start_failed(EXIT_START_FAILED, "%s", err);
+	ino = socket_inode(sock_path);
+	if (install_signals() < 0)
+		return start_failed(EXIT_START_FAILED, "cannot install signal handlers: %s",
+				    strerror(errno));
+	glia_pyhost_detach();
+	if (start_servers(spec.threads, err, sizeof(err)) < 0)
+		return start_failed(EXIT_START_FAILED, "%s", err);
+	status_line("ready", NULL);
+
+	wait_for_stop();
+	stop_serving();
+	if (ino && socket_inode(sock_path) == ino)
+		unlink(sock_path);
+	glia_pyhost_flush();
+	fflush(NULL);
+	free_spec(&spec);
+	free(sock_path);
+	/* No Py_FinalizeEx: predictor threads could make it hang. */
+	_exit(0);
+}
