@@ -12,10 +12,10 @@
 
 #include "http.h"
 
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			abort();                                               \
 	} while (0)
 
 static void check_msg(const glia_http_msg *m)
@@ -48,23 +48,25 @@ static void answer_error(const glia_http_parser *p)
 
 	CHECK(status >= 400 && status <= 599);
 	glia_buf_init(&b, 0);
-	CHECK(glia_http_format_error(&b, status, glia_http_parser_error_message(p),
-				     0, NULL) == 0);
+	CHECK(glia_http_format_error(
+	          &b, status, glia_http_parser_error_message(p), 0, NULL) == 0);
 	glia_buf_free(&b);
 }
 
 /* Feeds data in pieces of step bytes (0: all at once), resetting after each
  * complete message; stops at the first error. Ends with EOF. */
 static void run(glia_http_kind kind, const glia_http_limits *lim,
-		const uint8_t *data, size_t len, size_t step)
+                const uint8_t *data, size_t len, size_t step)
 {
 	glia_http_parser *p = glia_http_parser_new(kind, lim);
 	size_t off = 0;
 	int rc = GLIA_HTTP_AGAIN;
 
 	while (off < len) {
-		size_t n = step && step < len - off ? step : len - off, used = 0;
-		rc = glia_http_parser_feed(p, (const char *)data + off, n, &used);
+		size_t n = step && step < len - off ? step : len - off,
+		       used = 0;
+		rc = glia_http_parser_feed(p, (const char *)data + off, n,
+		                           &used);
 		CHECK(used <= n);
 		off += used;
 		if (rc == GLIA_HTTP_ERROR)
@@ -89,7 +91,7 @@ static void run(glia_http_kind kind, const glia_http_limits *lim,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const glia_http_limits small = { 256, 256 };
+	static const glia_http_limits small = {256, 256};
 
 	if (size < 1)
 		return 0;

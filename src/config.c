@@ -12,22 +12,26 @@
  *   - the value, for a bad value;
  *   - the key, for a key that is unknown, duplicated or not allowed here;
  *   - the mapping that lacks it, for a missing required key.
- * WHAT takes one of these forms:
- *   must be an integer from 1 to 1024, got "0"        (scalars quoted,
- *   must be one of python, c, command, got "java"      escaped, cut at 64
- *   must be a mapping, got a list                      characters; other
- *   must be RealtimeAPI, got "Foo"                     nodes: "a mapping",
- *                                                      "a list")
- *   required
+ * WHAT takes one of these forms (a bad value is shown quoted and escaped,
+ * cut at 64 characters, or as "a mapping", "a list", "null"):
+ *   must be an integer from 1 to 1024, got "0"
+ *   must be one of python, c, command, got "java"
+ *   must be RealtimeAPI, got "Foo"
+ *   must be a mapping, got a list
+ *   must be a duration > 0 (like 250ms, 10s, 5m, 1h30m), got "soon"
+ *   required                  (optionally with a hint: "required (RealtimeAPI)")
  *   required for type python
+ *   required when cache_size is given
  *   only valid for type command
  *   unknown key; did you mean "processes_per_replica"?
  *   unknown key; valid keys: cpu, mem, gpu
  *   duplicate key
- *   kind: AsyncAPI is not supported yet (supported: RealtimeAPI)
+ *   duplicate API name "iris" (first at line 2)
+ *   AsyncAPI is not supported yet (supported: RealtimeAPI)
  *   file "predictor.py" not found in /project/dir
- *   invalid YAML: <libyaml's problem>                  (no key)
- *   empty document; expected an API mapping or a list of them (no key)
+ * and, without a key:
+ *   invalid YAML: <libyaml's problem>
+ *   empty document; expected an API mapping or a list of them
  *
  * A YAML null (an empty value, ~ or null) counts as absent everywhere, as it
  * did in Cortex: "models:" with nothing after it leaves models unset. */
@@ -1358,13 +1362,28 @@ static void set_defaults(glia_api_spec *s)
 	s->predictor.log_level = glia_strdup("info");
 }
 
-/* Where an API's endpoint comes from, for "already used" errors. */
+/* The j-th API mapping of the document. */
+static yaml_node_t *api_node(ctx *c, size_t j)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+
+	if (root->type != YAML_SEQUENCE_NODE)
+		return root;
+	return node_at(c, root->data.sequence.items.start[j]);
+}
+
+/* Where an API's endpoint comes from: networking.endpoint or its name. */
 static yaml_node_t *endpoint_node(ctx *c, yaml_node_t *api)
 {
 	yaml_node_t *net = get(c, api, "networking");
 	yaml_node_t *v = net ? get(c, net, "endpoint") : NULL;
 
 	return v ? v : get(c, api, "name");
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
 }
 
 /* Names and endpoints are unique across the file. */
@@ -1374,14 +1393,18 @@ static int check_unique(ctx *c, yaml_node_t *api, glia_api_spec *specs,
 	glia_api_spec *s = &specs[i];
 
 	for (size_t j = 0; j < i; j++) {
+		yaml_node_t *other = api_node(c, j);
 		if (by_name && strcmp(specs[j].name, s->name) == 0)
 			return fail(c, get(c, api, "name"), "name",
-				    "duplicate API name \"%s\"", s->name);
+				    "duplicate API name \"%s\" (first at line %d)",
+				    s->name, line_of(get(c, other, "name")));
 		if (!by_name &&
 		    strcmp(specs[j].networking.endpoint, s->networking.endpoint) == 0)
 			return fail(c, endpoint_node(c, api), "networking.endpoint",
-				    "%s is already the endpoint of API \"%s\"",
-				    s->networking.endpoint, specs[j].name);
+				    "%s is already the endpoint of API \"%s\" "
+				    "(line %d)",
+				    s->networking.endpoint, specs[j].name,
+				    line_of(endpoint_node(c, other)));
 	}
 	return 0;
 }

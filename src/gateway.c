@@ -340,8 +340,9 @@ static void upstream_failed(upconn *u, const char *why)
 	if (!q)
 		return;
 	q->up = NULL;
-	backend_done(b);
 	glia_route *r = q->route;
+	r->refs++; /* freeing b below may drop the last other reference */
+	backend_done(b);
 	if (!got && q->retries == 0 && q->client && r) {
 		/* The replica died or closed before answering: the request
 		 * was not processed, so try once more elsewhere. */
@@ -354,8 +355,8 @@ static void upstream_failed(upconn *u, const char *why)
 		snprintf(msg, sizeof msg, "replica failed: %s", why);
 		req_fail(q, 500, msg);
 	}
-	if (r)
-		dispatch(r);
+	dispatch(r);
+	route_unref(r);
 }
 
 static int skip_upstream_header(const char *name)
@@ -397,6 +398,7 @@ static void upstream_complete(upconn *u)
 	glia_backend *b = u->be;
 	int keep = m->keep_alive && b && !b->draining;
 	glia_route *r = q->route;
+	r->refs++;
 	account(r, m->status, q->start);
 	if (q->client)
 		answer_client(q, m);
@@ -413,6 +415,7 @@ static void upstream_complete(upconn *u)
 	}
 	backend_done(b);
 	dispatch(r);
+	route_unref(r);
 }
 
 static void up_alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)

@@ -1,27 +1,31 @@
 /* http.c: see http.h. A thin, incremental layer over http-parser.
  *
- * Everything of one message (url, header names and values, path copy, body)
- * is appended to a single growable buffer owned by the parser, in the order
- * http-parser reports it. While parsing we only record offsets, because the
- * buffer may move when it grows; the pointers in glia_http_msg are computed
- * once the message is complete. The buffer and the message survive reset,
- * so a connection parses message after message without allocating once the
- * buffer has reached its working size.
+ * Everything of one message (url, header names and values, body) is
+ * appended to a single growable buffer owned by the parser, in the order
+ * http-parser reports it; the path copy has a small buffer of its own. While
+ * parsing we only record offsets, because the buffer may move when it grows;
+ * the pointers in glia_http_msg are computed once the message is complete.
+ * The buffers survive reset, so a connection parses message after message
+ * without allocating once they have reached their working size.
  *
  * Limits are exact: while the header section is being read, the parser is
- * never handed more bytes than the header allowance left, and the body cap
- * is checked against Content-Length before any body byte is read. */
+ * never handed more bytes than the header allowance left (http-parser's own
+ * 80 KiB cap still applies above that), and the body cap is checked against
+ * Content-Length or the chunk size before the bytes are read.
+ *
+ * Stricter than http-parser built non-strict: header names must be tokens
+ * and values free of control bytes, as RFC 9110 asks; both are request
+ * smuggling vectors otherwise. */
 #include "http.h"
 
 #include <http_parser.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define DEFAULT_MAX_HEADER_BYTES (64 * 1024)
-#define DEFAULT_MAX_BODY_BYTES (32 * 1024 * 1024)
+#define DEFAULT_MAX_BODY_BYTES   (32 * 1024 * 1024)
 
 /* Which data callback ran last: decides where one string ends. */
 enum last_cb { CB_NONE, CB_FIELD, CB_VALUE };
@@ -40,11 +44,12 @@ struct glia_http_parser {
 	enum state state;
 	int started;      /* on_message_begin seen */
 	int headers_done; /* on_headers_complete seen */
+	int expect_continue; /* "Expect: 100-continue" not yet answered */
 	int url_done;     /* the url's NUL has been stored */
 	enum last_cb last;
 	size_t header_bytes; /* bytes fed while in the header section */
-	glia_buf store; /* url, headers, body */
-	glia_buf path;  /* url up to '?' */
+	glia_buf store;      /* url, headers, body */
+	glia_buf path;       /* url up to '?' */
 	size_t url_len;
 	size_t path_len;
 	size_t body_off, body_len;
@@ -65,14 +70,14 @@ static int on_chunk_header(http_parser *hp);
 static int on_message_complete(http_parser *hp);
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-	.on_chunk_header = on_chunk_header,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+    .on_chunk_header = on_chunk_header,
 };
 
 /* Records the first error of a message; returns -1 for the callbacks. */
@@ -132,14 +137,16 @@ static int is_ctl(unsigned char c)
 static int end_name(glia_http_parser *p)
 {
 	header_off *h = &p->hdr[p->n_hdr - 1];
-	const unsigned char *s = (const unsigned char *)p->store.data + h->name_off;
+	const unsigned char *s =
+	    (const unsigned char *)p->store.data + h->name_off;
 
 	h->name_len = p->store.len - h->name_off;
 	if (h->name_len == 0)
 		return fail_with(p, 400, "empty header name");
 	for (size_t i = 0; i < h->name_len; i++)
 		if (!is_tchar(s[i]))
-			return fail_with(p, 400, "invalid character in header name");
+			return fail_with(p, 400,
+			                 "invalid character in header name");
 	if (store_nul(p) < 0)
 		return -1;
 	h->value_off = p->store.len;
@@ -168,7 +175,8 @@ static int end_header(glia_http_parser *p)
 	p->last = CB_NONE;
 	for (size_t i = 0; i < n; i++)
 		if (is_ctl((unsigned char)v[i]))
-			return fail_with(p, 400, "invalid character in header value");
+			return fail_with(p, 400,
+			                 "invalid character in header value");
 	return store_nul(p);
 }
 
@@ -269,6 +277,20 @@ static int check_content_length(glia_http_parser *p)
 	return fail_with(p, 413, "body too large");
 }
 
+static int expects_continue(const glia_http_parser *p)
+{
+	for (size_t i = 0; i < p->n_hdr; i++) {
+		const header_off *h = &p->hdr[i];
+		if (h->name_len == 6 &&
+		    strncasecmp(p->store.data + h->name_off, "expect", 6) == 0 &&
+		    h->value_len == 12 &&
+		    strncasecmp(p->store.data + h->value_off, "100-continue",
+				12) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *hp)
 {
 	glia_http_parser *p = from_hp(hp);
@@ -287,6 +309,7 @@ static int on_headers_complete(http_parser *hp)
 	if (store_path(p) < 0)
 		return -1;
 	p->body_off = p->store.len;
+	p->expect_continue = p->kind == GLIA_HTTP_REQUEST && expects_continue(p);
 	return 0;
 }
 
@@ -353,7 +376,7 @@ static int on_message_complete(http_parser *hp)
 }
 
 glia_http_parser *glia_http_parser_new(glia_http_kind kind,
-				       const glia_http_limits *limits)
+                                       const glia_http_limits *limits)
 {
 	glia_http_parser *p = glia_calloc(1, sizeof(*p));
 
@@ -385,11 +408,12 @@ void glia_http_parser_free(glia_http_parser *p)
 void glia_http_parser_reset(glia_http_parser *p)
 {
 	http_parser_init(&p->hp, p->kind == GLIA_HTTP_REQUEST ? HTTP_REQUEST
-							       : HTTP_RESPONSE);
+	                                                      : HTTP_RESPONSE);
 	p->hp.data = p;
 	p->state = ST_PARSING;
 	p->started = 0;
 	p->headers_done = 0;
+	p->expect_continue = 0;
 	p->url_done = 0;
 	p->last = CB_NONE;
 	p->header_bytes = 0;
@@ -419,8 +443,8 @@ static int parse_error(glia_http_parser *p)
 	}
 	p->err_status = 400;
 	snprintf(p->err_msg, sizeof(p->err_msg), "malformed %s: %s",
-		 p->kind == GLIA_HTTP_REQUEST ? "request" : "response",
-		 http_errno_description(e));
+	         p->kind == GLIA_HTTP_REQUEST ? "request" : "response",
+	         http_errno_description(e));
 	return GLIA_HTTP_ERROR;
 }
 
@@ -435,7 +459,7 @@ static int header_overflow(glia_http_parser *p)
  * given at most the header allowance that is left, so an oversized header
  * section is caught exactly at max_header_bytes. */
 int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
-			  size_t *consumed)
+                          size_t *consumed)
 {
 	size_t off = 0;
 
@@ -447,9 +471,11 @@ int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
 	while (off < len) {
 		size_t n = len - off;
 		int in_header = !p->headers_done;
-		if (in_header && n > p->limits.max_header_bytes - p->header_bytes)
+		if (in_header &&
+		    n > p->limits.max_header_bytes - p->header_bytes)
 			n = p->limits.max_header_bytes - p->header_bytes;
-		size_t got = http_parser_execute(&p->hp, &settings, data + off, n);
+		size_t got =
+		    http_parser_execute(&p->hp, &settings, data + off, n);
 		off += got;
 		*consumed = off;
 		if (p->state == ST_DONE)
@@ -477,10 +503,19 @@ int glia_http_parser_eof(glia_http_parser *p)
 	if (p->state == ST_DONE)
 		return GLIA_HTTP_DONE;
 	p->state = ST_ERROR;
-	fail_with(p, 400, p->kind == GLIA_HTTP_REQUEST
-				  ? "connection closed before the request was complete"
-				  : "connection closed before the response was complete");
+	fail_with(p, 400,
+	          p->kind == GLIA_HTTP_REQUEST
+	              ? "connection closed before the request was complete"
+	              : "connection closed before the response was complete");
 	return GLIA_HTTP_ERROR;
+}
+
+int glia_http_parser_take_continue(glia_http_parser *p)
+{
+	int want = p->expect_continue && p->headers_done &&
+		   p->state == ST_PARSING;
+	p->expect_continue = 0;
+	return want;
 }
 
 int glia_http_parser_started(const glia_http_parser *p)
@@ -515,36 +550,66 @@ const char *glia_http_msg_header(const glia_http_msg *m, const char *name)
 const char *glia_http_status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 101:
+		return "Switching Protocols";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -567,8 +632,8 @@ static int append_uint(glia_buf *out, unsigned long long v)
 }
 
 static int append_head(glia_buf *out, int status, const char *content_type,
-		       size_t body_len, int keep_alive,
-		       const char *extra_headers)
+                       size_t body_len, int keep_alive,
+                       const char *extra_headers)
 {
 	if (append_str(out, "HTTP/1.1 ") < 0 ||
 	    append_uint(out, status < 0 ? 0 : (unsigned)status) < 0 ||
@@ -583,7 +648,7 @@ static int append_head(glia_buf *out, int status, const char *content_type,
 	if (append_str(out, "Content-Length: ") < 0 ||
 	    append_uint(out, body_len) < 0 ||
 	    append_str(out, keep_alive ? "\r\nConnection: keep-alive\r\n"
-				       : "\r\nConnection: close\r\n") < 0)
+	                               : "\r\nConnection: close\r\n") < 0)
 		return -1;
 	if (extra_headers && append_str(out, extra_headers) < 0)
 		return -1;
@@ -600,13 +665,13 @@ static int rollback(glia_buf *out, size_t len)
 }
 
 int glia_http_format_response_head(glia_buf *out, int status,
-				   const char *content_type, size_t body_len,
-				   int keep_alive, const char *extra_headers)
+                                   const char *content_type, size_t body_len,
+                                   int keep_alive, const char *extra_headers)
 {
 	size_t saved = out->len;
 
 	if (append_head(out, status, content_type, body_len, keep_alive,
-			extra_headers) < 0)
+	                extra_headers) < 0)
 		return rollback(out, saved);
 	return 0;
 }
@@ -690,7 +755,7 @@ static size_t json_escape(glia_buf *out, const char *s, int *err)
 }
 
 int glia_http_format_error(glia_buf *out, int status, const char *message,
-			   int keep_alive, const char *extra_headers)
+                           int keep_alive, const char *extra_headers)
 {
 	static const char pre[] = "{\"error\":\"", post[] = "\"}";
 	size_t saved = out->len;
@@ -699,9 +764,9 @@ int glia_http_format_error(glia_buf *out, int status, const char *message,
 	if (!message)
 		message = glia_http_status_text(status);
 	size_t body_len = sizeof(pre) - 1 + json_escape(NULL, message, &err) +
-			  sizeof(post) - 1;
+	                  sizeof(post) - 1;
 	if (append_head(out, status, "application/json", body_len, keep_alive,
-			extra_headers) < 0 ||
+	                extra_headers) < 0 ||
 	    append_str(out, pre) < 0)
 		return rollback(out, saved);
 	json_escape(out, message, &err);
@@ -722,14 +787,14 @@ static int hex_val(char c)
 }
 
 /* Copies runs of plain bytes at once; only '%' and '+' stop the run. */
-int glia_url_decode(glia_buf *out, const char *s, size_t len,
-		    int plus_is_space)
+int glia_url_decode(glia_buf *out, const char *s, size_t len, int plus_is_space)
 {
 	size_t saved = out->len, i = 0;
 
 	while (i < len) {
 		size_t j = i;
-		while (j < len && s[j] != '%' && (s[j] != '+' || !plus_is_space))
+		while (j < len && s[j] != '%' &&
+		       (s[j] != '+' || !plus_is_space))
 			j++;
 		if (j > i && glia_buf_append(out, s + i, j - i) < 0)
 			return rollback(out, saved);

@@ -72,6 +72,10 @@ int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
  * delimited by EOF. Returns DONE, or ERROR if a message was cut short,
  * or AGAIN if nothing had started. */
 int glia_http_parser_eof(glia_http_parser *p);
+/* Returns 1 once per message when a request's headers are complete, its
+ * body is not, and it asked "Expect: 100-continue": the caller then sends
+ * "HTTP/1.1 100 Continue" so the client goes on without waiting. */
+int glia_http_parser_take_continue(glia_http_parser *p);
 /* Non-zero once any byte of a message has been fed since the last reset. */
 int glia_http_parser_started(const glia_http_parser *p);
 const glia_http_msg *glia_http_parser_msg(const glia_http_parser *p);

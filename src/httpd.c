@@ -115,10 +115,29 @@ static void respond_parse_error(glia_httpd_conn *c)
 	uv_read_stop(&c->h.stream);
 	c->state = CONN_BUSY;
 	glia_buf_reset(&c->out);
+	/* No request to take an id from: make one, so that every answer
+	 * carries X-Request-ID. */
+	static unsigned long counter;
+	char extra[80];
+	snprintf(extra, sizeof extra, "X-Request-ID: err-%x-%lx\r\n",
+		 (unsigned)getpid(), ++counter);
 	glia_http_format_error(&c->out, status ? status : 400,
-			       msg ? msg : "bad request", 0,
-			       "X-Request-ID: -\r\n");
+			       msg ? msg : "bad request", 0, extra);
 	glia_httpd_finish(c, 0);
+}
+
+static void continue_write_cb(uv_write_t *req, int status)
+{
+	free(req);
+}
+
+static void send_continue(glia_httpd_conn *c)
+{
+	static char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	uv_write_t *req = glia_malloc(sizeof *req);
+	uv_buf_t b = uv_buf_init(msg, sizeof msg - 1);
+	if (uv_write(req, &c->h.stream, &b, 1, continue_write_cb) < 0)
+		free(req);
 }
 
 /* Feeds bytes to the parser; dispatches a complete request; keeps the rest
@@ -131,8 +150,11 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 		respond_parse_error(c);
 		return;
 	}
-	if (rc == GLIA_HTTP_AGAIN)
+	if (rc == GLIA_HTTP_AGAIN) {
+		if (glia_http_parser_take_continue(c->parser))
+			send_continue(c);
 		return;
+	}
 	if (used < len &&
 	    glia_buf_append(&c->pending, data + used, len - used) < 0) {
 		conn_close(c);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RESP_BODY_MAX ((size_t)1 << 30)
+#define RESP_BODY_MAX  ((size_t)1 << 30)
 #define INTERNAL_ERROR "{\"error\": \"internal error in the glia worker\"}"
 
 static PyObject *handle_fn; /* glia._runtime.handle */
@@ -37,7 +37,7 @@ static char *find_python_home(void)
 	while ((slash = strrchr(real, '/')) != NULL) {
 		*slash = '\0';
 		snprintf(probe, sizeof(probe), "%s/lib/python%d.%d/os.py", real,
-			 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+		         PY_MAJOR_VERSION, PY_MINOR_VERSION);
 		if (access(probe, R_OK) == 0)
 			return glia_strdup(real[0] ? real : "/");
 	}
@@ -56,6 +56,7 @@ static int init_interpreter(char *err, size_t errlen)
 	config.buffered_stdio = 0;
 	config.parse_argv = 0;
 	config.site_import = 1; /* dist-packages (numpy, sklearn, ...) */
+	config.faulthandler = 1; /* Python stacks on a crash, to stderr */
 	st = PyConfig_SetBytesString(&config, &config.program_name, "python3");
 	if (!PyStatus_Exception(st) && home)
 		st = PyConfig_SetBytesString(&config, &config.home, home);
@@ -65,7 +66,7 @@ static int init_interpreter(char *err, size_t errlen)
 	free(home);
 	if (PyStatus_Exception(st)) {
 		snprintf(err, errlen, "cannot initialize Python: %s",
-			 st.err_msg ? st.err_msg : "unknown error");
+		         st.err_msg ? st.err_msg : "unknown error");
 		return -1;
 	}
 	return 0;
@@ -104,7 +105,7 @@ fail:
 	if (rc < 0) {
 		print_exception();
 		snprintf(err, errlen, "cannot import glia._runtime from %s",
-			 python_dir);
+		         python_dir);
 	}
 	Py_XDECREF(dir);
 	Py_XDECREF(mod);
@@ -112,7 +113,7 @@ fail:
 }
 
 static int load_predictor(const glia_pyhost_opts *opts, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	PyObject *load = NULL, *res = NULL;
 	PyObject *mod = PyImport_ImportModule("glia._runtime");
@@ -124,15 +125,16 @@ static int load_predictor(const glia_pyhost_opts *opts, char *err,
 	if (!load)
 		goto fail;
 	res = PyObject_CallFunction(load, "ss", opts->spec_json,
-				    opts->replica_id ? opts->replica_id : "");
+	                            opts->replica_id ? opts->replica_id : "");
 	if (!res)
 		goto fail;
 	if (res == Py_None) {
 		rc = 0;
 	} else {
-		const char *msg = PyUnicode_Check(res) ? PyUnicode_AsUTF8(res)
-						       : NULL;
-		snprintf(err, errlen, "%s", msg ? msg : "predictor failed to load");
+		const char *msg =
+		    PyUnicode_Check(res) ? PyUnicode_AsUTF8(res) : NULL;
+		snprintf(err, errlen, "%s",
+		         msg ? msg : "predictor failed to load");
 		PyErr_Clear();
 	}
 	goto out;
@@ -162,7 +164,7 @@ void glia_pyhost_detach(void)
 
 void glia_pyhost_flush(void)
 {
-	static const char *const names[] = { "stdout", "stderr" };
+	static const char *const names[] = {"stdout", "stderr"};
 
 	if (!main_state)
 		return;
@@ -170,8 +172,8 @@ void glia_pyhost_flush(void)
 	for (size_t i = 0; i < 2; i++) {
 		PyObject *f = PySys_GetObject(names[i]); /* borrowed */
 		PyObject *r = f && f != Py_None
-				      ? PyObject_CallMethod(f, "flush", NULL)
-				      : NULL;
+		                  ? PyObject_CallMethod(f, "flush", NULL)
+		                  : NULL;
 		Py_XDECREF(r);
 		PyErr_Clear();
 	}
@@ -256,19 +258,21 @@ static int unpack(PyObject *res, glia_pyhost_resp *resp)
 	resp->status = (int)status;
 	if (ctype != Py_None) {
 		s = PyUnicode_AsUTF8AndSize(ctype, &n);
-		if (!s || memchr(s, '\r', (size_t)n) || memchr(s, '\n', (size_t)n)
-		    || glia_buf_append(&resp->content_type, s, (size_t)n) < 0)
+		if (!s || memchr(s, '\r', (size_t)n) ||
+		    memchr(s, '\n', (size_t)n) ||
+		    glia_buf_append(&resp->content_type, s, (size_t)n) < 0)
 			return -1;
 		resp->has_content_type = 1;
 	}
 	if (extra != Py_None) {
-		if (!PyBytes_Check(extra)
-		    || glia_buf_append(&resp->extra_headers, PyBytes_AS_STRING(extra),
-				       (size_t)PyBytes_GET_SIZE(extra)) < 0)
+		if (!PyBytes_Check(extra) ||
+		    glia_buf_append(&resp->extra_headers,
+		                    PyBytes_AS_STRING(extra),
+		                    (size_t)PyBytes_GET_SIZE(extra)) < 0)
 			return -1;
 	}
 	if (glia_buf_append(&resp->body, PyBytes_AS_STRING(body),
-			    (size_t)PyBytes_GET_SIZE(body)) < 0)
+	                    (size_t)PyBytes_GET_SIZE(body)) < 0)
 		return -1;
 	if (post != Py_None) {
 		Py_INCREF(post);
@@ -304,7 +308,7 @@ static void internal_error(glia_pyhost_resp *resp)
 void glia_pyhost_handle(const glia_pyhost_req *req, glia_pyhost_resp *resp)
 {
 	PyGILState_STATE gil = PyGILState_Ensure();
-	PyObject *args[7] = { NULL };
+	PyObject *args[7] = {NULL};
 	PyObject *res = NULL;
 	int ok = 1;
 
@@ -313,7 +317,8 @@ void glia_pyhost_handle(const glia_pyhost_req *req, glia_pyhost_resp *resp)
 	args[1] = latin1(req->path);
 	args[2] = latin1(req->query);
 	args[3] = header_list(req);
-	args[4] = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
+	args[4] =
+	    PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
 	args[5] = str_or_none(req->content_type);
 	args[6] = str_or_none(req->request_id);
 	for (int i = 0; i < 7; i++)

@@ -36,8 +36,8 @@ void glia_pyhost_thread_enter(void);
 
 typedef struct glia_pyhost_req {
 	const char *method;
-	const char *path;  /* "/<rest>" */
-	const char *query; /* after '?', "" when none */
+	const char *path;                /* "/<rest>" */
+	const char *query;               /* after '?', "" when none */
 	const char *const *header_names; /* n_headers of each */
 	const char *const *header_values;
 	size_t n_headers;

@@ -47,7 +47,7 @@ static int compare(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Index of key if present (*found set), else where it would be inserted. */
 static size_t search(const glia_router *r, const char *key, size_t len,
-		     int *found)
+                     int *found)
 {
 	size_t lo = 0, hi = r->n;
 
@@ -55,7 +55,7 @@ static size_t search(const glia_router *r, const char *key, size_t len,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = compare(key, len, r->routes[mid].endpoint,
-				r->routes[mid].len);
+		                r->routes[mid].len);
 		if (c == 0) {
 			*found = 1;
 			return mid;
@@ -105,7 +105,7 @@ int glia_router_add(glia_router *r, const char *endpoint, void *target)
 		r->routes = glia_realloc(r->routes, r->cap * sizeof(route));
 	}
 	memmove(&r->routes[at + 1], &r->routes[at],
-		(r->n - at) * sizeof(route));
+	        (r->n - at) * sizeof(route));
 	r->routes[at].endpoint = glia_strndup(endpoint, len);
 	r->routes[at].len = len;
 	r->routes[at].target = target;
@@ -123,7 +123,7 @@ int glia_router_remove(glia_router *r, const char *endpoint)
 	free(r->routes[at].endpoint);
 	r->n--;
 	memmove(&r->routes[at], &r->routes[at + 1],
-		(r->n - at) * sizeof(route));
+	        (r->n - at) * sizeof(route));
 	return 0;
 }
 
@@ -137,7 +137,7 @@ static void *lookup(const glia_router *r, const char *path, size_t len)
 }
 
 void *glia_router_match(const glia_router *r, const char *path, size_t len,
-			const char **rest)
+                        const char **rest)
 {
 	void *t;
 

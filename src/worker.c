@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,16 +34,18 @@
 #include "pyhost.h"
 #include "util.h"
 
-#define STATUS_FD 3
-#define EXIT_USAGE 2
+#define STATUS_FD         3
+#define EXIT_USAGE        2
 #define EXIT_START_FAILED 3
-#define SPEC_MAX_BYTES (16u << 20)
-#define MAX_HEADER_BYTES (64u << 10)
-#define DEFAULT_MAX_BODY ((size_t)32 << 20)
-#define READ_CHUNK (64u << 10)
-#define LISTEN_BACKLOG 128
-#define MAX_THREADS 1024
-#define KEEP_BUF_BYTES ((size_t)4 << 20) /* larger buffers are freed after use */
+#define SPEC_MAX_BYTES    (16u << 20)
+#define MAX_HEADER_BYTES  (64u << 10)
+#define DEFAULT_MAX_BODY  ((size_t)32 << 20)
+#define READ_CHUNK        (64u << 10)
+#define LINGER_MS         2000 /* draining input after an error answer */
+#define LISTEN_BACKLOG    128
+#define MAX_THREADS       1024
+/* A response buffer grown beyond this is freed after use. */
+#define KEEP_BUF_BYTES ((size_t)4 << 20)
 
 typedef struct worker_opts {
 	const char *spec_path;
@@ -78,7 +81,7 @@ typedef struct conn_ctx {
 
 static int status_fd = -1;
 static int listen_fd = -1;
-static int signal_pipe[2] = { -1, -1 };
+static int signal_pipe[2] = {-1, -1};
 static atomic_int stopping;
 static size_t max_body = DEFAULT_MAX_BODY;
 static server *servers;
@@ -104,7 +107,8 @@ static void status_line(const char *word, const char *msg)
 
 	if (status_fd < 0)
 		return;
-	line = msg ? glia_sprintf("%s %s\n", word, msg) : glia_sprintf("%s\n", word);
+	line = msg ? glia_sprintf("%s %s\n", word, msg)
+	           : glia_sprintf("%s\n", word);
 	for (char *p = line; msg && p[1]; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
@@ -134,11 +138,11 @@ start_failed(int status, const char *fmt, ...)
 static int parse_args(int argc, char **argv, worker_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "spec", required_argument, NULL, 's' },
-		{ "project-dir", required_argument, NULL, 'p' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "replica", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+	    {"spec", required_argument, NULL, 's'},
+	    {"project-dir", required_argument, NULL, 'p'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"replica", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -157,13 +161,14 @@ static int parse_args(int argc, char **argv, worker_opts *o)
 		else
 			return -1;
 	}
-	if (optind != argc || !o->spec_path || !o->project_dir || !o->socket_path)
+	if (optind != argc || !o->spec_path || !o->project_dir ||
+	    !o->socket_path)
 		return -1;
 	return 0;
 }
 
 static int read_spec(const char *path, worker_spec *spec, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	json_error_t jerr;
 	json_t *pred, *type, *threads;
@@ -171,31 +176,37 @@ static int read_spec(const char *path, worker_spec *spec, char *err,
 	memset(spec, 0, sizeof(*spec));
 	spec->text = glia_read_file(path, SPEC_MAX_BYTES, NULL);
 	if (!spec->text) {
-		snprintf(err, errlen, "cannot read spec %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot read spec %s: %s", path,
+		         strerror(errno));
 		return -1;
 	}
 	spec->root = json_loads(spec->text, 0, &jerr);
 	if (!spec->root) {
 		snprintf(err, errlen, "spec %s, line %d: %s", path, jerr.line,
-			 jerr.text);
+		         jerr.text);
 		return -1;
 	}
 	pred = json_object_get(spec->root, "predictor");
 	type = json_object_get(pred, "type");
-	if (!json_is_object(pred) || !json_is_string(json_object_get(pred, "path"))) {
+	if (!json_is_object(pred) ||
+	    !json_is_string(json_object_get(pred, "path"))) {
 		snprintf(err, errlen, "spec %s: predictor.path missing", path);
 		return -1;
 	}
-	if (type && !(json_is_string(type) && strcmp(json_string_value(type), "python") == 0)) {
-		snprintf(err, errlen, "spec %s: predictor type %s is not served by glia worker",
-			 path, json_is_string(type) ? json_string_value(type) : "?");
+	if (type && !(json_is_string(type) &&
+	              strcmp(json_string_value(type), "python") == 0)) {
+		snprintf(
+		    err, errlen,
+		    "spec %s: predictor type %s is not served by glia worker",
+		    path, json_is_string(type) ? json_string_value(type) : "?");
 		return -1;
 	}
 	threads = json_object_get(pred, "threads_per_process");
 	spec->threads = threads ? (int)json_integer_value(threads) : 1;
 	if (spec->threads < 1 || spec->threads > MAX_THREADS) {
-		snprintf(err, errlen, "spec %s: threads_per_process must be 1..%d",
-			 path, MAX_THREADS);
+		snprintf(err, errlen,
+		         "spec %s: threads_per_process must be 1..%d", path,
+		         MAX_THREADS);
 		return -1;
 	}
 	return 0;
@@ -210,24 +221,32 @@ static void free_spec(worker_spec *spec)
 /* predictor.env, then the variables the Python host relies on. */
 static int apply_env(const worker_spec *spec, char *err, size_t errlen)
 {
-	json_t *env = json_object_get(json_object_get(spec->root, "predictor"), "env");
+	json_t *env =
+	    json_object_get(json_object_get(spec->root, "predictor"), "env");
 	const char *key;
 	json_t *value;
 	const char *max;
 
-	json_object_foreach(env, key, value) {
-		if (!json_is_string(value) || setenv(key, json_string_value(value), 1) < 0) {
-			snprintf(err, errlen, "predictor.env: cannot set %s", key);
+	json_object_foreach(env, key, value)
+	{
+		if (!json_is_string(value) ||
+		    setenv(key, json_string_value(value), 1) < 0) {
+			snprintf(err, errlen, "predictor.env: cannot set %s",
+			         key);
 			return -1;
 		}
 	}
-	setenv("PYTHONUNBUFFERED", "1", 1); /* for the predictor's subprocesses */
+	setenv("PYTHONUNBUFFERED", "1",
+	       1); /* for the predictor's subprocesses */
 	max = getenv("GLIA_MAX_BODY_BYTES");
 	if (max && *max) {
 		char *end;
 		unsigned long long n = strtoull(max, &end, 10);
 		if (*end || n == 0) {
-			snprintf(err, errlen, "GLIA_MAX_BODY_BYTES=%s is not a positive integer", max);
+			snprintf(
+			    err, errlen,
+			    "GLIA_MAX_BODY_BYTES=%s is not a positive integer",
+			    max);
 			return -1;
 		}
 		max_body = (size_t)n;
@@ -273,8 +292,9 @@ static int bind_socket(const char *path, char *err, size_t errlen)
 	memset(&addr, 0, sizeof(addr));
 	addr.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "socket path too long (max %zu bytes): %s",
-			 sizeof(addr.sun_path) - 1, path);
+		snprintf(err, errlen,
+		         "socket path too long (max %zu bytes): %s",
+		         sizeof(addr.sun_path) - 1, path);
 		return -1;
 	}
 	strcpy(addr.sun_path, path);
@@ -300,9 +320,9 @@ fail:
 /* Writes a then b fully (MSG_NOSIGNAL: a gone peer is an error, not a
  * signal). 0 or -1. */
 static int send_all(int fd, const char *a, size_t alen, const char *b,
-		    size_t blen)
+                    size_t blen)
 {
-	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
 	struct msghdr mh;
 	int i = 0;
 
@@ -322,7 +342,8 @@ static int send_all(int fd, const char *a, size_t alen, const char *b,
 		if (n < 0)
 			return -1;
 		for (size_t left = (size_t)n; left > 0 && i < 2;) {
-			size_t step = left < iov[i].iov_len ? left : iov[i].iov_len;
+			size_t step =
+			    left < iov[i].iov_len ? left : iov[i].iov_len;
 			iov[i].iov_base = (char *)iov[i].iov_base + step;
 			iov[i].iov_len -= step;
 			left -= step;
@@ -335,7 +356,7 @@ static int send_all(int fd, const char *a, size_t alen, const char *b,
 
 static void ctx_init(conn_ctx *c)
 {
-	glia_http_limits limits = { MAX_HEADER_BYTES, max_body };
+	glia_http_limits limits = {MAX_HEADER_BYTES, max_body};
 
 	memset(c, 0, sizeof(*c));
 	c->parser = glia_http_parser_new(GLIA_HTTP_REQUEST, &limits);
@@ -359,14 +380,35 @@ static void trim_buf(glia_buf *b)
 static int send_parse_error(conn_ctx *c, int fd)
 {
 	glia_buf_reset(&c->head);
-	if (glia_http_format_error(&c->head, glia_http_parser_error_status(c->parser),
-				   glia_http_parser_error_message(c->parser), 0,
-				   NULL) < 0)
+	if (glia_http_format_error(
+	        &c->head, glia_http_parser_error_status(c->parser),
+	        glia_http_parser_error_message(c->parser), 0, NULL) < 0)
 		return -1;
 	return send_all(fd, c->head.data, c->head.len, NULL, 0);
 }
 
-static void fill_request(conn_ctx *c, const glia_http_msg *m, glia_pyhost_req *req)
+/* After an error answer, reads (and drops) what the client is still
+ * sending for a short while before the caller closes: closing with unread
+ * input would make the client's send fail before it reads the answer. */
+static void linger(conn_ctx *c, int fd)
+{
+	uint64_t end = glia_now_ms() + LINGER_MS;
+	uint64_t now;
+
+	shutdown(fd, SHUT_WR);
+	while ((now = glia_now_ms()) < end) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int rc = poll(&pfd, 1, (int)(end - now));
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0 || read(fd, c->rbuf, READ_CHUNK) <= 0)
+			return;
+	}
+}
+
+static void fill_request(conn_ctx *c, const glia_http_msg *m,
+                         glia_pyhost_req *req)
 {
 	for (size_t i = 0; i < m->n_headers; i++) {
 		c->names[i] = m->headers[i].name;
@@ -392,14 +434,17 @@ static int format_head(conn_ctx *c, const char *request_id, int keep)
 
 	glia_buf_reset(&c->extra);
 	glia_buf_reset(&c->head);
-	if (request_id && glia_buf_printf(&c->extra, "X-Request-ID: %s\r\n", request_id) < 0)
+	if (request_id &&
+	    glia_buf_printf(&c->extra, "X-Request-ID: %s\r\n", request_id) < 0)
 		return -1;
-	if (r->extra_headers.len
-	    && glia_buf_append(&c->extra, r->extra_headers.data, r->extra_headers.len) < 0)
+	if (r->extra_headers.len &&
+	    glia_buf_append(&c->extra, r->extra_headers.data,
+	                    r->extra_headers.len) < 0)
 		return -1;
 	return glia_http_format_response_head(
-		&c->head, r->status, r->has_content_type ? r->content_type.data : NULL,
-		r->body.len, keep, c->extra.len ? c->extra.data : NULL);
+	    &c->head, r->status,
+	    r->has_content_type ? r->content_type.data : NULL, r->body.len,
+	    keep, c->extra.len ? c->extra.data : NULL);
 }
 
 /* Answers one request; 1 to keep the connection, 0 to close it. */
@@ -413,12 +458,13 @@ static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 	keep = m->keep_alive && !atomic_load(&stopping);
 	if (format_head(c, req.request_id, keep) < 0) {
 		glia_buf_reset(&c->head);
-		glia_http_format_error(&c->head, 500, "response headers too large", 0, NULL);
+		glia_http_format_error(&c->head, 500,
+		                       "response headers too large", 0, NULL);
 		rc = send_all(fd, c->head.data, c->head.len, NULL, 0);
 		keep = 0;
 	} else {
 		rc = send_all(fd, c->head.data, c->head.len, c->resp.body.data,
-			      c->resp.body.len);
+		              c->resp.body.len);
 	}
 	glia_pyhost_finish(&c->resp);
 	trim_buf(&c->resp.body);
@@ -445,10 +491,12 @@ static void serve_conn(conn_ctx *c, int fd)
 			len = (size_t)n;
 		}
 		used = 0;
-		rc = glia_http_parser_feed(c->parser, c->rbuf + off, len - off, &used);
+		rc = glia_http_parser_feed(c->parser, c->rbuf + off, len - off,
+		                           &used);
 		off = rc == GLIA_HTTP_AGAIN ? len : off + used;
 		if (rc == GLIA_HTTP_ERROR) {
-			send_parse_error(c, fd);
+			if (send_parse_error(c, fd) == 0)
+				linger(c, fd);
 			return;
 		}
 		if (rc == GLIA_HTTP_DONE) {
@@ -482,7 +530,8 @@ static void *server_main(void *arg)
 			if (atomic_load(&stopping))
 				break;
 			if (errno != EINTR && errno != ECONNABORTED)
-				usleep(10 * 1000); /* EMFILE and friends: back off */
+				usleep(10 *
+				       1000); /* EMFILE and friends: back off */
 			continue;
 		}
 		set_conn(idx, fd);
@@ -503,9 +552,10 @@ static int start_servers(int n, char *err, size_t errlen)
 
 		servers[i].fd = -1;
 		rc = pthread_create(&servers[i].tid, NULL, server_main,
-				    (void *)(intptr_t)i);
+		                    (void *)(intptr_t)i);
 		if (rc != 0) {
-			snprintf(err, errlen, "cannot start serving thread: %s", strerror(rc));
+			snprintf(err, errlen, "cannot start serving thread: %s",
+			         strerror(rc));
 			return -1;
 		}
 		servers[i].started = 1;
@@ -553,7 +603,8 @@ static int install_signals(void)
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+	if (sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -584,7 +635,7 @@ static int tie_to_parent(void)
 
 /* Everything up to a predictor that is built, before any serving. */
 static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
-		 char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
 	glia_pyhost_opts py;
 	char *pydir = NULL;
@@ -595,7 +646,7 @@ static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
 	*sock_path = absolute_path(o->socket_path);
 	if (chdir(o->project_dir) < 0) {
 		snprintf(err, errlen, "cannot enter project directory %s: %s",
-			 o->project_dir, strerror(errno));
+		         o->project_dir, strerror(errno));
 		return -1;
 	}
 	if (apply_env(spec, err, errlen) < 0)
@@ -619,18 +670,20 @@ static ino_t socket_inode(const char *path)
 int glia_worker_main(int argc, char **argv)
 {
 	worker_opts o;
-	worker_spec spec = { 0 };
+	worker_spec spec = {0};
 	char err[1024] = "";
 	char *sock_path = NULL;
 	ino_t ino;
 
 	probe_status_fd();
 	if (tie_to_parent() < 0)
-		return start_failed(EXIT_START_FAILED, "parent process already exited");
+		return start_failed(EXIT_START_FAILED,
+		                    "parent process already exited");
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &o) < 0) {
-		fputs("usage: glia worker --spec FILE --project-dir DIR --socket PATH"
-		      " [--replica ID]\n", stderr);
+		fputs("usage: glia worker --spec FILE --project-dir DIR "
+		      "--socket PATH [--replica ID]\n",
+		      stderr);
 		status_line("error", "usage error");
 		return EXIT_USAGE;
 	}
@@ -641,8 +694,9 @@ int glia_worker_main(int argc, char **argv)
 		return start_failed(EXIT_START_FAILED, "%s", err);
 	ino = socket_inode(sock_path);
 	if (install_signals() < 0)
-		return start_failed(EXIT_START_FAILED, "cannot install signal handlers: %s",
-				    strerror(errno));
+		return start_failed(EXIT_START_FAILED,
+		                    "cannot install signal handlers: %s",
+		                    strerror(errno));
 	glia_pyhost_detach();
 	if (start_servers(spec.threads, err, sizeof(err)) < 0)
 		return start_failed(EXIT_START_FAILED, "%s", err);

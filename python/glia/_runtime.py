@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import operator
 import os
 import sys
 import traceback
@@ -419,11 +420,19 @@ def _encode_body(body):
     return JSON_TYPE, _to_json(body)
 
 
-def _encode_response(resp):
-    status = resp.status
-    if type(status) is not int or not 100 <= status <= 599:
-        raise _Unencodable("glia.Response status must be an integer "
+def _status(status):
+    try:
+        code = operator.index(status) if type(status) is not bool else None
+    except TypeError:
+        code = None
+    if code is None or not 100 <= code <= 599:
+        raise _Unencodable("response status must be an integer "
                            "from 100 to 599, not %r" % (status,))
+    return code
+
+
+def _encode_response(resp):
+    status = _status(resp.status)
     ctype, body = _encode_body(resp.body)
     extra = None
     if resp.headers:
@@ -434,14 +443,30 @@ def _encode_response(resp):
     return status, ctype, body, extra
 
 
+def _encode_starlette(resp):
+    # Cortex predictors may return a starlette.responses.Response: take its
+    # status, body and headers as they are (duck-typed; starlette is not
+    # needed by glia).
+    headers = [(k.decode("latin-1"), v.decode("latin-1"))
+               for k, v in resp.raw_headers]
+    ctype, extra = _header_lines(headers)
+    return _status(resp.status_code), ctype, bytes(resp.body), extra
+
+
 def _encode(result):
     """(status, content type, body bytes, extra header bytes or None)."""
-    if type(result) is str:
+    t = type(result)
+    if t is str:
         return 200, TEXT_TYPE, result.encode(), None
+    if t is dict or t is list:
+        return 200, JSON_TYPE, _to_json(result), None
     if result is None:
         return 200, JSON_TYPE, b"null", None
     if isinstance(result, Response):
         return _encode_response(result)
+    if (getattr(result, "raw_headers", None) is not None
+            and hasattr(result, "status_code") and hasattr(result, "body")):
+        return _encode_starlette(result)
     ctype, body = _encode_body(result)
     return 200, ctype, body, None
 

@@ -170,6 +170,8 @@ def start(tmp_path, sockdir):
         out_path = tmp_path / ("out%d.txt" % len(started))
         err_path = tmp_path / ("err%d.txt" % len(started))
         r, w = os.pipe()
+        # fd 3 is the status pipe; bash, because dash cannot redirect
+        # descriptors above 9.
         cmd = ["/bin/bash", "-c", 'exec "$0" "$@" 3>&%d %d>&-' % (w, w),
                GLIA_BIN, "worker", "--spec", str(spec_path),
                "--project-dir", str(proj), "--socket", sock_path,
@@ -636,3 +638,79 @@ def test_sklearn_iris_model(start):
     r = w.post_json({"sepal_length": 7.7, "sepal_width": 3.0,
                      "petal_length": 6.1, "petal_width": 2.3})
     assert r.body == b"virginica"
+
+
+# --- HTTP framing ---------------------------------------------------------
+
+def _raw_exchange(path, data, timeout=DEADLINE):
+    """Sends raw bytes, returns everything read until the worker closes."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+    finally:
+        s.close()
+
+
+def test_pipelined_requests_are_answered_in_order(start):
+    w = start(ECHO)
+    req = ("POST / HTTP/1.1\r\nContent-Type: application/json\r\n"
+           "X-Request-ID: r%d\r\nContent-Length: %d\r\n%s\r\n%s")
+    data = b""
+    for i in range(3):
+        body = json.dumps({"i": i})
+        last = "Connection: close\r\n" if i == 2 else ""
+        data += (req % (i, len(body), last, body)).encode()
+    out = _raw_exchange(w.sock_path, data)
+    assert out.count(b"HTTP/1.1 200 OK") == 3
+    assert out.index(b"X-Request-ID: r0") < out.index(b"X-Request-ID: r1") \
+        < out.index(b"X-Request-ID: r2")
+
+
+def test_malformed_request_answers_400_and_closes(start):
+    w = start(ECHO)
+    out = _raw_exchange(w.sock_path, b"THIS IS NOT HTTP\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert b'"error"' in out
+    # still serving
+    assert w.post_json({}).status == 200
+
+
+def test_http10_request_closes_after_answer(start):
+    w = start(ECHO)
+    out = _raw_exchange(w.sock_path,
+                        b"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
+    assert out.startswith(b"HTTP/1.1 200 OK")
+    assert b"Connection: close" in out
+
+
+def test_starlette_style_response_is_honoured(start):
+    # Cortex predictors may return starlette.responses.Response; glia takes
+    # any object with status_code, body and raw_headers.
+    w = start("""
+        class FakeStarletteResponse:
+            def __init__(self):
+                self.status_code = 202
+                self.body = b"<b>hi</b>"
+                self.raw_headers = [(b"content-type", b"text/html"),
+                                    (b"content-length", b"9"),
+                                    (b"x-extra", b"1")]
+
+        class PythonPredictor:
+            def __init__(self, config):
+                pass
+            def predict(self, payload):
+                return FakeStarletteResponse()
+    """)
+    r = w.request(b"")
+    assert r.status == 202
+    assert r.headers["content-type"] == "text/html"
+    assert r.headers["x-extra"] == "1"
+    assert r.body == b"<b>hi</b>"

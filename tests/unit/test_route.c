@@ -11,7 +11,7 @@
 
 #include "route.h"
 
-static const char *endpoints[] = { "/a", "/a/b", "/iris", "/iris/v2", "/x-y.z" };
+static const char *endpoints[] = {"/a", "/a/b", "/iris", "/iris/v2", "/x-y.z"};
 
 /* Each endpoint's target is its own name, so a match tells which one won. */
 static glia_router *make_router(int with_root)
@@ -19,7 +19,8 @@ static glia_router *make_router(int with_root)
 	glia_router *r = glia_router_new();
 
 	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-		assert_int_equal(glia_router_add(r, endpoints[i], (void *)endpoints[i]), 0);
+		assert_int_equal(
+		    glia_router_add(r, endpoints[i], (void *)endpoints[i]), 0);
 	if (with_root)
 		assert_int_equal(glia_router_add(r, "/", (void *)"/"), 0);
 	return r;
@@ -35,39 +36,39 @@ static void run_matches(const glia_router *r, const match_case *mc, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *rest = "unset";
-		const char *got = glia_router_match(r, mc[i].path,
-						    strlen(mc[i].path), &rest);
+		const char *got =
+		    glia_router_match(r, mc[i].path, strlen(mc[i].path), &rest);
 		if ((got == NULL) != (mc[i].endpoint == NULL) ||
 		    (got && strcmp(got, mc[i].endpoint) != 0))
 			fail_msg("path \"%s\": matched %s, want %s", mc[i].path,
-				 got ? got : "nothing",
-				 mc[i].endpoint ? mc[i].endpoint : "nothing");
+			         got ? got : "nothing",
+			         mc[i].endpoint ? mc[i].endpoint : "nothing");
 		if (got && strcmp(rest, mc[i].rest) != 0)
-			fail_msg("path \"%s\": rest \"%s\", want \"%s\"", mc[i].path,
-				 rest, mc[i].rest);
+			fail_msg("path \"%s\": rest \"%s\", want \"%s\"",
+			         mc[i].path, rest, mc[i].rest);
 	}
 }
 
 static void match_longest_prefix_on_segment_boundary(void **state)
 {
 	static const match_case mc[] = {
-		{ "/a", "/a", "" },
-		{ "/a/", "/a", "/" },
-		{ "/a/b", "/a/b", "" },
-		{ "/a/b/c", "/a/b", "/c" },
-		{ "/a/bc", "/a", "/bc" },
-		{ "/a/c/d", "/a", "/c/d" },
-		{ "/ab", NULL, NULL },
-		{ "/iris/predict", "/iris", "/predict" },
-		{ "/iris/v2/predict", "/iris/v2", "/predict" },
-		{ "/iris/v22", "/iris", "/v22" },
-		{ "/iri", NULL, NULL },
-		{ "/irisx", NULL, NULL },
-		{ "/x-y.z/q", "/x-y.z", "/q" },
-		{ "/", NULL, NULL },
-		{ "", NULL, NULL },
-		{ "a", NULL, NULL },
-		{ "//a", NULL, NULL },
+	    {"/a", "/a", ""},
+	    {"/a/", "/a", "/"},
+	    {"/a/b", "/a/b", ""},
+	    {"/a/b/c", "/a/b", "/c"},
+	    {"/a/bc", "/a", "/bc"},
+	    {"/a/c/d", "/a", "/c/d"},
+	    {"/ab", NULL, NULL},
+	    {"/iris/predict", "/iris", "/predict"},
+	    {"/iris/v2/predict", "/iris/v2", "/predict"},
+	    {"/iris/v22", "/iris", "/v22"},
+	    {"/iri", NULL, NULL},
+	    {"/irisx", NULL, NULL},
+	    {"/x-y.z/q", "/x-y.z", "/q"},
+	    {"/", NULL, NULL},
+	    {"", NULL, NULL},
+	    {"a", NULL, NULL},
+	    {"//a", NULL, NULL},
 	};
 	glia_router *r = make_router(0);
 
@@ -78,13 +79,13 @@ static void match_longest_prefix_on_segment_boundary(void **state)
 static void root_endpoint_matches_everything_else(void **state)
 {
 	static const match_case mc[] = {
-		{ "/", "/", "" },
-		{ "/ab", "/", "/ab" },
-		{ "/a/bc", "/a", "/bc" },
-		{ "/a/b/c", "/a/b", "/c" },
-		{ "/nothing/here", "/", "/nothing/here" },
-		{ "//a", "/", "//a" },
-		{ "a", NULL, NULL },
+	    {"/", "/", ""},
+	    {"/ab", "/", "/ab"},
+	    {"/a/bc", "/a", "/bc"},
+	    {"/a/b/c", "/a/b", "/c"},
+	    {"/nothing/here", "/", "/nothing/here"},
+	    {"//a", "/", "//a"},
+	    {"a", NULL, NULL},
 	};
 	glia_router *r = make_router(1);
 
@@ -121,7 +122,8 @@ static void remove_drops_only_that_endpoint(void **state)
 	assert_string_equal(rest, "/b/c");
 	assert_int_equal(glia_router_remove(r, "/a"), 0);
 	assert_null(glia_router_match(r, "/a/b/c", 6, &rest));
-	assert_string_equal(glia_router_match(r, "/iris/v2", 8, NULL), "/iris/v2");
+	assert_string_equal(glia_router_match(r, "/iris/v2", 8, NULL),
+	                    "/iris/v2");
 	/* A removed endpoint can be added again. */
 	assert_int_equal(glia_router_add(r, "/a", (void *)"again"), 0);
 	assert_string_equal(glia_router_match(r, "/a/z", 4, NULL), "again");
@@ -141,8 +143,9 @@ static void duplicate_add_fails(void **state)
 
 static void malformed_endpoint_add_fails(void **state)
 {
-	static const char *bad[] = { "", "a", "a/b", "/a/", "//", "/a//b",
-				     "/a?b", "/a#b", "/a b", "/a\tb", "/\x7f" };
+	static const char *bad[] = {"",     "a",     "a/b",  "/a/",
+	                            "//",   "/a//b", "/a?b", "/a#b",
+	                            "/a b", "/a\tb", "/\x7f"};
 	glia_router *r = glia_router_new();
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -167,14 +170,16 @@ static void many_endpoints_stay_sorted(void **state)
 		char path[32];
 		const char *rest;
 		snprintf(path, sizeof(path), "/m%d/predict", i);
-		assert_ptr_equal(glia_router_match(r, path, strlen(path), &rest), names[i]);
+		assert_ptr_equal(
+		    glia_router_match(r, path, strlen(path), &rest), names[i]);
 		assert_string_equal(rest, "/predict");
 	}
 	for (int i = 0; i < 200; i += 2)
 		assert_int_equal(glia_router_remove(r, names[i]), 0);
 	assert_int_equal(glia_router_count(r), 100);
 	for (int i = 0; i < 200; i++) {
-		void *t = glia_router_match(r, names[i], strlen(names[i]), NULL);
+		void *t =
+		    glia_router_match(r, names[i], strlen(names[i]), NULL);
 		assert_ptr_equal(t, i % 2 ? names[i] : NULL);
 	}
 	glia_router_free(r);
@@ -183,13 +188,13 @@ static void many_endpoints_stay_sorted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(match_longest_prefix_on_segment_boundary),
-		cmocka_unit_test(root_endpoint_matches_everything_else),
-		cmocka_unit_test(match_reads_only_len_bytes),
-		cmocka_unit_test(remove_drops_only_that_endpoint),
-		cmocka_unit_test(duplicate_add_fails),
-		cmocka_unit_test(malformed_endpoint_add_fails),
-		cmocka_unit_test(many_endpoints_stay_sorted),
+	    cmocka_unit_test(match_longest_prefix_on_segment_boundary),
+	    cmocka_unit_test(root_endpoint_matches_everything_else),
+	    cmocka_unit_test(match_reads_only_len_bytes),
+	    cmocka_unit_test(remove_drops_only_that_endpoint),
+	    cmocka_unit_test(duplicate_add_fails),
+	    cmocka_unit_test(malformed_endpoint_add_fails),
+	    cmocka_unit_test(many_endpoints_stay_sorted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
