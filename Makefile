@@ -60,8 +60,28 @@ asan:
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) BUILD=build-asan SANITIZE=1 e2e
 
+# libFuzzer drivers for the input parsers (fuzz/README.md); each runs for
+# FUZZ_SECONDS over its seed corpus plus what it finds.
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
+                $(shell pkg-config --cflags $(PKGS))
+FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS)) -lhttp_parser
+build-fuzz/fuzz_http: fuzz/fuzz_http.c src/http.c src/util.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
+build-fuzz/fuzz_config: fuzz/fuzz_config.c src/config.c src/duration.c src/util.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
+fuzz: build-fuzz/fuzz_http build-fuzz/fuzz_config
+	@set -e; for f in http config; do \
+	  mkdir -p build-fuzz/corpus-$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build-fuzz/corpus-$$f fuzz/corpus/$$f 2>&1 | tail -3; \
+	done
+
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c include/glia/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config git curl ca-certificates
 libuv1-dev libhttp-parser-dev libyaml-dev libjansson-dev libsqlite3-dev
 python3 python3-dev python3-numpy python3-sklearn python3-pytest
-libcmocka-dev wrk procps"
+libcmocka-dev wrk procps clang libclang-rt-14-dev"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=""

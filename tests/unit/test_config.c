@@ -455,9 +455,9 @@ static const bad_case bad_cases[] = {
 	 "\"iris-\""},
 	{"name: {a: b}\n",
 	 "glia.yaml:1:7: name: must be a string, got a mapping"},
-	{"name: aaaaaaaaaabbbbbbbbbbccccccccccdddddddddde\n",
+	{"name: aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\n",
 	 "glia.yaml:1:7: name: must be at most 42 characters, got "
-	 "\"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddde\""},
+	 "\"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\""},
 	{"- name: a\n"
 	 "  kind: RealtimeAPI\n"
 	 "  predictor: {type: python, path: p.py}\n"
@@ -492,8 +492,9 @@ static const bad_case bad_cases[] = {
 	 "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
 	 "mean \"processes_per_replica\"?"},
 	{API "compute: {memory: 1Gi}\n",
-	 "glia.yaml:6:11: compute.memory: unknown key; valid keys: cpu, mem, "
-	 "gpu"},
+	 "glia.yaml:6:11: compute.memory: unknown key; did you mean \"mem\"?"},
+	{API "compute: {disk: 1Gi}\n",
+	 "glia.yaml:6:11: compute.disk: unknown key; valid keys: cpu, mem, gpu"},
 	{"name: a\nkind: RealtimeAPI\nname: b\n",
 	 "glia.yaml:3:1: name: duplicate key"},
 	{API "  type: c\n", "glia.yaml:6:3: predictor.type: duplicate key"},
@@ -530,7 +531,7 @@ static const bad_case bad_cases[] = {
 	 "strings, got a list"},
 	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
 	 "  command: [./serve, {port: 1}]\n",
-	 "glia.yaml:5:23: predictor.command[1]: must be a string, got a mapping"},
+	 "glia.yaml:5:22: predictor.command[1]: must be a string, got a mapping"},
 	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
 	 "  command: [./serve]\n  path: p.py\n",
 	 "glia.yaml:6:3: predictor.path: only valid for types python and c "
@@ -579,9 +580,10 @@ static const bad_case bad_cases[] = {
 	{API "  config: {a: {b: 1, b: 2}}\n",
 	 "glia.yaml:6:22: predictor.config.a.b: duplicate key"},
 	{API "  config: &x {a: *x}\n",
+	 /* the key is cut at 127 characters */
 	 "glia.yaml:6:11: predictor.config.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
 	 "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
-	 "a.a.a.a.a.a.a.a.a.a.a: nested more than 64 levels deep"},
+	 "a.a.: nested more than 64 levels deep"},
 	/* models */
 	{API "  models: {path: m, dir: d}\n",
 	 "glia.yaml:6:11: predictor.models: must have exactly one of path, "
@@ -605,7 +607,7 @@ static const bad_case bad_cases[] = {
 	 "glia.yaml:6:52: predictor.models.disk_cache_size: must be >= "
 	 "cache_size (4), got \"2\""},
 	{API "  models: {dir: d, cache_size: 0, disk_cache_size: 2}\n",
-	 "glia.yaml:6:33: predictor.models.cache_size: must be an integer >= 1, "
+	 "glia.yaml:6:32: predictor.models.cache_size: must be an integer >= 1, "
 	 "got \"0\""},
 	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
 	 "  command: [./serve]\n  models: {dir: d}\n",
@@ -723,7 +725,7 @@ static const bad_case bad_cases[] = {
 	 "  kind: RealtimeAPI\n"
 	 "  predictor: {type: python, path: p.py}\n"
 	 "  networking: {endpoint: /a}\n",
-	 "glia.yaml:7:27: networking.endpoint: /a is already the endpoint of "
+	 "glia.yaml:7:26: networking.endpoint: /a is already the endpoint of "
 	 "API \"a\" (line 1)"},
 };
 
@@ -800,7 +802,7 @@ static void alias_bomb_in_config_is_refused(void **state)
 	assert_int_equal(glia_config_parse(yaml, strlen(yaml), "glia.yaml",
 					   NULL, &specs, &n, &err),
 			 -1);
-	assert_string_equal(err.key + strlen(err.key) - 3, "[9]");
+	assert_int_equal(strncmp(err.key, "predictor.config.e[", 19), 0);
 	assert_non_null(strstr(err.message, ": more than 100000 values"));
 }
 
