@@ -53,7 +53,7 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 
-echo "== glia $("$glia" version | head -n1), $(nproc) CPUs, daemon on $url"
+echo "== $("$glia" version | head -n1), $(nproc) CPUs, daemon on $url"
 
 # 1. deploy to first prediction, iris-classifier
 start=$(now)
@@ -81,3 +81,10 @@ wrk -t"$threads" -c"$conns" -d"$duration" -s "$repo/bench/post.lua" "$url/echo" 
 rps=$(awk '/^Requests\/sec:/ {print $2}' "$home/wrk.out")
 non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$home/wrk.out")
 echo "echo: ${rps} requests/s (wrk -t$threads -c$conns -d$duration), non-2xx: ${non2xx:-0}"
+# what the daemon counted, as a cross-check of wrk's figure
+"$glia" get echo -o json | /usr/bin/python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+r = a["requests"]
+print("echo: daemon counted %d requests (%d 2xx, %d 4xx, %d 5xx), avg latency %.2f ms"
+      % (r["total"], r["2xx"], r["4xx"], r["5xx"], a["avg_latency_ms"]))'

@@ -19,7 +19,7 @@
  *   must be RealtimeAPI, got "Foo"
  *   must be a mapping, got a list
  *   must be a duration > 0 (like 250ms, 10s, 5m, 1h30m), got "soon"
- *   required                  (optionally with a hint: "required (RealtimeAPI)")
+ *   required                 (sometimes with a hint: "required (RealtimeAPI)")
  *   required for type python
  *   required when cache_size is given
  *   only valid for type command
@@ -48,12 +48,12 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define CONFIG_MAX_BYTES (8u << 20) /* refuse larger files outright */
-#define CONFIG_MAX_DEPTH 64         /* predictor.config nesting */
-#define CONFIG_MAX_VALUES 100000    /* predictor.config size, aliases too */
-#define ENDPOINT_MAX 200
-#define KEY_MAX sizeof(((glia_config_error *)0)->key)
-#define GOT_MAX 64 /* characters of a bad value quoted in a message */
+#define CONFIG_MAX_BYTES  (8u << 20) /* refuse larger files outright */
+#define CONFIG_MAX_DEPTH  64         /* predictor.config nesting */
+#define CONFIG_MAX_VALUES 100000     /* predictor.config size, aliases too */
+#define ENDPOINT_MAX      200
+#define KEY_MAX           sizeof(((glia_config_error *)0)->key)
+#define GOT_MAX           64 /* characters of a bad value quoted in a message */
 
 typedef struct ctx {
 	yaml_document_t *doc;
@@ -71,45 +71,38 @@ typedef struct range {
 	double hi;
 } range;
 
+/* clang-format off */
 static const char *const api_keys[] = {
 	"name", "kind", "predictor", "compute", "autoscaling",
-	"update_strategy", "networking", NULL,
-};
+	"update_strategy", "networking", NULL};
 static const char *const unsupported_kinds[] = {
-	"AsyncAPI", "BatchAPI", "TaskAPI", "TrafficSplitter", NULL,
-};
+	"AsyncAPI", "BatchAPI", "TaskAPI", "TrafficSplitter", NULL};
 static const char *const predictor_keys[] = {
 	"type", "path", "command", "readiness_path", "config", "python_path",
 	"env", "processes_per_replica", "threads_per_process", "log_level",
-	"models", "server_side_batching", NULL,
-};
+	"models", "server_side_batching", NULL};
 static const char *const predictor_types[] = {"python", "c", "command", NULL};
 static const char *const log_levels[] = {
-	"debug", "info", "warning", "error", NULL,
-};
+	"debug", "info", "warning", "error", NULL};
 static const char *const models_keys[] = {
-	"path", "paths", "dir", "cache_size", "disk_cache_size", NULL,
-};
+	"path", "paths", "dir", "cache_size", "disk_cache_size", NULL};
 static const char *const model_path_keys[] = {"name", "path", NULL};
 static const char *const batching_keys[] = {
-	"max_batch_size", "batch_interval", NULL,
-};
+	"max_batch_size", "batch_interval", NULL};
 static const char *const compute_keys[] = {"cpu", "mem", "gpu", NULL};
 static const char *const autoscaling_keys[] = {
 	"min_replicas", "max_replicas", "init_replicas",
 	"target_replica_concurrency", "max_replica_concurrency", "window",
 	"downscale_stabilization_period", "upscale_stabilization_period",
 	"max_downscale_factor", "max_upscale_factor", "downscale_tolerance",
-	"upscale_tolerance", NULL,
-};
+	"upscale_tolerance", NULL};
 static const char *const update_strategy_keys[] = {
-	"max_surge", "max_unavailable", NULL,
-};
+	"max_surge", "max_unavailable", NULL};
 static const char *const networking_keys[] = {"endpoint", "timeout", NULL};
 static const char *const api_types[] = {"public", "internal", NULL};
 static const char *const reserved_endpoints[] = {
-	"/healthz", "/metrics", "/v1", "/v2", NULL,
-};
+	"/healthz", "/metrics", "/v1", "/v2", NULL};
+/* clang-format on */
 
 /* Cortex keys that mean nothing on glia, accepted and ignored so that a
  * cortex.yaml deploys unchanged. The list is kept short on purpose:
@@ -121,8 +114,7 @@ static const char *const reserved_endpoints[] = {
  *   compute.node_groups: Cortex cluster node groups;
  *   networking.api_type: public | internal load balancer. */
 static const char *const predictor_cortex_keys[] = {
-	"image", "tensorflow_serving_image", "shm_size", "dependencies", NULL,
-};
+    "image", "tensorflow_serving_image", "shm_size", "dependencies", NULL};
 static const char *const compute_cortex_keys[] = {"node_groups", NULL};
 static const char *const networking_cortex_keys[] = {"api_type", NULL};
 
@@ -134,7 +126,7 @@ static const range unit_interval = {"in [0, 1)", 0, 1, 1};
 /* ---- errors ---- */
 
 static void set_error(ctx *c, int line, int column, const char *key,
-		      const char *what)
+                      const char *what)
 {
 	glia_config_error *e = c->err;
 	glia_buf msg;
@@ -167,7 +159,7 @@ fail(ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
 	va_end(ap);
 	if (n)
 		set_error(c, (int)n->start_mark.line + 1,
-			  (int)n->start_mark.column + 1, key, what);
+		          (int)n->start_mark.column + 1, key, what);
 	else
 		set_error(c, 0, 0, key, what);
 	return -1;
@@ -175,7 +167,8 @@ fail(ctx *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
 
 static int is_null(const yaml_node_t *n)
 {
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+	static const char *const nulls[] = {"",     "~",    "null",
+	                                    "Null", "NULL", NULL};
 
 	if (n->type != YAML_SCALAR_NODE ||
 	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -217,8 +210,8 @@ static void describe(const yaml_node_t *n, char *out, size_t size)
 	else if (is_null(n))
 		snprintf(out, size, "null");
 	else
-		quote((const char *)n->data.scalar.value,
-		      n->data.scalar.length, out, size);
+		quote((const char *)n->data.scalar.value, n->data.scalar.length,
+		      out, size);
 }
 
 /* "WHAT, got VALUE" at the value node. Returns -1. */
@@ -250,13 +243,13 @@ static const char *text(const yaml_node_t *n)
 static size_t n_items(const yaml_node_t *seq)
 {
 	return (size_t)(seq->data.sequence.items.top -
-			seq->data.sequence.items.start);
+	                seq->data.sequence.items.start);
 }
 
 static size_t n_pairs(const yaml_node_t *map)
 {
 	return (size_t)(map->data.mapping.pairs.top -
-			map->data.mapping.pairs.start);
+	                map->data.mapping.pairs.start);
 }
 
 /* Appends s to the KEY_MAX buffer out, cutting what does not fit. */
@@ -333,7 +326,7 @@ static yaml_node_t *get_key(ctx *c, yaml_node_t *map, const char *name)
 
 /* Unknown key: suggests the nearest valid key, or lists them all. */
 static int unknown_key(ctx *c, yaml_node_t *k, const char *path,
-		       const char *const *valid)
+                       const char *const *valid)
 {
 	const char *best = NULL;
 	int best_d = INT_MAX;
@@ -349,7 +342,8 @@ static int unknown_key(ctx *c, yaml_node_t *k, const char *path,
 		}
 	}
 	if (best && best_d <= 3 && (size_t)best_d < strlen(text(k)))
-		return fail(c, k, key, "unknown key; did you mean \"%s\"?", best);
+		return fail(c, k, key, "unknown key; did you mean \"%s\"?",
+		            best);
 	glia_buf_init(&list, 0);
 	for (const char *const *v = valid; *v; v++)
 		glia_buf_printf(&list, "%s%s", v == valid ? "" : ", ", *v);
@@ -360,14 +354,16 @@ static int unknown_key(ctx *c, yaml_node_t *k, const char *path,
 
 /* Every key of map must be a string, in valid or ignored, and unique. */
 static int check_keys(ctx *c, yaml_node_t *map, const char *path,
-		      const char *const *valid, const char *const *ignored)
+                      const char *const *valid, const char *const *ignored)
 {
 	yaml_node_pair_t *start = map->data.mapping.pairs.start;
 	char key[KEY_MAX];
 
-	for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = node_at(c, p->key);
-		if (k->type != YAML_SCALAR_NODE)
+		if (k->type != YAML_SCALAR_NODE ||
+		    strlen(text(k)) != k->data.scalar.length)
 			return fail(c, k, path, "keys must be strings");
 		if (!in_list(valid, text(k)) && !in_list(ignored, text(k)))
 			return unknown_key(c, k, path, valid);
@@ -383,7 +379,7 @@ static int check_keys(ctx *c, yaml_node_t *map, const char *path,
 
 /* A key given where it has no meaning (e.g. command with type python). */
 static int only_for(ctx *c, yaml_node_t *map, const char *path,
-		    const char *name, int allowed, const char *types)
+                    const char *name, int allowed, const char *types)
 {
 	yaml_node_t *k = get_key(c, map, name);
 	char key[KEY_MAX];
@@ -399,7 +395,7 @@ static int only_for(ctx *c, yaml_node_t *map, const char *path,
 /* The text of scalar n; anything else (or a NUL inside) is an error
  * "must be WHAT, got ...". */
 static int scalar(ctx *c, yaml_node_t *n, const char *key, const char *what,
-		  const char **out)
+                  const char **out)
 {
 	if (n->type != YAML_SCALAR_NODE ||
 	    strlen(text(n)) != n->data.scalar.length)
@@ -445,7 +441,7 @@ static int parse_double(const char *s, double *out)
 }
 
 static int int_field(ctx *c, yaml_node_t *map, const char *path,
-		     const char *name, int lo, int hi, int *out)
+                     const char *name, int lo, int hi, int *out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -457,16 +453,17 @@ static int int_field(ctx *c, yaml_node_t *map, const char *path,
 	if (v->type != YAML_SCALAR_NODE || parse_int(text(v), &x) < 0 ||
 	    x < lo || x > hi) {
 		if (hi == INT_MAX)
-			return bad_value(c, v, key, "must be an integer >= %d", lo);
+			return bad_value(c, v, key, "must be an integer >= %d",
+			                 lo);
 		return bad_value(c, v, key, "must be an integer from %d to %d",
-				 lo, hi);
+		                 lo, hi);
 	}
 	*out = (int)x;
 	return 0;
 }
 
 static int number_field(ctx *c, yaml_node_t *map, const char *path,
-			const char *name, const range *r, double *out)
+                        const char *name, const range *r, double *out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -483,7 +480,7 @@ static int number_field(ctx *c, yaml_node_t *map, const char *path,
 }
 
 static int duration_field(ctx *c, yaml_node_t *map, const char *path,
-			  const char *name, int allow_zero, int64_t *out)
+                          const char *name, int allow_zero, int64_t *out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -493,18 +490,19 @@ static int duration_field(ctx *c, yaml_node_t *map, const char *path,
 		return 0;
 	join(key, path, name);
 	if (v->type != YAML_SCALAR_NODE ||
-	    glia_parse_duration_ms(text(v), &ms) < 0 || (ms == 0 && !allow_zero))
+	    glia_parse_duration_ms(text(v), &ms) < 0 ||
+	    (ms == 0 && !allow_zero))
 		return bad_value(c, v, key,
-				 "must be a duration %s (like 250ms, 10s, 5m, "
-				 "1h30m)",
-				 allow_zero ? ">= 0" : "> 0");
+		                 "must be a duration %s (like 250ms, 10s, 5m, "
+		                 "1h30m)",
+		                 allow_zero ? ">= 0" : "> 0");
 	*out = ms;
 	return 0;
 }
 
 /* A non-empty string; *out is replaced. */
 static int str_field(ctx *c, yaml_node_t *map, const char *path,
-		     const char *name, char **out)
+                     const char *name, char **out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -535,7 +533,7 @@ static char *list_text(const char *const *vals)
 
 /* One of vals; *idx gets its index (unchanged when absent). */
 static int enum_field(ctx *c, yaml_node_t *map, const char *path,
-		      const char *name, const char *const *vals, int *idx)
+                      const char *name, const char *const *vals, int *idx)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -557,7 +555,7 @@ static int enum_field(ctx *c, yaml_node_t *map, const char *path,
 
 /* A mapping value, or NULL when absent; -1 when given but not a mapping. */
 static int mapping_field(ctx *c, yaml_node_t *map, const char *path,
-			 const char *name, yaml_node_t **out)
+                         const char *name, yaml_node_t **out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -620,7 +618,8 @@ static json_t *scalar_to_json(const yaml_node_t *n)
 	    strlen(s) == n->data.scalar.length) {
 		if (is_null(n))
 			return json_null();
-		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+		if (!strcmp(s, "true") || !strcmp(s, "True") ||
+		    !strcmp(s, "TRUE"))
 			return json_true();
 		if (!strcmp(s, "false") || !strcmp(s, "False") ||
 		    !strcmp(s, "FALSE"))
@@ -652,9 +651,10 @@ static json_t *map_to_json(ctx *c, yaml_node_t *n, const char *key, int depth)
 			fail(c, k, sub, "duplicate key");
 			goto fail;
 		}
-		json_t *v = node_to_json(c, node_at(c, p->value), sub, depth + 1);
-		if (!v || json_object_setn_new(obj, text(k), k->data.scalar.length,
-					       v) < 0) {
+		json_t *v =
+		    node_to_json(c, node_at(c, p->value), sub, depth + 1);
+		if (!v || json_object_setn_new(obj, text(k),
+		                               k->data.scalar.length, v) < 0) {
 			if (v)
 				fail(c, k, sub, "key is not valid UTF-8");
 			goto fail;
@@ -715,7 +715,7 @@ static json_t *node_to_json(ctx *c, yaml_node_t *n, const char *key, int depth)
 /* ---- predictor ---- */
 
 static int check_predictor_path(ctx *c, yaml_node_t *v, const char *key,
-				const char *path)
+                                const char *path)
 {
 	char shown[GOT_MAX * 4 + 8];
 	struct stat st;
@@ -723,15 +723,16 @@ static int check_predictor_path(ctx *c, yaml_node_t *v, const char *key,
 
 	if (!c->project_dir)
 		return 0;
-	char *full = path[0] == '/' ? glia_strdup(path)
-				    : glia_sprintf("%s/%s", c->project_dir, path);
+	char *full = path[0] == '/'
+	                 ? glia_strdup(path)
+	                 : glia_sprintf("%s/%s", c->project_dir, path);
 	quote(path, strlen(path), shown, sizeof(shown));
 	if (stat(full, &st) < 0) {
 		if (path[0] == '/')
 			rc = fail(c, v, key, "file %s not found", shown);
 		else
 			rc = fail(c, v, key, "file %s not found in %s", shown,
-				  c->project_dir);
+			          c->project_dir);
 	} else if (!S_ISREG(st.st_mode)) {
 		rc = fail(c, v, key, "%s is not a regular file", shown);
 	}
@@ -754,20 +755,20 @@ static int predictor_path(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 	if (t == GLIA_PREDICTOR_COMMAND)
 		return only_for(c, pred, "predictor", "path", 0,
-				"types python and c (type command runs "
-				"predictor.command)");
+		                "types python and c (type command runs "
+		                "predictor.command)");
 	yaml_node_t *v = get(c, pred, "path");
 	if (!v)
 		return fail(c, pred, key, "required for type %s",
-			    glia_predictor_type_name(t));
+		            glia_predictor_type_name(t));
 	if (str_field(c, pred, "predictor", "path", &s->predictor.path) < 0)
 		return -1;
 	if (t == GLIA_PREDICTOR_PYTHON && !ends_with(s->predictor.path, ".py"))
 		return bad_value(c, v, key,
-				 "must be a Python file ending in .py");
+		                 "must be a Python file ending in .py");
 	if (t == GLIA_PREDICTOR_C && !ends_with(s->predictor.path, ".so"))
 		return bad_value(c, v, key,
-				 "must be a shared library ending in .so");
+		                 "must be a shared library ending in .so");
 	return check_predictor_path(c, v, key, s->predictor.path);
 }
 
@@ -780,13 +781,13 @@ static int predictor_command(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 	if (s->predictor.type != GLIA_PREDICTOR_COMMAND)
 		return only_for(c, pred, "predictor", "command", 0,
-				"type command");
+		                "type command");
 	yaml_node_t *v = get(c, pred, "command");
 	if (!v)
 		return fail(c, pred, key, "required for type command");
 	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
 		return bad_value(c, v, key,
-				 "must be a non-empty list of strings");
+		                 "must be a non-empty list of strings");
 	s->predictor.command = glia_calloc(n_items(v), sizeof(char *));
 	for (size_t i = 0; i < n_items(v); i++) {
 		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
@@ -799,19 +800,19 @@ static int predictor_command(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	return 0;
 }
 
-static int predictor_readiness_path(ctx *c, yaml_node_t *pred,
-				    glia_api_spec *s)
+static int predictor_readiness_path(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 {
 	if (s->predictor.type != GLIA_PREDICTOR_COMMAND)
 		return only_for(c, pred, "predictor", "readiness_path", 0,
-				"type command");
+		                "type command");
 	if (str_field(c, pred, "predictor", "readiness_path",
-		      &s->predictor.readiness_path) < 0)
+	              &s->predictor.readiness_path) < 0)
 		return -1;
-	if (s->predictor.readiness_path && s->predictor.readiness_path[0] != '/')
+	if (s->predictor.readiness_path &&
+	    s->predictor.readiness_path[0] != '/')
 		return bad_value(c, get(c, pred, "readiness_path"),
-				 "predictor.readiness_path",
-				 "must be a URL path starting with '/'");
+		                 "predictor.readiness_path",
+		                 "must be a URL path starting with '/'");
 	return 0;
 }
 
@@ -834,15 +835,16 @@ static int predictor_config(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 static int is_env_name(const char *s)
 {
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	      *s == '_'))
 		return 0;
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789_") == strlen(s);
+	                 "0123456789_") == strlen(s);
 }
 
 /* One predictor.env entry: a variable name and a scalar (null: ""). */
 static int env_entry(ctx *c, yaml_node_pair_t *p, json_t *names,
-		     glia_api_spec *s)
+                     glia_api_spec *s)
 {
 	yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
 	char key[KEY_MAX];
@@ -850,8 +852,8 @@ static int env_entry(ctx *c, yaml_node_pair_t *p, json_t *names,
 
 	if (k->type != YAML_SCALAR_NODE || !is_env_name(text(k)))
 		return bad_value(c, k, "predictor.env",
-				 "keys must be environment variable names "
-				 "([A-Za-z_][A-Za-z0-9_]*)");
+		                 "keys must be environment variable names "
+		                 "([A-Za-z_][A-Za-z0-9_]*)");
 	join(key, "predictor.env", text(k));
 	if (seen(names, text(k)))
 		return fail(c, k, key, "duplicate key");
@@ -872,7 +874,7 @@ static int predictor_env(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 		return 0;
 	if (v->type != YAML_MAPPING_NODE)
 		return bad_value(c, v, "predictor.env",
-				 "must be a mapping of names to strings");
+		                 "must be a mapping of names to strings");
 	json_t *names = json_object();
 	size_t n = n_pairs(v);
 	s->predictor.env_keys = glia_calloc(n, sizeof(char *));
@@ -890,19 +892,21 @@ static int predictor_code(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 	if (!get(c, pred, "type"))
 		return fail(c, pred, "predictor.type",
-			    "required (one of python, c, command)");
-	if (enum_field(c, pred, "predictor", "type", predictor_types, &type) < 0)
+		            "required (one of python, c, command)");
+	if (enum_field(c, pred, "predictor", "type", predictor_types, &type) <
+	    0)
 		return -1;
 	s->predictor.type = (glia_predictor_type)type;
-	if (predictor_path(c, pred, s) < 0 || predictor_command(c, pred, s) < 0 ||
+	if (predictor_path(c, pred, s) < 0 ||
+	    predictor_command(c, pred, s) < 0 ||
 	    predictor_readiness_path(c, pred, s) < 0)
 		return -1;
 	if (only_for(c, pred, "predictor", "python_path",
-		     s->predictor.type == GLIA_PREDICTOR_PYTHON,
-		     "type python") < 0)
+	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
+	             "type python") < 0)
 		return -1;
 	return str_field(c, pred, "predictor", "python_path",
-			 &s->predictor.python_path);
+	                 &s->predictor.python_path);
 }
 
 /* config, env, processes, threads, log_level: how it runs. */
@@ -913,11 +917,12 @@ static int predictor_runtime(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	if (predictor_config(c, pred, s) < 0 || predictor_env(c, pred, s) < 0)
 		return -1;
 	if (int_field(c, pred, "predictor", "processes_per_replica", 1, 100,
-		      &s->predictor.processes_per_replica) < 0 ||
+	              &s->predictor.processes_per_replica) < 0 ||
 	    int_field(c, pred, "predictor", "threads_per_process", 1, 1024,
-		      &s->predictor.threads_per_process) < 0)
+	              &s->predictor.threads_per_process) < 0)
 		return -1;
-	if (enum_field(c, pred, "predictor", "log_level", log_levels, &level) < 0)
+	if (enum_field(c, pred, "predictor", "log_level", log_levels, &level) <
+	    0)
 		return -1;
 	free(s->predictor.log_level);
 	s->predictor.log_level = glia_strdup(log_levels[level]);
@@ -926,14 +931,14 @@ static int predictor_runtime(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 /* One {name, path} item of predictor.models.paths. */
 static int model_path_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
-			   glia_model_path *out)
+                           glia_model_path *out)
 {
 	char path[KEY_MAX], key[KEY_MAX];
 
 	join_index(path, "predictor.models.paths", i);
 	if (item->type != YAML_MAPPING_NODE)
 		return bad_value(c, item, path,
-				 "must be a mapping with name and path");
+		                 "must be a mapping with name and path");
 	if (check_keys(c, item, path, model_path_keys, NULL) < 0)
 		return -1;
 	join(key, path, "name");
@@ -941,13 +946,15 @@ static int model_path_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
 		return fail(c, item, key, "required");
 	if (str_field(c, item, path, "name", &out->name) < 0)
 		return -1;
-	if (strspn(out->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			      "0123456789-_") != strlen(out->name))
-		return bad_value(c, get(c, item, "name"), key,
-				 "must contain only letters, digits, '-' and '_'");
+	if (strspn(out->name,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	           "0123456789-_") != strlen(out->name))
+		return bad_value(
+		    c, get(c, item, "name"), key,
+		    "must contain only letters, digits, '-' and '_'");
 	if (seen(names, out->name))
 		return bad_value(c, get(c, item, "name"), key,
-				 "must be unique among predictor.models.paths");
+		                 "must be unique among predictor.models.paths");
 	join(key, path, "path");
 	if (!get(c, item, "path"))
 		return fail(c, item, key, "required");
@@ -963,7 +970,7 @@ static int model_paths(ctx *c, yaml_node_t *models, glia_models *m)
 		return 0;
 	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
 		return bad_value(c, v, "predictor.models.paths",
-				 "must be a non-empty list of {name, path}");
+		                 "must be a non-empty list of {name, path}");
 	json_t *names = json_object();
 	m->paths = glia_calloc(n_items(v), sizeof(glia_model_path));
 	for (size_t i = 0; i < n_items(v) && rc == 0; i++) {
@@ -981,20 +988,20 @@ static int model_cache(ctx *c, yaml_node_t *models, glia_models *m)
 	const char *path = "predictor.models";
 
 	if (int_field(c, models, path, "cache_size", 1, INT_MAX,
-		      &m->cache_size) < 0 ||
+	              &m->cache_size) < 0 ||
 	    int_field(c, models, path, "disk_cache_size", 1, INT_MAX,
-		      &m->disk_cache_size) < 0)
+	              &m->disk_cache_size) < 0)
 		return -1;
 	if (m->cache_size && !m->disk_cache_size)
 		return fail(c, models, "predictor.models.disk_cache_size",
-			    "required when cache_size is given");
+		            "required when cache_size is given");
 	if (m->disk_cache_size && !m->cache_size)
 		return fail(c, models, "predictor.models.cache_size",
-			    "required when disk_cache_size is given");
+		            "required when disk_cache_size is given");
 	if (m->disk_cache_size < m->cache_size)
 		return bad_value(c, get(c, models, "disk_cache_size"),
-				 "predictor.models.disk_cache_size",
-				 "must be >= cache_size (%d)", m->cache_size);
+		                 "predictor.models.disk_cache_size",
+		                 "must be >= cache_size (%d)", m->cache_size);
 	return 0;
 }
 
@@ -1010,12 +1017,15 @@ static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 		return 0;
 	if (check_keys(c, v, path, models_keys, NULL) < 0)
 		return -1;
-	int given = !!get(c, v, "path") + !!get(c, v, "paths") + !!get(c, v, "dir");
+	int given =
+	    !!get(c, v, "path") + !!get(c, v, "paths") + !!get(c, v, "dir");
 	if (given != 1)
-		return fail(c, v, path, "must have exactly one of path, paths, dir");
+		return fail(c, v, path,
+		            "must have exactly one of path, paths, dir");
 	m->set = 1;
 	if (str_field(c, v, path, "path", &m->path) < 0 ||
-	    model_paths(c, v, m) < 0 || str_field(c, v, path, "dir", &m->dir) < 0)
+	    model_paths(c, v, m) < 0 ||
+	    str_field(c, v, path, "dir", &m->dir) < 0)
 		return -1;
 	return model_cache(c, v, m);
 }
@@ -1032,17 +1042,19 @@ static int predictor_batching(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	if (check_keys(c, v, path, batching_keys, NULL) < 0)
 		return -1;
 	if (!get(c, v, "max_batch_size"))
-		return fail(c, v, "predictor.server_side_batching.max_batch_size",
-			    "required");
+		return fail(c, v,
+		            "predictor.server_side_batching.max_batch_size",
+		            "required");
 	if (!get(c, v, "batch_interval"))
-		return fail(c, v, "predictor.server_side_batching.batch_interval",
-			    "required");
+		return fail(c, v,
+		            "predictor.server_side_batching.batch_interval",
+		            "required");
 	s->predictor.batching = 1;
 	if (int_field(c, v, path, "max_batch_size", 2, 1024,
-		      &s->predictor.max_batch_size) < 0)
+	              &s->predictor.max_batch_size) < 0)
 		return -1;
 	return duration_field(c, v, path, "batch_interval", 0,
-			      &s->predictor.batch_interval_ms);
+	                      &s->predictor.batch_interval_ms);
 }
 
 static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
@@ -1055,16 +1067,17 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	if (!pred)
 		return fail(c, api, "predictor", "required");
 	if (check_keys(c, pred, "predictor", predictor_keys,
-		       predictor_cortex_keys) < 0 ||
+	               predictor_cortex_keys) < 0 ||
 	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
 		return -1;
 	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
 	if (only_for(c, pred, "predictor", "models", code_type,
-		     "types python and c") < 0 ||
+	             "types python and c") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
-		     "types python and c") < 0)
+	             "types python and c") < 0)
 		return -1;
-	if (predictor_models(c, pred, s) < 0 || predictor_batching(c, pred, s) < 0)
+	if (predictor_models(c, pred, s) < 0 ||
+	    predictor_batching(c, pred, s) < 0)
 		return -1;
 	return mapping_field(c, pred, "predictor", "dependencies", &deps);
 }
@@ -1083,17 +1096,17 @@ static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return -1;
 	v = get(c, m, "cpu");
 	if (v && (v->type != YAML_SCALAR_NODE ||
-		  glia_parse_cpu_millis(text(v), &s->compute.cpu_millis) < 0 ||
-		  s->compute.cpu_millis == 0))
+	          glia_parse_cpu_millis(text(v), &s->compute.cpu_millis) < 0 ||
+	          s->compute.cpu_millis == 0))
 		return bad_value(c, v, "compute.cpu",
-				 "must be a CPU quantity > 0 like 1, 0.5 or "
-				 "500m");
+		                 "must be a CPU quantity > 0 like 1, 0.5 or "
+		                 "500m");
 	v = get(c, m, "mem");
 	if (v && (v->type != YAML_SCALAR_NODE ||
-		  glia_parse_mem_bytes(text(v), &s->compute.mem_bytes) < 0))
+	          glia_parse_mem_bytes(text(v), &s->compute.mem_bytes) < 0))
 		return bad_value(c, v, "compute.mem",
-				 "must be a memory quantity like 512Mi, 1Gi, "
-				 "1G or 1000000000");
+		                 "must be a memory quantity like 512Mi, 1Gi, "
+		                 "1G or 1000000000");
 	return int_field(c, m, "compute", "gpu", 0, INT_MAX, &s->compute.gpu);
 }
 
@@ -1104,23 +1117,22 @@ static int autoscaling_bounds(ctx *c, yaml_node_t *m, glia_api_spec *s)
 
 	if (s->autoscaling.min_replicas > s->autoscaling.max_replicas)
 		return bad_value(c, get(c, m, "min_replicas"),
-				 "autoscaling.min_replicas",
-				 "must be <= max_replicas (%d)",
-				 s->autoscaling.max_replicas);
+		                 "autoscaling.min_replicas",
+		                 "must be <= max_replicas (%d)",
+		                 s->autoscaling.max_replicas);
 	if (!init_given)
 		s->autoscaling.init_replicas = s->autoscaling.min_replicas;
 	else if (s->autoscaling.init_replicas < s->autoscaling.min_replicas ||
-		 s->autoscaling.init_replicas > s->autoscaling.max_replicas)
-		return bad_value(c, get(c, m, "init_replicas"),
-				 "autoscaling.init_replicas",
-				 "must be from min_replicas (%d) to "
-				 "max_replicas (%d)",
-				 s->autoscaling.min_replicas,
-				 s->autoscaling.max_replicas);
+	         s->autoscaling.init_replicas > s->autoscaling.max_replicas)
+		return bad_value(
+		    c, get(c, m, "init_replicas"), "autoscaling.init_replicas",
+		    "must be from min_replicas (%d) to "
+		    "max_replicas (%d)",
+		    s->autoscaling.min_replicas, s->autoscaling.max_replicas);
 	if (!m || !get(c, m, "target_replica_concurrency"))
 		s->autoscaling.target_replica_concurrency =
-			(double)s->predictor.processes_per_replica *
-			s->predictor.threads_per_process;
+		    (double)s->predictor.processes_per_replica *
+		    s->predictor.threads_per_process;
 	return 0;
 }
 
@@ -1129,15 +1141,15 @@ static int autoscaling_counts(ctx *c, yaml_node_t *m, glia_api_spec *s)
 	const char *p = "autoscaling";
 
 	if (int_field(c, m, p, "min_replicas", 0, INT_MAX,
-		      &s->autoscaling.min_replicas) < 0 ||
+	              &s->autoscaling.min_replicas) < 0 ||
 	    int_field(c, m, p, "max_replicas", 1, INT_MAX,
-		      &s->autoscaling.max_replicas) < 0 ||
+	              &s->autoscaling.max_replicas) < 0 ||
 	    int_field(c, m, p, "init_replicas", 0, INT_MAX,
-		      &s->autoscaling.init_replicas) < 0 ||
+	              &s->autoscaling.init_replicas) < 0 ||
 	    number_field(c, m, p, "target_replica_concurrency", &positive,
-			 &s->autoscaling.target_replica_concurrency) < 0 ||
+	                 &s->autoscaling.target_replica_concurrency) < 0 ||
 	    int_field(c, m, p, "max_replica_concurrency", 1, INT_MAX,
-		      &s->autoscaling.max_replica_concurrency) < 0)
+	              &s->autoscaling.max_replica_concurrency) < 0)
 		return -1;
 	return 0;
 }
@@ -1146,19 +1158,22 @@ static int autoscaling_timing(ctx *c, yaml_node_t *m, glia_api_spec *s)
 {
 	const char *p = "autoscaling";
 
-	if (duration_field(c, m, p, "window", 0, &s->autoscaling.window_ms) < 0 ||
+	if (duration_field(c, m, p, "window", 0, &s->autoscaling.window_ms) <
+	        0 ||
 	    duration_field(c, m, p, "downscale_stabilization_period", 1,
-			   &s->autoscaling.downscale_stabilization_period_ms) < 0 ||
+	                   &s->autoscaling.downscale_stabilization_period_ms) <
+	        0 ||
 	    duration_field(c, m, p, "upscale_stabilization_period", 1,
-			   &s->autoscaling.upscale_stabilization_period_ms) < 0 ||
+	                   &s->autoscaling.upscale_stabilization_period_ms) <
+	        0 ||
 	    number_field(c, m, p, "max_downscale_factor", &unit_interval,
-			 &s->autoscaling.max_downscale_factor) < 0 ||
+	                 &s->autoscaling.max_downscale_factor) < 0 ||
 	    number_field(c, m, p, "max_upscale_factor", &above_one,
-			 &s->autoscaling.max_upscale_factor) < 0 ||
+	                 &s->autoscaling.max_upscale_factor) < 0 ||
 	    number_field(c, m, p, "downscale_tolerance", &unit_interval,
-			 &s->autoscaling.downscale_tolerance) < 0 ||
+	                 &s->autoscaling.downscale_tolerance) < 0 ||
 	    number_field(c, m, p, "upscale_tolerance", &non_negative,
-			 &s->autoscaling.upscale_tolerance) < 0)
+	                 &s->autoscaling.upscale_tolerance) < 0)
 		return -1;
 	return 0;
 }
@@ -1170,14 +1185,14 @@ static int parse_autoscaling(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	if (mapping_field(c, api, "", "autoscaling", &m) < 0)
 		return -1;
 	if (m && (check_keys(c, m, "autoscaling", autoscaling_keys, NULL) < 0 ||
-		  autoscaling_counts(c, m, s) < 0 ||
-		  autoscaling_timing(c, m, s) < 0))
+	          autoscaling_counts(c, m, s) < 0 ||
+	          autoscaling_timing(c, m, s) < 0))
 		return -1;
 	return autoscaling_bounds(c, m, s);
 }
 
 static int int_or_pct_field(ctx *c, yaml_node_t *map, const char *name,
-			    glia_int_or_pct *out)
+                            glia_int_or_pct *out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
@@ -1190,8 +1205,8 @@ static int int_or_pct_field(ctx *c, yaml_node_t *map, const char *name,
 	    glia_parse_int_or_pct(text(v), &x) < 0 ||
 	    (x.is_percent && x.value > 100))
 		return bad_value(c, v, key,
-				 "must be an integer >= 0 or a percentage from "
-				 "0%% to 100%%");
+		                 "must be an integer >= 0 or a percentage from "
+		                 "0%% to 100%%");
 	*out = x;
 	return 0;
 }
@@ -1204,15 +1219,17 @@ static int parse_update_strategy(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return -1;
 	if (!m)
 		return 0;
-	if (check_keys(c, m, "update_strategy", update_strategy_keys, NULL) < 0 ||
-	    int_or_pct_field(c, m, "max_surge", &s->update_strategy.max_surge) < 0 ||
+	if (check_keys(c, m, "update_strategy", update_strategy_keys, NULL) <
+	        0 ||
+	    int_or_pct_field(c, m, "max_surge", &s->update_strategy.max_surge) <
+	        0 ||
 	    int_or_pct_field(c, m, "max_unavailable",
-			     &s->update_strategy.max_unavailable) < 0)
+	                     &s->update_strategy.max_unavailable) < 0)
 		return -1;
 	if (s->update_strategy.max_surge.value == 0 &&
 	    s->update_strategy.max_unavailable.value == 0)
 		return fail(c, m, "update_strategy",
-			    "max_surge and max_unavailable must not both be 0");
+		            "max_surge and max_unavailable must not both be 0");
 	return 0;
 }
 
@@ -1234,7 +1251,7 @@ static const char *endpoint_problem(const char *ep)
 	if (strlen(ep) > ENDPOINT_MAX)
 		return "must be at most 200 characters long";
 	if (strspn(ep, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		       "0123456789._~/-") != strlen(ep))
+	               "0123456789._~/-") != strlen(ep))
 		return "must contain only letters, digits and . _ ~ - /";
 	if (strstr(ep, "//"))
 		return "must not contain '//'";
@@ -1258,27 +1275,28 @@ static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	if (mapping_field(c, api, "", "networking", &m) < 0)
 		return -1;
 	if (m && (check_keys(c, m, "networking", networking_keys,
-			     networking_cortex_keys) < 0 ||
-		  str_field(c, m, "networking", "endpoint",
-			    &s->networking.endpoint) < 0 ||
-		  duration_field(c, m, "networking", "timeout", 0,
-				 &s->networking.timeout_ms) < 0 ||
-		  enum_field(c, m, "networking", "api_type", api_types,
-			     &api_type) < 0))
+	                     networking_cortex_keys) < 0 ||
+	          str_field(c, m, "networking", "endpoint",
+	                    &s->networking.endpoint) < 0 ||
+	          duration_field(c, m, "networking", "timeout", 0,
+	                         &s->networking.timeout_ms) < 0 ||
+	          enum_field(c, m, "networking", "api_type", api_types,
+	                     &api_type) < 0))
 		return -1;
 	if (s->networking.endpoint) {
 		v = get(c, m, "endpoint");
 		problem = endpoint_problem(s->networking.endpoint);
 		return problem ? bad_value(c, v, "networking.endpoint", "%s",
-					   problem)
-			       : 0;
+		                           problem)
+		               : 0;
 	}
 	s->networking.endpoint = glia_sprintf("/%s", s->name);
 	if (is_reserved_endpoint(s->networking.endpoint))
-		return bad_value(c, get(c, api, "name"), "name",
-				 "must not be healthz, metrics, v1 or v2 "
-				 "unless networking.endpoint is set (the default "
-				 "endpoint /<name> is reserved)");
+		return bad_value(
+		    c, get(c, api, "name"), "name",
+		    "must not be healthz, metrics, v1 or v2 "
+		    "unless networking.endpoint is set (the default "
+		    "endpoint /<name> is reserved)");
 	return 0;
 }
 
@@ -1304,12 +1322,12 @@ static int parse_name(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return -1;
 	if (strlen(name) > GLIA_API_NAME_MAX)
 		return bad_value(c, v, "name", "must be at most %d characters",
-				 GLIA_API_NAME_MAX);
+		                 GLIA_API_NAME_MAX);
 	if (!valid_name(name))
 		return bad_value(c, v, "name",
-				 "must be lowercase letters, digits and '-', "
-				 "starting with a letter and ending with a "
-				 "letter or digit");
+		                 "must be lowercase letters, digits and '-', "
+		                 "starting with a letter and ending with a "
+		                 "letter or digit");
 	s->name = glia_strdup(name);
 	return 0;
 }
@@ -1323,8 +1341,8 @@ static int unsupported_kind(ctx *c, yaml_node_t *api)
 	if (v && v->type == YAML_SCALAR_NODE &&
 	    in_list(unsupported_kinds, text(v)))
 		return fail(c, v, "kind",
-			    "%s is not supported yet (supported: RealtimeAPI)",
-			    text(v));
+		            "%s is not supported yet (supported: RealtimeAPI)",
+		            text(v));
 	return 0;
 }
 
@@ -1388,23 +1406,25 @@ static int line_of(const yaml_node_t *n)
 
 /* Names and endpoints are unique across the file. */
 static int check_unique(ctx *c, yaml_node_t *api, glia_api_spec *specs,
-			size_t i, int by_name)
+                        size_t i, int by_name)
 {
 	glia_api_spec *s = &specs[i];
 
 	for (size_t j = 0; j < i; j++) {
 		yaml_node_t *other = api_node(c, j);
 		if (by_name && strcmp(specs[j].name, s->name) == 0)
-			return fail(c, get(c, api, "name"), "name",
-				    "duplicate API name \"%s\" (first at line %d)",
-				    s->name, line_of(get(c, other, "name")));
-		if (!by_name &&
-		    strcmp(specs[j].networking.endpoint, s->networking.endpoint) == 0)
-			return fail(c, endpoint_node(c, api), "networking.endpoint",
-				    "%s is already the endpoint of API \"%s\" "
-				    "(line %d)",
-				    s->networking.endpoint, specs[j].name,
-				    line_of(endpoint_node(c, other)));
+			return fail(
+			    c, get(c, api, "name"), "name",
+			    "duplicate API name \"%s\" (first at line %d)",
+			    s->name, line_of(get(c, other, "name")));
+		if (!by_name && strcmp(specs[j].networking.endpoint,
+		                       s->networking.endpoint) == 0)
+			return fail(c, endpoint_node(c, api),
+			            "networking.endpoint",
+			            "%s is already the endpoint of API \"%s\" "
+			            "(line %d)",
+			            s->networking.endpoint, specs[j].name,
+			            line_of(endpoint_node(c, other)));
 	}
 	return 0;
 }
@@ -1418,8 +1438,8 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 		return bad_value(c, api, "", "expected an API mapping");
 	if (unsupported_kind(c, api) < 0 ||
 	    check_keys(c, api, "", api_keys, NULL) < 0 ||
-	    parse_name(c, api, s) < 0 || check_unique(c, api, specs, i, 1) < 0 ||
-	    parse_kind(c, api, s) < 0)
+	    parse_name(c, api, s) < 0 ||
+	    check_unique(c, api, specs, i, 1) < 0 || parse_kind(c, api, s) < 0)
 		return -1;
 	if (parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0 ||
 	    parse_autoscaling(c, api, s) < 0 ||
@@ -1432,7 +1452,7 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 /* ---- the document ---- */
 
 static int parse_root(ctx *c, yaml_node_t *root, glia_api_spec **out,
-		      size_t *n_out)
+                      size_t *n_out)
 {
 	glia_api_spec *specs = NULL;
 	yaml_node_item_t *items = NULL;
@@ -1444,16 +1464,16 @@ static int parse_root(ctx *c, yaml_node_t *root, glia_api_spec **out,
 		n = n_items(root);
 		if (n == 0)
 			return fail(c, root, "",
-				    "expected at least one API, got an empty "
-				    "list");
+			            "expected at least one API, got an empty "
+			            "list");
 	} else if (root->type != YAML_MAPPING_NODE) {
 		return bad_value(c, root, "",
-				 "expected an API mapping or a list of them");
+		                 "expected an API mapping or a list of them");
 	}
 	specs = glia_calloc(n, sizeof(*specs));
 	for (size_t i = 0; i < n; i++)
 		if (parse_api(c, node_at(c, items ? items[i] : root_id), specs,
-			      i) < 0)
+		              i) < 0)
 			goto fail;
 	*out = specs;
 	*n_out = n;
@@ -1465,7 +1485,7 @@ fail:
 
 /* libyaml's reader errors carry a byte offset, not a line. */
 static void offset_to_mark(const char *textp, size_t len, size_t off,
-			   yaml_mark_t *mark)
+                           yaml_mark_t *mark)
 {
 	mark->line = 0;
 	mark->column = 0;
@@ -1479,8 +1499,7 @@ static void offset_to_mark(const char *textp, size_t len, size_t off,
 	}
 }
 
-static int syntax_error(ctx *c, yaml_parser_t *p, const char *textp,
-			size_t len)
+static int syntax_error(ctx *c, yaml_parser_t *p, const char *textp, size_t len)
 {
 	yaml_mark_t mark = p->problem_mark;
 	char what[512];
@@ -1488,14 +1507,14 @@ static int syntax_error(ctx *c, yaml_parser_t *p, const char *textp,
 	if (p->error == YAML_READER_ERROR)
 		offset_to_mark(textp, len, p->problem_offset, &mark);
 	snprintf(what, sizeof(what), "invalid YAML: %s",
-		 p->problem ? p->problem : "cannot parse");
+	         p->problem ? p->problem : "cannot parse");
 	set_error(c, (int)mark.line + 1, (int)mark.column + 1, "", what);
 	return -1;
 }
 
 /* A second "---" document would be silently ignored; refuse it. */
 static int check_single_document(ctx *c, yaml_parser_t *p, const char *textp,
-				 size_t len)
+                                 size_t len)
 {
 	yaml_document_t next;
 	int rc = 0;
@@ -1505,14 +1524,14 @@ static int check_single_document(ctx *c, yaml_parser_t *p, const char *textp,
 	yaml_node_t *root = yaml_document_get_root_node(&next);
 	if (root)
 		rc = fail(c, root, "",
-			  "more than one YAML document; put every API in one "
-			  "list");
+		          "more than one YAML document; put every API in one "
+		          "list");
 	yaml_document_delete(&next);
 	return rc;
 }
 
 static int parse_document(ctx *c, const char *textp, size_t len,
-			  glia_api_spec **specs, size_t *n)
+                          glia_api_spec **specs, size_t *n)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -1520,7 +1539,8 @@ static int parse_document(ctx *c, const char *textp, size_t len,
 
 	if (!yaml_parser_initialize(&parser))
 		return fail(c, NULL, "", "out of memory");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)textp,
+	                             len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		syntax_error(c, &parser, textp, len);
 		goto fail;
@@ -1530,8 +1550,8 @@ static int parse_document(ctx *c, const char *textp, size_t len,
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (!root || is_null(root)) {
 		set_error(c, 1, 1, "",
-			  "empty document; expected an API mapping or a list "
-			  "of them");
+		          "empty document; expected an API mapping or a list "
+		          "of them");
 		goto fail;
 	}
 	if (check_single_document(c, &parser, textp, len) < 0)
@@ -1545,21 +1565,25 @@ fail:
 }
 
 int glia_config_parse(const char *textp, size_t len, const char *filename,
-		      const char *project_dir, glia_api_spec **specs, size_t *n,
-		      glia_config_error *err)
+                      const char *project_dir, glia_api_spec **specs, size_t *n,
+                      glia_config_error *err)
 {
 	ctx c = {
-		.file = filename ? filename : "<config>",
-		.project_dir = project_dir,
-		.err = err,
+	    .file = filename ? filename : "<config>",
+	    .project_dir = project_dir,
+	    .err = err,
 	};
 
 	memset(err, 0, sizeof(*err));
 	*specs = NULL;
 	*n = 0;
+	if (!textp) {
+		textp = "";
+		len = 0;
+	}
 	if (len > CONFIG_MAX_BYTES)
 		return fail(&c, NULL, "", "larger than %u MiB",
-			    CONFIG_MAX_BYTES >> 20);
+		            CONFIG_MAX_BYTES >> 20);
 	return parse_document(&c, textp, len, specs, n);
 }
 
@@ -1653,7 +1677,7 @@ static json_t *ms_json(int64_t ms)
 static json_t *int_or_pct_json(glia_int_or_pct v)
 {
 	return v.is_percent ? json_sprintf("%d%%", v.value)
-			    : json_integer(v.value);
+	                    : json_integer(v.value);
 }
 
 static json_t *strv_json(char **v, size_t n)
@@ -1674,14 +1698,14 @@ static json_t *models_json(const glia_models *m)
 	if (m->paths) {
 		paths = json_array();
 		for (size_t i = 0; i < m->n_paths; i++)
-			json_array_append_new(paths,
-					      json_pack("{s:s, s:s}", "name",
-							m->paths[i].name, "path",
-							m->paths[i].path));
+			json_array_append_new(
+			    paths,
+			    json_pack("{s:s, s:s}", "name", m->paths[i].name,
+			              "path", m->paths[i].path));
 	}
 	return json_pack("{s:s?, s:o?, s:s?, s:i, s:i}", "path", m->path,
-			 "paths", paths, "dir", m->dir, "cache_size",
-			 m->cache_size, "disk_cache_size", m->disk_cache_size);
+	                 "paths", paths, "dir", m->dir, "cache_size",
+	                 m->cache_size, "disk_cache_size", m->disk_cache_size);
 }
 
 static json_t *predictor_json(const glia_api_spec *s)
@@ -1690,67 +1714,68 @@ static json_t *predictor_json(const glia_api_spec *s)
 
 	for (size_t i = 0; i < s->predictor.n_env; i++)
 		json_object_set_new(env, s->predictor.env_keys[i],
-				    json_string(s->predictor.env_values[i]));
+		                    json_string(s->predictor.env_values[i]));
 	if (s->predictor.command)
-		command = strv_json(s->predictor.command, s->predictor.n_command);
+		command =
+		    strv_json(s->predictor.command, s->predictor.n_command);
 	if (s->predictor.batching)
-		batching = json_pack("{s:i, s:o}", "max_batch_size",
-				     s->predictor.max_batch_size,
-				     "batch_interval",
-				     ms_json(s->predictor.batch_interval_ms));
+		batching = json_pack(
+		    "{s:i, s:o}", "max_batch_size", s->predictor.max_batch_size,
+		    "batch_interval", ms_json(s->predictor.batch_interval_ms));
 	return json_pack(
-		"{s:s, s:s?, s:o?, s:s?, s:o, s:s?, s:o, s:i, s:i, s:s, s:o, "
-		"s:o?}",
-		"type", glia_predictor_type_name(s->predictor.type), "path",
-		s->predictor.path, "command", command, "readiness_path",
-		s->predictor.readiness_path, "config",
-		s->predictor.config ? json_deep_copy(s->predictor.config)
-				    : json_object(),
-		"python_path", s->predictor.python_path, "env", env,
-		"processes_per_replica", s->predictor.processes_per_replica,
-		"threads_per_process", s->predictor.threads_per_process,
-		"log_level", s->predictor.log_level ? s->predictor.log_level : "info",
-		"models", models_json(&s->predictor.models),
-		"server_side_batching", batching);
+	    "{s:s, s:s?, s:o?, s:s?, s:o, s:s?, s:o, s:i, s:i, s:s, s:o, "
+	    "s:o?}",
+	    "type", glia_predictor_type_name(s->predictor.type), "path",
+	    s->predictor.path, "command", command, "readiness_path",
+	    s->predictor.readiness_path, "config",
+	    s->predictor.config ? json_deep_copy(s->predictor.config)
+	                        : json_object(),
+	    "python_path", s->predictor.python_path, "env", env,
+	    "processes_per_replica", s->predictor.processes_per_replica,
+	    "threads_per_process", s->predictor.threads_per_process,
+	    "log_level",
+	    s->predictor.log_level ? s->predictor.log_level : "info", "models",
+	    models_json(&s->predictor.models), "server_side_batching",
+	    batching);
 }
 
 static json_t *autoscaling_json(const glia_api_spec *s)
 {
 	return json_pack(
-		"{s:i, s:i, s:i, s:f, s:i, s:o, s:o, s:o, s:f, s:f, s:f, s:f}",
-		"min_replicas", s->autoscaling.min_replicas, "max_replicas",
-		s->autoscaling.max_replicas, "init_replicas",
-		s->autoscaling.init_replicas, "target_replica_concurrency",
-		s->autoscaling.target_replica_concurrency,
-		"max_replica_concurrency", s->autoscaling.max_replica_concurrency,
-		"window", ms_json(s->autoscaling.window_ms),
-		"downscale_stabilization_period",
-		ms_json(s->autoscaling.downscale_stabilization_period_ms),
-		"upscale_stabilization_period",
-		ms_json(s->autoscaling.upscale_stabilization_period_ms),
-		"max_downscale_factor", s->autoscaling.max_downscale_factor,
-		"max_upscale_factor", s->autoscaling.max_upscale_factor,
-		"downscale_tolerance", s->autoscaling.downscale_tolerance,
-		"upscale_tolerance", s->autoscaling.upscale_tolerance);
+	    "{s:i, s:i, s:i, s:f, s:i, s:o, s:o, s:o, s:f, s:f, s:f, s:f}",
+	    "min_replicas", s->autoscaling.min_replicas, "max_replicas",
+	    s->autoscaling.max_replicas, "init_replicas",
+	    s->autoscaling.init_replicas, "target_replica_concurrency",
+	    s->autoscaling.target_replica_concurrency,
+	    "max_replica_concurrency", s->autoscaling.max_replica_concurrency,
+	    "window", ms_json(s->autoscaling.window_ms),
+	    "downscale_stabilization_period",
+	    ms_json(s->autoscaling.downscale_stabilization_period_ms),
+	    "upscale_stabilization_period",
+	    ms_json(s->autoscaling.upscale_stabilization_period_ms),
+	    "max_downscale_factor", s->autoscaling.max_downscale_factor,
+	    "max_upscale_factor", s->autoscaling.max_upscale_factor,
+	    "downscale_tolerance", s->autoscaling.downscale_tolerance,
+	    "upscale_tolerance", s->autoscaling.upscale_tolerance);
 }
 
 json_t *glia_api_spec_to_json(const glia_api_spec *s)
 {
 	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
-					   : json_null();
+	                                   : json_null();
 
 	return json_pack(
-		"{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
-		"s:{s:s, s:o}}",
-		"name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
-		"predictor", predictor_json(s), "compute", "cpu",
-		json_sprintf("%lldm", (long long)s->compute.cpu_millis), "mem",
-		mem, "gpu", s->compute.gpu, "autoscaling", autoscaling_json(s),
-		"update_strategy", "max_surge",
-		int_or_pct_json(s->update_strategy.max_surge), "max_unavailable",
-		int_or_pct_json(s->update_strategy.max_unavailable),
-		"networking", "endpoint", s->networking.endpoint, "timeout",
-		ms_json(s->networking.timeout_ms));
+	    "{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
+	    "s:{s:s, s:o}}",
+	    "name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
+	    "predictor", predictor_json(s), "compute", "cpu",
+	    json_sprintf("%lldm", (long long)s->compute.cpu_millis), "mem", mem,
+	    "gpu", s->compute.gpu, "autoscaling", autoscaling_json(s),
+	    "update_strategy", "max_surge",
+	    int_or_pct_json(s->update_strategy.max_surge), "max_unavailable",
+	    int_or_pct_json(s->update_strategy.max_unavailable), "networking",
+	    "endpoint", s->networking.endpoint, "timeout",
+	    ms_json(s->networking.timeout_ms));
 }
 
 /* from_json reports "KEY: what" into a caller's buffer. */
@@ -1759,8 +1784,8 @@ typedef struct jctx {
 	size_t errlen;
 } jctx;
 
-__attribute__((format(printf, 2, 3))) static int jfail(jctx *j,
-						       const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int jfail(jctx *j, const char *fmt,
+                                                       ...)
 {
 	va_list ap;
 
@@ -1772,8 +1797,7 @@ __attribute__((format(printf, 2, 3))) static int jfail(jctx *j,
 	return -1;
 }
 
-static int unpack(jctx *j, json_t *obj, const char *where, const char *fmt,
-		  ...)
+static int unpack(jctx *j, json_t *obj, const char *where, const char *fmt, ...)
 {
 	json_error_t je;
 	va_list ap;
@@ -1805,7 +1829,7 @@ static int json_duration(jctx *j, const char *s, const char *key, int64_t *ms)
 }
 
 static int json_strv(jctx *j, json_t *arr, const char *key, char ***out,
-		     size_t *n)
+                     size_t *n)
 {
 	json_t *v;
 	size_t i;
@@ -1815,7 +1839,8 @@ static int json_strv(jctx *j, json_t *arr, const char *key, char ***out,
 	if (!json_is_array(arr))
 		return jfail(j, "%s: must be a list of strings or null", key);
 	*out = glia_calloc(json_array_size(arr), sizeof(char *));
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v))
 			return jfail(j, "%s: must be a list of strings", key);
 		(*out)[i] = glia_strdup(json_string_value(v));
@@ -1831,15 +1856,18 @@ static int json_env(jctx *j, json_t *env, glia_api_spec *s)
 
 	if (!json_is_object(env))
 		return jfail(j, "predictor.env: must be an object");
-	s->predictor.env_keys = glia_calloc(json_object_size(env), sizeof(char *));
-	s->predictor.env_values = glia_calloc(json_object_size(env),
-					      sizeof(char *));
-	json_object_foreach(env, k, v) {
+	s->predictor.env_keys =
+	    glia_calloc(json_object_size(env), sizeof(char *));
+	s->predictor.env_values =
+	    glia_calloc(json_object_size(env), sizeof(char *));
+	json_object_foreach(env, k, v)
+	{
 		if (!json_is_string(v))
-			return jfail(j, "predictor.env.%s: must be a string", k);
+			return jfail(j, "predictor.env.%s: must be a string",
+			             k);
 		s->predictor.env_keys[s->predictor.n_env] = glia_strdup(k);
 		s->predictor.env_values[s->predictor.n_env] =
-			glia_strdup(json_string_value(v));
+		    glia_strdup(json_string_value(v));
 		s->predictor.n_env++;
 	}
 	return 0;
@@ -1854,11 +1882,13 @@ static int json_model_paths(jctx *j, json_t *arr, glia_models *m)
 	if (json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return jfail(j, "predictor.models.paths: must be a list or null");
+		return jfail(j,
+		             "predictor.models.paths: must be a list or null");
 	m->paths = glia_calloc(json_array_size(arr), sizeof(glia_model_path));
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (unpack(j, v, "predictor.models.paths", "{s:s, s:s}", "name",
-			   &name, "path", &path) < 0)
+		           &name, "path", &path) < 0)
 			return -1;
 		m->paths[i].name = glia_strdup(name);
 		m->paths[i].path = glia_strdup(path);
@@ -1874,8 +1904,8 @@ static int json_models(jctx *j, json_t *obj, glia_models *m)
 	if (json_is_null(obj))
 		return 0;
 	if (unpack(j, obj, "predictor.models", "{s:o, s:o, s:o, s:i, s:i}",
-		   "path", &path, "paths", &paths, "dir", &dir, "cache_size",
-		   &m->cache_size, "disk_cache_size", &m->disk_cache_size) < 0)
+	           "path", &path, "paths", &paths, "dir", &dir, "cache_size",
+	           &m->cache_size, "disk_cache_size", &m->disk_cache_size) < 0)
 		return -1;
 	m->set = 1;
 	if (opt_str(j, path, "predictor.models.path", &m->path) < 0 ||
@@ -1892,13 +1922,14 @@ static int json_batching(jctx *j, json_t *obj, glia_api_spec *s)
 	if (json_is_null(obj))
 		return 0;
 	if (unpack(j, obj, "predictor.server_side_batching", "{s:i, s:s}",
-		   "max_batch_size", &s->predictor.max_batch_size,
-		   "batch_interval", &interval) < 0)
+	           "max_batch_size", &s->predictor.max_batch_size,
+	           "batch_interval", &interval) < 0)
 		return -1;
 	s->predictor.batching = 1;
-	return json_duration(j, interval, "predictor.server_side_batching."
-				"batch_interval",
-			     &s->predictor.batch_interval_ms);
+	return json_duration(j, interval,
+	                     "predictor.server_side_batching."
+	                     "batch_interval",
+	                     &s->predictor.batch_interval_ms);
 }
 
 static int json_predictor_type(jctx *j, const char *type, glia_api_spec *s)
@@ -1918,14 +1949,14 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 	json_t *path, *command, *ready, *config, *pypath, *env, *models, *batch;
 
 	if (unpack(j, obj, "predictor",
-		   "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
-		   "s:o}",
-		   "type", &type, "path", &path, "command", &command,
-		   "readiness_path", &ready, "config", &config, "python_path",
-		   &pypath, "env", &env, "processes_per_replica",
-		   &s->predictor.processes_per_replica, "threads_per_process",
-		   &s->predictor.threads_per_process, "log_level", &level,
-		   "models", &models, "server_side_batching", &batch) < 0)
+	           "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
+	           "s:o}",
+	           "type", &type, "path", &path, "command", &command,
+	           "readiness_path", &ready, "config", &config, "python_path",
+	           &pypath, "env", &env, "processes_per_replica",
+	           &s->predictor.processes_per_replica, "threads_per_process",
+	           &s->predictor.threads_per_process, "log_level", &level,
+	           "models", &models, "server_side_batching", &batch) < 0)
 		return -1;
 	if (!json_is_object(config))
 		return jfail(j, "predictor.config: must be an object");
@@ -1934,11 +1965,11 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 	if (json_predictor_type(j, type, s) < 0 ||
 	    opt_str(j, path, "predictor.path", &s->predictor.path) < 0 ||
 	    json_strv(j, command, "predictor.command", &s->predictor.command,
-		      &s->predictor.n_command) < 0 ||
+	              &s->predictor.n_command) < 0 ||
 	    opt_str(j, ready, "predictor.readiness_path",
-		    &s->predictor.readiness_path) < 0 ||
+	            &s->predictor.readiness_path) < 0 ||
 	    opt_str(j, pypath, "predictor.python_path",
-		    &s->predictor.python_path) < 0 ||
+	            &s->predictor.python_path) < 0 ||
 	    json_env(j, env, s) < 0 ||
 	    json_models(j, models, &s->predictor.models) < 0)
 		return -1;
@@ -1946,14 +1977,15 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 }
 
 static int json_int_or_pct(jctx *j, json_t *v, const char *key,
-			   glia_int_or_pct *out)
+                           glia_int_or_pct *out)
 {
 	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
 	    json_integer_value(v) <= INT_MAX) {
 		*out = (glia_int_or_pct){(int)json_integer_value(v), 0};
 		return 0;
 	}
-	if (json_is_string(v) && glia_parse_int_or_pct(json_string_value(v), out) == 0)
+	if (json_is_string(v) &&
+	    glia_parse_int_or_pct(json_string_value(v), out) == 0)
 		return 0;
 	return jfail(j, "%s: must be an integer or \"<n>%%\"", key);
 }
@@ -1963,29 +1995,29 @@ static int json_autoscaling(jctx *j, json_t *obj, glia_api_spec *s)
 	const char *window, *down, *up;
 
 	if (unpack(j, obj, "autoscaling",
-		   "{s:i, s:i, s:i, s:F, s:i, s:s, s:s, s:s, s:F, s:F, s:F, "
-		   "s:F}",
-		   "min_replicas", &s->autoscaling.min_replicas,
-		   "max_replicas", &s->autoscaling.max_replicas,
-		   "init_replicas", &s->autoscaling.init_replicas,
-		   "target_replica_concurrency",
-		   &s->autoscaling.target_replica_concurrency,
-		   "max_replica_concurrency",
-		   &s->autoscaling.max_replica_concurrency, "window", &window,
-		   "downscale_stabilization_period", &down,
-		   "upscale_stabilization_period", &up, "max_downscale_factor",
-		   &s->autoscaling.max_downscale_factor, "max_upscale_factor",
-		   &s->autoscaling.max_upscale_factor, "downscale_tolerance",
-		   &s->autoscaling.downscale_tolerance, "upscale_tolerance",
-		   &s->autoscaling.upscale_tolerance) < 0)
+	           "{s:i, s:i, s:i, s:F, s:i, s:s, s:s, s:s, s:F, s:F, s:F, "
+	           "s:F}",
+	           "min_replicas", &s->autoscaling.min_replicas, "max_replicas",
+	           &s->autoscaling.max_replicas, "init_replicas",
+	           &s->autoscaling.init_replicas, "target_replica_concurrency",
+	           &s->autoscaling.target_replica_concurrency,
+	           "max_replica_concurrency",
+	           &s->autoscaling.max_replica_concurrency, "window", &window,
+	           "downscale_stabilization_period", &down,
+	           "upscale_stabilization_period", &up, "max_downscale_factor",
+	           &s->autoscaling.max_downscale_factor, "max_upscale_factor",
+	           &s->autoscaling.max_upscale_factor, "downscale_tolerance",
+	           &s->autoscaling.downscale_tolerance, "upscale_tolerance",
+	           &s->autoscaling.upscale_tolerance) < 0)
 		return -1;
 	if (json_duration(j, window, "autoscaling.window",
-			  &s->autoscaling.window_ms) < 0 ||
+	                  &s->autoscaling.window_ms) < 0 ||
 	    json_duration(j, down, "autoscaling.downscale_stabilization_period",
-			  &s->autoscaling.downscale_stabilization_period_ms) < 0)
+	                  &s->autoscaling.downscale_stabilization_period_ms) <
+	        0)
 		return -1;
 	return json_duration(j, up, "autoscaling.upscale_stabilization_period",
-			     &s->autoscaling.upscale_stabilization_period_ms);
+	                     &s->autoscaling.upscale_stabilization_period_ms);
 }
 
 static int json_compute(jctx *j, json_t *obj, glia_api_spec *s)
@@ -1994,7 +2026,7 @@ static int json_compute(jctx *j, json_t *obj, glia_api_spec *s)
 	json_t *mem;
 
 	if (unpack(j, obj, "compute", "{s:s, s:o, s:i}", "cpu", &cpu, "mem",
-		   &mem, "gpu", &s->compute.gpu) < 0)
+	           &mem, "gpu", &s->compute.gpu) < 0)
 		return -1;
 	if (glia_parse_cpu_millis(cpu, &s->compute.cpu_millis) < 0)
 		return jfail(j, "compute.cpu: bad quantity \"%s\"", cpu);
@@ -2011,22 +2043,22 @@ static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
 	const char *endpoint, *timeout;
 
 	if (unpack(j, us, "update_strategy", "{s:o, s:o}", "max_surge", &surge,
-		   "max_unavailable", &unavail) < 0 ||
+	           "max_unavailable", &unavail) < 0 ||
 	    json_int_or_pct(j, surge, "update_strategy.max_surge",
-			    &s->update_strategy.max_surge) < 0 ||
+	                    &s->update_strategy.max_surge) < 0 ||
 	    json_int_or_pct(j, unavail, "update_strategy.max_unavailable",
-			    &s->update_strategy.max_unavailable) < 0)
+	                    &s->update_strategy.max_unavailable) < 0)
 		return -1;
 	if (unpack(j, net, "networking", "{s:s, s:s}", "endpoint", &endpoint,
-		   "timeout", &timeout) < 0)
+	           "timeout", &timeout) < 0)
 		return -1;
 	s->networking.endpoint = glia_strdup(endpoint);
 	return json_duration(j, timeout, "networking.timeout",
-			     &s->networking.timeout_ms);
+	                     &s->networking.timeout_ms);
 }
 
 int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	jctx j = {err, errlen};
 	const char *name, *kind;
@@ -2034,14 +2066,16 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 
 	memset(out, 0, sizeof(*out));
 	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-		   "name", &name, "kind", &kind, "predictor", &pred, "compute",
-		   &comp, "autoscaling", &as, "update_strategy", &us,
-		   "networking", &net) < 0)
+	           "name", &name, "kind", &kind, "predictor", &pred, "compute",
+	           &comp, "autoscaling", &as, "update_strategy", &us,
+	           "networking", &net) < 0)
 		return -1;
 	out->name = glia_strdup(name);
 	out->kind = glia_strdup(kind);
-	if (json_predictor(&j, pred, out) < 0 || json_compute(&j, comp, out) < 0 ||
-	    json_autoscaling(&j, as, out) < 0 || json_rest(&j, us, net, out) < 0)
+	if (json_predictor(&j, pred, out) < 0 ||
+	    json_compute(&j, comp, out) < 0 ||
+	    json_autoscaling(&j, as, out) < 0 ||
+	    json_rest(&j, us, net, out) < 0)
 		goto fail;
 	return 0;
 fail:

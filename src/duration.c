@@ -16,7 +16,7 @@
 /* More significant digits than this are refused: they would overflow the
  * 64-bit mantissa and no real configuration needs them. */
 #define MAX_SIG_DIGITS 18
-#define MAX_EXPONENT 400
+#define MAX_EXPONENT   400
 
 typedef unsigned __int128 u128;
 
@@ -121,12 +121,12 @@ typedef struct unit {
 } unit;
 
 static const unit duration_units[] = {
-	{"ms", 1},
-	{"s", 1000},
-	{"m", 60 * 1000},
-	{"h", 60 * 60 * 1000},
-	{"d", 24 * 60 * 60 * 1000},
-	{NULL, 0},
+    {"ms", 1},
+    {"s", 1000},
+    {"m", 60 * 1000},
+    {"h", 60 * 60 * 1000},
+    {"d", 24 * 60 * 60 * 1000},
+    {NULL, 0},
 };
 
 /* The unit spelled by the letters at s (all of them), or NULL. */
@@ -198,21 +198,21 @@ int glia_parse_cpu_millis(const char *s, int64_t *millis)
 }
 
 static const unit mem_units[] = {
-	{"", 1},
-	{"k", 1000ULL},
-	{"K", 1000ULL},
-	{"M", 1000ULL * 1000},
-	{"G", 1000ULL * 1000 * 1000},
-	{"T", 1000ULL * 1000 * 1000 * 1000},
-	{"P", 1000ULL * 1000 * 1000 * 1000 * 1000},
-	{"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
-	{"Ki", 1ULL << 10},
-	{"Mi", 1ULL << 20},
-	{"Gi", 1ULL << 30},
-	{"Ti", 1ULL << 40},
-	{"Pi", 1ULL << 50},
-	{"Ei", 1ULL << 60},
-	{NULL, 0},
+    {"", 1},
+    {"k", 1000ULL},
+    {"K", 1000ULL},
+    {"M", 1000ULL * 1000},
+    {"G", 1000ULL * 1000 * 1000},
+    {"T", 1000ULL * 1000 * 1000 * 1000},
+    {"P", 1000ULL * 1000 * 1000 * 1000 * 1000},
+    {"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
+    {"Ki", 1ULL << 10},
+    {"Mi", 1ULL << 20},
+    {"Gi", 1ULL << 30},
+    {"Ti", 1ULL << 40},
+    {"Pi", 1ULL << 50},
+    {"Ei", 1ULL << 60},
+    {NULL, 0},
 };
 
 int glia_parse_mem_bytes(const char *s, int64_t *bytes)

@@ -46,6 +46,30 @@ def test_daemon_sigkill_takes_workers_down_and_up_restores_apis(daemon, tmp_path
              message="the worker processes to match the replica list")
 
 
+def test_daemon_sigkill_takes_down_a_worker_busy_with_a_request(daemon, tmp_path):
+    proj = predictor_project(tmp_path, "versioned", simple_spec("busy"))
+    daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)
+    daemon.wait_ready("busy")
+    pids = daemon.replica_pids("busy")
+    result = []
+
+    def slow():
+        try:
+            result.append(daemon.post("/busy", json={"sleep": 60}, timeout=90))
+        except Exception as e:  # noqa: BLE001 - the gateway died: expected
+            result.append(e)
+
+    t = threading.Thread(target=slow, daemon=True)
+    t.start()
+    wait_for(lambda: sum(r["in_flight"] for r in daemon.replicas("busy")) >= 1,
+             timeout=10, message="the request to be in flight")
+    daemon.kill9()
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=15,
+             message=f"the busy worker {pids} to exit with its daemon")
+    t.join(30)
+    assert result and (isinstance(result[0], Exception) or result[0].status != 200)
+
+
 def test_deleted_api_stays_deleted_after_daemon_restart(daemon, tmp_path):
     proj = two_api_project(tmp_path)
     daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)

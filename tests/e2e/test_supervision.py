@@ -53,6 +53,24 @@ def test_init_failure_is_retried_and_restarts_are_counted(daemon, tmp_path):
     assert daemon.get("retried")["status"] == "failed"
 
 
+def test_failing_replica_is_restarted_with_growing_delays(daemon, tmp_path):
+    starts_file = tmp_path / "starts"
+    proj = predictor_project(tmp_path, "init_fails",
+                             simple_spec("backoff", config={"starts_file": str(starts_file)}))
+    daemon.cli("deploy", "glia.yaml", cwd=proj)
+
+    def starts():
+        if not starts_file.exists():
+            return None
+        times = [float(x) for x in starts_file.read_text().split()]
+        return times if len(times) >= 4 else None
+
+    times = wait_for(starts, timeout=90, interval=0.2, message="four starts")
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[2] > 1.5 * gaps[0], f"restart delays do not grow: {gaps}"
+    assert all(b > 0.8 * a for a, b in zip(gaps, gaps[1:])), gaps
+
+
 def test_request_to_an_api_with_no_ready_replica_gets_a_json_error(daemon, tmp_path):
     yaml = simple_spec("no-replica") + "  networking:\n    timeout: 2s\n"
     proj = predictor_project(tmp_path, "init_fails", yaml)
@@ -66,6 +84,7 @@ def test_request_to_an_api_with_no_ready_replica_gets_a_json_error(daemon, tmp_p
     assert r.content_type == "application/json" and r.json()["error"]
     if r.status == 503:
         assert r.headers.get("Retry-After"), r
+    print(f"no-replica answer: {r.status} after {elapsed:.2f}s: {r.body!r}")
     assert elapsed < 10, elapsed
 
 
@@ -170,6 +189,10 @@ class RequestLoop:
             return self.versions[-1][1] if self.versions else None
 
 
+def versions_count(loop, v):
+    return sum(1 for _, x in loop.versions if x == v)
+
+
 def test_redeploy_of_changed_spec_under_load_fails_no_request(daemon, tmp_path):
     proj = predictor_project(tmp_path, "versioned", simple_spec("rolling", config={"version": 1}))
     daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)
@@ -192,6 +215,9 @@ def test_redeploy_of_changed_spec_under_load_fails_no_request(daemon, tmp_path):
     finally:
         loop.stop()
 
+    print(f"requests during the update: {loop.count}, statuses {loop.statuses}, "
+          f"v1 answers {versions_count(loop, 1)}, "
+          f"v2 answers {versions_count(loop, 2)}")
     assert not loop.failures, f"{len(loop.failures)} failed requests of {loop.count}: " \
         f"{loop.failures[:5]}"
     assert set(loop.statuses) == {200}, loop.statuses
@@ -237,3 +263,56 @@ def test_redeploy_with_only_comments_changed_is_unchanged(daemon, tmp_path):
     res = daemon.cli("deploy", "glia.yaml", cwd=proj)
     assert "unchanged" in res.stdout, res.stdout
     assert daemon.replica_pids("comments") == pids
+
+
+def start_slow_request(d, path, seconds):
+    """POSTs {"sleep": seconds} in a thread; returns (thread, result list)."""
+    result = []
+
+    def run():
+        try:
+            result.append(d.post(path, json={"sleep": seconds}, timeout=60))
+        except Exception as e:  # noqa: BLE001 - checked by the caller
+            result.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, result
+
+
+def in_flight(d, api):
+    return sum(r.get("in_flight") or 0 for r in d.replicas(api))
+
+
+def test_request_in_flight_finishes_when_its_replica_is_replaced(daemon, tmp_path):
+    proj = predictor_project(tmp_path, "versioned", simple_spec("drain", config={"version": 1}))
+    daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)
+    daemon.wait_ready("drain")
+    t, result = start_slow_request(daemon, "/drain", 3)
+    wait_for(lambda: in_flight(daemon, "drain") >= 1, timeout=10,
+             message="the slow request to be in flight")
+    (proj / "glia.yaml").write_text(simple_spec("drain", config={"version": 2}))
+    daemon.cli("deploy", "glia.yaml", cwd=proj)
+    t.join(60)
+    assert result and not isinstance(result[0], Exception), result
+    assert result[0].status == 200, result[0]
+    assert result[0].json()["version"] == 1
+    daemon.wait_ready("drain")
+    assert daemon.post("/drain", json={}).json()["version"] == 2
+
+
+def test_request_in_flight_finishes_when_its_api_is_deleted(daemon, tmp_path):
+    proj = predictor_project(tmp_path, "versioned", simple_spec("leaving", config={"version": 1}))
+    daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)
+    daemon.wait_ready("leaving")
+    pids = daemon.replica_pids("leaving")
+    t, result = start_slow_request(daemon, "/leaving", 2)
+    wait_for(lambda: in_flight(daemon, "leaving") >= 1, timeout=10,
+             message="the slow request to be in flight")
+    daemon.cli("delete", "leaving")
+    assert daemon.post("/leaving", json={}).status == 404
+    t.join(60)
+    assert result and not isinstance(result[0], Exception), result
+    assert result[0].status == 200 and result[0].json()["version"] == 1, result[0]
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=30,
+             message="the deleted API's replica to stop")

@@ -32,7 +32,7 @@ static glia_api_spec *parse_ok(const char *yaml, size_t *n)
 	glia_config_error err;
 
 	if (glia_config_parse(yaml, strlen(yaml), "glia.yaml", NULL, &specs, n,
-			      &err) != 0)
+	                      &err) != 0)
 		fail_msg("parse failed: %s", err.message);
 	return specs;
 }
@@ -63,63 +63,63 @@ static void assert_json(json_t *j, const char *want)
 /* ---- valid specs ---- */
 
 static const char full_python_yaml[] =
-	"- name: iris-classifier\n"
-	"  kind: RealtimeAPI\n"
-	"  predictor:\n"
-	"    type: python\n"
-	"    path: src/predictor.py\n"
-	"    config:\n"
-	"      bucket: cortex-examples\n"
-	"      n: 3\n"
-	"      ratio: 0.5\n"
-	"      on: true\n"
-	"      off: false\n"
-	"      nothing: null\n"
-	"      quoted: \"42\"\n"
-	"      single: 'true'\n"
-	"      big: 1e3\n"
-	"      list: [1, two, 3.5, -7]\n"
-	"      nested: {a: {b: c}}\n"
-	"    python_path: src\n"
-	"    env:\n"
-	"      MODEL: iris\n"
-	"      THREADS: 4\n"
-	"      EMPTY:\n"
-	"    processes_per_replica: 2\n"
-	"    threads_per_process: 8\n"
-	"    log_level: debug\n"
-	"    models:\n"
-	"      paths:\n"
-	"        - {name: iris, path: models/iris}\n"
-	"        - {name: wine_v2, path: s3://bucket/wine}\n"
-	"      cache_size: 2\n"
-	"      disk_cache_size: 3\n"
-	"    server_side_batching:\n"
-	"      max_batch_size: 8\n"
-	"      batch_interval: 10ms\n"
-	"  compute:\n"
-	"    cpu: 500m\n"
-	"    mem: 1Gi\n"
-	"    gpu: 1\n"
-	"  autoscaling:\n"
-	"    min_replicas: 0\n"
-	"    max_replicas: 10\n"
-	"    init_replicas: 2\n"
-	"    target_replica_concurrency: 4.5\n"
-	"    max_replica_concurrency: 64\n"
-	"    window: 30s\n"
-	"    downscale_stabilization_period: 2m\n"
-	"    upscale_stabilization_period: 0s\n"
-	"    max_downscale_factor: 0.5\n"
-	"    max_upscale_factor: 2\n"
-	"    downscale_tolerance: 0.1\n"
-	"    upscale_tolerance: 0\n"
-	"  update_strategy:\n"
-	"    max_surge: 1\n"
-	"    max_unavailable: 50%\n"
-	"  networking:\n"
-	"    endpoint: /iris/v1.0\n"
-	"    timeout: 1m30s\n";
+    "- name: iris-classifier\n"
+    "  kind: RealtimeAPI\n"
+    "  predictor:\n"
+    "    type: python\n"
+    "    path: src/predictor.py\n"
+    "    config:\n"
+    "      bucket: cortex-examples\n"
+    "      n: 3\n"
+    "      ratio: 0.5\n"
+    "      on: true\n"
+    "      off: false\n"
+    "      nothing: null\n"
+    "      quoted: \"42\"\n"
+    "      single: 'true'\n"
+    "      big: 1e3\n"
+    "      list: [1, two, 3.5, -7]\n"
+    "      nested: {a: {b: c}}\n"
+    "    python_path: src\n"
+    "    env:\n"
+    "      MODEL: iris\n"
+    "      THREADS: 4\n"
+    "      EMPTY:\n"
+    "    processes_per_replica: 2\n"
+    "    threads_per_process: 8\n"
+    "    log_level: debug\n"
+    "    models:\n"
+    "      paths:\n"
+    "        - {name: iris, path: models/iris}\n"
+    "        - {name: wine_v2, path: s3://bucket/wine}\n"
+    "      cache_size: 2\n"
+    "      disk_cache_size: 3\n"
+    "    server_side_batching:\n"
+    "      max_batch_size: 8\n"
+    "      batch_interval: 10ms\n"
+    "  compute:\n"
+    "    cpu: 500m\n"
+    "    mem: 1Gi\n"
+    "    gpu: 1\n"
+    "  autoscaling:\n"
+    "    min_replicas: 0\n"
+    "    max_replicas: 10\n"
+    "    init_replicas: 2\n"
+    "    target_replica_concurrency: 4.5\n"
+    "    max_replica_concurrency: 64\n"
+    "    window: 30s\n"
+    "    downscale_stabilization_period: 2m\n"
+    "    upscale_stabilization_period: 0s\n"
+    "    max_downscale_factor: 0.5\n"
+    "    max_upscale_factor: 2\n"
+    "    downscale_tolerance: 0.1\n"
+    "    upscale_tolerance: 0\n"
+    "  update_strategy:\n"
+    "    max_surge: 1\n"
+    "    max_unavailable: 50%\n"
+    "  networking:\n"
+    "    endpoint: /iris/v1.0\n"
+    "    timeout: 1m30s\n";
 
 static void full_python_spec_sets_every_field(void **state)
 {
@@ -132,11 +132,11 @@ static void full_python_spec_sets_every_field(void **state)
 	assert_null(s->predictor.command);
 	assert_null(s->predictor.readiness_path);
 	assert_json(s->predictor.config,
-		    "{\"big\":1000.0,\"bucket\":\"cortex-examples\","
-		    "\"list\":[1,\"two\",3.5,-7],\"n\":3,"
-		    "\"nested\":{\"a\":{\"b\":\"c\"}},\"nothing\":null,"
-		    "\"off\":false,\"on\":true,\"quoted\":\"42\","
-		    "\"ratio\":0.5,\"single\":\"true\"}");
+	            "{\"big\":1000.0,\"bucket\":\"cortex-examples\","
+	            "\"list\":[1,\"two\",3.5,-7],\"n\":3,"
+	            "\"nested\":{\"a\":{\"b\":\"c\"}},\"nothing\":null,"
+	            "\"off\":false,\"on\":true,\"quoted\":\"42\","
+	            "\"ratio\":0.5,\"single\":\"true\"}");
 	assert_string_equal(s->predictor.python_path, "src");
 	assert_int_equal(s->predictor.n_env, 3);
 	assert_string_equal(s->predictor.env_keys[0], "MODEL");
@@ -156,7 +156,8 @@ static void full_python_spec_sets_every_field(void **state)
 	assert_string_equal(s->predictor.models.paths[0].name, "iris");
 	assert_string_equal(s->predictor.models.paths[0].path, "models/iris");
 	assert_string_equal(s->predictor.models.paths[1].name, "wine_v2");
-	assert_string_equal(s->predictor.models.paths[1].path, "s3://bucket/wine");
+	assert_string_equal(s->predictor.models.paths[1].path,
+	                    "s3://bucket/wine");
 	assert_int_equal(s->predictor.models.cache_size, 2);
 	assert_int_equal(s->predictor.models.disk_cache_size, 3);
 	assert_int_equal(s->predictor.batching, 1);
@@ -173,7 +174,8 @@ static void full_python_spec_sets_every_field(void **state)
 	assert_true(s->autoscaling.target_replica_concurrency == 4.5);
 	assert_int_equal(s->autoscaling.max_replica_concurrency, 64);
 	assert_int_equal(s->autoscaling.window_ms, 30000);
-	assert_int_equal(s->autoscaling.downscale_stabilization_period_ms, 120000);
+	assert_int_equal(s->autoscaling.downscale_stabilization_period_ms,
+	                 120000);
 	assert_int_equal(s->autoscaling.upscale_stabilization_period_ms, 0);
 	assert_true(s->autoscaling.max_downscale_factor == 0.5);
 	assert_true(s->autoscaling.max_upscale_factor == 2.0);
@@ -192,10 +194,10 @@ static void full_python_spec_sets_every_field(void **state)
 static void minimal_spec_gets_every_default(void **state)
 {
 	glia_api_spec *s = parse_one("name: iris\n"
-				     "kind: RealtimeAPI\n"
-				     "predictor:\n"
-				     "  type: python\n"
-				     "  path: predictor.py\n");
+	                             "kind: RealtimeAPI\n"
+	                             "predictor:\n"
+	                             "  type: python\n"
+	                             "  path: predictor.py\n");
 
 	assert_string_equal(s->name, "iris");
 	assert_non_null(s->predictor.config);
@@ -217,7 +219,8 @@ static void minimal_spec_gets_every_default(void **state)
 	assert_true(s->autoscaling.target_replica_concurrency == 1.0);
 	assert_int_equal(s->autoscaling.max_replica_concurrency, 1024);
 	assert_int_equal(s->autoscaling.window_ms, 60000);
-	assert_int_equal(s->autoscaling.downscale_stabilization_period_ms, 300000);
+	assert_int_equal(s->autoscaling.downscale_stabilization_period_ms,
+	                 300000);
 	assert_int_equal(s->autoscaling.upscale_stabilization_period_ms, 60000);
 	assert_true(s->autoscaling.max_downscale_factor == 0.75);
 	assert_true(s->autoscaling.max_upscale_factor == 1.5);
@@ -234,11 +237,10 @@ static void minimal_spec_gets_every_default(void **state)
 
 static void defaults_follow_other_fields(void **state)
 {
-	glia_api_spec *s = parse_one(API
-				     "  processes_per_replica: 3\n"
-				     "  threads_per_process: 4\n"
-				     "autoscaling:\n"
-				     "  min_replicas: 2\n");
+	glia_api_spec *s = parse_one(API "  processes_per_replica: 3\n"
+	                                 "  threads_per_process: 4\n"
+	                                 "autoscaling:\n"
+	                                 "  min_replicas: 2\n");
 
 	assert_true(s->autoscaling.target_replica_concurrency == 12.0);
 	assert_int_equal(s->autoscaling.init_replicas, 2);
@@ -246,16 +248,16 @@ static void defaults_follow_other_fields(void **state)
 }
 
 static const char command_yaml[] =
-	"name: server\n"
-	"kind: RealtimeAPI\n"
-	"predictor:\n"
-	"  type: command\n"
-	"  command: [./serve, --port, \"$GLIA_PORT\", 8080]\n"
-	"  readiness_path: /ready\n"
-	"  env: {MODE: fast}\n"
-	"  threads_per_process: 16\n"
-	"networking:\n"
-	"  endpoint: /srv\n";
+    "name: server\n"
+    "kind: RealtimeAPI\n"
+    "predictor:\n"
+    "  type: command\n"
+    "  command: [./serve, --port, \"$GLIA_PORT\", 8080]\n"
+    "  readiness_path: /ready\n"
+    "  env: {MODE: fast}\n"
+    "  threads_per_process: 16\n"
+    "networking:\n"
+    "  endpoint: /srv\n";
 
 static void command_spec_keeps_argv_and_readiness_path(void **state)
 {
@@ -276,15 +278,15 @@ static void command_spec_keeps_argv_and_readiness_path(void **state)
 }
 
 static const char c_yaml[] =
-	"name: clib\n"
-	"kind: RealtimeAPI\n"
-	"predictor:\n"
-	"  type: c\n"
-	"  path: build/libpredict.so\n"
-	"  models: {dir: models/}\n"
-	"  server_side_batching: {max_batch_size: 1024, batch_interval: 1.5s}\n"
-	"compute: {cpu: 2, mem: 1e9, gpu: 0}\n"
-	"update_strategy: {max_surge: 0, max_unavailable: 1}\n";
+    "name: clib\n"
+    "kind: RealtimeAPI\n"
+    "predictor:\n"
+    "  type: c\n"
+    "  path: build/libpredict.so\n"
+    "  models: {dir: models/}\n"
+    "  server_side_batching: {max_batch_size: 1024, batch_interval: 1.5s}\n"
+    "compute: {cpu: 2, mem: 1e9, gpu: 0}\n"
+    "update_strategy: {max_surge: 0, max_unavailable: 1}\n";
 
 static void c_spec_with_models_dir(void **state)
 {
@@ -309,7 +311,7 @@ static void c_spec_with_models_dir(void **state)
 static void models_single_path(void **state)
 {
 	glia_api_spec *s = parse_one(API "  models:\n"
-					 "    path: models/iris\n");
+	                                 "    path: models/iris\n");
 
 	assert_int_equal(s->predictor.models.set, 1);
 	assert_string_equal(s->predictor.models.path, "models/iris");
@@ -320,14 +322,15 @@ static void models_single_path(void **state)
 static void list_form_gives_every_api_in_order(void **state)
 {
 	size_t n = 0;
-	glia_api_spec *s = parse_ok("- name: one\n"
-				    "  kind: RealtimeAPI\n"
-				    "  predictor: {type: python, path: one.py}\n"
-				    "- name: two\n"
-				    "  kind: RealtimeAPI\n"
-				    "  predictor: {type: c, path: two.so}\n"
-				    "  networking: {endpoint: /models/two}\n",
-				    &n);
+	glia_api_spec *s =
+	    parse_ok("- name: one\n"
+	             "  kind: RealtimeAPI\n"
+	             "  predictor: {type: python, path: one.py}\n"
+	             "- name: two\n"
+	             "  kind: RealtimeAPI\n"
+	             "  predictor: {type: c, path: two.so}\n"
+	             "  networking: {endpoint: /models/two}\n",
+	             &n);
 
 	assert_int_equal(n, 2);
 	assert_string_equal(s[0].name, "one");
@@ -339,15 +342,15 @@ static void list_form_gives_every_api_in_order(void **state)
 }
 
 static const char cortex_yaml[] =
-	"- name: iris-classifier\n"
-	"  kind: RealtimeAPI\n"
-	"  predictor:\n"
-	"    type: python\n"
-	"    path: predictor.py\n"
-	"    config: {bucket: cortex-examples, key: model.pkl}\n"
-	"  compute:\n"
-	"    cpu: 0.2\n"
-	"    mem: 200M\n";
+    "- name: iris-classifier\n"
+    "  kind: RealtimeAPI\n"
+    "  predictor:\n"
+    "    type: python\n"
+    "    path: predictor.py\n"
+    "    config: {bucket: cortex-examples, key: model.pkl}\n"
+    "  compute:\n"
+    "    cpu: 0.2\n"
+    "    mem: 200M\n";
 
 static void cortex_example_parses(void **state)
 {
@@ -356,7 +359,7 @@ static void cortex_example_parses(void **state)
 	assert_string_equal(s->name, "iris-classifier");
 	assert_string_equal(s->predictor.path, "predictor.py");
 	assert_json(s->predictor.config,
-		    "{\"bucket\":\"cortex-examples\",\"key\":\"model.pkl\"}");
+	            "{\"bucket\":\"cortex-examples\",\"key\":\"model.pkl\"}");
 	assert_int_equal(s->compute.cpu_millis, 200);
 	assert_int_equal(s->compute.mem_bytes, 200000000);
 	assert_string_equal(s->networking.endpoint, "/iris-classifier");
@@ -366,20 +369,20 @@ static void cortex_example_parses(void **state)
 static void cortex_only_keys_are_accepted_and_ignored(void **state)
 {
 	glia_api_spec *s = parse_one(
-		"- name: iris\n"
-		"  kind: RealtimeAPI\n"
-		"  predictor:\n"
-		"    type: python\n"
-		"    path: predictor.py\n"
-		"    image: quay.io/cortexlabs/python-predictor-cpu:0.25.0\n"
-		"    tensorflow_serving_image: quay.io/cortexlabs/tfs:0.25.0\n"
-		"    shm_size: 1Gi\n"
-		"    dependencies: {pip: requirements.txt, shell: setup.sh}\n"
-		"  compute:\n"
-		"    cpu: 1\n"
-		"    node_groups: [cpu-spot]\n"
-		"  networking:\n"
-		"    api_type: internal\n");
+	    "- name: iris\n"
+	    "  kind: RealtimeAPI\n"
+	    "  predictor:\n"
+	    "    type: python\n"
+	    "    path: predictor.py\n"
+	    "    image: quay.io/cortexlabs/python-predictor-cpu:0.25.0\n"
+	    "    tensorflow_serving_image: quay.io/cortexlabs/tfs:0.25.0\n"
+	    "    shm_size: 1Gi\n"
+	    "    dependencies: {pip: requirements.txt, shell: setup.sh}\n"
+	    "  compute:\n"
+	    "    cpu: 1\n"
+	    "    node_groups: [cpu-spot]\n"
+	    "  networking:\n"
+	    "    api_type: internal\n");
 
 	assert_string_equal(s->name, "iris");
 	assert_int_equal(s->compute.cpu_millis, 1000);
@@ -389,11 +392,11 @@ static void cortex_only_keys_are_accepted_and_ignored(void **state)
 static void null_values_count_as_absent(void **state)
 {
 	glia_api_spec *s = parse_one(API "  models:\n"
-					 "  env: ~\n"
-					 "  config: null\n"
-					 "compute:\n"
-					 "autoscaling:\n"
-					 "  min_replicas:\n");
+	                                 "  env: ~\n"
+	                                 "  config: null\n"
+	                                 "compute:\n"
+	                                 "autoscaling:\n"
+	                                 "  min_replicas:\n");
 
 	assert_int_equal(s->predictor.models.set, 0);
 	assert_int_equal(s->predictor.n_env, 0);
@@ -404,9 +407,10 @@ static void null_values_count_as_absent(void **state)
 
 static void quoted_numbers_are_accepted_for_numeric_fields(void **state)
 {
-	glia_api_spec *s = parse_one(API "  threads_per_process: \"4\"\n"
-					 "compute: {cpu: \"1.5\", mem: \"512Mi\"}\n"
-					 "networking: {timeout: 30}\n");
+	glia_api_spec *s =
+	    parse_one(API "  threads_per_process: \"4\"\n"
+	                  "compute: {cpu: \"1.5\", mem: \"512Mi\"}\n"
+	                  "networking: {timeout: 30}\n");
 
 	assert_int_equal(s->predictor.threads_per_process, 4);
 	assert_int_equal(s->compute.cpu_millis, 1500);
@@ -423,310 +427,309 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case bad_cases[] = {
-	/* the document */
-	{"name: a\n  kind: [\n",
-	 "glia.yaml:2:7: invalid YAML: mapping values are not allowed in this "
-	 "context"},
-	{"name: [a\n",
-	 "glia.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
-	{"", "glia.yaml:1:1: empty document; expected an API mapping or a list "
-	     "of them"},
-	{"# nothing but a comment\n",
-	 "glia.yaml:1:1: empty document; expected an API mapping or a list of "
-	 "them"},
-	{"hello\n", "glia.yaml:1:1: expected an API mapping or a list of them, "
-		    "got \"hello\""},
-	{"[]\n", "glia.yaml:1:1: expected at least one API, got an empty list"},
-	{"- 1\n", "glia.yaml:1:3: expected an API mapping, got \"1\""},
-	{API "---\n" API,
-	 "glia.yaml:7:1: more than one YAML document; put every API in one "
-	 "list"},
-	{"? [a]\n: b\n", "glia.yaml:1:3: keys must be strings"},
-	/* name */
-	{"kind: RealtimeAPI\npredictor: {type: python, path: p.py}\n",
-	 "glia.yaml:1:1: name: required"},
-	{"name: Iris\n",
-	 "glia.yaml:1:7: name: must be lowercase letters, digits and '-', "
-	 "starting with a letter and ending with a letter or digit, got "
-	 "\"Iris\""},
-	{"name: iris-\n",
-	 "glia.yaml:1:7: name: must be lowercase letters, digits and '-', "
-	 "starting with a letter and ending with a letter or digit, got "
-	 "\"iris-\""},
-	{"name: {a: b}\n",
-	 "glia.yaml:1:7: name: must be a string, got a mapping"},
-	{"name: aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\n",
-	 "glia.yaml:1:7: name: must be at most 42 characters, got "
-	 "\"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\""},
-	{"- name: a\n"
-	 "  kind: RealtimeAPI\n"
-	 "  predictor: {type: python, path: p.py}\n"
-	 "- name: a\n"
-	 "  kind: RealtimeAPI\n"
-	 "  predictor: {type: python, path: q.py}\n",
-	 "glia.yaml:4:9: name: duplicate API name \"a\" (first at line 1)"},
-	{"name: metrics\nkind: RealtimeAPI\npredictor: {type: python, path: "
-	 "p.py}\n",
-	 "glia.yaml:1:7: name: must not be healthz, metrics, v1 or v2 unless "
-	 "networking.endpoint is set (the default endpoint /<name> is "
-	 "reserved), got \"metrics\""},
-	/* kind */
-	{"name: a\npredictor: {type: python, path: p.py}\n",
-	 "glia.yaml:1:1: kind: required (RealtimeAPI)"},
-	{"name: a\nkind: Foo\n",
-	 "glia.yaml:2:7: kind: must be RealtimeAPI, got \"Foo\""},
-	{"name: a\nkind: AsyncAPI\nretention: 7d\n",
-	 "glia.yaml:2:7: kind: AsyncAPI is not supported yet (supported: "
-	 "RealtimeAPI)"},
-	{"name: s\nkind: TrafficSplitter\napis: []\n",
-	 "glia.yaml:2:7: kind: TrafficSplitter is not supported yet (supported: "
-	 "RealtimeAPI)"},
-	/* keys */
-	{"name: a\nkind: RealtimeAPI\nnetwork: {}\n",
-	 "glia.yaml:3:1: network: unknown key; did you mean \"networking\"?"},
-	{"nme: a\n", "glia.yaml:1:1: nme: unknown key; did you mean \"name\"?"},
-	{"name: a\nkind: RealtimeAPI\nreplicas: 3\n",
-	 "glia.yaml:3:1: replicas: unknown key; valid keys: name, kind, "
-	 "predictor, compute, autoscaling, update_strategy, networking"},
-	{API "  procesess_per_replica: 2\n",
-	 "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
-	 "mean \"processes_per_replica\"?"},
-	{API "compute: {memory: 1Gi}\n",
-	 "glia.yaml:6:11: compute.memory: unknown key; did you mean \"mem\"?"},
-	{API "compute: {disk: 1Gi}\n",
-	 "glia.yaml:6:11: compute.disk: unknown key; valid keys: cpu, mem, gpu"},
-	{"name: a\nkind: RealtimeAPI\nname: b\n",
-	 "glia.yaml:3:1: name: duplicate key"},
-	{API "  type: c\n", "glia.yaml:6:3: predictor.type: duplicate key"},
-	/* predictor */
-	{"name: a\nkind: RealtimeAPI\n", "glia.yaml:1:1: predictor: required"},
-	{"name: a\nkind: RealtimeAPI\npredictor: python\n",
-	 "glia.yaml:3:12: predictor: must be a mapping, got \"python\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  path: p.py\n",
-	 "glia.yaml:4:3: predictor.type: required (one of python, c, command)"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: java\n",
-	 "glia.yaml:4:9: predictor.type: must be one of python, c, command, got "
-	 "\"java\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n",
-	 "glia.yaml:4:3: predictor.path: required for type python"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n",
-	 "glia.yaml:4:3: predictor.path: required for type c"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: p.txt\n",
-	 "glia.yaml:5:9: predictor.path: must be a Python file ending in .py, got "
-	 "\"p.txt\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.py\n",
-	 "glia.yaml:5:9: predictor.path: must be a shared library ending in .so, "
-	 "got \"p.py\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: \"\"\n",
-	 "glia.yaml:5:9: predictor.path: must be a non-empty string, got \"\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n",
-	 "glia.yaml:4:3: predictor.command: required for type command"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: ./serve --port 80\n",
-	 "glia.yaml:5:12: predictor.command: must be a non-empty list of "
-	 "strings, got \"./serve --port 80\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: []\n",
-	 "glia.yaml:5:12: predictor.command: must be a non-empty list of "
-	 "strings, got a list"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: [./serve, {port: 1}]\n",
-	 "glia.yaml:5:22: predictor.command[1]: must be a string, got a mapping"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: [./serve]\n  path: p.py\n",
-	 "glia.yaml:6:3: predictor.path: only valid for types python and c "
-	 "(type command runs predictor.command)"},
-	{API "  command: [./serve]\n",
-	 "glia.yaml:6:3: predictor.command: only valid for type command"},
-	{API "  readiness_path: /ready\n",
-	 "glia.yaml:6:3: predictor.readiness_path: only valid for type command"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: [./serve]\n  readiness_path: ready\n",
-	 "glia.yaml:6:19: predictor.readiness_path: must be a URL path starting "
-	 "with '/', got \"ready\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.so\n"
-	 "  python_path: .\n",
-	 "glia.yaml:6:3: predictor.python_path: only valid for type python"},
-	{API "  threads_per_process: 0\n",
-	 "glia.yaml:6:24: predictor.threads_per_process: must be an integer "
-	 "from 1 to 1024, got \"0\""},
-	{API "  threads_per_process: 2000\n",
-	 "glia.yaml:6:24: predictor.threads_per_process: must be an integer "
-	 "from 1 to 1024, got \"2000\""},
-	{API "  processes_per_replica: 0\n",
-	 "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
-	 "from 1 to 100, got \"0\""},
-	{API "  processes_per_replica: 1.5\n",
-	 "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
-	 "from 1 to 100, got \"1.5\""},
-	{API "  processes_per_replica: 99999999999999999999\n",
-	 "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
-	 "from 1 to 100, got \"99999999999999999999\""},
-	{API "  log_level: verbose\n",
-	 "glia.yaml:6:14: predictor.log_level: must be one of debug, info, "
-	 "warning, error, got \"verbose\""},
-	{API "  env: [A, B]\n",
-	 "glia.yaml:6:8: predictor.env: must be a mapping of names to strings, "
-	 "got a list"},
-	{API "  env: {A: 1, A: 2}\n",
-	 "glia.yaml:6:15: predictor.env.A: duplicate key"},
-	{API "  env: {A: [1]}\n",
-	 "glia.yaml:6:12: predictor.env.A: must be a string, got a list"},
-	{API "  env: {1A: x}\n",
-	 "glia.yaml:6:9: predictor.env: keys must be environment variable names "
-	 "([A-Za-z_][A-Za-z0-9_]*), got \"1A\""},
-	{API "  config: 5\n",
-	 "glia.yaml:6:11: predictor.config: must be a mapping, got \"5\""},
-	{API "  config: {a: {b: 1, b: 2}}\n",
-	 "glia.yaml:6:22: predictor.config.a.b: duplicate key"},
-	{API "  config: &x {a: *x}\n",
-	 /* the key is cut at 127 characters */
-	 "glia.yaml:6:11: predictor.config.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
-	 "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
-	 "a.a.: nested more than 64 levels deep"},
-	/* models */
-	{API "  models: {path: m, dir: d}\n",
-	 "glia.yaml:6:11: predictor.models: must have exactly one of path, "
-	 "paths, dir"},
-	{API "  models: {cache_size: 1, disk_cache_size: 1}\n",
-	 "glia.yaml:6:11: predictor.models: must have exactly one of path, "
-	 "paths, dir"},
-	{API "  models:\n    paths:\n      - path: m\n",
-	 "glia.yaml:8:9: predictor.models.paths[0].name: required"},
-	{API "  models:\n    paths:\n      - {name: a, path: m}\n"
-	     "      - {name: a, path: n}\n",
-	 "glia.yaml:9:16: predictor.models.paths[1].name: must be unique among "
-	 "predictor.models.paths, got \"a\""},
-	{API "  models:\n    paths: m\n",
-	 "glia.yaml:7:12: predictor.models.paths: must be a non-empty list of "
-	 "{name, path}, got \"m\""},
-	{API "  models: {dir: d, cache_size: 2}\n",
-	 "glia.yaml:6:11: predictor.models.disk_cache_size: required when "
-	 "cache_size is given"},
-	{API "  models: {dir: d, cache_size: 4, disk_cache_size: 2}\n",
-	 "glia.yaml:6:52: predictor.models.disk_cache_size: must be >= "
-	 "cache_size (4), got \"2\""},
-	{API "  models: {dir: d, cache_size: 0, disk_cache_size: 2}\n",
-	 "glia.yaml:6:32: predictor.models.cache_size: must be an integer >= 1, "
-	 "got \"0\""},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: [./serve]\n  models: {dir: d}\n",
-	 "glia.yaml:6:3: predictor.models: only valid for types python and c"},
-	/* server_side_batching */
-	{API "  server_side_batching: {max_batch_size: 1, batch_interval: 10ms}\n",
-	 "glia.yaml:6:42: predictor.server_side_batching.max_batch_size: must be "
-	 "an integer from 2 to 1024, got \"1\""},
-	{API "  server_side_batching: {max_batch_size: 8, batch_interval: soon}\n",
-	 "glia.yaml:6:61: predictor.server_side_batching.batch_interval: must be "
-	 "a duration > 0 (like 250ms, 10s, 5m, 1h30m), got \"soon\""},
-	{API "  server_side_batching: {max_batch_size: 8}\n",
-	 "glia.yaml:6:25: predictor.server_side_batching.batch_interval: "
-	 "required"},
-	{"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
-	 "  command: [./serve]\n"
-	 "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
-	 "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
-	 "python and c"},
-	{API "  dependencies: requirements.txt\n",
-	 "glia.yaml:6:17: predictor.dependencies: must be a mapping, got "
-	 "\"requirements.txt\""},
-	/* compute */
-	{API "compute: {cpu: lots}\n",
-	 "glia.yaml:6:16: compute.cpu: must be a CPU quantity > 0 like 1, 0.5 "
-	 "or 500m, got \"lots\""},
-	{API "compute: {cpu: 0}\n",
-	 "glia.yaml:6:16: compute.cpu: must be a CPU quantity > 0 like 1, 0.5 "
-	 "or 500m, got \"0\""},
-	{API "compute: {mem: 1GB}\n",
-	 "glia.yaml:6:16: compute.mem: must be a memory quantity like 512Mi, "
-	 "1Gi, 1G or 1000000000, got \"1GB\""},
-	{API "compute: {gpu: -1}\n",
-	 "glia.yaml:6:16: compute.gpu: must be an integer >= 0, got \"-1\""},
-	/* autoscaling */
-	{API "autoscaling: {min_replicas: 5, max_replicas: 3}\n",
-	 "glia.yaml:6:29: autoscaling.min_replicas: must be <= max_replicas "
-	 "(3), got \"5\""},
-	{API "autoscaling: {min_replicas: 200}\n",
-	 "glia.yaml:6:29: autoscaling.min_replicas: must be <= max_replicas "
-	 "(100), got \"200\""},
-	{API "autoscaling: {max_replicas: 0}\n",
-	 "glia.yaml:6:29: autoscaling.max_replicas: must be an integer >= 1, "
-	 "got \"0\""},
-	{API "autoscaling: {min_replicas: 1, max_replicas: 3, init_replicas: 4}\n",
-	 "glia.yaml:6:64: autoscaling.init_replicas: must be from min_replicas "
-	 "(1) to max_replicas (3), got \"4\""},
-	{API "autoscaling: {window: 0s}\n",
-	 "glia.yaml:6:23: autoscaling.window: must be a duration > 0 (like "
-	 "250ms, 10s, 5m, 1h30m), got \"0s\""},
-	{API "autoscaling: {upscale_stabilization_period: -1m}\n",
-	 "glia.yaml:6:45: autoscaling.upscale_stabilization_period: must be a "
-	 "duration >= 0 (like 250ms, 10s, 5m, 1h30m), got \"-1m\""},
-	{API "autoscaling: {target_replica_concurrency: 0}\n",
-	 "glia.yaml:6:43: autoscaling.target_replica_concurrency: must be a "
-	 "number > 0, got \"0\""},
-	{API "autoscaling: {max_downscale_factor: 1}\n",
-	 "glia.yaml:6:37: autoscaling.max_downscale_factor: must be a number in "
-	 "[0, 1), got \"1\""},
-	{API "autoscaling: {max_upscale_factor: 1}\n",
-	 "glia.yaml:6:35: autoscaling.max_upscale_factor: must be a number > 1, "
-	 "got \"1\""},
-	{API "autoscaling: {downscale_tolerance: 1.5}\n",
-	 "glia.yaml:6:36: autoscaling.downscale_tolerance: must be a number in "
-	 "[0, 1), got \"1.5\""},
-	{API "autoscaling: {upscale_tolerance: -0.1}\n",
-	 "glia.yaml:6:34: autoscaling.upscale_tolerance: must be a number >= 0, "
-	 "got \"-0.1\""},
-	{API "autoscaling: {upscale_tolerance: .inf}\n",
-	 "glia.yaml:6:34: autoscaling.upscale_tolerance: must be a number >= 0, "
-	 "got \".inf\""},
-	/* update_strategy */
-	{API "update_strategy: {max_surge: 0, max_unavailable: 0%}\n",
-	 "glia.yaml:6:18: update_strategy: max_surge and max_unavailable must "
-	 "not both be 0"},
-	{API "update_strategy: {max_surge: 120%}\n",
-	 "glia.yaml:6:30: update_strategy.max_surge: must be an integer >= 0 or "
-	 "a percentage from 0% to 100%, got \"120%\""},
-	{API "update_strategy: {max_unavailable: -1}\n",
-	 "glia.yaml:6:36: update_strategy.max_unavailable: must be an integer "
-	 ">= 0 or a percentage from 0% to 100%, got \"-1\""},
-	/* networking */
-	{API "networking: {endpoint: iris}\n",
-	 "glia.yaml:6:24: networking.endpoint: must start with '/', got \"iris\""},
-	{API "networking: {endpoint: /iris/}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not end with '/', got "
-	 "\"/iris/\""},
-	{API "networking: {endpoint: /}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not end with '/', got \"/\""},
-	{API "networking: {endpoint: /a//b}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not contain '//', got "
-	 "\"/a//b\""},
-	{API "networking: {endpoint: \"/a b\"}\n",
-	 "glia.yaml:6:24: networking.endpoint: must contain only letters, "
-	 "digits and . _ ~ - /, got \"/a b\""},
-	{API "networking: {endpoint: /a/../b}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not contain '.' or '..' "
-	 "segments, got \"/a/../b\""},
-	{API "networking: {endpoint: /metrics}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not be /healthz, /metrics, "
-	 "/v1, /v2 or under them (reserved for glia), got \"/metrics\""},
-	{API "networking: {endpoint: /v2/models/x}\n",
-	 "glia.yaml:6:24: networking.endpoint: must not be /healthz, /metrics, "
-	 "/v1, /v2 or under them (reserved for glia), got \"/v2/models/x\""},
-	{API "networking: {timeout: 0}\n",
-	 "glia.yaml:6:23: networking.timeout: must be a duration > 0 (like "
-	 "250ms, 10s, 5m, 1h30m), got \"0\""},
-	{API "networking: {api_type: private}\n",
-	 "glia.yaml:6:24: networking.api_type: must be one of public, internal, "
-	 "got \"private\""},
-	{"- name: a\n"
-	 "  kind: RealtimeAPI\n"
-	 "  predictor: {type: python, path: p.py}\n"
-	 "- name: b\n"
-	 "  kind: RealtimeAPI\n"
-	 "  predictor: {type: python, path: p.py}\n"
-	 "  networking: {endpoint: /a}\n",
-	 "glia.yaml:7:26: networking.endpoint: /a is already the endpoint of "
-	 "API \"a\" (line 1)"},
+    /* the document */
+    {"name: a\n  kind: [\n",
+     "glia.yaml:2:7: invalid YAML: mapping values are not allowed in this "
+     "context"},
+    {"name: [a\n",
+     "glia.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
+    {"", "glia.yaml:1:1: empty document; expected an API mapping or a list "
+         "of them"},
+    {"# nothing but a comment\n",
+     "glia.yaml:1:1: empty document; expected an API mapping or a list of "
+     "them"},
+    {"hello\n", "glia.yaml:1:1: expected an API mapping or a list of them, "
+                "got \"hello\""},
+    {"[]\n", "glia.yaml:1:1: expected at least one API, got an empty list"},
+    {"- 1\n", "glia.yaml:1:3: expected an API mapping, got \"1\""},
+    {API "---\n" API,
+     "glia.yaml:7:1: more than one YAML document; put every API in one "
+     "list"},
+    {"? [a]\n: b\n", "glia.yaml:1:3: keys must be strings"},
+    /* name */
+    {"kind: RealtimeAPI\npredictor: {type: python, path: p.py}\n",
+     "glia.yaml:1:1: name: required"},
+    {"name: Iris\n",
+     "glia.yaml:1:7: name: must be lowercase letters, digits and '-', "
+     "starting with a letter and ending with a letter or digit, got "
+     "\"Iris\""},
+    {"name: iris-\n",
+     "glia.yaml:1:7: name: must be lowercase letters, digits and '-', "
+     "starting with a letter and ending with a letter or digit, got "
+     "\"iris-\""},
+    {"name: {a: b}\n", "glia.yaml:1:7: name: must be a string, got a mapping"},
+    {"name: aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\n",
+     "glia.yaml:1:7: name: must be at most 42 characters, got "
+     "\"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeee\""},
+    {"- name: a\n"
+     "  kind: RealtimeAPI\n"
+     "  predictor: {type: python, path: p.py}\n"
+     "- name: a\n"
+     "  kind: RealtimeAPI\n"
+     "  predictor: {type: python, path: q.py}\n",
+     "glia.yaml:4:9: name: duplicate API name \"a\" (first at line 1)"},
+    {"name: metrics\nkind: RealtimeAPI\npredictor: {type: python, path: "
+     "p.py}\n",
+     "glia.yaml:1:7: name: must not be healthz, metrics, v1 or v2 unless "
+     "networking.endpoint is set (the default endpoint /<name> is "
+     "reserved), got \"metrics\""},
+    /* kind */
+    {"name: a\npredictor: {type: python, path: p.py}\n",
+     "glia.yaml:1:1: kind: required (RealtimeAPI)"},
+    {"name: a\nkind: Foo\n",
+     "glia.yaml:2:7: kind: must be RealtimeAPI, got \"Foo\""},
+    {"name: a\nkind: AsyncAPI\nretention: 7d\n",
+     "glia.yaml:2:7: kind: AsyncAPI is not supported yet (supported: "
+     "RealtimeAPI)"},
+    {"name: s\nkind: TrafficSplitter\napis: []\n",
+     "glia.yaml:2:7: kind: TrafficSplitter is not supported yet (supported: "
+     "RealtimeAPI)"},
+    /* keys */
+    {"name: a\nkind: RealtimeAPI\nnetwork: {}\n",
+     "glia.yaml:3:1: network: unknown key; did you mean \"networking\"?"},
+    {"nme: a\n", "glia.yaml:1:1: nme: unknown key; did you mean \"name\"?"},
+    {"name: a\nkind: RealtimeAPI\nreplicas: 3\n",
+     "glia.yaml:3:1: replicas: unknown key; valid keys: name, kind, "
+     "predictor, compute, autoscaling, update_strategy, networking"},
+    {API "  procesess_per_replica: 2\n",
+     "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
+     "mean \"processes_per_replica\"?"},
+    {API "compute: {memory: 1Gi}\n",
+     "glia.yaml:6:11: compute.memory: unknown key; did you mean \"mem\"?"},
+    {API "compute: {disk: 1Gi}\n",
+     "glia.yaml:6:11: compute.disk: unknown key; valid keys: cpu, mem, gpu"},
+    {"name: a\nkind: RealtimeAPI\nname: b\n",
+     "glia.yaml:3:1: name: duplicate key"},
+    {API "  type: c\n", "glia.yaml:6:3: predictor.type: duplicate key"},
+    /* predictor */
+    {"name: a\nkind: RealtimeAPI\n", "glia.yaml:1:1: predictor: required"},
+    {"name: a\nkind: RealtimeAPI\npredictor: python\n",
+     "glia.yaml:3:12: predictor: must be a mapping, got \"python\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  path: p.py\n",
+     "glia.yaml:4:3: predictor.type: required (one of python, c, command)"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: java\n",
+     "glia.yaml:4:9: predictor.type: must be one of python, c, command, got "
+     "\"java\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n",
+     "glia.yaml:4:3: predictor.path: required for type python"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n",
+     "glia.yaml:4:3: predictor.path: required for type c"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: p.txt\n",
+     "glia.yaml:5:9: predictor.path: must be a Python file ending in .py, got "
+     "\"p.txt\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.py\n",
+     "glia.yaml:5:9: predictor.path: must be a shared library ending in .so, "
+     "got \"p.py\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n  path: \"\"\n",
+     "glia.yaml:5:9: predictor.path: must be a non-empty string, got \"\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n",
+     "glia.yaml:4:3: predictor.command: required for type command"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: ./serve --port 80\n",
+     "glia.yaml:5:12: predictor.command: must be a non-empty list of "
+     "strings, got \"./serve --port 80\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: []\n",
+     "glia.yaml:5:12: predictor.command: must be a non-empty list of "
+     "strings, got a list"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: [./serve, {port: 1}]\n",
+     "glia.yaml:5:22: predictor.command[1]: must be a string, got a mapping"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: [./serve]\n  path: p.py\n",
+     "glia.yaml:6:3: predictor.path: only valid for types python and c "
+     "(type command runs predictor.command)"},
+    {API "  command: [./serve]\n",
+     "glia.yaml:6:3: predictor.command: only valid for type command"},
+    {API "  readiness_path: /ready\n",
+     "glia.yaml:6:3: predictor.readiness_path: only valid for type command"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: [./serve]\n  readiness_path: ready\n",
+     "glia.yaml:6:19: predictor.readiness_path: must be a URL path starting "
+     "with '/', got \"ready\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.so\n"
+     "  python_path: .\n",
+     "glia.yaml:6:3: predictor.python_path: only valid for type python"},
+    {API "  threads_per_process: 0\n",
+     "glia.yaml:6:24: predictor.threads_per_process: must be an integer "
+     "from 1 to 1024, got \"0\""},
+    {API "  threads_per_process: 2000\n",
+     "glia.yaml:6:24: predictor.threads_per_process: must be an integer "
+     "from 1 to 1024, got \"2000\""},
+    {API "  processes_per_replica: 0\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100, got \"0\""},
+    {API "  processes_per_replica: 1.5\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100, got \"1.5\""},
+    {API "  processes_per_replica: 99999999999999999999\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100, got \"99999999999999999999\""},
+    {API "  log_level: verbose\n",
+     "glia.yaml:6:14: predictor.log_level: must be one of debug, info, "
+     "warning, error, got \"verbose\""},
+    {API "  env: [A, B]\n",
+     "glia.yaml:6:8: predictor.env: must be a mapping of names to strings, "
+     "got a list"},
+    {API "  env: {A: 1, A: 2}\n",
+     "glia.yaml:6:15: predictor.env.A: duplicate key"},
+    {API "  env: {A: [1]}\n",
+     "glia.yaml:6:12: predictor.env.A: must be a string, got a list"},
+    {API "  env: {1A: x}\n",
+     "glia.yaml:6:9: predictor.env: keys must be environment variable names "
+     "([A-Za-z_][A-Za-z0-9_]*), got \"1A\""},
+    {API "  config: 5\n",
+     "glia.yaml:6:11: predictor.config: must be a mapping, got \"5\""},
+    {API "  config: {a: {b: 1, b: 2}}\n",
+     "glia.yaml:6:22: predictor.config.a.b: duplicate key"},
+    {API "  config: &x {a: *x}\n",
+     /* the key is cut at 127 characters */
+     "glia.yaml:6:11: predictor.config.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
+     "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
+     "a.a.: nested more than 64 levels deep"},
+    /* models */
+    {API "  models: {path: m, dir: d}\n",
+     "glia.yaml:6:11: predictor.models: must have exactly one of path, "
+     "paths, dir"},
+    {API "  models: {cache_size: 1, disk_cache_size: 1}\n",
+     "glia.yaml:6:11: predictor.models: must have exactly one of path, "
+     "paths, dir"},
+    {API "  models:\n    paths:\n      - path: m\n",
+     "glia.yaml:8:9: predictor.models.paths[0].name: required"},
+    {API "  models:\n    paths:\n      - {name: a, path: m}\n"
+         "      - {name: a, path: n}\n",
+     "glia.yaml:9:16: predictor.models.paths[1].name: must be unique among "
+     "predictor.models.paths, got \"a\""},
+    {API "  models:\n    paths: m\n",
+     "glia.yaml:7:12: predictor.models.paths: must be a non-empty list of "
+     "{name, path}, got \"m\""},
+    {API "  models: {dir: d, cache_size: 2}\n",
+     "glia.yaml:6:11: predictor.models.disk_cache_size: required when "
+     "cache_size is given"},
+    {API "  models: {dir: d, cache_size: 4, disk_cache_size: 2}\n",
+     "glia.yaml:6:52: predictor.models.disk_cache_size: must be >= "
+     "cache_size (4), got \"2\""},
+    {API "  models: {dir: d, cache_size: 0, disk_cache_size: 2}\n",
+     "glia.yaml:6:32: predictor.models.cache_size: must be an integer >= 1, "
+     "got \"0\""},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: [./serve]\n  models: {dir: d}\n",
+     "glia.yaml:6:3: predictor.models: only valid for types python and c"},
+    /* server_side_batching */
+    {API "  server_side_batching: {max_batch_size: 1, batch_interval: 10ms}\n",
+     "glia.yaml:6:42: predictor.server_side_batching.max_batch_size: must be "
+     "an integer from 2 to 1024, got \"1\""},
+    {API "  server_side_batching: {max_batch_size: 8, batch_interval: soon}\n",
+     "glia.yaml:6:61: predictor.server_side_batching.batch_interval: must be "
+     "a duration > 0 (like 250ms, 10s, 5m, 1h30m), got \"soon\""},
+    {API "  server_side_batching: {max_batch_size: 8}\n",
+     "glia.yaml:6:25: predictor.server_side_batching.batch_interval: "
+     "required"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
+     "  command: [./serve]\n"
+     "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
+     "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
+     "python and c"},
+    {API "  dependencies: requirements.txt\n",
+     "glia.yaml:6:17: predictor.dependencies: must be a mapping, got "
+     "\"requirements.txt\""},
+    /* compute */
+    {API "compute: {cpu: lots}\n",
+     "glia.yaml:6:16: compute.cpu: must be a CPU quantity > 0 like 1, 0.5 "
+     "or 500m, got \"lots\""},
+    {API "compute: {cpu: 0}\n",
+     "glia.yaml:6:16: compute.cpu: must be a CPU quantity > 0 like 1, 0.5 "
+     "or 500m, got \"0\""},
+    {API "compute: {mem: 1GB}\n",
+     "glia.yaml:6:16: compute.mem: must be a memory quantity like 512Mi, "
+     "1Gi, 1G or 1000000000, got \"1GB\""},
+    {API "compute: {gpu: -1}\n",
+     "glia.yaml:6:16: compute.gpu: must be an integer >= 0, got \"-1\""},
+    /* autoscaling */
+    {API "autoscaling: {min_replicas: 5, max_replicas: 3}\n",
+     "glia.yaml:6:29: autoscaling.min_replicas: must be <= max_replicas "
+     "(3), got \"5\""},
+    {API "autoscaling: {min_replicas: 200}\n",
+     "glia.yaml:6:29: autoscaling.min_replicas: must be <= max_replicas "
+     "(100), got \"200\""},
+    {API "autoscaling: {max_replicas: 0}\n",
+     "glia.yaml:6:29: autoscaling.max_replicas: must be an integer >= 1, "
+     "got \"0\""},
+    {API "autoscaling: {min_replicas: 1, max_replicas: 3, init_replicas: 4}\n",
+     "glia.yaml:6:64: autoscaling.init_replicas: must be from min_replicas "
+     "(1) to max_replicas (3), got \"4\""},
+    {API "autoscaling: {window: 0s}\n",
+     "glia.yaml:6:23: autoscaling.window: must be a duration > 0 (like "
+     "250ms, 10s, 5m, 1h30m), got \"0s\""},
+    {API "autoscaling: {upscale_stabilization_period: -1m}\n",
+     "glia.yaml:6:45: autoscaling.upscale_stabilization_period: must be a "
+     "duration >= 0 (like 250ms, 10s, 5m, 1h30m), got \"-1m\""},
+    {API "autoscaling: {target_replica_concurrency: 0}\n",
+     "glia.yaml:6:43: autoscaling.target_replica_concurrency: must be a "
+     "number > 0, got \"0\""},
+    {API "autoscaling: {max_downscale_factor: 1}\n",
+     "glia.yaml:6:37: autoscaling.max_downscale_factor: must be a number in "
+     "[0, 1), got \"1\""},
+    {API "autoscaling: {max_upscale_factor: 1}\n",
+     "glia.yaml:6:35: autoscaling.max_upscale_factor: must be a number > 1, "
+     "got \"1\""},
+    {API "autoscaling: {downscale_tolerance: 1.5}\n",
+     "glia.yaml:6:36: autoscaling.downscale_tolerance: must be a number in "
+     "[0, 1), got \"1.5\""},
+    {API "autoscaling: {upscale_tolerance: -0.1}\n",
+     "glia.yaml:6:34: autoscaling.upscale_tolerance: must be a number >= 0, "
+     "got \"-0.1\""},
+    {API "autoscaling: {upscale_tolerance: .inf}\n",
+     "glia.yaml:6:34: autoscaling.upscale_tolerance: must be a number >= 0, "
+     "got \".inf\""},
+    /* update_strategy */
+    {API "update_strategy: {max_surge: 0, max_unavailable: 0%}\n",
+     "glia.yaml:6:18: update_strategy: max_surge and max_unavailable must "
+     "not both be 0"},
+    {API "update_strategy: {max_surge: 120%}\n",
+     "glia.yaml:6:30: update_strategy.max_surge: must be an integer >= 0 or "
+     "a percentage from 0% to 100%, got \"120%\""},
+    {API "update_strategy: {max_unavailable: -1}\n",
+     "glia.yaml:6:36: update_strategy.max_unavailable: must be an integer "
+     ">= 0 or a percentage from 0% to 100%, got \"-1\""},
+    /* networking */
+    {API "networking: {endpoint: iris}\n",
+     "glia.yaml:6:24: networking.endpoint: must start with '/', got \"iris\""},
+    {API "networking: {endpoint: /iris/}\n",
+     "glia.yaml:6:24: networking.endpoint: must not end with '/', got "
+     "\"/iris/\""},
+    {API "networking: {endpoint: /}\n",
+     "glia.yaml:6:24: networking.endpoint: must not end with '/', got \"/\""},
+    {API "networking: {endpoint: /a//b}\n",
+     "glia.yaml:6:24: networking.endpoint: must not contain '//', got "
+     "\"/a//b\""},
+    {API "networking: {endpoint: \"/a b\"}\n",
+     "glia.yaml:6:24: networking.endpoint: must contain only letters, "
+     "digits and . _ ~ - /, got \"/a b\""},
+    {API "networking: {endpoint: /a/../b}\n",
+     "glia.yaml:6:24: networking.endpoint: must not contain '.' or '..' "
+     "segments, got \"/a/../b\""},
+    {API "networking: {endpoint: /metrics}\n",
+     "glia.yaml:6:24: networking.endpoint: must not be /healthz, /metrics, "
+     "/v1, /v2 or under them (reserved for glia), got \"/metrics\""},
+    {API "networking: {endpoint: /v2/models/x}\n",
+     "glia.yaml:6:24: networking.endpoint: must not be /healthz, /metrics, "
+     "/v1, /v2 or under them (reserved for glia), got \"/v2/models/x\""},
+    {API "networking: {timeout: 0}\n",
+     "glia.yaml:6:23: networking.timeout: must be a duration > 0 (like "
+     "250ms, 10s, 5m, 1h30m), got \"0\""},
+    {API "networking: {api_type: private}\n",
+     "glia.yaml:6:24: networking.api_type: must be one of public, internal, "
+     "got \"private\""},
+    {"- name: a\n"
+     "  kind: RealtimeAPI\n"
+     "  predictor: {type: python, path: p.py}\n"
+     "- name: b\n"
+     "  kind: RealtimeAPI\n"
+     "  predictor: {type: python, path: p.py}\n"
+     "  networking: {endpoint: /a}\n",
+     "glia.yaml:7:26: networking.endpoint: /a is already the endpoint of "
+     "API \"a\" (line 1)"},
 };
 
 static void invalid_specs_give_exact_messages(void **state)
@@ -739,8 +742,8 @@ static void invalid_specs_give_exact_messages(void **state)
 		glia_config_error err;
 		const bad_case *bc = &bad_cases[i];
 
-		int rc = glia_config_parse(bc->yaml, strlen(bc->yaml), "glia.yaml",
-					   NULL, &specs, &n, &err);
+		int rc = glia_config_parse(bc->yaml, strlen(bc->yaml),
+		                           "glia.yaml", NULL, &specs, &n, &err);
 		if (rc == 0) {
 			print_error("case %zu accepted:\n%s\n", i, bc->yaml);
 			glia_api_specs_free(specs, n);
@@ -750,13 +753,14 @@ static void invalid_specs_give_exact_messages(void **state)
 		assert_null(specs);
 		assert_int_equal(n, 0);
 		if (strcmp(err.message, bc->message) != 0) {
-			print_error("case %zu:\n%s\n  got:  %s\n  want: %s\n", i,
-				    bc->yaml, err.message, bc->message);
+			print_error("case %zu:\n%s\n  got:  %s\n  want: %s\n",
+			            i, bc->yaml, err.message, bc->message);
 			failures++;
 		}
 	}
 	if (failures)
-		fail_msg("%d of %zu invalid cases wrong", failures, N(bad_cases));
+		fail_msg("%d of %zu invalid cases wrong", failures,
+		         N(bad_cases));
 }
 
 static void error_fields_are_filled(void **state)
@@ -767,20 +771,20 @@ static void error_fields_are_filled(void **state)
 	glia_config_error err;
 
 	assert_int_equal(glia_config_parse(yaml, strlen(yaml), "dir/glia.yaml",
-					   NULL, &specs, &n, &err),
-			 -1);
+	                                   NULL, &specs, &n, &err),
+	                 -1);
 	assert_string_equal(err.file, "dir/glia.yaml");
 	assert_int_equal(err.line, 6);
 	assert_int_equal(err.column, 24);
 	assert_string_equal(err.key, "predictor.threads_per_process");
-	assert_string_equal(err.message,
-			    "dir/glia.yaml:6:24: predictor.threads_per_process: "
-			    "must be an integer from 1 to 1024, got \"0\"");
+	assert_string_equal(
+	    err.message, "dir/glia.yaml:6:24: predictor.threads_per_process: "
+	                 "must be an integer from 1 to 1024, got \"0\"");
 
 	yaml = "";
-	assert_int_equal(glia_config_parse(yaml, 0, "glia.yaml", NULL, &specs,
-					   &n, &err),
-			 -1);
+	assert_int_equal(
+	    glia_config_parse(yaml, 0, "glia.yaml", NULL, &specs, &n, &err),
+	    -1);
 	assert_string_equal(err.key, "");
 	assert_int_equal(err.line, 1);
 }
@@ -788,20 +792,21 @@ static void error_fields_are_filled(void **state)
 /* Anchors and aliases can make a tiny file describe a huge tree. */
 static void alias_bomb_in_config_is_refused(void **state)
 {
-	const char *yaml = API "  config:\n"
-			       "    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-			       "    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-			       "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-			       "    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-			       "    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-			       "    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+	const char *yaml =
+	    API "  config:\n"
+	        "    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	        "    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	        "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	        "    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	        "    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	        "    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
 	glia_api_spec *specs;
 	size_t n;
 	glia_config_error err;
 
 	assert_int_equal(glia_config_parse(yaml, strlen(yaml), "glia.yaml",
-					   NULL, &specs, &n, &err),
-			 -1);
+	                                   NULL, &specs, &n, &err),
+	                 -1);
 	assert_int_equal(strncmp(err.key, "predictor.config.e[", 19), 0);
 	assert_non_null(strstr(err.message, ": more than 100000 values"));
 }
@@ -849,11 +854,11 @@ static int parse_in(const project *p, const char *path, glia_config_error *err)
 	size_t n;
 
 	snprintf(yaml, sizeof(yaml),
-		 "name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n"
-		 "  path: %s\n",
-		 path);
+	         "name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n"
+	         "  path: %s\n",
+	         path);
 	int rc = glia_config_parse(yaml, strlen(yaml), "glia.yaml", p->dir,
-				   &specs, &n, err);
+	                           &specs, &n, err);
 	if (rc == 0)
 		glia_api_specs_free(specs, n);
 	return rc;
@@ -870,47 +875,47 @@ static void predictor_path_must_exist_in_project_dir(void **state)
 
 	assert_int_equal(parse_in(p, "missing.py", &err), -1);
 	snprintf(want, sizeof(want),
-		 "glia.yaml:5:9: predictor.path: file \"missing.py\" not found "
-		 "in %s",
-		 p->dir);
+	         "glia.yaml:5:9: predictor.path: file \"missing.py\" not found "
+	         "in %s",
+	         p->dir);
 	assert_string_equal(err.message, want);
 
 	assert_int_equal(parse_in(p, "/nonexistent/x.py", &err), -1);
-	assert_string_equal(err.message,
-			    "glia.yaml:5:9: predictor.path: file "
-			    "\"/nonexistent/x.py\" not found");
+	assert_string_equal(err.message, "glia.yaml:5:9: predictor.path: file "
+	                                 "\"/nonexistent/x.py\" not found");
 
 	assert_int_equal(parse_in(p, "pkg.py", &err), -1);
 	assert_string_equal(err.message, "glia.yaml:5:9: predictor.path: "
-					 "\"pkg.py\" is not a regular file");
+	                                 "\"pkg.py\" is not a regular file");
 }
 
 /* ---- canonical JSON ---- */
 
 /* The example of docs/spec-json.md. */
 static const char doc_json[] =
-	"{\"name\": \"iris\", \"kind\": \"RealtimeAPI\","
-	" \"predictor\": {\"type\": \"python\", \"path\": \"predictor.py\","
-	" \"command\": null, \"readiness_path\": null, \"config\": {},"
-	" \"python_path\": null, \"env\": {}, \"processes_per_replica\": 1,"
-	" \"threads_per_process\": 1, \"log_level\": \"info\", \"models\": null,"
-	" \"server_side_batching\": null},"
-	" \"compute\": {\"cpu\": \"1000m\", \"mem\": null, \"gpu\": 0},"
-	" \"autoscaling\": {\"min_replicas\": 1, \"max_replicas\": 100,"
-	" \"init_replicas\": 1, \"target_replica_concurrency\": 1.0,"
-	" \"max_replica_concurrency\": 1024, \"window\": \"60000ms\","
-	" \"downscale_stabilization_period\": \"300000ms\","
-	" \"upscale_stabilization_period\": \"60000ms\","
-	" \"max_downscale_factor\": 0.75, \"max_upscale_factor\": 1.5,"
-	" \"downscale_tolerance\": 0.05, \"upscale_tolerance\": 0.05},"
-	" \"update_strategy\": {\"max_surge\": \"25%\","
-	" \"max_unavailable\": \"25%\"},"
-	" \"networking\": {\"endpoint\": \"/iris\", \"timeout\": \"60000ms\"}}";
+    "{\"name\": \"iris\", \"kind\": \"RealtimeAPI\","
+    " \"predictor\": {\"type\": \"python\", \"path\": \"predictor.py\","
+    " \"command\": null, \"readiness_path\": null, \"config\": {},"
+    " \"python_path\": null, \"env\": {}, \"processes_per_replica\": 1,"
+    " \"threads_per_process\": 1, \"log_level\": \"info\", \"models\": null,"
+    " \"server_side_batching\": null},"
+    " \"compute\": {\"cpu\": \"1000m\", \"mem\": null, \"gpu\": 0},"
+    " \"autoscaling\": {\"min_replicas\": 1, \"max_replicas\": 100,"
+    " \"init_replicas\": 1, \"target_replica_concurrency\": 1.0,"
+    " \"max_replica_concurrency\": 1024, \"window\": \"60000ms\","
+    " \"downscale_stabilization_period\": \"300000ms\","
+    " \"upscale_stabilization_period\": \"60000ms\","
+    " \"max_downscale_factor\": 0.75, \"max_upscale_factor\": 1.5,"
+    " \"downscale_tolerance\": 0.05, \"upscale_tolerance\": 0.05},"
+    " \"update_strategy\": {\"max_surge\": \"25%\","
+    " \"max_unavailable\": \"25%\"},"
+    " \"networking\": {\"endpoint\": \"/iris\", \"timeout\": \"60000ms\"}}";
 
 static void to_json_matches_documented_format(void **state)
 {
-	glia_api_spec *s = parse_one("name: iris\nkind: RealtimeAPI\n"
-				     "predictor: {type: python, path: predictor.py}\n");
+	glia_api_spec *s =
+	    parse_one("name: iris\nkind: RealtimeAPI\n"
+	              "predictor: {type: python, path: predictor.py}\n");
 	json_t *got = glia_api_spec_to_json(s);
 	json_t *want = json_loads(doc_json, 0, NULL);
 
@@ -932,18 +937,18 @@ static void to_json_writes_set_models_and_batching(void **state)
 	json_t *pred = json_object_get(j, "predictor");
 
 	assert_json(json_object_get(pred, "models"),
-		    "{\"cache_size\":2,\"dir\":null,\"disk_cache_size\":3,"
-		    "\"path\":null,\"paths\":[{\"name\":\"iris\",\"path\":"
-		    "\"models/iris\"},{\"name\":\"wine_v2\",\"path\":"
-		    "\"s3://bucket/wine\"}]}");
+	            "{\"cache_size\":2,\"dir\":null,\"disk_cache_size\":3,"
+	            "\"path\":null,\"paths\":[{\"name\":\"iris\",\"path\":"
+	            "\"models/iris\"},{\"name\":\"wine_v2\",\"path\":"
+	            "\"s3://bucket/wine\"}]}");
 	assert_json(json_object_get(pred, "server_side_batching"),
-		    "{\"batch_interval\":\"10ms\",\"max_batch_size\":8}");
+	            "{\"batch_interval\":\"10ms\",\"max_batch_size\":8}");
 	assert_json(json_object_get(pred, "env"),
-		    "{\"EMPTY\":\"\",\"MODEL\":\"iris\",\"THREADS\":\"4\"}");
+	            "{\"EMPTY\":\"\",\"MODEL\":\"iris\",\"THREADS\":\"4\"}");
 	assert_json(json_object_get(j, "compute"),
-		    "{\"cpu\":\"500m\",\"gpu\":1,\"mem\":1073741824}");
+	            "{\"cpu\":\"500m\",\"gpu\":1,\"mem\":1073741824}");
 	assert_json(json_object_get(j, "update_strategy"),
-		    "{\"max_surge\":1,\"max_unavailable\":\"50%\"}");
+	            "{\"max_surge\":1,\"max_unavailable\":\"50%\"}");
 	json_decref(j);
 	glia_api_specs_free(s, 1);
 }
@@ -984,17 +989,17 @@ static void json_round_trips(void **state)
 static void from_json_refuses_malformed_specs(void **state)
 {
 	static const char *const bad[] = {
-		"[]",
-		"{}",
-		"{\"name\": \"a\"}",
-		/* predictor.threads_per_process is a string */
-		"{\"name\":\"a\",\"kind\":\"RealtimeAPI\",\"predictor\":{\"type\":"
-		"\"python\",\"path\":\"p.py\",\"command\":null,\"readiness_path\":"
-		"null,\"config\":{},\"python_path\":null,\"env\":{},"
-		"\"processes_per_replica\":1,\"threads_per_process\":\"1\","
-		"\"log_level\":\"info\",\"models\":null,\"server_side_batching\":"
-		"null},\"compute\":{},\"autoscaling\":{},\"update_strategy\":{},"
-		"\"networking\":{}}",
+	    "[]",
+	    "{}",
+	    "{\"name\": \"a\"}",
+	    /* predictor.threads_per_process is a string */
+	    "{\"name\":\"a\",\"kind\":\"RealtimeAPI\",\"predictor\":{\"type\":"
+	    "\"python\",\"path\":\"p.py\",\"command\":null,\"readiness_path\":"
+	    "null,\"config\":{},\"python_path\":null,\"env\":{},"
+	    "\"processes_per_replica\":1,\"threads_per_process\":\"1\","
+	    "\"log_level\":\"info\",\"models\":null,\"server_side_batching\":"
+	    "null},\"compute\":{},\"autoscaling\":{},\"update_strategy\":{},"
+	    "\"networking\":{}}",
 	};
 	json_t *good = json_loads(doc_json, 0, NULL);
 
@@ -1003,8 +1008,8 @@ static void from_json_refuses_malformed_specs(void **state)
 		char err[256] = "";
 		json_t *j = json_loads(bad[i], 0, NULL);
 		assert_non_null(j);
-		assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    glia_api_spec_from_json(j, &out, err, sizeof(err)), -1);
 		assert_true(err[0] != '\0');
 		json_decref(j);
 	}
@@ -1014,23 +1019,24 @@ static void from_json_refuses_malformed_specs(void **state)
 		const char *section, *key;
 		json_t *(*value)(void);
 	} breaks[] = {
-		{"compute", "cpu", json_true},
-		{"autoscaling", "window", json_null},
-		{"networking", "timeout", json_object},
-		{"predictor", "type", json_array},
-		{"predictor", "env", json_array},
-		{"predictor", "config", json_null},
-		{"predictor", "extra", json_null},
-		{"update_strategy", "max_surge", json_true},
+	    {"compute", "cpu", json_true},
+	    {"autoscaling", "window", json_null},
+	    {"networking", "timeout", json_object},
+	    {"predictor", "type", json_array},
+	    {"predictor", "env", json_array},
+	    {"predictor", "config", json_null},
+	    {"predictor", "extra", json_null},
+	    {"update_strategy", "max_surge", json_true},
 	};
 	for (size_t i = 0; i < N(breaks); i++) {
 		glia_api_spec out;
 		char err[256] = "";
 		json_t *j = json_deep_copy(good);
 		json_object_set_new(json_object_get(j, breaks[i].section),
-				    breaks[i].key, breaks[i].value());
+		                    breaks[i].key, breaks[i].value());
 		if (glia_api_spec_from_json(j, &out, err, sizeof(err)) != -1)
-			fail_msg("%s.%s accepted", breaks[i].section, breaks[i].key);
+			fail_msg("%s.%s accepted", breaks[i].section,
+			         breaks[i].key);
 		assert_non_null(strstr(err, breaks[i].section));
 		json_decref(j);
 	}
@@ -1040,27 +1046,27 @@ static void from_json_refuses_malformed_specs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(full_python_spec_sets_every_field),
-		cmocka_unit_test(minimal_spec_gets_every_default),
-		cmocka_unit_test(defaults_follow_other_fields),
-		cmocka_unit_test(command_spec_keeps_argv_and_readiness_path),
-		cmocka_unit_test(c_spec_with_models_dir),
-		cmocka_unit_test(models_single_path),
-		cmocka_unit_test(list_form_gives_every_api_in_order),
-		cmocka_unit_test(cortex_example_parses),
-		cmocka_unit_test(cortex_only_keys_are_accepted_and_ignored),
-		cmocka_unit_test(null_values_count_as_absent),
-		cmocka_unit_test(quoted_numbers_are_accepted_for_numeric_fields),
-		cmocka_unit_test(invalid_specs_give_exact_messages),
-		cmocka_unit_test(error_fields_are_filled),
-		cmocka_unit_test(alias_bomb_in_config_is_refused),
-		cmocka_unit_test_setup_teardown(
-			predictor_path_must_exist_in_project_dir, project_setup,
-			project_teardown),
-		cmocka_unit_test(to_json_matches_documented_format),
-		cmocka_unit_test(to_json_writes_set_models_and_batching),
-		cmocka_unit_test(json_round_trips),
-		cmocka_unit_test(from_json_refuses_malformed_specs),
+	    cmocka_unit_test(full_python_spec_sets_every_field),
+	    cmocka_unit_test(minimal_spec_gets_every_default),
+	    cmocka_unit_test(defaults_follow_other_fields),
+	    cmocka_unit_test(command_spec_keeps_argv_and_readiness_path),
+	    cmocka_unit_test(c_spec_with_models_dir),
+	    cmocka_unit_test(models_single_path),
+	    cmocka_unit_test(list_form_gives_every_api_in_order),
+	    cmocka_unit_test(cortex_example_parses),
+	    cmocka_unit_test(cortex_only_keys_are_accepted_and_ignored),
+	    cmocka_unit_test(null_values_count_as_absent),
+	    cmocka_unit_test(quoted_numbers_are_accepted_for_numeric_fields),
+	    cmocka_unit_test(invalid_specs_give_exact_messages),
+	    cmocka_unit_test(error_fields_are_filled),
+	    cmocka_unit_test(alias_bomb_in_config_is_refused),
+	    cmocka_unit_test_setup_teardown(
+	        predictor_path_must_exist_in_project_dir, project_setup,
+	        project_teardown),
+	    cmocka_unit_test(to_json_matches_documented_format),
+	    cmocka_unit_test(to_json_writes_set_models_and_batching),
+	    cmocka_unit_test(json_round_trips),
+	    cmocka_unit_test(from_json_refuses_malformed_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 """Answers with config["version"] and its pid; prints one line per request
-(for `glia logs`)."""
+carrying a "mark" (for `glia logs`); sleeps payload["sleep"] seconds first
+when asked (for drain tests)."""
 import os
+import time
 
 
 class PythonPredictor:
@@ -10,6 +12,8 @@ class PythonPredictor:
               flush=True)
 
     def predict(self, payload):
+        if isinstance(payload, dict) and payload.get("sleep"):
+            time.sleep(float(payload["sleep"]))
         mark = payload.get("mark") if isinstance(payload, dict) else None
         if mark:
             print(f"served request mark={mark}", flush=True)
