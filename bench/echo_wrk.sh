@@ -42,6 +42,7 @@ cleanup() {
 	rm -rf "$home"
 }
 trap cleanup EXIT
+trap 'echo "echo_wrk.sh: failed at line $LINENO; daemon log:" >&2; tail -n 20 "$home/daemon.out" >&2' ERR
 
 now() { date +%s.%N; }
 
@@ -76,7 +77,7 @@ printf 'iris-classifier: deploy to first prediction: %.2f s\n' "$(echo "$end - $
 
 # 2. wrk against echo
 "$glia" deploy --wait "$repo/examples/echo/glia.yaml" >/dev/null
-curl -sf -H 'Content-Type: application/json' -d '{"warm": 1}' "$url/echo" >/dev/null
+curl -sS -f -H 'Content-Type: application/json' -d '{"warm": 1}' "$url/echo" >/dev/null
 wrk -t"$threads" -c"$conns" -d"$duration" -s "$repo/bench/post.lua" "$url/echo" | tee "$home/wrk.out"
 rps=$(awk '/^Requests\/sec:/ {print $2}' "$home/wrk.out")
 non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$home/wrk.out")
