@@ -773,9 +773,17 @@ static void render_replicas_short(json_t *list, glia_buf *out)
 	glia_cli_table_free(&t);
 }
 
+/* "key:        value", continuation lines of value indented alike. */
 static void field(glia_buf *out, const char *key, const char *value)
 {
-	glia_buf_printf(out, "%-13s%s\n", key, value ? value : "-");
+	glia_buf_printf(out, "%-13s", key);
+	for (const char *p = value ? value : "-"; *p; p++) {
+		if (*p == '\n' && p[1])
+			glia_buf_printf(out, "\n%13s", "");
+		else if (*p != '\n' && *p != '\r')
+			glia_buf_append(out, p, 1);
+	}
+	glia_buf_puts(out, "\n");
 }
 
 static void render_detail(json_t *api, glia_buf *out)
@@ -966,9 +974,23 @@ done:
 	return body;
 }
 
+/* A copy of s (NULL gives "") with line breaks and tabs as spaces and
+ * no trailing blanks: an error fit for one line of stderr. */
+static char *one_line(const char *s)
+{
+	char *c = glia_strdup(s ? s : "");
+	for (char *p = c; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	size_t n = strlen(c);
+	while (n && c[n - 1] == ' ')
+		c[--n] = '\0';
+	return c;
+}
+
 /* Polls one API: 1 when live (every requested replica up to date and
  * ready), 0 while pending (*status gets the status), -1 after printing a
- * failure. */
+ * failure ("failed", "update failed", or the daemon "stopping"). */
 static int poll_api(cli *c, const char *name, char *status, size_t len)
 {
 	char *path = api_path(name, "");
@@ -981,10 +1003,16 @@ static int poll_api(cli *c, const char *name, char *status, size_t len)
 	snprintf(status, len, "%s", st ? st : "unknown");
 	double requested = json_number_value(jget2(j, "replicas", "requested"));
 	double utd = json_number_value(jget2(j, "replicas", "up_to_date"));
-	if (strcmp(status, "failed") == 0) {
-		const char *e = jstr(j, "error");
-		fprintf(stderr, "glia: %s: failed%s%s\n", name, e ? ": " : "",
-			e ? e : "");
+	if (strcmp(status, "failed") == 0 ||
+	    strcmp(status, "update failed") == 0) {
+		char *e = one_line(jstr(j, "error"));
+		fprintf(stderr, "glia: %s: %s%s%s\n", name, status,
+			*e ? ": " : "", e);
+		free(e);
+		ret = -1;
+	} else if (strcmp(status, "stopping") == 0) {
+		fprintf(stderr, "glia: %s: stopping: the daemon is shutting "
+				"down\n", name);
 		ret = -1;
 	} else {
 		ret = strcmp(status, "live") == 0 && utd >= requested;

@@ -33,6 +33,7 @@ typedef struct daemon_opts {
 	int detach;
 	size_t max_body;
 	double stop_grace_s;
+	double autoscale_interval_s;
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -52,12 +53,27 @@ static void usage(FILE *f)
 {
 	fputs("usage: glia up [--listen HOST:PORT] [--home DIR] [-d]\n"
 	      "               [--max-body-size BYTES] [--stop-grace DURATION]\n"
+	      "               [--autoscale-interval DURATION]\n"
 	      "               [--log-level debug|info|warning|error]\n",
 	      f);
 }
 
+static int parse_port(const char *s, daemon_opts *o)
+{
+	char *end;
+	long port = strtol(s, &end, 10);
+	if (!*s || *end || port < 0 || port > 65535)
+		return -1;
+	o->port = (int)port;
+	return 0;
+}
+
 static int parse_listen(const char *s, daemon_opts *o)
 {
+	if (strncmp(s, "localhost:", 10) == 0) {
+		strcpy(o->host, "127.0.0.1");
+		return parse_port(s + 10, o);
+	}
 	const char *colon = strrchr(s, ':');
 	if (!colon || colon == s || (size_t)(colon - s) >= sizeof o->host)
 		return -1;
@@ -93,6 +109,7 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 	o->port = 8888;
 	o->max_body = 32u << 20;
 	o->stop_grace_s = 10;
+	o->autoscale_interval_s = 10;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,6 +155,16 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 				goto bad;
 			}
 			o->stop_grace_s = (double)n / 1000.0;
+		} else if (strcmp(a, "--autoscale-interval") == 0) {
+			if (glia_parse_duration_ms(v, &n) < 0 || n < 100) {
+				fprintf(stderr,
+					"glia up: --autoscale-interval takes a "
+					"duration of at least 100ms, got "
+					"\"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->autoscale_interval_s = (double)n / 1000.0;
 		} else if (strcmp(a, "--log-level") == 0) {
 			int lvl = parse_log_level(v);
 			if (lvl < 0) {
@@ -320,7 +347,8 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	}
 	d.logs = glia_logs_new(home);
 	glia_supervisor_options so = {home, exe ? exe : "glia", url,
-				      o->stop_grace_s};
+				      o->stop_grace_s,
+				      o->autoscale_interval_s, o->max_body};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
 	glia_mgmt_options mo = {sock, home, url, begin_shutdown, &d};
 	d.mgmt = glia_mgmt_new(d.loop, d.sup, d.logs, &mo, err, sizeof err);

@@ -41,6 +41,8 @@ struct glia_route {
 	int ready_replicas;
 	int removed;
 	int refs; /* requests that point here */
+	void (*on_demand)(void *);
+	void *demand_arg;
 	greq *queue_head, *queue_tail;
 	int queued;
 	int in_flight;
@@ -55,6 +57,7 @@ struct glia_backend {
 	int slots;
 	int in_flight;
 	int draining;
+	int broken; /* a connection failed before any answer: presumed dead */
 	void (*drained)(void *);
 	void *drained_arg;
 	upconn *idle; /* keep-alive connections, ready for a request */
@@ -65,8 +68,10 @@ struct upconn {
 	uv_pipe_t pipe;
 	uv_connect_t creq;
 	uv_write_t wreq;
+	glia_gateway *gw;
 	glia_backend *be; /* NULL once the backend is gone */
 	greq *req;
+	int abandoned; /* its request timed out; the answer is still due */
 	glia_http_parser *parser;
 	upconn *next_idle;
 	upconn *prev, *next; /* be->conns */
@@ -223,7 +228,7 @@ static glia_backend *pick_backend(glia_route *r)
 {
 	glia_backend *best = NULL;
 	for (glia_backend *b = r->backends; b; b = b->next) {
-		if (b->draining || b->in_flight >= b->slots)
+		if (b->draining || b->broken || b->in_flight >= b->slots)
 			continue;
 		/* least loaded: compare in_flight/slots without division */
 		if (!best || (long)b->in_flight * best->slots <
@@ -236,7 +241,7 @@ static glia_backend *pick_backend(glia_route *r)
 static int has_backend(const glia_route *r)
 {
 	for (glia_backend *b = r->backends; b; b = b->next)
-		if (!b->draining)
+		if (!b->draining && !b->broken)
 			return 1;
 	return 0;
 }
@@ -342,6 +347,8 @@ static void upstream_failed(upconn *u, const char *why)
 	q->up = NULL;
 	glia_route *r = q->route;
 	r->refs++; /* freeing b below may drop the last other reference */
+	if (!got && b)
+		b->broken = 1; /* do not send the retry to it again */
 	backend_done(b);
 	if (!got && q->retries == 0 && q->client && r) {
 		/* The replica died or closed before answering: the request
@@ -421,15 +428,47 @@ static void upstream_complete(upconn *u)
 static void up_alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
 {
 	upconn *u = h->data;
-	glia_gateway *gw = u->req ? u->req->gw : NULL;
-	static char spare[4096];
-	if (gw) {
-		buf->base = gw->upbuf;
-		buf->len = sizeof gw->upbuf;
-	} else {
-		buf->base = spare;
-		buf->len = sizeof spare;
+	buf->base = u->gw->upbuf;
+	buf->len = sizeof u->gw->upbuf;
+}
+
+/* The answer to a timed-out request arrived (or the connection ended): only
+ * now is the replica's slot free again. */
+static void abandoned_done(upconn *u, int reusable)
+{
+	glia_backend *b = u->be;
+	u->abandoned = 0;
+	glia_http_parser_reset(u->parser);
+	u->got_bytes = 0;
+	if (!b) {
+		upconn_close(u);
+		return;
 	}
+	glia_route *r = b->route;
+	r->refs++;
+	if (reusable && !b->draining) {
+		u->next_idle = b->idle;
+		b->idle = u;
+	} else {
+		upconn_close(u);
+	}
+	backend_done(b);
+	dispatch(r);
+	route_unref(r);
+}
+
+static void abandoned_read(upconn *u, ssize_t n, const uv_buf_t *buf)
+{
+	size_t used;
+	if (n < 0) {
+		abandoned_done(u, 0);
+		return;
+	}
+	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
+	if (rc == GLIA_HTTP_ERROR)
+		abandoned_done(u, 0);
+	else if (rc == GLIA_HTTP_DONE)
+		abandoned_done(u, glia_http_parser_msg(u->parser)->keep_alive);
 }
 
 static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -437,6 +476,10 @@ static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	upconn *u = st->data;
 	if (n == 0)
 		return;
+	if (u->abandoned) {
+		abandoned_read(u, n, buf);
+		return;
+	}
 	if (!u->req) {
 		/* An idle connection: EOF or junk means it is done. */
 		upconn_close(u);
@@ -497,6 +540,7 @@ static void up_connect_cb(uv_connect_t *c, int status)
 static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 {
 	upconn *u = glia_calloc(1, sizeof *u);
+	u->gw = gw;
 	glia_http_limits lim = {64 * 1024, gw->opt.max_response_bytes};
 	uv_pipe_init(gw->loop, &u->pipe, 0);
 	u->pipe.data = u;
@@ -538,6 +582,8 @@ void glia_backend_free(glia_backend *b)
 		if (u->req) {
 			upstream_failed(u, "replica stopped");
 		} else {
+			if (u->abandoned)
+				backend_done(b);
 			upconn_close(u);
 		}
 	}
@@ -558,11 +604,17 @@ static void req_timeout_cb(uv_timer_t *t)
 		queue_remove(r, q);
 	} else if (q->up) {
 		upconn *u = q->up;
-		glia_backend *b = u->be;
 		u->req = NULL;
 		q->up = NULL;
-		upconn_close(u); /* the answer would arrive too late */
-		backend_done(b);
+		if (u->connected) {
+			/* The replica is still working on it: its slot stays
+			 * taken until the late answer arrives. */
+			u->abandoned = 1;
+		} else {
+			glia_backend *b = u->be;
+			upconn_close(u); /* never sent */
+			backend_done(b);
+		}
 	}
 	char msg[160];
 	snprintf(msg, sizeof msg, "request timed out after %.3gs",
@@ -699,6 +751,8 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		uv_timer_start(&q->timer, req_timeout_cb,
 			       (uint64_t)r->timeout_ms, 0);
 	queue_push(r, q);
+	if (!has_backend(r) && r->on_demand)
+		r->on_demand(r->demand_arg);
 	dispatch(r);
 }
 
@@ -752,13 +806,14 @@ glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
 	return r;
 }
 
-void glia_gateway_remove_route(glia_gateway *gw, glia_route *r)
+void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
+			       const char *why)
 {
 	glia_router_remove(gw->router, r->endpoint);
 	r->removed = 1;
 	greq *q;
 	while ((q = queue_pop(r)) != NULL)
-		req_fail(q, 503, "the API was deleted");
+		req_fail(q, 503, why);
 	route_unref(r);
 }
 
@@ -787,6 +842,12 @@ void glia_route_set_unavailable(glia_route *r, const char *msg)
 		while ((q = queue_pop(r)) != NULL)
 			req_fail(q, 503, msg);
 	}
+}
+
+void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg)
+{
+	r->on_demand = cb;
+	r->demand_arg = arg;
 }
 
 void glia_route_set_ready_replicas(glia_route *r, int n)

@@ -38,9 +38,10 @@ void glia_gateway_close(glia_gateway *gw);
 /* Adds a route for endpoint. NULL when the endpoint is taken. */
 glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
 				   const char *api_name);
-/* Removes the route from routing: new requests get 404, queued ones 503.
- * The route is freed once no request refers to it. */
-void glia_gateway_remove_route(glia_gateway *gw, glia_route *r);
+/* Removes the route from routing: new requests get 404, queued ones 503
+ * with `why`. The route is freed once no request refers to it. */
+void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
+			       const char *why);
 
 /* timeout_ms bounds a request's whole stay; max_concurrency is
  * max_replica_concurrency (per ready replica: running + queued). */
@@ -51,6 +52,9 @@ void glia_route_set_description(glia_route *r, const char *json);
 /* When msg is not NULL, requests that find no ready backend get 503 with
  * msg at once instead of waiting (the API failed to start). */
 void glia_route_set_unavailable(glia_route *r, const char *msg);
+/* cb(arg) runs when a request is queued and the route has no backend at
+ * all (scaled to zero): the owner should start one. */
+void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg);
 /* Number of ready replicas, for the 503 overload bound. */
 void glia_route_set_ready_replicas(glia_route *r, int n);
 const glia_route_stats *glia_route_get_stats(const glia_route *r);

@@ -41,6 +41,24 @@ static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
 			    m->gateway_url));
 }
 
+/* Only Python predictors run yet; C and command predictors parse and
+ * validate but are refused here rather than crash-looping. */
+static int unsupported_predictor(const glia_api_spec *specs, size_t n,
+				 const char *file, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		glia_predictor_type t = specs[i].predictor.type;
+		if (t == GLIA_PREDICTOR_PYTHON)
+			continue;
+		snprintf(err, errlen,
+			 "%s: API %s: predictor.type %s is not supported yet "
+			 "(supported: python)",
+			 file, specs[i].name, glia_predictor_type_name(t));
+		return 1;
+	}
+	return 0;
+}
+
 /* Parses the deploy body: {"path": abs path, "content": yaml}. */
 static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 			  const glia_http_msg *msg)
@@ -77,6 +95,11 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 		goto out;
 	}
 	char err[512];
+	if (unsupported_predictor(specs, n, name, err, sizeof err)) {
+		glia_api_specs_free(specs, n);
+		glia_httpd_respond_error(c, 400, err, NULL);
+		goto out;
+	}
 	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
 					     path, err, sizeof err);
 	if (!res) {
@@ -180,7 +203,8 @@ static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 	if (*action == '\0' && get) {
 		send_json(c, 200, glia_supervisor_get(m->sup, name));
 	} else if (*action == '\0' && strcmp(msg->method, "DELETE") == 0) {
-		glia_supervisor_delete(m->sup, name);
+		glia_supervisor_delete(m->sup, name,
+				       query_long(msg->query, "force", 0) != 0);
 		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
 					    "result", "deleted"));
 	} else if (strcmp(action, "refresh") == 0 &&

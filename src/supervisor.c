@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "autoscale.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 500
@@ -88,6 +89,7 @@ struct glia_api {
 	int requested;
 	int restarts;
 	int stopping; /* delete or shutdown: retire every replica */
+	int force;    /* delete -f: stop replicas without draining */
 	int reconciling, reconcile_again;
 	int objects; /* replicas not yet freed */
 	int deleted;
@@ -95,6 +97,13 @@ struct glia_api {
 	char *last_error;
 	glia_route *route;
 	replica *replicas;
+	/* autoscaling */
+	double started_at; /* wall clock: deploy or daemon start */
+	glia_autoscale_params as_params;
+	glia_autoscale_window as_window;
+	glia_autoscale_history as_history;
+	glia_autoscale_decision as_last;
+	double as_last_at; /* 0 before the first tick */
 };
 
 struct glia_supervisor {
@@ -108,6 +117,8 @@ struct glia_supervisor {
 	char *run_dir;
 	char *gateway_url;
 	glia_api *apis;
+	uv_timer_t sample_timer, tick_timer;
+	char **worker_env; /* ours plus GLIA_MAX_BODY_BYTES */
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 	int shutting_down;
@@ -308,6 +319,13 @@ static void proc_drained(void *arg)
 	replica_stop(r);
 }
 
+static void drain_timeout_cb(uv_timer_t *t)
+{
+	replica *r = t->data;
+	replica_event(r, "still busy after the request timeout; stopping");
+	replica_stop(r);
+}
+
 /* Takes r out of service for good: drain what it holds, then stop. */
 static void replica_retire(replica *r)
 {
@@ -319,13 +337,17 @@ static void replica_retire(replica *r)
 		replica_destroy(r);
 		return;
 	}
-	if (r->state != R_READY || count_ready_procs(r) == 0) {
+	if (r->state != R_READY || count_ready_procs(r) == 0 ||
+	    r->api->force) {
 		replica_stop(r);
 		return;
 	}
 	r->state = R_DRAINING;
 	r->drained_procs = 0;
 	replica_event(r, "draining");
+	/* What it holds is bounded by the request timeout anyway. */
+	uv_timer_start(&r->timer, drain_timeout_cb,
+		       (uint64_t)r->api->spec.networking.timeout_ms + 1000, 0);
 	int n_ready = count_ready_procs(r);
 	for (int i = 0; i < r->n_procs && r->state == R_DRAINING; i++) {
 		proc *p = &r->procs[i];
@@ -445,6 +467,13 @@ static void backoff_cb(uv_timer_t *t)
 /* Every proc of a replica that was not leaving is gone: restart later. */
 static void replica_crashed(replica *r)
 {
+	if (r->generation != r->api->generation) {
+		/* An old version died during a rollout: replaced by a new one,
+		 * not restarted. */
+		r->leaving = 1;
+		replica_destroy(r);
+		return;
+	}
 	int was_healthy = r->ready_at > 0 &&
 			  glia_now() - r->ready_at >= HEALTHY_AFTER_S;
 	r->failures = was_healthy ? 1 : r->failures + 1;
@@ -551,6 +580,7 @@ static int spawn_proc(replica *r, proc *p)
 	o.flags = UV_PROCESS_DETACHED;
 	o.stdio = stdio;
 	o.stdio_count = 4;
+	o.env = s->worker_env;
 	p->process.data = p;
 	int rc = uv_spawn(s->loop, &p->process, &o);
 	if (rc < 0) {
@@ -714,6 +744,51 @@ static void update_route(glia_api *a)
 
 static void reconcile_once(glia_api *a);
 
+/* One step of a rolling update, the way Kubernetes rolls a Deployment:
+ * never more than requested + max_surge active replicas, never fewer than
+ * requested - max_unavailable ready ones. Old replicas that are not ready
+ * may always go. Called again on every event until no old one is left. */
+static void roll_out(glia_api *a)
+{
+	const glia_api_spec *sp = &a->spec;
+	int desired = a->requested;
+	int surge = glia_int_or_pct_resolve(sp->update_strategy.max_surge,
+					    desired, 1);
+	int unavail = glia_int_or_pct_resolve(
+		sp->update_strategy.max_unavailable, desired, 0);
+	if (surge == 0 && unavail == 0)
+		unavail = 1;
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	int active_ready = cur_ready;
+	for (replica *r = a->replicas; r; r = r->next)
+		if (replica_active(r) && r->generation != a->generation &&
+		    r->state == R_READY)
+			active_ready++;
+	/* Old replicas that serve nothing leave first. */
+	replica *r = a->replicas;
+	while (r) {
+		replica *next = r->next;
+		if (replica_active(r) && r->generation != a->generation &&
+		    r->state != R_READY) {
+			replica_retire(r);
+			old--;
+		}
+		r = next;
+	}
+	while (old > 0 && active_ready - 1 >= desired - unavail) {
+		replica *victim = pick_to_retire(a, 1);
+		if (!victim)
+			break;
+		replica_retire(victim);
+		old--;
+		active_ready--;
+	}
+	int room = desired + surge - (cur + old);
+	for (int n = desired - cur; n > 0 && room > 0; n--, room--)
+		replica_new(a);
+}
+
 /* Reconciling can trigger events that reconcile again (a replica with no
  * process left is destroyed at once): those are folded into a loop. */
 static void api_reconcile(glia_api *a)
@@ -745,16 +820,15 @@ static void reconcile_once(glia_api *a)
 	}
 	int cur, cur_ready, old, ready;
 	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	for (; cur < a->requested; cur++)
-		replica_new(a);
+	if (old > 0)
+		roll_out(a);
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	if (old == 0) {
+		for (; cur < a->requested; cur++)
+			replica_new(a);
+	}
 	for (; cur > a->requested; cur--)
 		replica_retire(pick_to_retire(a, 0));
-	/* Old replicas leave as new ones become ready, so capacity never
-	 * drops below what was requested. */
-	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	int keep_old = a->requested - cur_ready;
-	for (; old > (keep_old > 0 ? keep_old : 0); old--)
-		replica_retire(pick_to_retire(a, 1));
 	update_route(a);
 }
 
@@ -773,6 +847,10 @@ static char *describe_json(glia_api *a)
 
 static int write_spec_file(glia_api *a)
 {
+	/* Workers read their spec file when they start; only replicas of the
+	 * current version start again, so older files can go. */
+	if (a->spec_file)
+		unlink(a->spec_file);
 	free(a->spec_file);
 	a->spec_file = glia_sprintf("%s/%s-%s.json", a->sup->run_dir, a->name,
 				    a->hash);
@@ -792,6 +870,92 @@ static void api_configure_route(glia_api *a)
 	char *desc = describe_json(a);
 	glia_route_set_description(a->route, desc);
 	free(desc);
+}
+
+/* (Re)sizes the sample window and recommendation history for the spec;
+ * samples already taken are kept when the sizes do not change. */
+static void autoscale_setup(glia_api *a)
+{
+	glia_supervisor *s = a->sup;
+	glia_autoscale_params_from_spec(&a->spec, &a->as_params);
+	const glia_autoscale_params *p = &a->as_params;
+	double longest = p->downscale_stabilization_s > p->upscale_stabilization_s
+				 ? p->downscale_stabilization_s
+				 : p->upscale_stabilization_s;
+	size_t wcap = (size_t)(p->window_s < 86400 ? p->window_s : 86400) + 4;
+	size_t hcap = (size_t)(longest / s->opt.autoscale_interval_s) + 4;
+	if (hcap > 100000)
+		hcap = 100000;
+	if (a->as_window.cap != wcap) {
+		glia_autoscale_window_free(&a->as_window);
+		glia_autoscale_window_init(&a->as_window, wcap);
+	}
+	if (a->as_history.cap != hcap) {
+		glia_autoscale_history_free(&a->as_history);
+		glia_autoscale_history_init(&a->as_history, hcap);
+	}
+}
+
+/* A request arrived for an API with no replica (scaled to zero, or all
+ * gone): start one now rather than at the next tick. */
+static void api_demand(void *arg)
+{
+	glia_api *a = arg;
+	if (a->stopping || a->requested > 0)
+		return;
+	a->requested = 1;
+	/* Counts as a recommendation, so downscale stabilization keeps the
+	 * replica for its period instead of dropping it at the next tick. */
+	glia_autoscale_history_add(&a->as_history, glia_wall(), 1);
+	glia_log(GLIA_LOG_INFO, "%s: request waiting at zero replicas; "
+				"starting one",
+		 a->name);
+	api_reconcile(a);
+}
+
+/* Every second: in-flight (running + queued) of each API. */
+static void sample_cb(uv_timer_t *t)
+{
+	glia_supervisor *s = t->data;
+	double now = glia_wall();
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (a->stopping || !a->route)
+			continue;
+		double v = glia_route_in_flight(a->route) +
+			   glia_route_queued(a->route);
+		glia_autoscale_window_add(&a->as_window, now, v);
+	}
+}
+
+static void autoscale_api(glia_api *a, double now)
+{
+	const glia_autoscale_params *p = &a->as_params;
+	double avg = glia_autoscale_window_mean(&a->as_window, now,
+						p->window_s);
+	glia_autoscale_decision d;
+	glia_autoscale_recommend(p, a->requested, avg, now, a->started_at,
+				 &a->as_history, &d);
+	a->as_last = d;
+	a->as_last_at = now;
+	if (d.replicas == a->requested)
+		return;
+	glia_log(GLIA_LOG_INFO, "%s: %d -> %d replicas (%s)", a->name,
+		 a->requested, d.replicas, d.reason);
+	a->requested = d.replicas;
+	api_reconcile(a);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	glia_supervisor *s = t->data;
+	double now = glia_wall();
+	glia_api *a = s->apis;
+	while (a) {
+		glia_api *next = a->next;
+		if (!a->stopping)
+			autoscale_api(a, now);
+		a = next;
+	}
 }
 
 static int clamp_requested(const glia_api_spec *spec, int n)
@@ -815,6 +979,8 @@ static void api_free(glia_api *a)
 	free(a->project_dir);
 	free(a->config_path);
 	free(a->last_error);
+	glia_autoscale_window_free(&a->as_window);
+	glia_autoscale_history_free(&a->as_history);
 	free(a);
 }
 
@@ -839,9 +1005,12 @@ static void api_maybe_free(glia_api *a)
 		}
 	}
 	if (a->route)
-		glia_gateway_remove_route(s->gw, a->route);
-	if (a->deleted)
+		glia_gateway_remove_route(s->gw, a->route,
+					  "the daemon is shutting down");
+	if (a->deleted) {
 		glia_logs_end_follow(s->logs, a->name);
+		glia_logs_remove(s->logs, a->name);
+	}
 	api_free(a);
 	maybe_shutdown_done(s);
 }
@@ -868,8 +1037,11 @@ static glia_api *api_create(glia_supervisor *s, glia_api_spec *spec,
 	a->generation = 1;
 	a->requested = clamp_requested(spec, spec->autoscaling.init_replicas);
 	a->created_at = a->updated_at = glia_wall();
+	a->started_at = a->created_at;
+	autoscale_setup(a);
 	write_spec_file(a);
 	api_configure_route(a);
+	glia_route_set_demand_cb(route, api_demand, a);
 	a->next = s->apis;
 	s->apis = a;
 	return a;
@@ -901,6 +1073,7 @@ static void api_update(glia_api *a, glia_api_spec *spec, char *json,
 	a->generation++;
 	a->updated_at = glia_wall();
 	a->requested = clamp_requested(spec, a->requested);
+	autoscale_setup(a);
 	free(a->last_error);
 	a->last_error = NULL;
 	write_spec_file(a);
@@ -961,9 +1134,12 @@ static const char *deploy_one(glia_supervisor *s, glia_api_spec *spec,
 		if (moved) {
 			/* A new endpoint: the old route retires with the old
 			 * replicas; new ones attach to the new route. */
-			glia_gateway_remove_route(s->gw, a->route);
+			glia_gateway_remove_route(s->gw, a->route,
+						  "the API moved to another "
+						  "endpoint");
 			a->route = glia_gateway_add_route(
 				s->gw, spec->networking.endpoint, spec->name);
+			glia_route_set_demand_cb(a->route, api_demand, a);
 			for (replica *r = a->replicas; r; r = r->next)
 				replica_retire(r);
 		}
@@ -1021,7 +1197,7 @@ int glia_supervisor_has_api(glia_supervisor *s, const char *name)
 	return a && !a->stopping;
 }
 
-int glia_supervisor_delete(glia_supervisor *s, const char *name)
+int glia_supervisor_delete(glia_supervisor *s, const char *name, int force)
 {
 	glia_api *a = find_api(s, name);
 	if (!a || a->stopping)
@@ -1029,8 +1205,9 @@ int glia_supervisor_delete(glia_supervisor *s, const char *name)
 	glia_store_delete_api(s->store, name);
 	a->stopping = 1;
 	a->deleted = 1;
+	a->force = force;
 	/* New requests get 404 at once; queued ones 503. */
-	glia_gateway_remove_route(s->gw, a->route);
+	glia_gateway_remove_route(s->gw, a->route, "the API was deleted");
 	a->route = NULL;
 	glia_log(GLIA_LOG_INFO, "delete %s", name);
 	api_reconcile(a);
@@ -1049,6 +1226,19 @@ int glia_supervisor_refresh(glia_supervisor *s, const char *name)
 }
 
 /* ---- reporting -------------------------------------------------------- */
+
+static json_t *autoscaler_json(glia_api *a)
+{
+	if (a->as_last_at == 0)
+		return json_null();
+	const glia_autoscale_decision *d = &a->as_last;
+	return json_pack("{s:i, s:i, s:s, s:f, s:f, s:f, s:o}", "recommended",
+			 d->recommended, "replicas", d->replicas, "reason",
+			 d->reason, "avg_in_flight", d->avg, "raw", d->raw,
+			 "at", a->as_last_at, "held_until",
+			 d->held_until > 0 ? json_real(d->held_until)
+					   : json_null());
+}
 
 static json_t *api_summary(glia_api *a)
 {
@@ -1083,6 +1273,7 @@ static json_t *api_summary(glia_api *a)
 		a->route ? glia_route_in_flight(a->route) : 0, "queued",
 		a->route ? glia_route_queued(a->route) : 0);
 	free(url);
+	json_object_set_new(j, "autoscaler", autoscaler_json(a));
 	return j;
 }
 
@@ -1163,6 +1354,26 @@ static char *choose_run_dir(const char *home)
 			    (unsigned long long)(h & 0xffffffffULL));
 }
 
+extern char **environ;
+
+/* The daemon's environment for workers, with the body limit they must
+ * apply (the gateway's). */
+static char **worker_environment(size_t max_body)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = glia_calloc(n + 2, sizeof *env);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "GLIA_MAX_BODY_BYTES=", 20) != 0)
+			env[k++] = glia_strdup(environ[i]);
+	env[k++] = glia_sprintf("GLIA_MAX_BODY_BYTES=%zu",
+				max_body ? max_body : (size_t)32 << 20);
+	env[k] = NULL;
+	return env;
+}
+
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 				     glia_store *st, glia_logs *logs,
 				     const glia_supervisor_options *opt)
@@ -1178,8 +1389,17 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	s->home = glia_strdup(opt->home);
 	s->exe = glia_strdup(opt->exe);
 	s->gateway_url = glia_strdup(opt->gateway_url);
+	if (s->opt.autoscale_interval_s <= 0)
+		s->opt.autoscale_interval_s = 10;
+	s->worker_env = worker_environment(opt->max_body_bytes);
 	s->run_dir = choose_run_dir(opt->home);
 	glia_mkdirs(s->run_dir, 0700);
+	uv_timer_init(loop, &s->sample_timer);
+	uv_timer_init(loop, &s->tick_timer);
+	s->sample_timer.data = s->tick_timer.data = s;
+	uv_timer_start(&s->sample_timer, sample_cb, 1000, 1000);
+	uint64_t tick = (uint64_t)(s->opt.autoscale_interval_s * 1000);
+	uv_timer_start(&s->tick_timer, tick_cb, tick, tick);
 	return s;
 }
 
@@ -1224,6 +1444,8 @@ void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
 			      void *arg)
 {
 	s->shutting_down = 1;
+	uv_timer_stop(&s->sample_timer);
+	uv_timer_stop(&s->tick_timer);
 	s->shutdown_done = done;
 	s->shutdown_arg = arg;
 	glia_api *a = s->apis;
@@ -1238,6 +1460,9 @@ void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
 
 void glia_supervisor_free(glia_supervisor *s)
 {
+	for (char **e = s->worker_env; e && *e; e++)
+		free(*e);
+	free(s->worker_env);
 	free(s->home);
 	free(s->exe);
 	free(s->gateway_url);

@@ -21,6 +21,8 @@ typedef struct glia_supervisor_options {
 	const char *exe;      /* the glia binary, for `glia worker` */
 	const char *gateway_url; /* "http://127.0.0.1:8888" */
 	double stop_grace_s;  /* SIGTERM to SIGKILL; default 10 */
+	double autoscale_interval_s; /* autoscaling tick; default 10 */
+	size_t max_body_bytes; /* request body cap, passed on to workers */
 } glia_supervisor_options;
 
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
@@ -37,8 +39,9 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 			       size_t n, const char *project_dir,
 			       const char *config_path, char *err,
 			       size_t errlen);
-/* 0, or -1 when there is no such API. */
-int glia_supervisor_delete(glia_supervisor *s, const char *name);
+/* 0, or -1 when there is no such API. force: stop replicas at once
+ * instead of letting them finish what they hold. */
+int glia_supervisor_delete(glia_supervisor *s, const char *name, int force);
 int glia_supervisor_refresh(glia_supervisor *s, const char *name);
 int glia_supervisor_has_api(glia_supervisor *s, const char *name);
 

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -599,3 +600,146 @@ def module_daemon_factory(glia_bin):
 def _require_binary(glia_bin):
     """Every e2e test needs the binary: skip them all when it is missing."""
     return glia_bin
+
+
+# ---------------------------------------------------------------------------
+# elastic serving (issue 3): specs with autoscaling / update_strategy /
+# networking, a management-API watcher, load generators
+
+
+def api_yaml(name, config=None, predictor=None, autoscaling=None,
+             update_strategy=None, networking=None, path="predictor.py"):
+    """YAML text for one python RealtimeAPI. predictor holds extra predictor
+    fields (threads_per_process, ...); autoscaling, update_strategy and
+    networking are mappings written as given (durations as strings)."""
+    lines = [
+        f"- name: {name}",
+        "  kind: RealtimeAPI",
+        "  predictor:",
+        "    type: python",
+        f"    path: {path}",
+    ]
+    for key, value in (predictor or {}).items():
+        lines.append(f"    {key}: {jsonlib.dumps(value)}")
+    if config is not None:
+        lines.append(f"    config: {jsonlib.dumps(config)}")
+    for section, fields in (("autoscaling", autoscaling),
+                            ("update_strategy", update_strategy),
+                            ("networking", networking)):
+        if fields:
+            lines.append(f"  {section}:")
+            for key, value in fields.items():
+                lines.append(f"    {key}: {jsonlib.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+INACTIVE_REPLICA_STATES = ("stopping", "draining")
+
+
+def active_replicas(detail):
+    """Replicas of an API detail that count against its size: every one not
+    stopping or draining."""
+    return [r for r in detail.get("replica_list") or []
+            if r.get("state") not in INACTIVE_REPLICA_STATES]
+
+
+def ready_replicas(detail):
+    return [r for r in detail.get("replica_list") or []
+            if r.get("state") == "ready"]
+
+
+def mgmt_detail(d, api):
+    """GET /v1/apis/API over the management socket: the detail, or None on
+    404."""
+    status, body = d.mgmt("GET", f"/v1/apis/{api}")
+    if status == 404:
+        return None
+    assert status == 200, (status, body)
+    return body
+
+
+class ApiWatcher:
+    """Polls an API's detail over the management socket every `interval`
+    seconds in a thread and keeps (time.monotonic(), detail) snapshots (None
+    when the API is gone). Errors are counted, not raised."""
+
+    def __init__(self, d, api, interval=0.1):
+        self.d, self.api, self.interval = d, api, interval
+        self.snapshots = []
+        self.errors = []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"watch-{api}")
+
+    def _run(self):
+        while not self._stop.is_set():
+            t = time.monotonic()
+            try:
+                detail = mgmt_detail(self.d, self.api)
+            except Exception as e:  # noqa: BLE001 - kept for the report
+                with self.lock:
+                    self.errors.append(repr(e))
+            else:
+                with self.lock:
+                    self.snapshots.append((t, detail))
+            self._stop.wait(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def since(self, t0=0.0):
+        with self.lock:
+            return [(t, d) for t, d in self.snapshots if t >= t0 and d]
+
+    def latest(self):
+        with self.lock:
+            return self.snapshots[-1][1] if self.snapshots else None
+
+
+def start_load(d, path, clients=4, **kw):
+    """A started loadgen.LoadGen against daemon d's gateway."""
+    from loadgen import LoadGen
+    if not path.startswith("/"):
+        path = "/" + path
+    return LoadGen("127.0.0.1", d.port, path, clients=clients, **kw).start()
+
+
+def concurrent_posts(d, path, n, payload=None, timeout=120.0):
+    """n POSTs at once, each on its own connection, released together.
+    Returns (list of Resp or exception in thread order, seconds from the
+    release to the last answer)."""
+    results = [None] * n
+    barrier = threading.Barrier(n + 1)
+
+    def one(i):
+        s = d.session(timeout=timeout)
+        try:
+            barrier.wait(30)
+            results[i] = s.post(path, json=payload if payload is not None else {})
+        except Exception as e:  # noqa: BLE001 - returned to the caller
+            results[i] = e
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True)
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait(30)
+    t0 = time.monotonic()
+    for t in threads:
+        t.join(timeout + 10)
+    return results, time.monotonic() - t0
