@@ -3,6 +3,7 @@
  * (docs/management-api.md); the pure parts (argument parsing, tables,
  * formatting) are declared in cli_internal.h for the unit tests. */
 #include "cli.h"
+#include "simulate.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -110,8 +111,7 @@ static const cmd_def cmd_defs[] = {
 	{"down", O_TIMEOUT, 0, 0, NULL},
 };
 
-static const char *const unimplemented_cmds[] = {"job", "autoscale",
-						  "render"};
+static const char *const unimplemented_cmds[] = {"job", "render"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -786,6 +786,20 @@ static void field(glia_buf *out, const char *key, const char *value)
 	glia_buf_puts(out, "\n");
 }
 
+/* "autoscaler:  4 replicas (recommended 4): scale up: ..." */
+static void render_autoscaler(json_t *as, glia_buf *out)
+{
+	if (!json_is_object(as))
+		return;
+	char line[400];
+	snprintf(line, sizeof line, "%lld replica(s) (recommended %lld): %s",
+		 (long long)json_integer_value(json_object_get(as, "replicas")),
+		 (long long)json_integer_value(
+			 json_object_get(as, "recommended")),
+		 jstr(as, "reason") ? jstr(as, "reason") : "-");
+	field(out, "autoscaler:", line);
+}
+
 static void render_detail(json_t *api, glia_buf *out)
 {
 	char s[128], n1[32], n2[32], n3[32];
@@ -810,6 +824,10 @@ static void render_detail(json_t *api, glia_buf *out)
 			"requests:", s, n1, n2, n3);
 	latency_text(api, s, sizeof s);
 	field(out, "avg latency:", s);
+	num_text(json_object_get(api, "in_flight"), n1, sizeof n1);
+	num_text(json_object_get(api, "queued"), n2, sizeof n2);
+	glia_buf_printf(out, "%-13s%s (queued: %s)\n", "in flight:", n1, n2);
+	render_autoscaler(json_object_get(api, "autoscaler"), out);
 	age_text(json_object_get(api, "last_update"), glia_wall(), s, sizeof s);
 	glia_buf_printf(out, "%-13s%s ago\n", "last update:", s);
 	glia_buf_puts(out, "\n");
@@ -895,6 +913,20 @@ static int cmd_describe(cli *c)
 	if (ret)
 		return ret;
 	json_t *list = json_object_get(j, "replica_list");
+	if (!c->a->json) {
+		char s[64];
+		glia_buf head_lines;
+		glia_buf_init(&head_lines, 0);
+		replicas_text(j, s, sizeof s);
+		glia_buf_printf(&head_lines, "%-13s%s ready, %lld up-to-date\n",
+				"replicas:", s,
+				(long long)json_integer_value(
+					jget2(j, "replicas", "up_to_date")));
+		render_autoscaler(json_object_get(j, "autoscaler"), &head_lines);
+		glia_buf_puts(&head_lines, "\n");
+		fwrite(head_lines.data, 1, head_lines.len, stdout);
+		glia_buf_free(&head_lines);
+	}
 	if (c->a->json) {
 		print_json(j);
 	} else if (json_array_size(list) == 0) {
@@ -1386,6 +1418,13 @@ int glia_cli_main(int argc, char **argv)
 {
 	glia_cli_args a;
 	char err[256];
+	if (argc >= 2 && strcmp(argv[1], "autoscale") == 0) {
+		if (argc >= 3 && strcmp(argv[2], "simulate") == 0)
+			return glia_autoscale_simulate_main(argc - 2, argv + 2);
+		fprintf(stderr, "glia: usage: glia autoscale simulate FILE "
+				"--trace TRACE.csv [options]\n");
+		return 2;
+	}
 	if (glia_cli_parse(argc, argv, &a, err, sizeof err) < 0) {
 		fprintf(stderr, "glia: %s\n\n%s", err, glia_cli_usage);
 		return 2;
