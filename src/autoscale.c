@@ -216,7 +216,7 @@ static void format_time(double t, char *out, size_t len)
 		snprintf(out, len, "%02d:%02d:%02d UTC", tm.tm_hour, tm.tm_min,
 		         tm.tm_sec);
 	} else {
-		snprintf(out, len, "t=%gs", t);
+		snprintf(out, len, t == floor(t) ? "t=%.0fs" : "t=%.1fs", t);
 	}
 }
 
@@ -227,7 +227,6 @@ typedef struct stage {
 	int want;      /* ceil(raw), or cur when within a tolerance band */
 	int tolerated; /* ceil(raw) != cur but raw was within a band */
 	int stepped;   /* want after the max_*_factor step bounds */
-	int lo, hi;    /* those step bounds */
 } stage;
 
 static int ceil_int(double x)
@@ -260,13 +259,14 @@ static int bounded_recommendation(const glia_autoscale_params *p, int cur,
 	st->want = rec;
 	int down = ceil_int(c * p->max_downscale_factor);
 	int up = ceil_int(c * p->max_upscale_factor);
-	st->lo = cur - 1 < down ? cur - 1 : down;
-	st->hi = cur < INT_MAX && cur + 1 > up ? cur + 1 : up;
-	st->stepped = clamp(rec, st->lo, st->hi);
+	int lo = cur - 1 < down ? cur - 1 : down;
+	int hi = cur < INT_MAX && cur + 1 > up ? cur + 1 : up;
+	st->stepped = clamp(rec, lo, hi);
 	return clamp(st->stepped, p->min_replicas, p->max_replicas);
 }
 
-/* " (limited by ...)" when a bound cut the recommendation short. */
+/* "; wants N, step limited by ..." when a bound cut the recommendation
+ * short; "" otherwise. */
 static void limit_note(const glia_autoscale_params *p, const stage *st, int rec,
                        char *out, size_t len)
 {

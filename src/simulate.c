@@ -5,9 +5,11 @@
  *
  * The model, per one-second step (docs/autoscaling.md, "Simulator"):
  *   arrivals = rps; capacity = ready * concurrency / service_time;
- *   served = min(queue + arrivals, capacity), the rest stays queued;
- *   in-flight = busy slots (served * service_time) + queued; arrivals beyond
- *   max_replica_concurrency * max(1, ready) in flight are rejected (503);
+ *   queued requests that waited networking.timeout leave (504);
+ *   served = min(queue + arrivals, capacity), first come first served, the
+ *   rest stays queued; in-flight = busy slots (served * service_time) +
+ *   queued; arrivals beyond max_replica_concurrency * max(1, ready) in
+ *   flight are rejected (503);
  *   latency estimate = service_time + queue / capacity (Little's law).
  * Replicas the autoscaler adds become ready startup_s later; a scale-down
  * removes starting replicas first, then ready ones, at once. A request that
@@ -230,8 +232,13 @@ typedef struct sim {
 	int starting;
 	batch *batches; /* oldest first */
 	size_t n_batches, cap_batches;
-	double queue;
-	size_t row; /* trace row in force */
+	double timeout_s; /* networking.timeout */
+	/* The queue, FIFO, one cohort per second of arrivals: cohorts
+	 * [q_head, q_tail) of the arrays, oldest first. */
+	double *q_time, *q_amount;
+	size_t q_head, q_tail;
+	double queue; /* sum of the cohorts */
+	size_t row;   /* trace row in force */
 	glia_autoscale_window win;
 	glia_autoscale_history hist;
 	double *lat, *weight; /* latency seen by each second's arrivals */
@@ -275,6 +282,8 @@ static void promote_ready(sim *s, double t)
 		s->starting -= s->batches[done].count;
 		done++;
 	}
+	if (done == 0)
+		return;
 	memmove(s->batches, s->batches + done,
 	        (s->n_batches - done) * sizeof *s->batches);
 	s->n_batches -= done;
@@ -296,22 +305,89 @@ static void trace_at(sim *s, double t, double *rps, double *service_s)
 	    r->service_ms > 0 ? r->service_ms / 1000.0 : s->opt->service_s;
 }
 
-/* Estimated latency in ms of a request arriving at t; -1 when no replica
- * is ready or starting. */
+/* Estimated latency in ms of a request arriving at t, at most
+ * networking.timeout (a request never stays longer: it gets 504); -1 when
+ * no replica is ready or starting. */
 static double estimate_latency(const sim *s, double t, double service_s)
 {
-	if (s->ready > 0)
-		return 1000 * (service_s +
-		               s->queue / (s->ready * s->conc / service_s));
-	if (s->n_batches == 0)
+	double wait;
+	if (s->ready > 0) {
+		wait = s->queue / (s->ready * s->conc / service_s);
+	} else if (s->n_batches > 0) {
+		const batch *b = &s->batches[0];
+		wait = fmax(0, b->ready_at - t) +
+		       s->queue / (b->count * s->conc / service_s);
+	} else {
 		return -1;
-	const batch *b = &s->batches[0];
-	double wait = fmax(0, b->ready_at - t) +
-	              s->queue / (b->count * s->conc / service_s);
-	return 1000 * (service_s + wait);
+	}
+	return 1000 * fmin(service_s + wait, s->timeout_s);
 }
 
-/* One second of traffic: serve, queue, reject, sample. */
+/* ---- the queue ---- */
+
+static void queue_push(sim *s, double t, double amount)
+{
+	s->q_time[s->q_tail] = t;
+	s->q_amount[s->q_tail++] = amount;
+	s->queue += amount;
+}
+
+static void queue_pop_front(sim *s)
+{
+	s->queue -= s->q_amount[s->q_head++];
+	if (s->q_head == s->q_tail || s->queue < 0)
+		s->queue = 0;
+}
+
+/* Drops what has waited networking.timeout; returns how much (504s). */
+static double queue_expire(sim *s, double t)
+{
+	double gone = 0;
+	while (s->q_head < s->q_tail &&
+	       t - s->q_time[s->q_head] >= s->timeout_s) {
+		gone += s->q_amount[s->q_head];
+		queue_pop_front(s);
+	}
+	return gone;
+}
+
+/* Takes up to `capacity` requests from the front; returns how many. */
+static double queue_serve(sim *s, double capacity)
+{
+	double served = 0;
+	while (s->q_head < s->q_tail && capacity - served > 0) {
+		double *a = &s->q_amount[s->q_head];
+		double k = fmin(*a, capacity - served);
+		served += k;
+		*a -= k;
+		s->queue -= k;
+		if (*a <= 0)
+			queue_pop_front(s);
+	}
+	if (s->q_head == s->q_tail)
+		s->queue = 0;
+	return served;
+}
+
+/* Rejects up to `excess` of this second's arrivals still waiting (the
+ * newest cohort, time t); returns how many. */
+static double queue_reject(sim *s, double t, double excess)
+{
+	if (excess <= 0 || s->q_head == s->q_tail ||
+	    s->q_time[s->q_tail - 1] != t)
+		return 0;
+	double *a = &s->q_amount[s->q_tail - 1];
+	double k = fmin(*a, excess);
+	*a -= k;
+	s->queue -= k;
+	if (*a <= 0)
+		s->q_tail--;
+	if (s->q_head == s->q_tail || s->queue < 0)
+		s->queue = 0;
+	return k;
+}
+
+/* One second of traffic: time out, wake, serve, reject, sample. */
 static void step(sim *s, double t, glia_sim_second *sec)
 {
 	double rps, svc;
@@ -319,19 +395,19 @@ static void step(sim *s, double t, glia_sim_second *sec)
 
 	promote_ready(s, t);
 	trace_at(s, t, &rps, &svc);
-	if (s->ready + s->starting == 0 && (rps > 0 || s->queue > 0))
-		start_replicas(s, t,
-		               1); /* a request wakes a zero-replica API */
-	double capacity = s->ready * s->conc / svc;
-	double demand = s->queue + rps;
-	double served = fmin(demand, capacity);
-	s->queue = demand - served;
+	sum->timed_out += queue_expire(s, t);
+	/* A request that finds no replica starts one at once; like the
+	 * daemon, count it as a recommendation so that downscale
+	 * stabilization keeps it for its period. */
+	if (s->ready + s->starting == 0 && (rps > 0 || s->queue > 0)) {
+		start_replicas(s, t, 1);
+		glia_autoscale_history_add(&s->hist, t, 1);
+	}
+	queue_push(s, t, rps);
+	double served = queue_serve(s, s->ready * s->conc / svc);
 	double busy = fmin(served * svc, s->ready * s->conc);
 	double limit = s->max_rc * (s->ready > 1 ? s->ready : 1);
-	double rejected = 0;
-	if (busy + s->queue > limit)
-		rejected = fmin(fmin(busy + s->queue - limit, rps), s->queue);
-	s->queue -= rejected;
+	double rejected = queue_reject(s, t, busy + s->queue - limit);
 
 	*sec = (glia_sim_second){
 	    .rps = rps,
@@ -461,6 +537,9 @@ static void sim_init(sim *s, const glia_api_spec *spec,
 	          spec->predictor.threads_per_process;
 	s->max_rc = spec->autoscaling.max_replica_concurrency;
 	s->ready = spec->autoscaling.init_replicas;
+	s->timeout_s = spec->networking.timeout_ms / 1000.0;
+	s->q_time = glia_calloc(n_seconds, sizeof *s->q_time);
+	s->q_amount = glia_calloc(n_seconds, sizeof *s->q_amount);
 	glia_autoscale_window_init(&s->win,
 	                           glia_autoscale_window_cap(&s->p, 1));
 	glia_autoscale_history_init(
@@ -479,6 +558,8 @@ static void sim_free(sim *s)
 	glia_autoscale_window_free(&s->win);
 	glia_autoscale_history_free(&s->hist);
 	free(s->batches);
+	free(s->q_time);
+	free(s->q_amount);
 	free(s->lat);
 	free(s->weight);
 }
@@ -579,8 +660,10 @@ void glia_sim_print_summary(FILE *f, const glia_sim_result *res)
 	        s->peak_requested, s->peak_ready);
 	fprintf(f,
 	        "  requests           %.0f arrived, %.0f served, %.0f "
-	        "rejected (503), %.0f queued at the end\n",
-	        s->arrived, s->served, s->rejected, s->queued_at_end);
+	        "rejected (503), %.0f timed out (504), %.0f queued at the "
+	        "end\n",
+	        s->arrived, s->served, s->rejected, s->timed_out,
+	        s->queued_at_end);
 	fprintf(f, "  est. latency (ms)  p50 %s, p95 %s, max %s\n", p50, p95,
 	        max);
 }
@@ -631,12 +714,12 @@ static json_t *json_tick(const glia_sim_tick *k)
 static json_t *json_summary(const glia_sim_summary *s)
 {
 	return json_pack(
-	    "{s:f, s:f, s:i, s:i, s:f, s:f, s:f, s:f, s:o, s:o, s:o}",
+	    "{s:f, s:f, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}",
 	    "duration_s", s->duration_s, "replica_seconds", s->replica_seconds,
 	    "peak_requested", s->peak_requested, "peak_ready", s->peak_ready,
 	    "arrived", round(s->arrived), "served", round(s->served),
-	    "rejected", round(s->rejected), "queued_at_end",
-	    round(s->queued_at_end), "latency_p50_ms",
+	    "rejected", round(s->rejected), "timed_out", round(s->timed_out),
+	    "queued_at_end", round(s->queued_at_end), "latency_p50_ms",
 	    json_latency(s->latency_p50_ms), "latency_p95_ms",
 	    json_latency(s->latency_p95_ms), "latency_max_ms",
 	    json_latency(s->latency_max_ms));
@@ -658,7 +741,7 @@ json_t *glia_sim_to_json(const glia_api_spec *spec, const glia_sim_options *opt,
 #define SVG_W       960
 #define SVG_LEFT    72
 #define SVG_RIGHT   24
-#define SVG_TOP     78
+#define SVG_TOP     104
 #define SVG_PANEL_H 130
 #define SVG_GAP     34
 #define SVG_BOTTOM  46
@@ -836,21 +919,26 @@ static void svg_title(FILE *f, const glia_api_spec *spec,
 	        SVG_LEFT, spec->name);
 	fprintf(f,
 	        "<text x=\"%d\" y=\"42\">replicas %d..%d (init %d), target %g "
-	        "in flight per replica (%d slots), window %s, stabilization "
-	        "down %s / up %s, max factors down %g / up %g, tolerances "
-	        "%g / %g</text>\n",
+	        "in flight per replica (%d slot(s) each), "
+	        "max_replica_concurrency %d, window %s</text>\n",
 	        SVG_LEFT, a->min_replicas, a->max_replicas, a->init_replicas,
 	        a->target_replica_concurrency,
 	        spec->predictor.processes_per_replica *
 	            spec->predictor.threads_per_process,
-	        win, down, up, a->max_downscale_factor, a->max_upscale_factor,
-	        a->downscale_tolerance, a->upscale_tolerance);
+	        a->max_replica_concurrency, win);
 	fprintf(f,
-	        "<text x=\"%d\" y=\"60\">service time %s, startup %s, tick %s; "
-	        "%.0f replica-seconds, peak %d replicas, %.0f rejected"
-	        "</text>\n",
+	        "<text x=\"%d\" y=\"58\">stabilization down %s / up %s, max "
+	        "factors down %g / up %g, tolerances down %g / up %g</text>\n",
+	        SVG_LEFT, down, up, a->max_downscale_factor,
+	        a->max_upscale_factor, a->downscale_tolerance,
+	        a->upscale_tolerance);
+	fprintf(f,
+	        "<text x=\"%d\" y=\"74\">service time %s, startup %s, tick %s; "
+	        "%.0f replica-seconds, peak %d replicas, %.0f rejected (503), "
+	        "%.0f timed out (504)</text>\n",
 	        SVG_LEFT, svc, start, tick, res->summary.replica_seconds,
-	        res->summary.peak_requested, res->summary.rejected);
+	        res->summary.peak_requested, res->summary.rejected,
+	        res->summary.timed_out);
 }
 
 static void svg_body(FILE *f, const glia_api_spec *spec,
@@ -981,42 +1069,73 @@ static int opt_value(int argc, char **argv, int *i, const char *name,
 	return 1;
 }
 
-static int set_duration(const char *name, const char *v, sim_args *a)
-{
-	if (strcmp(name, "--service-time") == 0)
-		return duration_arg(name, v, 1, &a->opt.service_s);
-	if (strcmp(name, "--startup-time") == 0)
-		return duration_arg(name, v, 0, &a->opt.startup_s);
-	return duration_arg(name, v, 1000, &a->opt.interval_s);
-}
+typedef enum {
+	A_TRACE,
+	A_API,
+	A_PLOT,
+	A_OUTPUT,
+	A_SERVICE,
+	A_STARTUP,
+	A_INTERVAL
+} arg_id;
 
-/* 0: matched and stored, 1: not an option with a value, 2: usage error. */
-static int parse_opt(int argc, char **argv, int *i, sim_args *a)
+static const struct {
+	const char *name;
+	arg_id id;
+} arg_names[] = {
+    {"--trace", A_TRACE},
+    {"--api", A_API},
+    {"--plot", A_PLOT},
+    {"-o", A_OUTPUT},
+    {"--output", A_OUTPUT},
+    {"--service-time", A_SERVICE},
+    {"--startup-time", A_STARTUP},
+    {"--interval", A_INTERVAL},
+};
+
+/* Stores an option's value: 0, or the exit status of a usage error. */
+static int store_arg(arg_id id, const char *name, const char *v, sim_args *a)
 {
-	static const char *const names[] = {
-	    "--trace",  "--api",          "--plot",         "-o",
-	    "--output", "--service-time", "--startup-time", "--interval"};
-	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-		const char *v = NULL;
-		int r = opt_value(argc, argv, i, names[k], &v);
-		if (r < 0)
-			return usage_error("%s needs a value", names[k]);
-		if (r == 0)
-			continue;
-		if (k == 0)
-			a->trace = v;
-		else if (k == 1)
-			a->api = v;
-		else if (k == 2)
-			a->plot = v;
-		else if (k <= 4 && strcmp(v, "json") && strcmp(v, "table"))
+	switch (id) {
+	case A_TRACE:
+		a->trace = v;
+		return 0;
+	case A_API:
+		a->api = v;
+		return 0;
+	case A_PLOT:
+		a->plot = v;
+		return 0;
+	case A_OUTPUT:
+		if (strcmp(v, "json") && strcmp(v, "table"))
 			return usage_error("-o takes json or table, not \"%s\"",
 			                   v);
-		else if (k <= 4)
-			a->json = strcmp(v, "json") == 0;
-		else if (set_duration(names[k], v, a) < 0)
-			return 2;
+		a->json = strcmp(v, "json") == 0;
 		return 0;
+	case A_SERVICE:
+		return duration_arg(name, v, 1, &a->opt.service_s) < 0 ? 2 : 0;
+	case A_STARTUP:
+		return duration_arg(name, v, 0, &a->opt.startup_s) < 0 ? 2 : 0;
+	case A_INTERVAL:
+		return duration_arg(name, v, 1000, &a->opt.interval_s) < 0 ? 2
+		                                                           : 0;
+	}
+	return 2;
+}
+
+/* 0: an option and its value, stored; 1: not such an option; 2: usage
+ * error. */
+static int parse_opt(int argc, char **argv, int *i, sim_args *a)
+{
+	for (size_t k = 0; k < sizeof arg_names / sizeof arg_names[0]; k++) {
+		const char *v = NULL;
+		int r = opt_value(argc, argv, i, arg_names[k].name, &v);
+		if (r < 0)
+			return usage_error("%s needs a value",
+			                   arg_names[k].name);
+		if (r > 0)
+			return store_arg(arg_names[k].id, arg_names[k].name, v,
+			                 a);
 	}
 	return 1;
 }

@@ -35,23 +35,23 @@ typedef struct glia_sim_trace {
  * then rows; blank lines and lines starting with '#' are skipped. Returns 0,
  * or -1 with "FILE:LINE: what is wrong" in err. */
 int glia_sim_trace_parse(const char *text, size_t len, const char *filename,
-			 glia_sim_trace *out, char *err, size_t errlen);
+                         glia_sim_trace *out, char *err, size_t errlen);
 void glia_sim_trace_free(glia_sim_trace *t);
 
 typedef struct glia_sim_options {
-	double service_s;  /* per-request service time when the trace has none */
-	double startup_s;  /* from requested to ready */
+	double service_s; /* per-request service time when the trace has none */
+	double startup_s; /* from requested to ready */
 	double interval_s; /* autoscaling tick, >= 1 */
 } glia_sim_options;
 
 /* The state at one second (one step of the model). */
 typedef struct glia_sim_second {
 	double rps;
-	double inflight; /* running + queued, as the daemon samples it */
-	double queue;    /* requests waiting for a slot */
+	double inflight;   /* running + queued, as the daemon samples it */
+	double queue;      /* requests waiting for a slot */
 	double latency_ms; /* estimated for a request arriving now; < 0: none
-			      (no replica ready or starting) */
-	int requested;   /* ready + starting */
+	                      (no replica ready or starting) */
+	int requested;     /* ready + starting */
 	int ready;
 } glia_sim_second;
 
@@ -72,7 +72,10 @@ typedef struct glia_sim_summary {
 	double duration_s;
 	double replica_seconds; /* sum over seconds of ready + starting */
 	int peak_requested, peak_ready;
-	double arrived, served, rejected, queued_at_end;
+	double arrived, served;
+	double rejected;  /* 503: over max_replica_concurrency */
+	double timed_out; /* 504: waited networking.timeout in the queue */
+	double queued_at_end;
 	/* Estimated latency over accepted requests, weighted by arrivals;
 	 * < 0 when no request arrived or one saw no replica at all. */
 	double latency_p50_ms, latency_p95_ms, latency_max_ms;
@@ -90,22 +93,21 @@ typedef struct glia_sim_result {
  * Returns 0, or -1 with a message in err (bad options, empty or too long
  * trace). res is to be freed with glia_sim_result_free in both cases. */
 int glia_sim_run(const glia_api_spec *spec, const glia_sim_trace *trace,
-		 const glia_sim_options *opt, glia_sim_result *res, char *err,
-		 size_t errlen);
+                 const glia_sim_options *opt, glia_sim_result *res, char *err,
+                 size_t errlen);
 void glia_sim_result_free(glia_sim_result *res);
 
 /* The per-tick table and the summary, as printed by the command. */
 void glia_sim_print_table(FILE *f, const glia_sim_result *res);
 void glia_sim_print_summary(FILE *f, const glia_sim_result *res);
 /* {"api", "settings", "ticks": [...], "summary": {...}}; a new reference. */
-json_t *glia_sim_to_json(const glia_api_spec *spec,
-			 const glia_sim_options *opt,
-			 const glia_sim_result *res);
+json_t *glia_sim_to_json(const glia_api_spec *spec, const glia_sim_options *opt,
+                         const glia_sim_result *res);
 /* Writes the four-panel SVG plot (load, replicas, queue, latency). Returns
  * 0, or -1 with "PATH: strerror" in err. */
 int glia_sim_write_svg(const char *path, const glia_api_spec *spec,
-		       const glia_sim_options *opt, const glia_sim_result *res,
-		       char *err, size_t errlen);
+                       const glia_sim_options *opt, const glia_sim_result *res,
+                       char *err, size_t errlen);
 
 /* `glia autoscale simulate FILE --trace TRACE.csv [--api NAME]
  * [--service-time D] [--startup-time D] [--interval D] [--plot OUT.svg]

@@ -22,8 +22,13 @@ def fixed(n, **extra):
 
 
 def rollout_yaml(name, version, replicas, update_strategy=None, sleep_s=0.05,
-                 threads=1):
-    return api_yaml(name, config={"sleep_s": sleep_s, "version": version},
+                 threads=1, init_s=0):
+    """sleepy with a fixed replica count; init_s > 0 makes every replica take
+    that long to start, so a rollout lasts long enough to be watched."""
+    config = {"sleep_s": sleep_s, "version": version}
+    if init_s:
+        config["init_s"] = init_s
+    return api_yaml(name, config=config,
                     predictor={"threads_per_process": threads},
                     autoscaling=fixed(replicas),
                     update_strategy=update_strategy)
@@ -66,7 +71,7 @@ def test_rolling_update_under_load(daemon_factory, tmp_path, surge, unavailable)
     d = fast_daemon(daemon_factory)
     strategy = {"max_surge": surge, "max_unavailable": unavailable}
     proj = predictor_project(tmp_path, "sleepy",
-                             rollout_yaml("roll", 1, 3, strategy))
+                             rollout_yaml("roll", 1, 3, strategy, init_s=0.7))
     d.cli("deploy", "glia.yaml", "--wait", cwd=proj, timeout=180)
     before = d.wait_ready("roll", timeout=120)
     old_ids = {r["id"] for r in before["replica_list"]}
@@ -78,7 +83,8 @@ def test_rolling_update_under_load(daemon_factory, tmp_path, surge, unavailable)
     try:
         assert load.wait_for_count(30, timeout=60), load.summary()
         watcher.start()
-        (proj / "glia.yaml").write_text(rollout_yaml("roll", 2, 3, strategy))
+        (proj / "glia.yaml").write_text(
+            rollout_yaml("roll", 2, 3, strategy, init_s=0.7))
         t_deploy = time.monotonic()
         res = d.cli("deploy", "glia.yaml", cwd=proj)
         assert "updated" in res.stdout, res.stdout
@@ -118,7 +124,7 @@ def test_refresh_replaces_every_replica_under_load(daemon_factory, tmp_path):
     d = fast_daemon(daemon_factory)
     # default update_strategy: 25% of 3 -> max_surge 1 (rounded up),
     # max_unavailable 0 (rounded down)
-    proj = predictor_project(tmp_path, "sleepy", rollout_yaml("fresh", 1, 3))
+    proj = predictor_project(tmp_path, "sleepy", rollout_yaml("fresh", 1, 3, init_s=0.7))
     d.cli("deploy", "glia.yaml", "--wait", cwd=proj, timeout=180)
     before = d.wait_ready("fresh", timeout=120)
     old_ids = {r["id"] for r in before["replica_list"]}
@@ -151,6 +157,7 @@ def test_refresh_replaces_every_replica_under_load(daemon_factory, tmp_path):
                 if r.body and r.t_send > t_done}
     assert new_pids and not new_pids & old_pids, (new_pids, old_pids)
     assert detail["spec"]["predictor"]["config"]["version"] == 1
+    assert detail["replicas"]["up_to_date"] == 3, detail
 
 
 def slow_request(d, path, seconds, started_file):
