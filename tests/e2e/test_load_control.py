@@ -6,6 +6,7 @@ whose replica dies before answering is retried on another replica."""
 import json
 import os
 import signal
+import threading
 import time
 
 from conftest import (api_yaml, concurrent_posts, pid_alive, predictor_project,
@@ -141,3 +142,37 @@ def test_request_on_a_killed_replica_is_retried(daemon_factory, tmp_path):
     assert set(load.statuses) == {200}, summary
     served_by = {r.body["pid"] for r in load.snapshot_records() if r.body}
     assert served_by & set(killed), "no answer came from a replica later killed"
+
+
+def test_request_whose_replica_dies_mid_request_is_retried_elsewhere(daemon_factory, tmp_path):
+    """Deterministic: the request is known to be inside the replica (its
+    predict() wrote the marker file) when that replica is SIGKILLed."""
+    d = fast_daemon(daemon_factory)
+    proj = sleepy_project(tmp_path, "retried", config={"sleep_s": 0.05},
+                          autoscaling=fixed(2))
+    d.cli("deploy", "glia.yaml", "--wait", cwd=proj, timeout=180)
+    d.wait_ready("retried", timeout=90)
+    marker = tmp_path / "started"
+    result = []
+
+    def run():
+        try:
+            result.append(d.post("/retried", json={"sleep": 1.0,
+                                                   "started_file": str(marker)},
+                                 timeout=60))
+        except Exception as e:  # noqa: BLE001 - checked below
+            result.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    wait_for(lambda: marker.exists() and marker.read_text().strip(), timeout=30,
+             message="the request to be inside a replica")
+    victim = int(marker.read_text())
+    assert victim in d.replica_pids("retried")
+    os.kill(victim, signal.SIGKILL)
+    t.join(60)
+    assert result and not isinstance(result[0], Exception), result
+    r = result[0]
+    print(f"\nrequest whose replica (pid {victim}) was killed: {r}")
+    assert r.status == 200, r
+    assert r.json()["pid"] != victim, r
