@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_internal.h"
@@ -958,18 +959,28 @@ static int file_exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-/* The file to deploy: the argument, else glia.yaml, else cortex.yaml. */
-static const char *deploy_file(cli *c)
+/* The file to deploy: the argument (a directory stands for its glia.yaml,
+ * else its cortex.yaml), else glia.yaml, else cortex.yaml. buf holds a
+ * built path. */
+static const char *deploy_file(cli *c, char *buf, size_t n)
 {
-	if (c->a->n_pos)
-		return c->a->pos[0];
-	if (file_exists("glia.yaml"))
-		return "glia.yaml";
-	if (file_exists("cortex.yaml"))
-		return "cortex.yaml";
+	const char *dir = ".";
+	struct stat st;
+	if (c->a->n_pos) {
+		dir = c->a->pos[0];
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+			return dir;
+	}
+	static const char *const names[] = {"glia.yaml", "cortex.yaml"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(buf, n, "%s/%s", dir, names[i]);
+		if (file_exists(buf))
+			return strcmp(dir, ".") == 0 ? names[i] : buf;
+	}
 	char cwd[PATH_MAX];
-	fprintf(stderr, "glia: no glia.yaml or cortex.yaml in %s\n",
-		getcwd(cwd, sizeof cwd) ? cwd : ".");
+	if (strcmp(dir, ".") == 0)
+		dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+	fprintf(stderr, "glia: no glia.yaml or cortex.yaml in %s\n", dir);
 	return NULL;
 }
 
@@ -1102,7 +1113,8 @@ done:
 
 static int cmd_deploy(cli *c)
 {
-	const char *file = deploy_file(c);
+	char pathbuf[PATH_MAX];
+	const char *file = deploy_file(c, pathbuf, sizeof pathbuf);
 	if (!file)
 		return 1;
 	json_t *body = deploy_body(file);

@@ -34,6 +34,7 @@ typedef struct daemon_opts {
 	size_t max_body;
 	double stop_grace_s;
 	double autoscale_interval_s;
+	double startup_timeout_s;
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -53,7 +54,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: glia up [--listen HOST:PORT] [--home DIR] [-d]\n"
 	      "               [--max-body-size BYTES] [--stop-grace DURATION]\n"
-	      "               [--autoscale-interval DURATION]\n"
+	      "               [--autoscale-interval DURATION]"
+	      " [--startup-timeout DURATION]\n"
 	      "               [--log-level debug|info|warning|error]\n",
 	      f);
 }
@@ -110,6 +112,7 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 	o->max_body = 32u << 20;
 	o->stop_grace_s = 10;
 	o->autoscale_interval_s = 10;
+	o->startup_timeout_s = 300;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -165,6 +168,16 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 				goto bad;
 			}
 			o->autoscale_interval_s = (double)n / 1000.0;
+		} else if (strcmp(a, "--startup-timeout") == 0) {
+			if (glia_parse_duration_ms(v, &n) < 0 || n < 100) {
+				fprintf(stderr,
+					"glia up: --startup-timeout takes a "
+					"duration of at least 100ms, got "
+					"\"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->startup_timeout_s = (double)n / 1000.0;
 		} else if (strcmp(a, "--log-level") == 0) {
 			int lvl = parse_log_level(v);
 			if (lvl < 0) {
@@ -348,7 +361,8 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	d.logs = glia_logs_new(home);
 	glia_supervisor_options so = {home, exe ? exe : "glia", url,
 				      o->stop_grace_s,
-				      o->autoscale_interval_s, o->max_body};
+				      o->autoscale_interval_s, o->max_body,
+				      o->startup_timeout_s};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
 	glia_mgmt_options mo = {sock, home, url, begin_shutdown, &d};
 	d.mgmt = glia_mgmt_new(d.loop, d.sup, d.logs, &mo, err, sizeof err);

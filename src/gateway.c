@@ -53,7 +53,8 @@ struct glia_route {
 struct glia_backend {
 	glia_route *route;
 	glia_backend *next;
-	char *socket_path;
+	char *socket_path; /* NULL for a TCP backend */
+	int port;
 	int slots;
 	int in_flight;
 	int draining;
@@ -65,7 +66,12 @@ struct glia_backend {
 };
 
 struct upconn {
-	uv_pipe_t pipe;
+	union {
+		uv_pipe_t pipe; /* workers: Unix sockets */
+		uv_tcp_t tcp;   /* command predictors: loopback TCP */
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} h;
 	uv_connect_t creq;
 	uv_write_t wreq;
 	glia_gateway *gw;
@@ -78,6 +84,15 @@ struct upconn {
 	int connected;
 	int got_bytes;
 	int closing;
+	struct deferred_error *deferred;
+};
+
+/* A connect that failed at once is reported from the loop, like any other
+ * failure; this outlives the connection if that closes first. */
+struct deferred_error {
+	uv_idle_t idle;
+	upconn *u; /* NULL once u is gone */
+	int error;
 };
 
 struct greq {
@@ -257,12 +272,13 @@ static void dispatch(glia_route *r)
 	}
 }
 
-glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
-			       int slots)
+static glia_backend *backend_create(glia_route *r, const char *socket_path,
+				    int port, int slots)
 {
 	glia_backend *b = glia_calloc(1, sizeof *b);
 	b->route = r;
-	b->socket_path = glia_strdup(socket_path);
+	b->socket_path = socket_path ? glia_strdup(socket_path) : NULL;
+	b->port = port;
 	b->slots = slots > 0 ? slots : 1;
 	b->next = r->backends;
 	r->backends = b;
@@ -280,6 +296,17 @@ static void backend_unlink(glia_backend *b)
 			break;
 		}
 	}
+}
+
+glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
+			       int slots)
+{
+	return backend_create(r, socket_path, 0, slots);
+}
+
+glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots)
+{
+	return backend_create(r, NULL, port, slots);
 }
 
 void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
@@ -330,8 +357,10 @@ static void upconn_close(upconn *u)
 	if (u->closing)
 		return;
 	u->closing = 1;
+	if (u->deferred)
+		u->deferred->u = NULL;
 	upconn_unlink(u);
-	uv_close((uv_handle_t *)&u->pipe, upconn_free_cb);
+	uv_close(&u->h.handle, upconn_free_cb);
 }
 
 /* The upstream connection failed while q was on it. */
@@ -516,7 +545,7 @@ static void upconn_write(upconn *u)
 	greq *q = u->req;
 	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
 	u->wreq.data = u;
-	int rc = uv_write(&u->wreq, (uv_stream_t *)&u->pipe, &b, 1,
+	int rc = uv_write(&u->wreq, &u->h.stream, &b, 1,
 			  up_write_cb);
 	if (rc < 0)
 		upstream_failed(u, uv_strerror(rc));
@@ -532,9 +561,25 @@ static void up_connect_cb(uv_connect_t *c, int status)
 		return;
 	}
 	u->connected = 1;
-	uv_read_start((uv_stream_t *)&u->pipe, up_alloc_cb, up_read_cb);
+	uv_read_start(&u->h.stream, up_alloc_cb, up_read_cb);
 	if (u->req)
 		upconn_write(u);
+}
+
+static void deferred_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void deferred_connect_error(uv_idle_t *h)
+{
+	struct deferred_error *d = h->data;
+	uv_idle_stop(h);
+	uv_close((uv_handle_t *)h, deferred_free);
+	if (d->u) {
+		d->u->deferred = NULL;
+		up_connect_cb(&d->u->creq, d->error);
+	}
 }
 
 static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
@@ -542,8 +587,7 @@ static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 	upconn *u = glia_calloc(1, sizeof *u);
 	u->gw = gw;
 	glia_http_limits lim = {64 * 1024, gw->opt.max_response_bytes};
-	uv_pipe_init(gw->loop, &u->pipe, 0);
-	u->pipe.data = u;
+	u->h.handle.data = u;
 	u->be = b;
 	u->parser = glia_http_parser_new(GLIA_HTTP_RESPONSE, &lim);
 	u->next = b->conns;
@@ -551,7 +595,30 @@ static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 		b->conns->prev = u;
 	b->conns = u;
 	u->creq.data = u;
-	uv_pipe_connect(&u->creq, &u->pipe, b->socket_path, up_connect_cb);
+	if (b->socket_path) {
+		uv_pipe_init(gw->loop, &u->h.pipe, 0);
+		u->h.handle.data = u;
+		uv_pipe_connect(&u->creq, &u->h.pipe, b->socket_path,
+				up_connect_cb);
+		return u;
+	}
+	struct sockaddr_in addr;
+	uv_ip4_addr("127.0.0.1", b->port, &addr);
+	uv_tcp_init(gw->loop, &u->h.tcp);
+	u->h.handle.data = u;
+	uv_tcp_nodelay(&u->h.tcp, 1);
+	int rc = uv_tcp_connect(&u->creq, &u->h.tcp, (struct sockaddr *)&addr,
+				up_connect_cb);
+	if (rc < 0) {
+		/* Reported like a refused connection, from the loop. */
+		struct deferred_error *d = glia_calloc(1, sizeof *d);
+		d->u = u;
+		d->error = rc;
+		u->deferred = d;
+		uv_idle_init(gw->loop, &d->idle);
+		d->idle.data = d;
+		uv_idle_start(&d->idle, deferred_connect_error);
+	}
 	return u;
 }
 
@@ -674,7 +741,7 @@ static void make_request_id(glia_gateway *gw, char *out)
 
 static int skip_client_header(const char *name)
 {
-	static const char *hop[] = {"host", "connection", "keep-alive",
+	static const char *hop[] = {"connection", "keep-alive",
 				    "content-length", "transfer-encoding",
 				    "x-request-id", "expect", "upgrade",
 				    "te", "proxy-connection"};
@@ -689,8 +756,10 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 {
 	glia_buf *o = &q->upreq;
 	glia_buf_reset(o);
-	glia_buf_printf(o, "%s %s%s%s HTTP/1.1\r\nHost: glia\r\n", m->method,
+	glia_buf_printf(o, "%s %s%s%s HTTP/1.1\r\n", m->method,
 			*rest ? rest : "/", *m->query ? "?" : "", m->query);
+	if (!glia_http_msg_header(m, "Host"))
+		glia_buf_puts(o, "Host: localhost\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
 		if (skip_client_header(h->name))

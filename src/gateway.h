@@ -65,6 +65,8 @@ int glia_route_queued(const glia_route *r);
  * It takes requests at once. */
 glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
 			       int slots);
+/* A server on 127.0.0.1:port (a `type: command` replica). */
+glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots);
 /* Stops sending new requests; calls done(arg) once nothing is in flight
  * (possibly before returning). */
 void glia_backend_drain(glia_backend *b, void (*done)(void *arg), void *arg);

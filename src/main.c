@@ -1,13 +1,41 @@
 /* main.c: the glia binary. Only picks the subsystem; each one parses its
  * own arguments. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "daemon.h"
 #include "worker.h"
 
+/* `glia __exec -- CMD ARGS...`: how the daemon starts a `type: command`
+ * server. The server is to die with the daemon, which only the child itself
+ * can ask for (PR_SET_PDEATHSIG survives exec). */
+static int exec_command(int argc, char **argv)
+{
+	int i = 2;
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	if (i >= argc) {
+		fputs("glia __exec: no command\n", stderr);
+		return 2;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 1; /* the daemon is already gone */
+	close(3);     /* the worker status pipe: command servers use probes */
+	execvp(argv[i], argv + i);
+	fprintf(stderr, "glia: cannot run %s: %s\n", argv[i], strerror(errno));
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "__exec") == 0)
+		return exec_command(argc, argv);
 	/* `glia --home DIR up ...` means `glia up --home DIR ...`. */
 	char *moved[argc + 1];
 	if (argc >= 4 && strcmp(argv[1], "--home") == 0) {

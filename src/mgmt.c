@@ -41,18 +41,18 @@ static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
 			    m->gateway_url));
 }
 
-/* Only Python predictors run yet; C and command predictors parse and
- * validate but are refused here rather than crash-looping. */
+/* C predictors parse and validate but are refused here until the worker
+ * runs them, rather than crash-looping. */
 static int unsupported_predictor(const glia_api_spec *specs, size_t n,
 				 const char *file, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		glia_predictor_type t = specs[i].predictor.type;
-		if (t == GLIA_PREDICTOR_PYTHON)
+		if (t != GLIA_PREDICTOR_C)
 			continue;
 		snprintf(err, errlen,
 			 "%s: API %s: predictor.type %s is not supported yet "
-			 "(supported: python)",
+			 "(supported: python, command)",
 			 file, specs[i].name, glia_predictor_type_name(t));
 		return 1;
 	}

@@ -27,7 +27,7 @@ static const char *SCHEMA =
 	" action TEXT NOT NULL, spec_json TEXT, at REAL NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS processes ("
 	" pid INTEGER PRIMARY KEY, api TEXT NOT NULL, replica TEXT NOT NULL,"
-	" started_at REAL NOT NULL);";
+	" started_at REAL NOT NULL, start_ticks INTEGER NOT NULL DEFAULT 0);";
 
 glia_store *glia_store_open(const char *path, char *err, size_t errlen)
 {
@@ -38,6 +38,11 @@ glia_store *glia_store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(st->db, 5000);
 	if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
+	/* state.db files from before start_ticks existed: add it. */
+	sqlite3_exec(st->db,
+		     "ALTER TABLE processes ADD COLUMN start_ticks INTEGER "
+		     "NOT NULL DEFAULT 0",
+		     NULL, NULL, NULL);
 	return st;
 fail:
 	snprintf(err, errlen, "cannot open %s: %s", path,
@@ -168,11 +173,12 @@ void glia_stored_apis_free(glia_stored_api *apis, size_t n)
 }
 
 int glia_store_add_pid(glia_store *st, int pid, const char *api,
-		       const char *replica)
+		       const char *replica, unsigned long long start_ticks)
 {
 	return exec_bound(st,
-			  "INSERT OR REPLACE INTO processes VALUES (?,?,?,?)",
-			  "ittd", pid, api, replica, glia_wall());
+			  "INSERT OR REPLACE INTO processes VALUES (?,?,?,?,?)",
+			  "ittdd", pid, api, replica, glia_wall(),
+			  (double)start_ticks);
 }
 
 int glia_store_remove_pid(glia_store *st, int pid)
@@ -180,25 +186,33 @@ int glia_store_remove_pid(glia_store *st, int pid)
 	return exec_bound(st, "DELETE FROM processes WHERE pid = ?", "i", pid);
 }
 
-int glia_store_take_pids(glia_store *st, int **pids, size_t *n)
+int glia_store_take_pids(glia_store *st, int **pids,
+			 unsigned long long **start_ticks, size_t *n)
 {
 	sqlite3_stmt *stmt = NULL;
 	size_t cap = 16, count = 0;
 	int *out = glia_malloc(cap * sizeof *out);
-	if (sqlite3_prepare_v2(st->db, "SELECT pid FROM processes", -1, &stmt,
-			       NULL) != SQLITE_OK) {
+	unsigned long long *ticks = glia_malloc(cap * sizeof *ticks);
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT pid, start_ticks FROM processes", -1,
+			       &stmt, NULL) != SQLITE_OK) {
 		free(out);
+		free(ticks);
 		return -1;
 	}
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		if (count == cap) {
 			cap *= 2;
 			out = glia_realloc(out, cap * sizeof *out);
+			ticks = glia_realloc(ticks, cap * sizeof *ticks);
 		}
-		out[count++] = sqlite3_column_int(stmt, 0);
+		out[count] = sqlite3_column_int(stmt, 0);
+		ticks[count++] =
+			(unsigned long long)sqlite3_column_int64(stmt, 1);
 	}
 	sqlite3_finalize(stmt);
 	*pids = out;
+	*start_ticks = ticks;
 	*n = count;
 	return exec_bound(st, "DELETE FROM processes", "");
 }

@@ -33,10 +33,14 @@ int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n);
 void glia_stored_apis_free(glia_stored_api *apis, size_t n);
 
 /* Worker process bookkeeping. */
+/* start_ticks: the process's start time (glia_process_start_ticks), which
+ * tells it from a later process that reuses the pid. */
 int glia_store_add_pid(glia_store *st, int pid, const char *api,
-		       const char *replica);
+		       const char *replica, unsigned long long start_ticks);
 int glia_store_remove_pid(glia_store *st, int pid);
-/* Every recorded pid; caller frees *pids. The table is then cleared. */
-int glia_store_take_pids(glia_store *st, int **pids, size_t *n);
+/* Every recorded pid with its start ticks; caller frees both arrays. The
+ * table is then cleared. */
+int glia_store_take_pids(glia_store *st, int **pids,
+			 unsigned long long **start_ticks, size_t *n);
 
 #endif

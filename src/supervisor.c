@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "autoscale.h"
+#include "probe.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 500
@@ -42,6 +43,8 @@ typedef struct proc {
 	uv_process_t process;
 	glia_backend *backend;
 	char *socket;
+	int port;           /* type command: the server's loopback port */
+	glia_probe *probe;  /* readiness attempt in flight */
 } proc;
 
 /* One of a proc's output pipes. Allocated per start, so a pipe kept open by
@@ -72,6 +75,7 @@ struct replica {
 	int open_handles;
 	int drained_procs;
 	uv_timer_t timer;
+	uv_timer_t probe_timer; /* readiness probes and the startup limit */
 	int log_fd;
 };
 
@@ -252,6 +256,7 @@ static void replica_destroy(replica *r)
 	replica_unlink(r);
 	uv_timer_stop(&r->timer);
 	uv_close((uv_handle_t *)&r->timer, handle_closed);
+	uv_close((uv_handle_t *)&r->probe_timer, handle_closed);
 	api_reconcile(a);
 }
 
@@ -374,8 +379,10 @@ static void proc_became_ready(proc *p)
 	if (p->ready || r->state != R_STARTING)
 		return;
 	p->ready = 1;
-	p->backend = glia_backend_new(a->route, p->socket,
-				      a->spec.predictor.threads_per_process);
+	int slots = a->spec.predictor.threads_per_process;
+	p->backend = p->port > 0
+			     ? glia_backend_new_tcp(a->route, p->port, slots)
+			     : glia_backend_new(a->route, p->socket, slots);
 	if (count_ready_procs(r) < r->n_procs)
 		return;
 	r->state = R_READY;
@@ -495,6 +502,10 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 	replica *r = p->rep;
 	glia_supervisor *sup = r->api->sup;
 	p->alive = 0;
+	if (p->probe) {
+		glia_probe_cancel(p->probe);
+		p->probe = NULL;
+	}
 	kill(-p->pid, SIGKILL); /* whatever it left in its group */
 	p->exit_status = (int)status;
 	p->term_signal = sig;
@@ -510,6 +521,11 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 
 	char how[128];
 	describe_exit(p, how, sizeof how);
+	if (r->state == R_STARTING && !r->error && !r->leaving) {
+		r->error = glia_sprintf("process %s during start-up", how);
+		free(r->api->last_error);
+		r->api->last_error = glia_strdup(r->error);
+	}
 	if (r->state == R_STOPPING || r->leaving) {
 		if (r->alive_procs == 0) {
 			replica_event(r, "stopped (%s)", how);
@@ -537,23 +553,99 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 
 /* ---- starting processes -------------------------------------------- */
 
+/* Replaces $GLIA_PORT, ${GLIA_PORT}, $PORT and ${PORT} in arg. */
+static char *expand_port(const char *arg, int port)
+{
+	static const char *names[] = {"${GLIA_PORT}", "$GLIA_PORT", "${PORT}",
+				      "$PORT"};
+	glia_buf b;
+	glia_buf_init(&b, 0);
+	const char *p = arg;
+	while (*p) {
+		size_t i, n = 0;
+		for (i = 0; i < 4; i++) {
+			n = strlen(names[i]);
+			if (strncmp(p, names[i], n) == 0)
+				break;
+		}
+		if (i < 4) {
+			glia_buf_printf(&b, "%d", port);
+			p += n;
+		} else {
+			glia_buf_append(&b, p, 1);
+			p++;
+		}
+	}
+	return b.data ? b.data : glia_strdup("");
+}
+
+static void free_strv(char **v)
+{
+	for (char **e = v; e && *e; e++)
+		free(*e);
+	free(v);
+}
+
+/* argv of a `type: command` replica: glia's __exec shim (it makes the
+ * server die with the daemon), then the user's command. */
+static char **command_args(glia_api *a, proc *p)
+{
+	const glia_api_spec *sp = &a->spec;
+	char **v = glia_calloc(sp->predictor.n_command + 4, sizeof *v);
+	size_t k = 0;
+	v[k++] = glia_strdup(a->sup->exe);
+	v[k++] = glia_strdup("__exec");
+	v[k++] = glia_strdup("--");
+	for (size_t i = 0; i < sp->predictor.n_command; i++)
+		v[k++] = expand_port(sp->predictor.command[i], p->port);
+	return v;
+}
+
+static char **worker_args(glia_api *a, replica *r, proc *p)
+{
+	const char *fixed[] = {a->sup->exe, "worker",	  "--spec",
+			       a->spec_file, "--project-dir", a->project_dir,
+			       "--socket",   p->socket,	  "--replica",
+			       r->id};
+	size_t n = sizeof fixed / sizeof *fixed;
+	char **v = glia_calloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = glia_strdup(fixed[i]);
+	return v;
+}
+
+/* The daemon's environment plus, for command servers, predictor.env and
+ * the port (workers apply predictor.env themselves). */
+static char **spawn_env(glia_api *a, replica *r, proc *p)
+{
+	const glia_api_spec *sp = &a->spec;
+	size_t n = 0;
+	while (a->sup->worker_env[n])
+		n++;
+	char **v = glia_calloc(n + sp->predictor.n_env + 8, sizeof *v);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		v[k++] = glia_strdup(a->sup->worker_env[i]);
+	v[k++] = glia_sprintf("GLIA_API=%s", a->name);
+	v[k++] = glia_sprintf("GLIA_REPLICA_ID=%s", r->id);
+	if (p->port > 0) {
+		for (size_t i = 0; i < sp->predictor.n_env; i++)
+			v[k++] = glia_sprintf("%s=%s", sp->predictor.env_keys[i],
+					      sp->predictor.env_values[i]);
+		v[k++] = glia_sprintf("GLIA_PORT=%d", p->port);
+		v[k++] = glia_sprintf("PORT=%d", p->port);
+	}
+	return v;
+}
+
 static int spawn_proc(replica *r, proc *p)
 {
 	glia_api *a = r->api;
 	glia_supervisor *s = a->sup;
-	char *args[12];
-	int i = 0;
-	args[i++] = s->exe;
-	args[i++] = "worker";
-	args[i++] = "--spec";
-	args[i++] = a->spec_file;
-	args[i++] = "--project-dir";
-	args[i++] = a->project_dir;
-	args[i++] = "--socket";
-	args[i++] = p->socket;
-	args[i++] = "--replica";
-	args[i++] = r->id;
-	args[i] = NULL;
+	int is_command = a->spec.predictor.type == GLIA_PREDICTOR_COMMAND;
+	p->port = is_command ? glia_free_port() : 0;
+	char **args = is_command ? command_args(a, p) : worker_args(a, r, p);
+	char **env = spawn_env(a, r, p);
 
 	out_pipe *pipes[3];
 	uv_stdio_container_t stdio[4];
@@ -576,13 +668,16 @@ static int spawn_proc(replica *r, proc *p)
 	memset(&o, 0, sizeof o);
 	o.file = s->exe;
 	o.args = args;
+	o.cwd = a->project_dir;
 	o.exit_cb = proc_exit_cb;
 	o.flags = UV_PROCESS_DETACHED;
 	o.stdio = stdio;
 	o.stdio_count = 4;
-	o.env = s->worker_env;
+	o.env = env;
 	p->process.data = p;
 	int rc = uv_spawn(s->loop, &p->process, &o);
+	free_strv(args);
+	free_strv(env);
 	if (rc < 0) {
 		replica_event(r, "cannot start worker: %s", uv_strerror(rc));
 		p->process.data = r;
@@ -596,11 +691,60 @@ static int spawn_proc(replica *r, proc *p)
 	p->pid = p->process.pid;
 	p->alive = 1;
 	r->alive_procs++;
-	glia_store_add_pid(s->store, p->pid, a->name, r->id);
+	glia_store_add_pid(s->store, p->pid, a->name, r->id,
+			   glia_process_start_ticks(p->pid));
 	for (int k = 0; k < 3; k++)
 		uv_read_start((uv_stream_t *)&pipes[k]->pipe, alloc_cb,
 			      pipe_read);
 	return 0;
+}
+
+static void probe_done(void *arg, int ok)
+{
+	proc *p = arg;
+	p->probe = NULL;
+	if (ok && p->alive && p->rep->state == R_STARTING)
+		proc_became_ready(p);
+}
+
+/* A replica that is not ready within --startup-timeout is failed and
+ * restarted like a crashed one. */
+static void startup_timed_out(replica *r)
+{
+	glia_supervisor *s = r->api->sup;
+	free(r->error);
+	r->error = glia_sprintf("not ready after %.0fs (--startup-timeout)",
+				s->opt.startup_timeout_s);
+	free(r->api->last_error);
+	r->api->last_error = glia_strdup(r->error);
+	replica_event(r, "%s; stopping it", r->error);
+	r->state = R_BACKOFF;
+	remove_backends(r);
+	kill_procs(r, SIGKILL);
+}
+
+/* While starting: probe command servers every 100 ms, and watch the
+ * startup limit for every kind of replica. */
+static void probe_tick(uv_timer_t *t)
+{
+	replica *r = t->data;
+	glia_supervisor *s = r->api->sup;
+	if (r->state != R_STARTING) {
+		uv_timer_stop(t);
+		return;
+	}
+	if (glia_now() - r->started_at > s->opt.startup_timeout_s) {
+		uv_timer_stop(t);
+		startup_timed_out(r);
+		return;
+	}
+	const char *path = r->api->spec.predictor.readiness_path;
+	for (int i = 0; i < r->n_procs; i++) {
+		proc *p = &r->procs[i];
+		if (p->port > 0 && p->alive && !p->ready && !p->probe)
+			p->probe = glia_probe_start(s->loop, p->port, path,
+						    1000, probe_done, p);
+	}
 }
 
 static void replica_start(replica *r)
@@ -624,6 +768,7 @@ static void replica_start(replica *r)
 			 r->procs[i].pid);
 	}
 	replica_event(r, "starting (pid %s)", pids);
+	uv_timer_start(&r->probe_timer, probe_tick, 100, 100);
 	if (failed) {
 		r->state = R_BACKOFF;
 		kill_procs(r, SIGKILL);
@@ -652,8 +797,9 @@ static replica *replica_new(glia_api *a)
 						  s->run_dir, a->hash, sfx, i);
 	}
 	uv_timer_init(s->loop, &r->timer);
-	r->timer.data = r;
-	r->open_handles = 1;
+	uv_timer_init(s->loop, &r->probe_timer);
+	r->timer.data = r->probe_timer.data = r;
+	r->open_handles = 2;
 	r->log_fd = glia_logs_open(s->logs, a->name, r->id);
 	r->next = a->replicas;
 	a->replicas = r;
@@ -1391,6 +1537,8 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	s->gateway_url = glia_strdup(opt->gateway_url);
 	if (s->opt.autoscale_interval_s <= 0)
 		s->opt.autoscale_interval_s = 10;
+	if (s->opt.startup_timeout_s <= 0)
+		s->opt.startup_timeout_s = 300;
 	s->worker_env = worker_environment(opt->max_body_bytes);
 	s->run_dir = choose_run_dir(opt->home);
 	glia_mkdirs(s->run_dir, 0700);
@@ -1493,12 +1641,16 @@ static int is_our_worker(int pid, const char *run_dir)
 int glia_supervisor_reap_orphans(glia_store *st, const char *home)
 {
 	int *pids = NULL;
+	unsigned long long *ticks = NULL;
 	size_t n = 0;
 	int killed = 0;
 	char *run_dir = choose_run_dir(home);
-	if (glia_store_take_pids(st, &pids, &n) == 0) {
+	if (glia_store_take_pids(st, &pids, &ticks, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (!is_our_worker(pids[i], run_dir))
+			unsigned long long t = glia_process_start_ticks(pids[i]);
+			int ours = ticks[i] ? t == ticks[i]
+					    : is_our_worker(pids[i], run_dir);
+			if (!ours)
 				continue;
 			kill(-pids[i], SIGKILL);
 			kill(pids[i], SIGKILL);
@@ -1506,6 +1658,7 @@ int glia_supervisor_reap_orphans(glia_store *st, const char *home)
 		}
 	}
 	free(pids);
+	free(ticks);
 	free(run_dir);
 	return killed;
 }

@@ -277,3 +277,22 @@ char *glia_exe_dir(void)
 		*slash = '\0';
 	return glia_strdup(path);
 }
+
+unsigned long long glia_process_start_ticks(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	char *stat = glia_read_file(path, 4096, NULL);
+	if (!stat)
+		return 0;
+	/* The command name (field 2) may hold spaces: count after its ')'. */
+	unsigned long long ticks = 0;
+	char *p = strrchr(stat, ')');
+	for (int field = 2; p && *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (p)
+		ticks = strtoull(p, NULL, 10);
+	free(stat);
+	return ticks;
+}

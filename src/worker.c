@@ -1,6 +1,7 @@
 /* worker.c: `glia worker`, one process of a replica (docs/internals.md,
- * "Worker contract"). Loads the Python predictor through pyhost, then serves
- * HTTP/1.1 on a Unix socket with threads_per_process threads. Each thread
+ * "Worker contract"). Loads the predictor (Python through pyhost, C through
+ * chost; CPython is never started for a C predictor), then serves HTTP/1.1
+ * on a Unix socket with threads_per_process threads. Each thread
  * accepts one connection from the shared listening socket and serves it
  * with blocking I/O until the peer closes it: the gateway opens at most
  * threads_per_process connections per worker and sends one request at a
@@ -30,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "chost.h"
 #include "http.h"
 #include "pyhost.h"
 #include "util.h"
@@ -59,6 +61,8 @@ typedef struct worker_spec {
 	char *text; /* the whole JSON, handed to Python */
 	json_t *root;
 	int threads;
+	int is_c;         /* predictor.type c */
+	const char *path; /* predictor.path, in root */
 } worker_spec;
 
 /* One serving thread and the connection it holds (fd -1 when none). */
@@ -75,9 +79,21 @@ typedef struct conn_ctx {
 	glia_buf head;
 	glia_buf extra;
 	glia_pyhost_resp resp;
+	glia_chost_call call;
 	const char *names[GLIA_HTTP_MAX_HEADERS];
 	const char *values[GLIA_HTTP_MAX_HEADERS];
 } conn_ctx;
+
+/* One answer as either host gave it; the pointers stay valid until the
+ * host's finish call. */
+typedef struct reply {
+	int status;
+	const char *content_type; /* NULL: send none */
+	const char *body;
+	size_t body_len;
+	const glia_buf *extra_headers; /* "Name: value\r\n" lines */
+	const char *error; /* non-NULL: answer status {"error": error} */
+} reply;
 
 static int status_fd = -1;
 static int listen_fd = -1;
@@ -87,6 +103,7 @@ static size_t max_body = DEFAULT_MAX_BODY;
 static server *servers;
 static int n_servers;
 static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
+static glia_chost *chost; /* the C predictor; NULL when serving Python */
 
 /* --- status pipe and startup errors ----------------------------------- */
 
@@ -193,8 +210,12 @@ static int read_spec(const char *path, worker_spec *spec, char *err,
 		snprintf(err, errlen, "spec %s: predictor.path missing", path);
 		return -1;
 	}
-	if (type && !(json_is_string(type) &&
-	              strcmp(json_string_value(type), "python") == 0)) {
+	spec->path = json_string_value(json_object_get(pred, "path"));
+	spec->is_c =
+	    json_is_string(type) && strcmp(json_string_value(type), "c") == 0;
+	if (type && !spec->is_c &&
+	    !(json_is_string(type) &&
+	      strcmp(json_string_value(type), "python") == 0)) {
 		snprintf(
 		    err, errlen,
 		    "spec %s: predictor type %s is not served by glia worker",
@@ -364,6 +385,7 @@ static void ctx_init(conn_ctx *c)
 	glia_buf_init(&c->head, 256 * 1024);
 	glia_buf_init(&c->extra, 128 * 1024);
 	glia_pyhost_resp_init(&c->resp);
+	glia_chost_init_call(&c->call);
 }
 
 /* Drops a buffer that one big response grew, so idle threads stay small. */
@@ -427,47 +449,113 @@ static void fill_request(conn_ctx *c, const glia_http_msg *m,
 	req->request_id = glia_http_msg_header(m, "X-Request-ID");
 }
 
-/* Formats the head for c->resp into c->head. 0 or -1. */
-static int format_head(conn_ctx *c, const char *request_id, int keep)
+static void python_handle(conn_ctx *c, const glia_pyhost_req *req, reply *out)
 {
 	glia_pyhost_resp *r = &c->resp;
 
+	glia_pyhost_handle(req, r);
+	out->status = r->status;
+	out->content_type = r->has_content_type ? r->content_type.data : NULL;
+	out->body = r->body.data;
+	out->body_len = r->body.len;
+	out->extra_headers = &r->extra_headers;
+	out->error = NULL;
+}
+
+/* The same request through the public ABI (request_id "" when none). */
+static void c_handle(conn_ctx *c, const glia_pyhost_req *in, reply *out)
+{
+	glia_chost_call *call = &c->call;
+	glia_request req = {
+	    .method = in->method,
+	    .path = in->path,
+	    .query = in->query,
+	    .content_type = in->content_type,
+	    .request_id = in->request_id ? in->request_id : "",
+	    .body = in->body,
+	    .body_len = in->body_len,
+	    .n_headers = in->n_headers,
+	    .header_names = in->header_names,
+	    .header_values = in->header_values,
+	};
+
+	glia_chost_handle(chost, &req, call);
+	out->status = call->status;
+	out->content_type = call->content_type;
+	out->body = call->body;
+	out->body_len = call->body_len;
+	out->extra_headers = &call->headers;
+	out->error = call->error;
+}
+
+/* After the answer was written: post_predict, or the C free_response. */
+static void finish(conn_ctx *c)
+{
+	if (chost) {
+		glia_chost_finish(chost, &c->call);
+		return;
+	}
+	glia_pyhost_finish(&c->resp);
+	trim_buf(&c->resp.body);
+}
+
+/* The X-Request-ID echo and the predictor's own lines, in c->extra. */
+static int format_extra(conn_ctx *c, const char *request_id, const reply *r)
+{
 	glia_buf_reset(&c->extra);
-	glia_buf_reset(&c->head);
 	if (request_id &&
 	    glia_buf_printf(&c->extra, "X-Request-ID: %s\r\n", request_id) < 0)
 		return -1;
-	if (r->extra_headers.len &&
-	    glia_buf_append(&c->extra, r->extra_headers.data,
-	                    r->extra_headers.len) < 0)
+	if (r->extra_headers->len &&
+	    glia_buf_append(&c->extra, r->extra_headers->data,
+	                    r->extra_headers->len) < 0)
 		return -1;
+	return 0;
+}
+
+/* Formats the head for r into c->head (the whole answer for an error
+ * reply). 0 or -1. */
+static int format_head(conn_ctx *c, const char *request_id, int keep,
+                       const reply *r)
+{
+	const char *extra;
+
+	glia_buf_reset(&c->head);
+	if (format_extra(c, request_id, r) < 0)
+		return -1;
+	extra = c->extra.len ? c->extra.data : NULL;
+	if (r->error)
+		return glia_http_format_error(&c->head, r->status, r->error,
+		                              keep, extra);
 	return glia_http_format_response_head(
-	    &c->head, r->status,
-	    r->has_content_type ? r->content_type.data : NULL, r->body.len,
-	    keep, c->extra.len ? c->extra.data : NULL);
+	    &c->head, r->status, r->content_type, r->body_len, keep, extra);
 }
 
 /* Answers one request; 1 to keep the connection, 0 to close it. */
 static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 {
 	glia_pyhost_req req;
+	reply r;
 	int keep, rc;
 
 	fill_request(c, m, &req);
-	glia_pyhost_handle(&req, &c->resp);
+	if (chost)
+		c_handle(c, &req, &r);
+	else
+		python_handle(c, &req, &r);
 	keep = m->keep_alive && !atomic_load(&stopping);
-	if (format_head(c, req.request_id, keep) < 0) {
+	if (format_head(c, req.request_id, keep, &r) < 0) {
 		glia_buf_reset(&c->head);
 		glia_http_format_error(&c->head, 500,
 		                       "response headers too large", 0, NULL);
 		rc = send_all(fd, c->head.data, c->head.len, NULL, 0);
 		keep = 0;
 	} else {
-		rc = send_all(fd, c->head.data, c->head.len, c->resp.body.data,
-		              c->resp.body.len);
+		rc =
+		    send_all(fd, c->head.data, c->head.len,
+		             r.error ? NULL : r.body, r.error ? 0 : r.body_len);
 	}
-	glia_pyhost_finish(&c->resp);
-	trim_buf(&c->resp.body);
+	finish(c);
 	return rc == 0 && keep;
 }
 
@@ -522,7 +610,8 @@ static void *server_main(void *arg)
 	conn_ctx c;
 
 	ctx_init(&c);
-	glia_pyhost_thread_enter();
+	if (!chost)
+		glia_pyhost_thread_enter();
 	while (!atomic_load(&stopping)) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -633,6 +722,26 @@ static int tie_to_parent(void)
 	return 0;
 }
 
+/* Loads the C predictor with predictor.config as compact JSON. Its stdout
+ * is line-buffered so that what it prints reaches the log line by line. */
+static int start_c(const worker_spec *spec, char *err, size_t errlen)
+{
+	json_t *config =
+	    json_object_get(json_object_get(spec->root, "predictor"), "config");
+	char *config_json = json_is_object(config)
+	                        ? json_dumps(config, JSON_COMPACT)
+	                        : glia_strdup("{}");
+
+	if (!config_json) {
+		snprintf(err, errlen, "cannot encode predictor.config as JSON");
+		return -1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	chost = glia_chost_load(spec->path, config_json, err, errlen);
+	free(config_json);
+	return chost ? 0 : -1;
+}
+
 /* Everything up to a predictor that is built, before any serving. */
 static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
                  char *err, size_t errlen)
@@ -651,6 +760,8 @@ static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
 	}
 	if (apply_env(spec, err, errlen) < 0)
 		return -1;
+	if (spec->is_c)
+		return start_c(spec, err, errlen);
 	pydir = python_dir();
 	py.python_dir = pydir;
 	py.spec_json = spec->text;
@@ -697,7 +808,8 @@ int glia_worker_main(int argc, char **argv)
 		return start_failed(EXIT_START_FAILED,
 		                    "cannot install signal handlers: %s",
 		                    strerror(errno));
-	glia_pyhost_detach();
+	if (!chost)
+		glia_pyhost_detach();
 	if (start_servers(spec.threads, err, sizeof(err)) < 0)
 		return start_failed(EXIT_START_FAILED, "%s", err);
 	status_line("ready", NULL);
@@ -706,10 +818,14 @@ int glia_worker_main(int argc, char **argv)
 	stop_serving();
 	if (ino && socket_inode(sock_path) == ino)
 		unlink(sock_path);
-	glia_pyhost_flush();
+	if (chost)
+		glia_chost_unload(chost);
+	else
+		glia_pyhost_flush();
 	fflush(NULL);
 	free_spec(&spec);
 	free(sock_path);
-	/* No Py_FinalizeEx: predictor threads could make it hang. */
+	/* No Py_FinalizeEx (predictor threads could make it hang), no dlclose
+	 * (threads a C predictor started may still run its code). */
 	_exit(0);
 }

@@ -1,0 +1,85 @@
+/* glia/predictor.h: the ABI of C predictors (SPEC section 4, "C").
+ *
+ * A C predictor is a shared library that defines the five functions below.
+ * glia's worker loads it with dlopen, checks glia_predictor_abi_version(),
+ * calls glia_predictor_init() once, then glia_predictor_predict() for every
+ * request, from up to threads_per_process threads at once: predict must be
+ * thread-safe (keep per-request state on the stack or in thread-local
+ * storage). No Python is involved.
+ *
+ * Ownership, in one place:
+ * - Everything in a glia_request belongs to glia and is valid only during
+ *   the predict call. Strings are NUL-terminated; the body is not
+ *   guaranteed to be (use body_len).
+ * - Everything the predictor puts in a glia_response (body, content_type,
+ *   headers) belongs to the predictor. glia reads it after predict returns,
+ *   writes the answer, then calls glia_predictor_free_response() exactly once
+ *   for that response, whatever predict returned. A predictor that answers
+ *   from a thread-local or static buffer may make free_response do nothing.
+ * - The config JSON given to init is glia's, valid during init only.
+ * - The state returned by init is the predictor's; glia passes it back
+ *   unchanged and gives it to glia_predictor_free() once at shutdown.
+ *
+ * Compatibility: glia refuses a library whose glia_predictor_abi_version()
+ * differs from the GLIA_PREDICTOR_ABI_VERSION glia was built with. Fields are
+ * only ever added at the end of these structs, with a version bump. */
+#ifndef GLIA_PREDICTOR_H
+#define GLIA_PREDICTOR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GLIA_PREDICTOR_ABI_VERSION 1
+
+typedef struct glia_request {
+	const char *method;       /* "POST", "GET", ... */
+	const char *path;         /* the part after the endpoint: "/" or "/x/y" */
+	const char *query;        /* raw query string without '?'; "" if none */
+	const char *content_type; /* NULL when the request had none */
+	const char *request_id;   /* the X-Request-ID glia answers with */
+	const char *body;         /* body_len bytes; not NUL-terminated */
+	size_t body_len;
+	size_t n_headers;         /* every request header, as received */
+	const char *const *header_names;
+	const char *const *header_values;
+} glia_request;
+
+typedef struct glia_response {
+	int status;               /* preset to 200 */
+	const char *content_type; /* preset to NULL: "application/json" */
+	const char *body;         /* NULL with body_len 0: empty body */
+	size_t body_len;
+	const char *headers;      /* extra header lines, each "Name: value\r\n";
+				     NULL for none */
+	void *user;               /* free for the predictor's bookkeeping
+				     (e.g. what free_response must release) */
+} glia_response;
+
+/* Returns GLIA_PREDICTOR_ABI_VERSION as the library was compiled. */
+int glia_predictor_abi_version(void);
+
+/* Builds the predictor from predictor.config (a JSON object as text). On
+ * failure returns NULL and writes a one-line reason into err (errlen bytes,
+ * NUL-terminated); glia reports it like a Python __init__ exception. */
+void *glia_predictor_init(const char *config_json, char *err, size_t errlen);
+
+/* Answers one request. Returns 0 when resp is the answer. A non-zero return
+ * is a predictor failure: glia answers 500 {"error": <resp->body as text, or
+ * "predictor failed">} and logs it with the request id. */
+int glia_predictor_predict(void *state, const glia_request *req,
+			   glia_response *resp);
+
+/* Releases what predict put in resp. Called once per predict call. */
+void glia_predictor_free_response(void *state, glia_response *resp);
+
+/* Releases the predictor at worker shutdown. */
+void glia_predictor_free(void *state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
