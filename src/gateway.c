@@ -406,12 +406,37 @@ static int skip_upstream_header(const char *name)
 	return 0;
 }
 
+/* Appends n in decimal: the hot path avoids printf. */
+static void append_uint(glia_buf *b, size_t n)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	glia_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+/* "X-Request-ID: <id>\r\nContent-Length: <n>\r\n\r\n" */
+static void append_id_and_length(glia_buf *b, const char *id, size_t len)
+{
+	glia_buf_puts(b, "X-Request-ID: ");
+	glia_buf_puts(b, id);
+	glia_buf_puts(b, "\r\nContent-Length: ");
+	append_uint(b, len);
+	glia_buf_puts(b, "\r\n\r\n");
+}
+
 static void answer_client(greq *q, const glia_http_msg *m)
 {
 	glia_buf *out = glia_httpd_out(q->client);
 	glia_buf_reset(out);
-	glia_buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
-			glia_http_status_text(m->status));
+	glia_buf_puts(out, "HTTP/1.1 ");
+	append_uint(out, (size_t)m->status);
+	glia_buf_puts(out, " ");
+	glia_buf_puts(out, glia_http_status_text(m->status));
+	glia_buf_puts(out, "\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
 		if (skip_upstream_header(h->name))
@@ -421,8 +446,7 @@ static void answer_client(greq *q, const glia_http_msg *m)
 		glia_buf_append(out, h->value, h->value_len);
 		glia_buf_puts(out, "\r\n");
 	}
-	glia_buf_printf(out, "X-Request-ID: %s\r\nContent-Length: %zu\r\n\r\n",
-			q->id, m->body_len);
+	append_id_and_length(out, q->id, m->body_len);
 	glia_buf_append(out, m->body, m->body_len);
 	glia_httpd_finish(q->client, 1);
 }
@@ -756,8 +780,14 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 {
 	glia_buf *o = &q->upreq;
 	glia_buf_reset(o);
-	glia_buf_printf(o, "%s %s%s%s HTTP/1.1\r\n", m->method,
-			*rest ? rest : "/", *m->query ? "?" : "", m->query);
+	glia_buf_puts(o, m->method);
+	glia_buf_puts(o, " ");
+	glia_buf_puts(o, *rest ? rest : "/");
+	if (*m->query) {
+		glia_buf_puts(o, "?");
+		glia_buf_puts(o, m->query);
+	}
+	glia_buf_puts(o, " HTTP/1.1\r\n");
 	if (!glia_http_msg_header(m, "Host"))
 		glia_buf_puts(o, "Host: localhost\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
@@ -769,8 +799,7 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 		glia_buf_append(o, h->value, h->value_len);
 		glia_buf_puts(o, "\r\n");
 	}
-	glia_buf_printf(o, "X-Request-ID: %s\r\nContent-Length: %zu\r\n\r\n",
-			q->id, m->body_len);
+	append_id_and_length(o, q->id, m->body_len);
 	glia_buf_append(o, m->body, m->body_len);
 }
 

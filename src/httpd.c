@@ -45,6 +45,7 @@ struct glia_httpd_conn {
 	int state;
 	int keep_alive;
 	int closed;
+	int peer_eof;
 	size_t stream_pending;
 	glia_httpd_close_cb on_close;
 	void *owner;
@@ -97,15 +98,37 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof c->srv->rbuf;
 }
 
+/* Reading stays on for a connection's whole life (no epoll changes per
+ * request): bytes that arrive while a request is being answered wait in
+ * `pending`, within its cap. */
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	glia_httpd_conn *c = st->data;
 	if (n < 0) {
+		if (n == UV_EOF &&
+		    (c->state == CONN_BUSY || c->state == CONN_WRITING)) {
+			/* Half-closed after its request: answer, then close. */
+			c->peer_eof = 1;
+			uv_read_stop(st);
+			return;
+		}
 		conn_close(c);
 		return;
 	}
-	if (n > 0)
+	if (n == 0)
+		return;
+	switch (c->state) {
+	case CONN_READING:
 		conn_process(c, buf->base, (size_t)n);
+		break;
+	case CONN_BUSY:
+	case CONN_WRITING:
+		if (glia_buf_append(&c->pending, buf->base, (size_t)n) < 0)
+			conn_close(c);
+		break;
+	default: /* streaming: input is only watched for the peer leaving */
+		break;
+	}
 }
 
 static void respond_parse_error(glia_httpd_conn *c)
@@ -160,7 +183,6 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 		conn_close(c);
 		return;
 	}
-	uv_read_stop(&c->h.stream);
 	c->state = CONN_BUSY;
 	const glia_http_msg *m = glia_http_parser_msg(c->parser);
 	c->keep_alive = m->keep_alive;
@@ -183,10 +205,7 @@ static void next_request(glia_httpd_conn *c)
 		glia_buf_init(&c->pending, tmp.max);
 		conn_process(c, tmp.data, tmp.len);
 		glia_buf_free(&tmp);
-		if (c->closed || c->state != CONN_READING)
-			return;
 	}
-	uv_read_start(&c->h.stream, alloc_cb, read_cb);
 }
 
 static void finish_write_cb(uv_write_t *req, int status)
@@ -194,7 +213,7 @@ static void finish_write_cb(uv_write_t *req, int status)
 	glia_httpd_conn *c = req->data;
 	if (c->closed)
 		return;
-	if (status < 0 || !c->keep_alive) {
+	if (status < 0 || !c->keep_alive || c->peer_eof) {
 		conn_close(c);
 		return;
 	}
@@ -273,13 +292,6 @@ static int stream_send(glia_httpd_conn *c, const char *data, size_t len)
 	return 0;
 }
 
-static void stream_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-	/* While streaming, input is only watched for the peer going away. */
-	if (n < 0)
-		conn_close(st->data);
-}
-
 void glia_httpd_stream_begin(glia_httpd_conn *c, int status,
 			     const char *content_type)
 {
@@ -294,8 +306,8 @@ void glia_httpd_stream_begin(glia_httpd_conn *c, int status,
 	c->keep_alive = 0;
 	stream_send(c, head.data, head.len);
 	glia_buf_free(&head);
-	if (!c->closed)
-		uv_read_start(&c->h.stream, alloc_cb, stream_read_cb);
+	if (c->peer_eof)
+		conn_close(c);
 }
 
 int glia_httpd_stream_write(glia_httpd_conn *c, const char *data, size_t len)
