@@ -35,6 +35,7 @@ typedef struct daemon_opts {
 	double stop_grace_s;
 	double autoscale_interval_s;
 	double startup_timeout_s;
+	int no_access_log;
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -46,6 +47,7 @@ typedef struct daemon_state {
 	glia_store *store;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t force_timer;
+	uv_timer_t flush_timer; /* buffered access lines to disk */
 	int stopping;
 	double grace_s;
 } daemon_state;
@@ -56,6 +58,7 @@ static void usage(FILE *f)
 	      "               [--max-body-size BYTES] [--stop-grace DURATION]\n"
 	      "               [--autoscale-interval DURATION]"
 	      " [--startup-timeout DURATION]\n"
+	      "               [--no-access-log]\n"
 	      "               [--log-level debug|info|warning|error]\n",
 	      f);
 }
@@ -122,6 +125,9 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 			exit(0);
 		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0) {
 			o->detach = 1;
+			continue;
+		} else if (strcmp(a, "--no-access-log") == 0) {
+			o->no_access_log = 1;
 			continue;
 		}
 		if (!v) {
@@ -227,9 +233,17 @@ static void finish(void *arg)
 {
 	daemon_state *d = arg;
 	glia_log(GLIA_LOG_INFO, "stopped");
+	glia_logs_flush(d->logs);
+	uv_timer_stop(&d->flush_timer);
 	glia_gateway_close(d->gw);
 	glia_mgmt_close(d->mgmt);
 	uv_stop(d->loop);
+}
+
+static void flush_cb(uv_timer_t *t)
+{
+	daemon_state *d = t->data;
+	glia_logs_flush(d->logs);
 }
 
 static void force_cb(uv_timer_t *t)
@@ -352,13 +366,14 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 			 "stopped %d worker(s) left by a previous daemon",
 			 orphans);
 	d.loop = uv_default_loop();
-	glia_gateway_options go = {o->host, o->port, o->max_body, 0};
+	d.logs = glia_logs_new(home);
+	glia_gateway_options go = {o->host, o->port, o->max_body, 0,
+				   o->no_access_log ? NULL : d.logs};
 	d.gw = glia_gateway_new(d.loop, &go, err, sizeof err);
 	if (!d.gw) {
 		fail_start(report_fd, "%s", err);
 		goto out;
 	}
-	d.logs = glia_logs_new(home);
 	glia_supervisor_options so = {home, exe ? exe : "glia", url,
 				      o->stop_grace_s,
 				      o->autoscale_interval_s, o->max_body,
@@ -377,6 +392,9 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
 	uv_timer_init(d.loop, &d.force_timer);
 	d.force_timer.data = &d;
+	uv_timer_init(d.loop, &d.flush_timer);
+	d.flush_timer.data = &d;
+	uv_timer_start(&d.flush_timer, flush_cb, 200, 200);
 	int restored = glia_supervisor_restore(d.sup);
 	glia_log(GLIA_LOG_INFO,
 		 "glia %s serving on %s (home %s, %d API(s) restored)",

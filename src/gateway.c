@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "httpd.h"
+#include "logs.h"
 #include "route.h"
 #include "util.h"
 
@@ -26,12 +27,16 @@ struct glia_gateway {
 	glia_router *router;
 	glia_gateway_options opt;
 	greq *free_reqs; /* recycled requests, timers kept initialised */
+	glia_route *routes; /* every routed API, for /metrics */
+	glia_metrics_cb metrics_cb;
+	void *metrics_arg;
 	uint64_t rid_seed, rid_counter;
 	char upbuf[UP_READ_BUF];
 };
 
 struct glia_route {
 	glia_gateway *gw;
+	glia_route *next_route, *prev_route;
 	char *endpoint;
 	char *api_name;
 	char *description;
@@ -59,6 +64,7 @@ struct glia_backend {
 	int in_flight;
 	int draining;
 	int broken; /* a connection failed before any answer: presumed dead */
+	uint64_t answered, failed; /* answers from it; of those, 5xx */
 	void (*drained)(void *);
 	void *drained_arg;
 	upconn *idle; /* keep-alive connections, ready for a request */
@@ -97,6 +103,9 @@ struct deferred_error {
 
 struct greq {
 	glia_gateway *gw;
+	char method[16];
+	char path[160];   /* for the access line; cut when longer */
+	char peer[64];
 	glia_route *route;
 	glia_httpd_conn *client;
 	upconn *up;
@@ -126,16 +135,73 @@ static void route_unref(glia_route *r)
 	free(r);
 }
 
-static void account(glia_route *r, int status, double start)
+/* Keeps a failed request for `glia get API`. why may be a JSON error body
+ * ({"error": ...}) or plain text. */
+static void remember_error(glia_route *r, int status, const char *id,
+			   const char *why, size_t len)
 {
-	r->stats.total++;
+	glia_route_error *e =
+		&r->stats.errors[r->stats.n_errors++ % GLIA_ROUTE_ERRORS];
+	e->at = glia_wall();
+	e->status = status;
+	snprintf(e->request_id, sizeof e->request_id, "%s", id ? id : "-");
+	const char *p = why ? why : "";
+	size_t n = why ? len : 0;
+	const char *key = n ? memmem(p, n, "\"error\"", 7) : NULL;
+	if (key) { /* the value of "error", roughly: enough for a glance */
+		const char *q = memchr(key + 7, '"', n - (size_t)(key + 7 - p));
+		if (q) {
+			n -= (size_t)(q + 1 - p);
+			p = q + 1;
+			const char *end = memchr(p, '"', n);
+			if (end)
+				n = (size_t)(end - p);
+		}
+	}
+	if (n >= sizeof e->message)
+		n = sizeof e->message - 1;
+	memcpy(e->message, p, n);
+	e->message[n] = '\0';
+}
+
+/* One access line per request answered through a route:
+ * `127.0.0.1 "POST /iris" 200 31B 1.234ms rid=...`. */
+static void access_line(glia_route *r, const greq *q, int status,
+			size_t bytes, double took)
+{
+	glia_logs *logs = r->gw->opt.access_log;
+	if (!logs)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof line, "%s \"%s %s\" %d %zuB %.3fms rid=%s",
+			 q->peer, q->method, q->path, status, bytes,
+			 took * 1000.0, q->id);
+	if (n > 0)
+		glia_logs_access(logs, r->api_name, line,
+				 (size_t)n < sizeof line ? (size_t)n
+							 : sizeof line - 1);
+}
+
+static void account(glia_route *r, int status, double start, const char *id,
+		    const char *why, size_t why_len)
+{
+	glia_route_stats *st = &r->stats;
+	double now = glia_now();
+	double took = now - start;
+	st->total++;
 	if (status < 300)
-		r->stats.c2xx++;
+		st->c2xx++;
 	else if (status < 500)
-		r->stats.c4xx++;
+		st->c4xx++;
 	else
-		r->stats.c5xx++;
-	r->stats.latency_sum_s += glia_now() - start;
+		st->c5xx++;
+	if (status >= 100 && status < 600)
+		st->codes[status]++;
+	st->latency_sum_s += took;
+	glia_histogram_observe(&st->duration, took);
+	glia_minute_observe(&st->minute, (int64_t)now, took);
+	if (status >= 400)
+		remember_error(r, status, id, why, why_len);
 }
 
 static void req_release(greq *q)
@@ -162,8 +228,13 @@ static void id_header(char *out, size_t n, const char *id)
 
 static void req_fail(greq *q, int status, const char *msg)
 {
-	if (q->route)
-		account(q->route, status, q->start);
+	if (q->route) {
+		account(q->route, status, q->start, q->id, msg, strlen(msg));
+		access_line(q->route, q, status, strlen(msg),
+			    glia_now() - q->start);
+		if (status == 504)
+			q->route->stats.rejected_timeout++;
+	}
 	if (q->client) {
 		char extra[REQUEST_ID_MAX + 64];
 		id_header(extra, sizeof extra, q->id);
@@ -322,6 +393,13 @@ int glia_backend_in_flight(const glia_backend *b)
 	return b->in_flight;
 }
 
+void glia_backend_counts(const glia_backend *b, uint64_t *answered,
+			 uint64_t *failed)
+{
+	*answered = b->answered;
+	*failed = b->failed;
+}
+
 /* ---- upstream connections ------------------------------------------- */
 
 static void upconn_free_cb(uv_handle_t *h)
@@ -399,7 +477,8 @@ static int skip_upstream_header(const char *name)
 {
 	static const char *hop[] = {"connection", "keep-alive",
 				    "transfer-encoding", "content-length",
-				    "x-request-id", "date", "server"};
+				    "x-request-id", "date", "server",
+				    "x-glia-predict-time"};
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
@@ -426,6 +505,18 @@ static void append_id_and_length(glia_buf *b, const char *id, size_t len)
 	glia_buf_puts(b, "\r\nContent-Length: ");
 	append_uint(b, len);
 	glia_buf_puts(b, "\r\n\r\n");
+}
+
+/* Workers say how long the predictor took: X-Glia-Predict-Time (s). */
+static void observe_predict_time(glia_route *r, const glia_http_msg *m)
+{
+	const char *v = glia_http_msg_header(m, "X-Glia-Predict-Time");
+	if (!v)
+		return;
+	char *end;
+	double s = strtod(v, &end);
+	if (end != v && s >= 0)
+		glia_histogram_observe(&r->stats.predict, s);
 }
 
 static void answer_client(greq *q, const glia_http_msg *m)
@@ -459,7 +550,13 @@ static void upstream_complete(upconn *u)
 	int keep = m->keep_alive && b && !b->draining;
 	glia_route *r = q->route;
 	r->refs++;
-	account(r, m->status, q->start);
+	account(r, m->status, q->start, q->id, m->body, m->body_len);
+	access_line(r, q, m->status, m->body_len, glia_now() - q->start);
+	observe_predict_time(r, m);
+	if (b) {
+		b->answered++;
+		b->failed += m->status >= 500;
+	}
 	if (q->client)
 		answer_client(q, m);
 	u->req = NULL;
@@ -823,13 +920,17 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		return;
 	}
 	if (r->unavailable && !has_backend(r)) {
-		account(r, 503, glia_now());
+		account(r, 503, glia_now(), id, r->unavailable,
+			strlen(r->unavailable));
+		r->stats.rejected_unavailable++;
 		strcat(extra, "Retry-After: 5\r\n");
 		glia_httpd_respond_error(c, 503, r->unavailable, extra);
 		return;
 	}
 	if (overloaded(r)) {
-		account(r, 503, glia_now());
+		static const char why[] = "overloaded";
+		account(r, 503, glia_now(), id, why, sizeof why - 1);
+		r->stats.rejected_overloaded++;
 		strcat(extra, "Retry-After: 1\r\n");
 		glia_httpd_respond_error(
 			c, 503, "overloaded: too many requests in flight",
@@ -843,6 +944,9 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 	q->start = glia_now();
 	q->retries = 0;
 	snprintf(q->id, sizeof q->id, "%s", id);
+	snprintf(q->method, sizeof q->method, "%s", m->method);
+	snprintf(q->path, sizeof q->path, "%s", m->path);
+	snprintf(q->peer, sizeof q->peer, "%s", glia_httpd_peer(c));
 	glia_httpd_set_owner(c, client_gone, q);
 	build_upstream_request(q, m, rest);
 	if (r->timeout_ms > 0)
@@ -852,6 +956,113 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 	if (!has_backend(r) && r->on_demand)
 		r->on_demand(r->demand_arg);
 	dispatch(r);
+}
+
+/* ---- /metrics ----------------------------------------------------------- */
+
+static void api_label(glia_buf *out, const glia_route *r, const char *extra)
+{
+	glia_buf_reset(out);
+	glia_buf_puts(out, "api=\"");
+	glia_metrics_escape(out, r->api_name);
+	glia_buf_puts(out, "\"");
+	if (extra)
+		glia_buf_puts(out, extra);
+}
+
+static void metrics_requests(glia_gateway *gw, glia_buf *out, glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_requests_total", "counter",
+			    "Requests answered, by API and status code.");
+	for (glia_route *r = gw->routes; r; r = r->next_route)
+		for (int code = 100; code < 600; code++) {
+			if (!r->stats.codes[code])
+				continue;
+			char extra[32];
+			snprintf(extra, sizeof extra, ",code=\"%d\"", code);
+			api_label(lab, r, extra);
+			glia_metrics_sample(out, "glia_requests_total",
+					    lab->data,
+					    (double)r->stats.codes[code]);
+		}
+	glia_metrics_header(out, "glia_request_duration_seconds", "histogram",
+			    "Time from a request's arrival to its answer.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		api_label(lab, r, NULL);
+		glia_metrics_histogram(out, "glia_request_duration_seconds",
+				       lab->data, &r->stats.duration);
+	}
+	glia_metrics_header(out, "glia_predict_duration_seconds", "histogram",
+			    "Time inside the predictor, as replicas report it.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		api_label(lab, r, NULL);
+		glia_metrics_histogram(out, "glia_predict_duration_seconds",
+				       lab->data, &r->stats.predict);
+	}
+}
+
+static void metrics_load(glia_gateway *gw, glia_buf *out, glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_in_flight_requests", "gauge",
+			    "Requests in glia now, running or queued (what "
+			    "the autoscaler follows).");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		api_label(lab, r, NULL);
+		glia_metrics_sample(out, "glia_in_flight_requests", lab->data,
+				    r->in_flight + r->queued);
+	}
+	glia_metrics_header(out, "glia_queued_requests", "gauge",
+			    "Requests waiting in the gateway for a replica.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		api_label(lab, r, NULL);
+		glia_metrics_sample(out, "glia_queued_requests", lab->data,
+				    r->queued);
+	}
+	glia_metrics_header(out, "glia_rejected_requests_total", "counter",
+			    "Requests glia answered itself with 503 or 504, by "
+			    "reason.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		static const char *reasons[] = {"overloaded", "unavailable",
+						"timeout"};
+		uint64_t n[] = {r->stats.rejected_overloaded,
+				r->stats.rejected_unavailable,
+				r->stats.rejected_timeout};
+		for (int i = 0; i < 3; i++) {
+			char extra[48];
+			snprintf(extra, sizeof extra, ",reason=\"%s\"",
+				 reasons[i]);
+			api_label(lab, r, extra);
+			glia_metrics_sample(out, "glia_rejected_requests_total",
+					    lab->data, (double)n[i]);
+		}
+	}
+}
+
+static void serve_metrics(glia_gateway *gw, glia_httpd_conn *c,
+			  const char *extra)
+{
+	glia_buf out, lab;
+	glia_buf_init(&out, 0);
+	glia_buf_init(&lab, 0);
+	glia_metrics_header(&out, "glia_build_info", "gauge",
+			    "Always 1; the version is a label.");
+	glia_metrics_sample(&out, "glia_build_info",
+			    "version=\"" GLIA_VERSION "\"", 1);
+	metrics_requests(gw, &out, &lab);
+	metrics_load(gw, &out, &lab);
+	if (gw->metrics_cb)
+		gw->metrics_cb(gw->metrics_arg, &out);
+	glia_httpd_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+			   out.data, out.len, extra);
+	glia_buf_free(&out);
+	glia_buf_free(&lab);
+}
+
+void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
+				 void *arg)
+{
+	gw->metrics_cb = cb;
+	gw->metrics_arg = arg;
 }
 
 static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
@@ -871,6 +1082,10 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
 		static const char ok[] = "{\"status\":\"ok\"}";
 		glia_httpd_respond(c, 200, "application/json", ok,
 				   sizeof ok - 1, extra);
+		return;
+	}
+	if (strcmp(m->path, "/metrics") == 0 && strcmp(m->method, "GET") == 0) {
+		serve_metrics(gw, c, extra);
 		return;
 	}
 	const char *rest = NULL;
@@ -901,6 +1116,10 @@ glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
 	r->timeout_ms = 60000;
 	r->max_concurrency = 1024;
 	r->refs = 1; /* the router's */
+	r->next_route = gw->routes;
+	if (gw->routes)
+		gw->routes->prev_route = r;
+	gw->routes = r;
 	return r;
 }
 
@@ -909,6 +1128,12 @@ void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
 {
 	glia_router_remove(gw->router, r->endpoint);
 	r->removed = 1;
+	if (r->prev_route)
+		r->prev_route->next_route = r->next_route;
+	else
+		gw->routes = r->next_route;
+	if (r->next_route)
+		r->next_route->prev_route = r->prev_route;
 	greq *q;
 	while ((q = queue_pop(r)) != NULL)
 		req_fail(q, 503, why);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "metrics.h"
+
 typedef struct glia_gateway glia_gateway;
 typedef struct glia_route glia_route;
 typedef struct glia_backend glia_backend;
@@ -21,13 +23,39 @@ typedef struct glia_gateway_options {
 	int port;
 	size_t max_body_bytes;     /* request bodies; 413 beyond */
 	size_t max_response_bytes; /* replica answers; 500 beyond */
+	struct glia_logs *access_log; /* NULL: no access lines */
 } glia_gateway_options;
 
+#define GLIA_ROUTE_ERRORS 5 /* the last failed requests kept for `get` */
+
+typedef struct glia_route_error {
+	double at; /* wall clock */
+	int status;
+	char request_id[129];
+	char message[200];
+} glia_route_error;
+
+/* Since the route was created. */
 typedef struct glia_route_stats {
 	uint64_t total, c2xx, c4xx, c5xx;
 	double latency_sum_s;
 	uint64_t retries;
+	uint64_t codes[600];         /* by status code */
+	uint64_t rejected_overloaded; /* 503: every replica full */
+	uint64_t rejected_unavailable; /* 503: the API failed to start */
+	uint64_t rejected_timeout;    /* 504 */
+	glia_histogram duration;      /* whole stay in glia */
+	glia_histogram predict;       /* inside the predictor (from replicas) */
+	glia_minute minute;           /* durations, per second, last minute */
+	glia_route_error errors[GLIA_ROUTE_ERRORS]; /* ring */
+	size_t n_errors;              /* ever recorded */
 } glia_route_stats;
+
+/* Appends the Prometheus families the supervisor knows (replicas, desired,
+ * restarts, ...) to out; called for every GET /metrics. */
+typedef void (*glia_metrics_cb)(void *arg, glia_buf *out);
+void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
+				 void *arg);
 
 glia_gateway *glia_gateway_new(uv_loop_t *loop,
 			       const glia_gateway_options *opt, char *err,
@@ -75,5 +103,8 @@ void glia_backend_drain(glia_backend *b, void (*done)(void *arg), void *arg);
  * fail with 500. b is freed. */
 void glia_backend_free(glia_backend *b);
 int glia_backend_in_flight(const glia_backend *b);
+/* Answers relayed from b, and how many of them were 5xx. */
+void glia_backend_counts(const glia_backend *b, uint64_t *answered,
+			 uint64_t *failed);
 
 #endif

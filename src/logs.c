@@ -21,9 +21,23 @@ typedef struct follower {
 	struct follower *next;
 } follower;
 
+/* Buffered access lines of one API (logs/<api>/gateway.log). */
+typedef struct access_buf {
+	char *api;
+	int fd;
+	glia_buf buf;
+	struct access_buf *next;
+} access_buf;
+
+#define ACCESS_FLUSH_BYTES 65536
+
+static void push_followers(glia_logs *l, const char *api, const char *replica,
+			   const char *text, size_t len);
+
 struct glia_logs {
 	char *home;
 	follower *followers;
+	access_buf *access;
 };
 
 glia_logs *glia_logs_new(const char *home)
@@ -50,8 +64,69 @@ static void follower_unlink(glia_logs *l, follower *f)
 	}
 }
 
+static void access_write(access_buf *a)
+{
+	if (a->buf.len == 0)
+		return;
+	if (a->fd >= 0 && glia_write_all(a->fd, a->buf.data, a->buf.len) < 0)
+		glia_log(GLIA_LOG_WARN, "access log of %s: write failed",
+			 a->api);
+	glia_buf_reset(&a->buf);
+}
+
+static void access_drop(access_buf *a)
+{
+	access_write(a);
+	if (a->fd >= 0)
+		close(a->fd);
+	glia_buf_free(&a->buf);
+	free(a->api);
+	free(a);
+}
+
+void glia_logs_flush(glia_logs *l)
+{
+	for (access_buf *a = l->access; a; a = a->next)
+		access_write(a);
+}
+
+static access_buf *access_for(glia_logs *l, const char *api)
+{
+	for (access_buf *a = l->access; a; a = a->next)
+		if (strcmp(a->api, api) == 0)
+			return a;
+	access_buf *a = glia_calloc(1, sizeof *a);
+	a->api = glia_strdup(api);
+	a->fd = glia_logs_open(l, api, "gateway");
+	glia_buf_init(&a->buf, 0);
+	a->next = l->access;
+	l->access = a;
+	return a;
+}
+
+void glia_logs_access(glia_logs *l, const char *api, const char *line,
+		      size_t len)
+{
+	access_buf *a = access_for(l, api);
+	char ts[32];
+	glia_iso_time(glia_wall(), ts);
+	glia_buf_puts(&a->buf, ts);
+	glia_buf_puts(&a->buf, " ");
+	glia_buf_append(&a->buf, line, len);
+	glia_buf_puts(&a->buf, "\n");
+	if (a->buf.len >= ACCESS_FLUSH_BYTES)
+		access_write(a);
+	if (l->followers)
+		push_followers(l, api, "gateway", line, len);
+}
+
 void glia_logs_free(glia_logs *l)
 {
+	while (l->access) {
+		access_buf *a = l->access;
+		l->access = a->next;
+		access_drop(a);
+	}
 	while (l->followers) {
 		follower *f = l->followers;
 		l->followers = f->next;
@@ -294,6 +369,14 @@ void glia_logs_end_follow(glia_logs *l, const char *api)
 
 void glia_logs_remove(glia_logs *l, const char *api)
 {
+	for (access_buf **pp = &l->access; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->api, api) == 0) {
+			access_buf *a = *pp;
+			*pp = a->next;
+			access_drop(a);
+			break;
+		}
+	}
 	char *dir = glia_sprintf("%s/logs/%s", l->home, api);
 	DIR *d = opendir(dir);
 	struct dirent *e;

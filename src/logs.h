@@ -27,6 +27,15 @@ void glia_logs_event(glia_logs *l, int fd, const char *api,
 		     const char *replica, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* One access line of the gateway for api (no newline), stored as if from a
+ * replica named "gateway" (so `glia logs` interleaves it) and sent to
+ * followers. Buffered: the hot path makes no system call; lines reach the
+ * file within 200 ms (glia_logs_flush) or when 64 KiB are waiting. */
+void glia_logs_access(glia_logs *l, const char *api, const char *line,
+		      size_t len);
+/* Writes buffered access lines now (timer, shutdown). */
+void glia_logs_flush(glia_logs *l);
+
 /* Appends "<replica> <text>\n" lines of the API (one replica when replica is
  * not NULL), oldest first, the last `tail` of them (tail < 0: all that fit
  * in out's cap). */

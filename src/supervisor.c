@@ -44,6 +44,7 @@ typedef struct proc {
 	glia_backend *backend;
 	char *socket;
 	int port;           /* type command: the server's loopback port */
+	uint64_t answered, failed; /* from backends already released */
 	glia_probe *probe;  /* readiness attempt in flight */
 } proc;
 
@@ -279,14 +280,24 @@ static void kill_procs(replica *r, int sig)
 	}
 }
 
+/* Frees p's backend, keeping its counters for `glia get API`. */
+static void release_backend(proc *p)
+{
+	if (!p->backend)
+		return;
+	uint64_t answered, failed;
+	glia_backend_counts(p->backend, &answered, &failed);
+	p->answered += answered;
+	p->failed += failed;
+	glia_backend_free(p->backend);
+	p->backend = NULL;
+}
+
 static void remove_backends(replica *r)
 {
 	for (int i = 0; i < r->n_procs; i++) {
 		proc *p = &r->procs[i];
-		if (p->backend) {
-			glia_backend_free(p->backend);
-			p->backend = NULL;
-		}
+		release_backend(p);
 		p->ready = 0;
 	}
 }
@@ -513,10 +524,7 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 	glia_store_remove_pid(sup->store, p->pid);
 	h->data = r;
 	uv_close((uv_handle_t *)h, handle_closed);
-	if (p->backend) {
-		glia_backend_free(p->backend);
-		p->backend = NULL;
-	}
+	release_backend(p);
 	p->ready = 0;
 
 	char how[128];
@@ -1386,6 +1394,41 @@ static json_t *autoscaler_json(glia_api *a)
 					   : json_null());
 }
 
+/* Requests/s, mean and p99 latency over the last minute. */
+static json_t *last_minute_json(glia_api *a)
+{
+	glia_histogram h;
+	memset(&h, 0, sizeof h);
+	if (a->route)
+		glia_minute_total(&glia_route_get_stats(a->route)->minute,
+				  (int64_t)glia_now(), &h);
+	double avg = h.count ? h.sum / (double)h.count : 0;
+	return json_pack("{s:f, s:f, s:f, s:I}", "rps",
+			 (double)h.count / GLIA_WINDOW_SECONDS, "avg_latency_ms",
+			 avg * 1000, "p99_latency_ms",
+			 glia_histogram_quantile(&h, 0.99) * 1000, "requests",
+			 (json_int_t)h.count);
+}
+
+static json_t *errors_json(glia_api *a)
+{
+	json_t *list = json_array();
+	if (!a->route)
+		return list;
+	const glia_route_stats *st = glia_route_get_stats(a->route);
+	size_t n = st->n_errors < GLIA_ROUTE_ERRORS ? st->n_errors
+						     : GLIA_ROUTE_ERRORS;
+	for (size_t i = 0; i < n; i++) { /* newest first */
+		const glia_route_error *e =
+			&st->errors[(st->n_errors - 1 - i) % GLIA_ROUTE_ERRORS];
+		json_array_append_new(
+			list, json_pack("{s:f, s:i, s:s, s:s}", "at", e->at,
+					"status", e->status, "request_id",
+					e->request_id, "error", e->message));
+	}
+	return list;
+}
+
 static json_t *api_summary(glia_api *a)
 {
 	glia_supervisor *s = a->sup;
@@ -1420,6 +1463,7 @@ static json_t *api_summary(glia_api *a)
 		a->route ? glia_route_queued(a->route) : 0);
 	free(url);
 	json_object_set_new(j, "autoscaler", autoscaler_json(a));
+	json_object_set_new(j, "last_minute", last_minute_json(a));
 	return j;
 }
 
@@ -1427,23 +1471,32 @@ static json_t *replica_json(replica *r)
 {
 	json_t *pids = json_array();
 	int in_flight = 0;
+	uint64_t answered = 0, failed = 0;
 	for (int i = 0; i < r->n_procs; i++) {
-		if (r->procs[i].alive)
-			json_array_append_new(pids,
-					      json_integer(r->procs[i].pid));
-		if (r->procs[i].backend)
-			in_flight +=
-				glia_backend_in_flight(r->procs[i].backend);
+		proc *p = &r->procs[i];
+		if (p->alive)
+			json_array_append_new(pids, json_integer(p->pid));
+		answered += p->answered;
+		failed += p->failed;
+		if (p->backend) {
+			uint64_t a, f;
+			in_flight += glia_backend_in_flight(p->backend);
+			glia_backend_counts(p->backend, &a, &f);
+			answered += a;
+			failed += f;
+		}
 	}
 	const char *state = rstate_names[r->state];
 	if (r->state == R_BACKOFF && r->error)
 		state = "failed";
-	return json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o}", "id",
-			 r->id, "pids", pids, "state", state, "restarts",
-			 r->restarts, "age_s", glia_wall() - r->created_at,
-			 "in_flight", in_flight, "up_to_date",
-			 r->generation == r->api->generation, "error",
-			 r->error ? json_string(r->error) : json_null());
+	return json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o, s:I, s:I}",
+			 "id", r->id, "pids", pids, "state", state,
+			 "restarts", r->restarts, "age_s",
+			 glia_wall() - r->created_at, "in_flight", in_flight,
+			 "up_to_date", r->generation == r->api->generation,
+			 "error", r->error ? json_string(r->error) : json_null(),
+			 "requests", (json_int_t)answered, "errors_5xx",
+			 (json_int_t)failed);
 }
 
 json_t *glia_supervisor_list(glia_supervisor *s)
@@ -1479,10 +1532,73 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	for (replica *r = a->replicas; r; r = r->next)
 		json_array_append_new(reps, replica_json(r));
 	json_object_set_new(j, "replica_list", reps);
+	json_object_set_new(j, "recent_errors", errors_json(a));
 	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));
 	return j;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static void api_metric_label(glia_buf *lab, const glia_api *a,
+			     const char *state)
+{
+	glia_buf_reset(lab);
+	glia_buf_puts(lab, "api=\"");
+	glia_metrics_escape(lab, a->name);
+	glia_buf_puts(lab, "\"");
+	if (state)
+		glia_buf_printf(lab, ",state=\"%s\"", state);
+}
+
+static void replicas_metrics(glia_supervisor *s, glia_buf *out,
+			     glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_replicas", "gauge",
+			    "Replicas by state (failed: waiting to restart).");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		int n[5] = {0};
+		int failed = 0;
+		for (replica *r = a->replicas; r; r = r->next) {
+			if (r->state == R_BACKOFF && r->error)
+				failed++;
+			else
+				n[r->state]++;
+		}
+		for (int i = 0; i < 5; i++) {
+			api_metric_label(lab, a, rstate_names[i]);
+			glia_metrics_sample(out, "glia_replicas", lab->data,
+					    n[i]);
+		}
+		api_metric_label(lab, a, "failed");
+		glia_metrics_sample(out, "glia_replicas", lab->data, failed);
+	}
+}
+
+/* The families only the supervisor knows; the gateway adds its own. */
+static void supervisor_metrics(void *arg, glia_buf *out)
+{
+	glia_supervisor *s = arg;
+	glia_buf lab;
+	glia_buf_init(&lab, 0);
+	replicas_metrics(s, out, &lab);
+	glia_metrics_header(out, "glia_desired_replicas", "gauge",
+			    "Replicas requested (by the spec or the "
+			    "autoscaler).");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		api_metric_label(&lab, a, NULL);
+		glia_metrics_sample(out, "glia_desired_replicas", lab.data,
+				    a->requested);
+	}
+	glia_metrics_header(out, "glia_replica_restarts_total", "counter",
+			    "Replica restarts after a crash or failed start.");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		api_metric_label(&lab, a, NULL);
+		glia_metrics_sample(out, "glia_replica_restarts_total",
+				    lab.data, a->restarts);
+	}
+	glia_buf_free(&lab);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -1546,6 +1662,7 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	uv_timer_init(loop, &s->tick_timer);
 	s->sample_timer.data = s->tick_timer.data = s;
 	uv_timer_start(&s->sample_timer, sample_cb, 1000, 1000);
+	glia_gateway_set_metrics_cb(gw, supervisor_metrics, s);
 	uint64_t tick = (uint64_t)(s->opt.autoscale_interval_s * 1000);
 	uv_timer_start(&s->tick_timer, tick_cb, tick, tick);
 	return s;
