@@ -326,7 +326,7 @@ static void log_failure(const char *request_id, const char *why)
 		line[i] = (unsigned char)why[i] < 0x20 ? ' ' : why[i];
 	line[i] = '\0';
 	fprintf(stderr, "[%.*s] predictor failed: %s\n", LOG_ID_MAX,
-	        request_id ? request_id : "-", line);
+	        request_id && *request_id ? request_id : "-", line);
 }
 
 static void answer_error(glia_chost_call *call, const char *request_id,
@@ -350,7 +350,8 @@ void glia_chost_handle(glia_chost *h, const glia_request *req,
 	memset(&call->resp, 0, sizeof(call->resp));
 	call->resp.status = 200;
 	call->error = NULL;
-	predicting = req->request_id ? req->request_id : "-";
+	predicting =
+	    req->request_id && *req->request_id ? req->request_id : "-";
 	rc = h->predict(h->state, req, &call->resp);
 	predicting = NULL;
 	call->pending = 1;

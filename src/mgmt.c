@@ -41,24 +41,6 @@ static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
 			    m->gateway_url));
 }
 
-/* C predictors parse and validate but are refused here until the worker
- * runs them, rather than crash-looping. */
-static int unsupported_predictor(const glia_api_spec *specs, size_t n,
-				 const char *file, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < n; i++) {
-		glia_predictor_type t = specs[i].predictor.type;
-		if (t != GLIA_PREDICTOR_C)
-			continue;
-		snprintf(err, errlen,
-			 "%s: API %s: predictor.type %s is not supported yet "
-			 "(supported: python, command)",
-			 file, specs[i].name, glia_predictor_type_name(t));
-		return 1;
-	}
-	return 0;
-}
-
 /* Parses the deploy body: {"path": abs path, "content": yaml}. */
 static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 			  const glia_http_msg *msg)
@@ -95,11 +77,6 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 		goto out;
 	}
 	char err[512];
-	if (unsupported_predictor(specs, n, name, err, sizeof err)) {
-		glia_api_specs_free(specs, n);
-		glia_httpd_respond_error(c, 400, err, NULL);
-		goto out;
-	}
 	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
 					     path, err, sizeof err);
 	if (!res) {

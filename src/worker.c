@@ -499,12 +499,18 @@ static void finish(conn_ctx *c)
 	trim_buf(&c->resp.body);
 }
 
-/* The X-Request-ID echo and the predictor's own lines, in c->extra. */
-static int format_extra(conn_ctx *c, const char *request_id, const reply *r)
+/* The X-Request-ID echo, the time the predictor took (for the gateway's
+ * glia_predict_duration_seconds) and the predictor's own lines, in
+ * c->extra. */
+static int format_extra(conn_ctx *c, const char *request_id, const reply *r,
+                        double took)
 {
 	glia_buf_reset(&c->extra);
 	if (request_id &&
 	    glia_buf_printf(&c->extra, "X-Request-ID: %s\r\n", request_id) < 0)
+		return -1;
+	if (glia_buf_printf(&c->extra, "X-Glia-Predict-Time: %.6f\r\n",
+	                    took) < 0)
 		return -1;
 	if (r->extra_headers->len &&
 	    glia_buf_append(&c->extra, r->extra_headers->data,
@@ -516,12 +522,12 @@ static int format_extra(conn_ctx *c, const char *request_id, const reply *r)
 /* Formats the head for r into c->head (the whole answer for an error
  * reply). 0 or -1. */
 static int format_head(conn_ctx *c, const char *request_id, int keep,
-                       const reply *r)
+                       const reply *r, double took)
 {
 	const char *extra;
 
 	glia_buf_reset(&c->head);
-	if (format_extra(c, request_id, r) < 0)
+	if (format_extra(c, request_id, r, took) < 0)
 		return -1;
 	extra = c->extra.len ? c->extra.data : NULL;
 	if (r->error)
@@ -539,12 +545,14 @@ static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 	int keep, rc;
 
 	fill_request(c, m, &req);
+	double start = glia_now();
 	if (chost)
 		c_handle(c, &req, &r);
 	else
 		python_handle(c, &req, &r);
+	double took = glia_now() - start;
 	keep = m->keep_alive && !atomic_load(&stopping);
-	if (format_head(c, req.request_id, keep, &r) < 0) {
+	if (format_head(c, req.request_id, keep, &r, took) < 0) {
 		glia_buf_reset(&c->head);
 		glia_http_format_error(&c->head, 500,
 		                       "response headers too large", 0, NULL);

@@ -39,7 +39,8 @@ typedef struct glia_request {
 	const char *path;         /* the part after the endpoint: "/" or "/x/y" */
 	const char *query;        /* raw query string without '?'; "" if none */
 	const char *content_type; /* NULL when the request had none */
-	const char *request_id;   /* the X-Request-ID glia answers with */
+	const char *request_id;   /* the X-Request-ID glia answers with;
+				     "" when the request had none */
 	const char *body;         /* body_len bytes; not NUL-terminated */
 	size_t body_len;
 	size_t n_headers;         /* every request header, as received */
@@ -53,7 +54,10 @@ typedef struct glia_response {
 	const char *body;         /* NULL with body_len 0: empty body */
 	size_t body_len;
 	const char *headers;      /* extra header lines, each "Name: value\r\n";
-				     NULL for none */
+				     NULL for none. Content-Type,
+				     Content-Length, Connection,
+				     Transfer-Encoding and X-Request-ID
+				     lines are dropped: glia writes those */
 	void *user;               /* free for the predictor's bookkeeping
 				     (e.g. what free_response must release) */
 } glia_response;
@@ -61,14 +65,17 @@ typedef struct glia_response {
 /* Returns GLIA_PREDICTOR_ABI_VERSION as the library was compiled. */
 int glia_predictor_abi_version(void);
 
-/* Builds the predictor from predictor.config (a JSON object as text). On
+/* Builds the predictor from predictor.config (a JSON object as text), in
+ * the project directory (relative paths are relative to it). On
  * failure returns NULL and writes a one-line reason into err (errlen bytes,
  * NUL-terminated); glia reports it like a Python __init__ exception. */
 void *glia_predictor_init(const char *config_json, char *err, size_t errlen);
 
 /* Answers one request. Returns 0 when resp is the answer. A non-zero return
  * is a predictor failure: glia answers 500 {"error": <resp->body as text, or
- * "predictor failed">} and logs it with the request id. */
+ * "predictor failed">} (cut after 1 KiB) and logs it with the request id.
+ * An answer glia cannot send (status outside 100..599, a NULL body with a
+ * length, malformed header lines) becomes a 500 as well. */
 int glia_predictor_predict(void *state, const glia_request *req,
 			   glia_response *resp);
 
