@@ -478,7 +478,7 @@ static int skip_upstream_header(const char *name)
 	static const char *hop[] = {"connection", "keep-alive",
 				    "transfer-encoding", "content-length",
 				    "x-request-id", "date", "server",
-				    "x-glia-predict-time"};
+				    "x-glia-predict-time", "x-glia-prediction"};
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
@@ -505,6 +505,64 @@ static void append_id_and_length(glia_buf *b, const char *id, size_t len)
 	glia_buf_puts(b, "\r\nContent-Length: ");
 	append_uint(b, len);
 	glia_buf_puts(b, "\r\n\r\n");
+}
+
+static void count_class(glia_prediction_stats *ps, const char *text)
+{
+	char label[sizeof ps->classes[0].label];
+	size_t n = strlen(text);
+	if (n >= sizeof label)
+		n = sizeof label - 1; /* longer labels are kept cut */
+	memcpy(label, text, n);
+	label[n] = '\0';
+	size_t i;
+	for (i = 0; i < ps->n_classes; i++)
+		if (strcmp(ps->classes[i].label, label) == 0)
+			break;
+	if (i == ps->n_classes) {
+		if (ps->n_classes < GLIA_MAX_CLASSES) {
+			memcpy(ps->classes[i].label, label, n + 1);
+			ps->n_classes++;
+		} else {
+			i = GLIA_MAX_CLASSES;
+			strcpy(ps->classes[i].label, "other");
+		}
+	}
+	ps->classes[i].count++;
+}
+
+/* Replicas of monitored APIs name each prediction: X-Glia-Prediction. */
+static void observe_prediction(glia_route *r, const glia_http_msg *m)
+{
+	glia_prediction_stats *ps = &r->stats.predictions;
+	if (ps->type == GLIA_MONITOR_NONE)
+		return;
+	const char *v = glia_http_msg_header(m, "X-Glia-Prediction");
+	if (!v)
+		return;
+	char text[256];
+	glia_buf b;
+	glia_buf_init(&b, sizeof text - 1);
+	if (glia_url_decode(&b, v, strlen(v), 0) < 0 || !b.data) {
+		glia_buf_free(&b);
+		return;
+	}
+	snprintf(text, sizeof text, "%s", b.data);
+	glia_buf_free(&b);
+	if (ps->type == GLIA_MONITOR_CLASSIFICATION) {
+		count_class(ps, text);
+		return;
+	}
+	char *end;
+	double x = strtod(text, &end);
+	if (end == text || *end)
+		return;
+	if (ps->count == 0 || x < ps->min)
+		ps->min = x;
+	if (ps->count == 0 || x > ps->max)
+		ps->max = x;
+	ps->sum += x;
+	ps->count++;
 }
 
 /* Workers say how long the predictor took: X-Glia-Predict-Time (s). */
@@ -553,6 +611,7 @@ static void upstream_complete(upconn *u)
 	account(r, m->status, q->start, q->id, m->body, m->body_len);
 	access_line(r, q, m->status, m->body_len, glia_now() - q->start);
 	observe_predict_time(r, m);
+	observe_prediction(r, m);
 	if (b) {
 		b->answered++;
 		b->failed += m->status >= 500;
@@ -1038,6 +1097,52 @@ static void metrics_load(glia_gateway *gw, glia_buf *out, glia_buf *lab)
 	}
 }
 
+static void metrics_predictions(glia_gateway *gw, glia_buf *out,
+				glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_prediction_class_total", "counter",
+			    "Predicted classes of APIs with monitoring "
+			    "model_type classification.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		const glia_prediction_stats *ps = &r->stats.predictions;
+		for (size_t i = 0; i <= GLIA_MAX_CLASSES; i++) {
+			if (i >= ps->n_classes && i != GLIA_MAX_CLASSES)
+				continue;
+			if (!ps->classes[i].count)
+				continue;
+			api_label(lab, r, ",class=\"");
+			glia_metrics_escape(lab, ps->classes[i].label);
+			glia_buf_puts(lab, "\"");
+			glia_metrics_sample(out, "glia_prediction_class_total",
+					    lab->data,
+					    (double)ps->classes[i].count);
+		}
+	}
+	static const char *const names[] = {
+		"glia_prediction_value_min", "glia_prediction_value_max",
+		"glia_prediction_value_sum", "glia_prediction_value_count"};
+	static const char *const types[] = {"gauge", "gauge", "counter",
+					    "counter"};
+	static const char *const helps[] = {
+		"Smallest predicted value (monitoring model_type regression).",
+		"Largest predicted value (monitoring model_type regression).",
+		"Sum of predicted values (monitoring model_type regression).",
+		"Predicted values counted (monitoring model_type regression)."};
+	for (int k = 0; k < 4; k++) {
+		glia_metrics_header(out, names[k], types[k], helps[k]);
+		for (glia_route *r = gw->routes; r; r = r->next_route) {
+			const glia_prediction_stats *ps =
+				&r->stats.predictions;
+			if (ps->type != GLIA_MONITOR_REGRESSION || !ps->count)
+				continue;
+			double v[] = {ps->min, ps->max, ps->sum,
+				      (double)ps->count};
+			api_label(lab, r, NULL);
+			glia_metrics_sample(out, names[k], lab->data, v[k]);
+		}
+	}
+}
+
 static void serve_metrics(glia_gateway *gw, glia_httpd_conn *c,
 			  const char *extra)
 {
@@ -1050,6 +1155,7 @@ static void serve_metrics(glia_gateway *gw, glia_httpd_conn *c,
 			    "version=\"" GLIA_VERSION "\"", 1);
 	metrics_requests(gw, &out, &lab);
 	metrics_load(gw, &out, &lab);
+	metrics_predictions(gw, &out, &lab);
 	if (gw->metrics_cb)
 		gw->metrics_cb(gw->metrics_arg, &out);
 	glia_httpd_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -1171,6 +1277,11 @@ void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg)
 {
 	r->on_demand = cb;
 	r->demand_arg = arg;
+}
+
+void glia_route_set_monitoring(glia_route *r, int type)
+{
+	r->stats.predictions.type = type;
 }
 
 void glia_route_set_ready_replicas(glia_route *r, int n)

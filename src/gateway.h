@@ -35,6 +35,24 @@ typedef struct glia_route_error {
 	char message[200];
 } glia_route_error;
 
+/* Prediction monitoring (Cortex's `monitoring`): replicas report each
+ * prediction in the header X-Glia-Prediction (percent-encoded). */
+enum { GLIA_MONITOR_NONE, GLIA_MONITOR_CLASSIFICATION, GLIA_MONITOR_REGRESSION };
+#define GLIA_MAX_CLASSES 64 /* distinct labels kept; the rest count as "other" */
+
+typedef struct glia_class_count {
+	char label[64];
+	uint64_t count;
+} glia_class_count;
+
+typedef struct glia_prediction_stats {
+	int type;
+	glia_class_count classes[GLIA_MAX_CLASSES + 1]; /* last: "other" */
+	size_t n_classes;
+	double min, max, sum;
+	uint64_t count;
+} glia_prediction_stats;
+
 /* Since the route was created. */
 typedef struct glia_route_stats {
 	uint64_t total, c2xx, c4xx, c5xx;
@@ -49,7 +67,11 @@ typedef struct glia_route_stats {
 	glia_minute minute;           /* durations, per second, last minute */
 	glia_route_error errors[GLIA_ROUTE_ERRORS]; /* ring */
 	size_t n_errors;              /* ever recorded */
+	glia_prediction_stats predictions;
 } glia_route_stats;
+
+/* GLIA_MONITOR_*: how to count the predictions replicas report. */
+void glia_route_set_monitoring(glia_route *r, int type);
 
 /* Appends the Prometheus families the supervisor knows (replicas, desired,
  * restarts, ...) to out; called for every GET /metrics. */
