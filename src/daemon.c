@@ -26,9 +26,47 @@
 #include "supervisor.h"
 #include "util.h"
 
-typedef struct daemon_opts {
+/* HOST:PORT (IPv4, [IPv6] or localhost) into an address. */
+typedef struct listen_addr {
 	char host[256];
 	int port;
+} listen_addr;
+
+static int parse_port(const char *s, listen_addr *a)
+{
+	char *end;
+	long port = strtol(s, &end, 10);
+	if (!*s || *end || port < 0 || port > 65535)
+		return -1;
+	a->port = (int)port;
+	return 0;
+}
+
+static int parse_listen(const char *s, listen_addr *a)
+{
+	if (strncmp(s, "localhost:", 10) == 0) {
+		strcpy(a->host, "127.0.0.1");
+		return parse_port(s + 10, a);
+	}
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof a->host)
+		return -1;
+	if (parse_port(colon + 1, a) < 0)
+		return -1;
+	memcpy(a->host, s, (size_t)(colon - s));
+	a->host[colon - s] = '\0';
+	if (a->host[0] == '[') { /* [::1]:8888 */
+		size_t n = strlen(a->host);
+		memmove(a->host, a->host + 1, n);
+		if (n >= 2 && a->host[n - 2] == ']')
+			a->host[n - 2] = '\0';
+	}
+	return 0;
+}
+
+typedef struct daemon_opts {
+	listen_addr gw;
+	listen_addr admin; /* port 0: no --admin-listen */
 	const char *home_flag;
 	int detach;
 	size_t max_body;
@@ -58,44 +96,9 @@ static void usage(FILE *f)
 	      "               [--max-body-size BYTES] [--stop-grace DURATION]\n"
 	      "               [--autoscale-interval DURATION]"
 	      " [--startup-timeout DURATION]\n"
-	      "               [--no-access-log]\n"
+	      "               [--no-access-log] [--admin-listen HOST:PORT]\n"
 	      "               [--log-level debug|info|warning|error]\n",
 	      f);
-}
-
-static int parse_port(const char *s, daemon_opts *o)
-{
-	char *end;
-	long port = strtol(s, &end, 10);
-	if (!*s || *end || port < 0 || port > 65535)
-		return -1;
-	o->port = (int)port;
-	return 0;
-}
-
-static int parse_listen(const char *s, daemon_opts *o)
-{
-	if (strncmp(s, "localhost:", 10) == 0) {
-		strcpy(o->host, "127.0.0.1");
-		return parse_port(s + 10, o);
-	}
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof o->host)
-		return -1;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535)
-		return -1;
-	memcpy(o->host, s, (size_t)(colon - s));
-	o->host[colon - s] = '\0';
-	if (o->host[0] == '[') { /* [::1]:8888 */
-		size_t n = strlen(o->host);
-		memmove(o->host, o->host + 1, n);
-		if (n >= 2 && o->host[n - 2] == ']')
-			o->host[n - 2] = '\0';
-	}
-	o->port = (int)port;
-	return 0;
 }
 
 static int parse_log_level(const char *s)
@@ -110,8 +113,8 @@ static int parse_log_level(const char *s)
 /* Returns 0, 2 on a usage error (message printed). */
 static int parse_args(int argc, char **argv, daemon_opts *o)
 {
-	strcpy(o->host, "127.0.0.1");
-	o->port = 8888;
+	strcpy(o->gw.host, "127.0.0.1");
+	o->gw.port = 8888;
 	o->max_body = 32u << 20;
 	o->stop_grace_s = 10;
 	o->autoscale_interval_s = 10;
@@ -136,10 +139,18 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 		}
 		i++;
 		if (strcmp(a, "--listen") == 0) {
-			if (parse_listen(v, o) < 0) {
+			if (parse_listen(v, &o->gw) < 0) {
 				fprintf(stderr,
 					"glia up: --listen takes HOST:PORT, "
 					"got \"%s\"\n",
+					v);
+				goto bad;
+			}
+		} else if (strcmp(a, "--admin-listen") == 0) {
+			if (parse_listen(v, &o->admin) < 0 || !o->admin.port) {
+				fprintf(stderr,
+					"glia up: --admin-listen takes "
+					"HOST:PORT, got \"%s\"\n",
 					v);
 				goto bad;
 			}
@@ -338,6 +349,40 @@ static int fail_start(int report_fd, const char *fmt, ...)
 	return 1;
 }
 
+/* GLIA_HOME/token (mode 0600): the bearer token of --admin-listen, made on
+ * first start from 32 random bytes. malloc'd, or NULL with errno set. */
+static char *load_token(const char *home)
+{
+	char *path = glia_sprintf("%s/token", home);
+	char *token = glia_read_file(path, 256, NULL);
+	if (token && strlen(token) >= 32) {
+		token[strcspn(token, "\r\n")] = '\0';
+		free(path);
+		return token;
+	}
+	free(token);
+	token = NULL;
+	unsigned char raw[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw)
+		goto out;
+	token = glia_malloc(2 * sizeof raw + 2);
+	for (size_t i = 0; i < sizeof raw; i++)
+		sprintf(token + 2 * i, "%02x", raw[i]);
+	int out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out_fd < 0 || glia_write_all(out_fd, token, strlen(token)) < 0) {
+		free(token);
+		token = NULL;
+	}
+	if (out_fd >= 0)
+		close(out_fd);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return token;
+}
+
 static int run(const daemon_opts *o, const char *home, int report_fd)
 {
 	daemon_state d;
@@ -346,8 +391,9 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	int rc = 1;
 	char *db = glia_sprintf("%s/state.db", home);
 	char *sock = glia_sprintf("%s/glia.sock", home);
-	char *url = glia_sprintf("http://%s:%d", o->host, o->port);
+	char *url = glia_sprintf("http://%s:%d", o->gw.host, o->gw.port);
 	char *exe = NULL;
+	char *token = NULL;
 	char exe_buf[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
 	if (n > 0) {
@@ -367,7 +413,7 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 			 orphans);
 	d.loop = uv_default_loop();
 	d.logs = glia_logs_new(home);
-	glia_gateway_options go = {o->host, o->port, o->max_body, 0,
+	glia_gateway_options go = {o->gw.host, o->gw.port, o->max_body, 0,
 				   o->no_access_log ? NULL : d.logs};
 	d.gw = glia_gateway_new(d.loop, &go, err, sizeof err);
 	if (!d.gw) {
@@ -379,7 +425,20 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 				      o->autoscale_interval_s, o->max_body,
 				      o->startup_timeout_s};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
-	glia_mgmt_options mo = {sock, home, url, begin_shutdown, &d};
+	token = load_token(home);
+	if (!token) {
+		fail_start(report_fd, "cannot create %s/token: %s", home,
+			   strerror(errno));
+		goto out;
+	}
+	glia_mgmt_options mo = {sock,
+				home,
+				url,
+				begin_shutdown,
+				&d,
+				o->admin.port ? o->admin.host : NULL,
+				o->admin.port,
+				token};
 	d.mgmt = glia_mgmt_new(d.loop, d.sup, d.logs, &mo, err, sizeof err);
 	if (!d.mgmt) {
 		fail_start(report_fd, "%s", err);
@@ -414,6 +473,7 @@ out:
 	if (d.logs)
 		glia_logs_free(d.logs);
 	glia_store_close(d.store);
+	free(token);
 	free(db);
 	free(sock);
 	free(url);

@@ -15,6 +15,8 @@
 
 struct glia_mgmt {
 	glia_httpd *httpd;
+	glia_httpd *admin; /* TCP, token required; NULL when not asked for */
+	char *token;
 	glia_supervisor *sup;
 	glia_logs *logs;
 	char *socket_path;
@@ -137,16 +139,30 @@ static void handle_logs(glia_mgmt *m, glia_httpd_conn *c,
 				    sizeof replica)
 				  ? replica
 				  : NULL;
+	char format[16];
+	glia_log_format fmt = GLIA_LOG_TEXT;
+	if (query_str(msg->query, "format", format, sizeof format)) {
+		if (strcmp(format, "json") == 0) {
+			fmt = GLIA_LOG_JSON;
+		} else if (strcmp(format, "text") != 0) {
+			glia_httpd_respond_error(
+				c, 400, "format must be text or json", NULL);
+			return;
+		}
+	}
+	const char *ctype = fmt == GLIA_LOG_JSON
+				    ? "application/x-ndjson; charset=utf-8"
+				    : "text/plain; charset=utf-8";
 	glia_buf out;
 	glia_buf_init(&out, LOGS_MAX_BYTES);
-	glia_logs_read(m->logs, api, rep, tail, &out);
+	glia_logs_read_fmt(m->logs, api, rep, tail, fmt, &out);
 	if (!follow) {
-		glia_httpd_respond(c, 200, "text/plain; charset=utf-8",
-				   out.data ? out.data : "", out.len, NULL);
+		glia_httpd_respond(c, 200, ctype, out.data ? out.data : "",
+				   out.len, NULL);
 	} else {
-		glia_httpd_stream_begin(c, 200, "text/plain; charset=utf-8");
+		glia_httpd_stream_begin(c, 200, ctype);
 		glia_httpd_stream_write(c, out.data ? out.data : "", out.len);
-		glia_logs_follow(m->logs, c, api, rep);
+		glia_logs_follow_fmt(m->logs, c, api, rep, fmt);
 	}
 	glia_buf_free(&out);
 }
@@ -196,10 +212,42 @@ static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 	}
 }
 
+/* Constant-time comparison, so the token cannot be guessed by timing. */
+static int token_matches(const char *given, const char *token)
+{
+	size_t n = strlen(token);
+	if (!given || strlen(given) != n)
+		return 0;
+	unsigned char diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(given[i] ^ token[i]);
+	return diff == 0;
+}
+
+/* Over TCP every call needs the bearer token; the Unix socket is guarded
+ * by its file mode. */
+static int authorized(glia_mgmt *m, glia_httpd_conn *c,
+		      const glia_http_msg *msg)
+{
+	if (strcmp(glia_httpd_peer(c), "unix") == 0)
+		return 1;
+	const char *auth = glia_http_msg_header(msg, "Authorization");
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    token_matches(auth + 7, m->token))
+		return 1;
+	glia_httpd_respond_error(c, 401,
+				 "missing or wrong bearer token (see "
+				 "GLIA_HOME/token)",
+				 "WWW-Authenticate: Bearer\r\n");
+	return 0;
+}
+
 static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 		       void *data)
 {
 	glia_mgmt *m = data;
+	if (!authorized(m, c, msg))
+		return;
 	const char *path = msg->path;
 	int get = strcmp(msg->method, "GET") == 0;
 	int post = strcmp(msg->method, "POST") == 0;
@@ -233,9 +281,20 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 	m->on_shutdown = opt->on_shutdown;
 	m->arg = opt->arg;
 	glia_http_limits lim = {64 * 1024, DEPLOY_MAX_BYTES};
+	m->token = glia_strdup(opt->token ? opt->token : "");
 	m->httpd = glia_httpd_listen_unix(loop, opt->socket_path, &lim,
 					  on_request, m, err, errlen);
+	if (m->httpd && opt->admin_host) {
+		m->admin = glia_httpd_listen_tcp(loop, opt->admin_host,
+						 opt->admin_port, &lim,
+						 on_request, m, err, errlen);
+		if (!m->admin) {
+			glia_httpd_close(m->httpd);
+			m->httpd = NULL;
+		}
+	}
 	if (!m->httpd) {
+		free(m->token);
 		free(m->socket_path);
 		free(m->home);
 		free(m->gateway_url);
@@ -248,6 +307,9 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 void glia_mgmt_close(glia_mgmt *m)
 {
 	glia_httpd_close(m->httpd);
+	if (m->admin)
+		glia_httpd_close(m->admin);
+	free(m->token);
 	unlink(m->socket_path);
 	free(m->socket_path);
 	free(m->home);

@@ -16,6 +16,11 @@ typedef struct glia_mgmt_options {
 	const char *gateway_url;
 	void (*on_shutdown)(void *arg); /* POST /v1/shutdown */
 	void *arg;
+	/* --admin-listen: also serve on TCP, where every call must carry
+	 * "Authorization: Bearer <token>" (token from GLIA_HOME/token). */
+	const char *admin_host; /* NULL: Unix socket only */
+	int admin_port;
+	const char *token;
 } glia_mgmt_options;
 
 glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
