@@ -1,4 +1,9 @@
-"""glia: the package predictors (and, later, clients) import.
+"""glia: the package predictors and clients import.
+
+Predictors use `glia.Response` and `glia.request_id()`. Notebooks and
+scripts use `glia.client()`, which talks to the glia daemon (see
+glia/client.py and docs/python-client.md); it and `glia.GliaError` are
+loaded on first use, so `import glia` stays cheap.
 
 Pure standard library: importable with or without a running worker.
 """
@@ -7,7 +12,8 @@ import contextvars
 
 __version__ = "0.1.0"
 
-__all__ = ["Response", "request_id", "__version__"]
+__all__ = ["Response", "request_id", "__version__", "client", "Client",
+           "GliaError"]
 
 # The X-Request-ID of the request being served by this thread; the worker
 # sets it around predict() and post_predict().
@@ -42,3 +48,25 @@ class Response:
     def __repr__(self):
         return "Response(status=%r, media_type=%r, body=%r)" % (
             self.status, self.media_type, self.body)
+
+
+# Names defined in glia.client, imported when first used (PEP 562).
+_CLIENT_NAMES = ("client", "Client", "GliaError")
+
+
+def __getattr__(name):
+    """Loads glia.client on first use of client, Client or GliaError."""
+    if name in _CLIENT_NAMES:
+        import importlib
+        mod = importlib.import_module(".client", __name__)
+        # Importing the submodule bound glia.client to the module: bind the
+        # three names to the objects themselves.
+        for attr in _CLIENT_NAMES:
+            globals()[attr] = getattr(mod, attr)
+        return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    """The module's names, the lazily loaded ones included."""
+    return sorted(set(globals()) | set(_CLIENT_NAMES))
