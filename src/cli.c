@@ -38,6 +38,7 @@
 
 /* ---- argument parsing (pure) ---- */
 
+/* clang-format off */
 const char glia_cli_usage[] =
 	"usage: glia <command> [options]\n"
 	"\n"
@@ -49,7 +50,7 @@ const char glia_cli_usage[] =
 	"                                    (default glia.yaml, then cortex.yaml)\n"
 	"  get [API] [-w]                    list the APIs, or show one in detail\n"
 	"  describe API                      show an API's replicas\n"
-	"  logs API [-f] [--tail N] [--replica ID]\n"
+	"  logs API [-f] [--tail N] [--replica ID] [--json]\n"
 	"                                    print the predictor's output\n"
 	"  refresh API                       restart an API's replicas (rolling)\n"
 	"  delete API [-f]                   remove an API (-f: do not drain)\n"
@@ -59,8 +60,10 @@ const char glia_cli_usage[] =
 	"options:\n"
 	"  --home DIR    state directory (default $GLIA_HOME, else ~/.glia)\n"
 	"  -o json       machine-readable output (version, deploy, get, describe,\n"
-	"                refresh, delete)\n"
+	"                refresh, delete; logs: one JSON object a line)\n"
+	"  --json        the same as -o json\n"
 	"  -h, --help    show this help\n";
+/* clang-format on */
 
 enum {
 	O_HOME = 1 << 0,
@@ -81,9 +84,11 @@ typedef struct opt_def {
 	int takes_value;
 } opt_def;
 
+/* clang-format off */
 static const opt_def opt_defs[] = {
 	{NULL, "--home", O_HOME, 1},
 	{"-o", "--output", O_JSON, 1},
+	{NULL, "--json", O_JSON, 0},
 	{NULL, "--wait", O_WAIT, 0},
 	{NULL, "--timeout", O_TIMEOUT, 1},
 	{"-w", "--watch", O_WATCH, 0},
@@ -105,12 +110,13 @@ static const cmd_def cmd_defs[] = {
 	{"deploy", O_JSON | O_WAIT | O_TIMEOUT, 0, 1, NULL},
 	{"get", O_JSON | O_WATCH, 0, 1, NULL},
 	{"describe", O_JSON, 1, 1, "an API name"},
-	{"logs", O_FOLLOW | O_TAIL | O_REPLICA, 1, 1, "an API name"},
+	{"logs", O_JSON | O_FOLLOW | O_TAIL | O_REPLICA, 1, 1, "an API name"},
 	{"delete", O_JSON | O_FORCE, 1, 1, "an API name"},
 	{"refresh", O_JSON, 1, 1, "an API name"},
 	{"predict", 0, 2, 2, "a payload (JSON, @FILE or -)"},
 	{"down", O_TIMEOUT, 0, 0, NULL},
 };
+/* clang-format on */
 
 static const char *const unimplemented_cmds[] = {"job", "render"};
 
@@ -239,7 +245,9 @@ bad:
 
 static void set_flag(glia_cli_args *a, unsigned bit)
 {
-	if (bit == O_WAIT)
+	if (bit == O_JSON)
+		a->json = 1;
+	else if (bit == O_WAIT)
 		a->wait = 1;
 	else if (bit == O_WATCH)
 		a->watch = 1;
@@ -456,6 +464,37 @@ void glia_cli_format_latency(double ms, char *out, size_t outlen)
 		snprintf(out, outlen, "%.2fs", ms / 1000);
 }
 
+void glia_cli_format_rate(double rps, char *out, size_t outlen)
+{
+	if (rps < 0)
+		snprintf(out, outlen, "-");
+	else if (rps == 0)
+		snprintf(out, outlen, "0");
+	else if (rps < 0.995)
+		snprintf(out, outlen, "%.2f", rps);
+	else if (rps < 99.95)
+		snprintf(out, outlen, "%.1f", rps);
+	else
+		snprintf(out, outlen, "%.0f", rps);
+}
+
+void glia_cli_format_count(long long n, char *out, size_t outlen)
+{
+	static const char units[] = "MGTPE";
+	double v = (double)n;
+	if (n < 1000000) {
+		snprintf(out, outlen, "%lld", n);
+		return;
+	}
+	size_t u = 0;
+	v /= 1e6;
+	while (v >= 999.5 && u + 1 < sizeof units - 1) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(out, outlen, "%.3g%c", v, units[u]);
+}
+
 /* ---- GLIA_HOME ---- */
 
 static const char *user_home(void)
@@ -643,6 +682,18 @@ static void num_cell(glia_cli_table *t, json_t *v)
 	glia_cli_table_cell(t, s);
 }
 
+/* A request count, shortened from a million up. */
+static void count_cell(glia_cli_table *t, json_t *v)
+{
+	char s[64];
+	if (json_is_integer(v))
+		glia_cli_format_count((long long)json_integer_value(v), s,
+		                      sizeof s);
+	else
+		num_text(v, s, sizeof s);
+	glia_cli_table_cell(t, s);
+}
+
 /* v is a wall-clock timestamp when now >= 0, else already an age. */
 static void age_text(json_t *v, double now, char *out, size_t outlen)
 {
@@ -687,30 +738,51 @@ static int cmd_version(cli *c)
 
 /* ---- get ---- */
 
+/* Last-minute figures: rate, mean and p99 latency ("-" without requests). */
+static void minute_texts(json_t *api, char *rps, char *avg, char *p99,
+                         size_t len)
+{
+	json_t *m = json_object_get(api, "last_minute");
+	json_t *rate = json_object_get(m, "rps");
+	int any = json_number_value(json_object_get(m, "requests")) > 0;
+	glia_cli_format_rate(
+	    json_is_number(rate) ? json_number_value(rate) : -1, rps, len);
+	glia_cli_format_latency(
+	    any ? json_number_value(json_object_get(m, "avg_latency_ms")) : -1,
+	    avg, len);
+	glia_cli_format_latency(
+	    any ? json_number_value(json_object_get(m, "p99_latency_ms")) : -1,
+	    p99, len);
+}
+
 static void list_row(glia_cli_table *t, json_t *api, double now)
 {
-	char s[64];
+	char s[64], rps[32], avg[32], p99[32];
 	glia_cli_table_cell(t, jstr(api, "name"));
 	glia_cli_table_cell(t, jstr(api, "kind"));
 	glia_cli_table_cell(t, jstr(api, "status"));
 	replicas_text(api, s, sizeof s);
 	glia_cli_table_cell(t, s);
 	num_cell(t, jget2(api, "replicas", "up_to_date"));
-	num_cell(t, jget2(api, "requests", "total"));
-	latency_text(api, s, sizeof s);
-	glia_cli_table_cell(t, s);
-	num_cell(t, jget2(api, "requests", "2xx"));
-	num_cell(t, jget2(api, "requests", "4xx"));
-	num_cell(t, jget2(api, "requests", "5xx"));
+	minute_texts(api, rps, avg, p99, sizeof rps);
+	glia_cli_table_cell(t, rps);
+	glia_cli_table_cell(t, avg);
+	glia_cli_table_cell(t, p99);
+	count_cell(t, jget2(api, "requests", "2xx"));
+	count_cell(t, jget2(api, "requests", "4xx"));
+	count_cell(t, jget2(api, "requests", "5xx"));
 	age_text(json_object_get(api, "last_update"), now, s, sizeof s);
 	glia_cli_table_cell(t, s);
 }
 
-static void render_list(json_t *j, glia_buf *out)
+/* RPS, AVG and P99 cover the last minute; 2XX/4XX/5XX what the gateway
+ * answered since the daemon started (their total is in the detail: the
+ * table stays within 120 columns for names up to about 25 characters). */
+void glia_cli_render_list(json_t *j, double now, glia_buf *out)
 {
 	static const char *const head[] = {
-		"NAME", "KIND", "STATUS", "REPLICAS", "UP-TO-DATE", "REQUESTS",
-		"AVG-LATENCY", "2XX", "4XX", "5XX", "LAST-UPDATE"};
+	    "NAME", "KIND", "STATUS", "REPLICAS", "UP-TO-DATE", "RPS",
+	    "AVG",  "P99",  "2XX",    "4XX",      "5XX",        "UPDATED"};
 	json_t *apis = json_object_get(j, "apis");
 	if (json_array_size(apis) == 0) {
 		glia_buf_puts(out, "no APIs deployed\n");
@@ -720,7 +792,6 @@ static void render_list(json_t *j, glia_buf *out)
 	glia_cli_table_init(&t, NELEM(head));
 	for (size_t i = 0; i < NELEM(head); i++)
 		glia_cli_table_cell(&t, head[i]);
-	double now = glia_wall();
 	size_t i;
 	json_t *api;
 	json_array_foreach(apis, i, api)
@@ -747,8 +818,9 @@ static void pids_text(json_t *pids, char *out, size_t outlen)
 
 static void render_replicas_short(json_t *list, glia_buf *out)
 {
-	static const char *const head[] = {"ID", "STATE", "PIDS", "RESTARTS",
-					   "AGE", "IN-FLIGHT"};
+	static const char *const head[] = {"ID",       "STATE", "PIDS",
+	                                   "REQUESTS", "5XX",   "IN-FLIGHT",
+	                                   "RESTARTS", "AGE"};
 	if (json_array_size(list) == 0) {
 		glia_buf_puts(out, "no replicas\n");
 		return;
@@ -765,10 +837,12 @@ static void render_replicas_short(json_t *list, glia_buf *out)
 		glia_cli_table_cell(&t, jstr(r, "state"));
 		pids_text(json_object_get(r, "pids"), s, sizeof s);
 		glia_cli_table_cell(&t, s);
+		num_cell(&t, json_object_get(r, "requests"));
+		num_cell(&t, json_object_get(r, "errors_5xx"));
+		num_cell(&t, json_object_get(r, "in_flight"));
 		num_cell(&t, json_object_get(r, "restarts"));
 		age_text(json_object_get(r, "age_s"), -1, s, sizeof s);
 		glia_cli_table_cell(&t, s);
-		num_cell(&t, json_object_get(r, "in_flight"));
 	}
 	glia_cli_table_format(&t, out);
 	glia_cli_table_free(&t);
@@ -801,7 +875,106 @@ static void render_autoscaler(json_t *as, glia_buf *out)
 	field(out, "autoscaler:", line);
 }
 
-static void render_detail(json_t *api, glia_buf *out)
+#define ERRORS_SHOWN   5
+#define ERROR_TEXT_MAX 72
+
+/* The last failed requests, newest first: when, status, request id, why. */
+static void render_errors(json_t *list, double now, glia_buf *out)
+{
+	static const char *const head[] = {"AGE", "STATUS", "REQUEST-ID",
+	                                   "ERROR"};
+	if (json_array_size(list) == 0)
+		return;
+	glia_buf_puts(out, "\nrecent errors (newest first):\n");
+	glia_cli_table t;
+	glia_cli_table_init(&t, NELEM(head));
+	for (size_t i = 0; i < NELEM(head); i++)
+		glia_cli_table_cell(&t, head[i]);
+	size_t i;
+	json_t *e;
+	char s[ERROR_TEXT_MAX + 4];
+	json_array_foreach(list, i, e)
+	{
+		if (i == ERRORS_SHOWN)
+			break;
+		age_text(json_object_get(e, "at"), now, s, sizeof s);
+		glia_cli_table_cell(&t, s);
+		num_cell(&t, json_object_get(e, "status"));
+		glia_cli_table_cell(&t, jstr(e, "request_id"));
+		const char *why = jstr(e, "error");
+		if (why && strlen(why) > ERROR_TEXT_MAX) {
+			snprintf(s, sizeof s, "%.*s...", ERROR_TEXT_MAX - 3,
+			         why);
+			why = s;
+		}
+		glia_cli_table_cell(&t, why && *why ? why : NULL);
+	}
+	glia_cli_table_format(&t, out);
+	glia_cli_table_free(&t);
+}
+
+typedef struct class_count {
+	const char *name;
+	json_int_t n;
+} class_count;
+
+static int class_cmp(const void *a, const void *b)
+{
+	const class_count *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+#define CLASSES_SHOWN 10
+
+/* "predictions:" from the detail's "predictions" (when monitoring is on):
+ * {"model_type": "classification", "classes": {"<class>": count}} or
+ * {"model_type": "regression", "count", "min", "max", "avg"}. */
+static void render_predictions(json_t *p, glia_buf *out)
+{
+	const char *type = jstr(p, "model_type");
+	if (!type)
+		return;
+	glia_buf line;
+	glia_buf_init(&line, 4096);
+	if (strcmp(type, "regression") == 0) {
+		json_t *count = json_object_get(p, "count");
+		glia_buf_printf(&line, "%lld value(s)",
+		                (long long)json_integer_value(count));
+		if (json_integer_value(count) > 0)
+			glia_buf_printf(
+			    &line, ", min %g, avg %g, max %g",
+			    json_number_value(json_object_get(p, "min")),
+			    json_number_value(json_object_get(p, "avg")),
+			    json_number_value(json_object_get(p, "max")));
+	} else {
+		json_t *classes = json_object_get(p, "classes");
+		size_t n = json_object_size(classes), k = 0;
+		class_count *cc = glia_calloc(n ? n : 1, sizeof *cc);
+		const char *name;
+		json_t *v;
+		json_object_foreach(classes, name, v)
+		{
+			cc[k].name = name;
+			cc[k++].n = json_integer_value(v);
+		}
+		qsort(cc, k, sizeof *cc, class_cmp);
+		for (size_t i = 0; i < k && i < CLASSES_SHOWN; i++)
+			glia_buf_printf(&line, "%s%s: %lld", i ? ", " : "",
+			                cc[i].name, (long long)cc[i].n);
+		if (k > CLASSES_SHOWN)
+			glia_buf_printf(&line, " (+%zu more)",
+			                k - CLASSES_SHOWN);
+		if (k == 0)
+			glia_buf_puts(&line, "none yet");
+		free(cc);
+	}
+	field(out, "predictions:", line.data);
+	glia_buf_free(&line);
+}
+
+void glia_cli_render_detail(json_t *api, double now, glia_buf *out)
 {
 	char s[128], n1[32], n2[32], n3[32];
 	field(out, "name:", jstr(api, "name"));
@@ -825,14 +998,25 @@ static void render_detail(json_t *api, glia_buf *out)
 			"requests:", s, n1, n2, n3);
 	latency_text(api, s, sizeof s);
 	field(out, "avg latency:", s);
+	json_t *minute = json_object_get(api, "last_minute");
+	if (json_is_object(minute)) {
+		minute_texts(api, n1, n2, n3, sizeof n1);
+		glia_buf_printf(
+		    out, "%-13s%s req/s, avg %s, p99 %s (%lld requests)\n",
+		    "last minute:", n1, n2, n3,
+		    (long long)json_number_value(
+		        json_object_get(minute, "requests")));
+	}
 	num_text(json_object_get(api, "in_flight"), n1, sizeof n1);
 	num_text(json_object_get(api, "queued"), n2, sizeof n2);
 	glia_buf_printf(out, "%-13s%s (queued: %s)\n", "in flight:", n1, n2);
+	render_predictions(json_object_get(api, "predictions"), out);
 	render_autoscaler(json_object_get(api, "autoscaler"), out);
-	age_text(json_object_get(api, "last_update"), glia_wall(), s, sizeof s);
+	age_text(json_object_get(api, "last_update"), now, s, sizeof s);
 	glia_buf_printf(out, "%-13s%s ago\n", "last update:", s);
 	glia_buf_puts(out, "\n");
 	render_replicas_short(json_object_get(api, "replica_list"), out);
+	render_errors(json_object_get(api, "recent_errors"), now, out);
 }
 
 /* One round of `get`: fetches and renders into out. Exit status. */
@@ -850,9 +1034,9 @@ static int get_once(cli *c, glia_buf *out)
 		glia_buf_printf(out, "%s\n", s ? s : "null");
 		free(s);
 	} else if (name) {
-		render_detail(j, out);
+		glia_cli_render_detail(j, glia_wall(), out);
 	} else {
-		render_list(j, out);
+		glia_cli_render_list(j, glia_wall(), out);
 	}
 	json_decref(j);
 	return 0;
@@ -1214,7 +1398,10 @@ static char *logs_path(const glia_cli_args *a)
 	if (a->replica) {
 		glia_buf_printf(&b, "%creplica=", sep);
 		glia_client_url_encode(&b, a->replica);
+		sep = '&';
 	}
+	if (a->json)
+		glia_buf_printf(&b, "%cformat=json", sep);
 	return b.data;
 }
 

@@ -4,6 +4,7 @@
 #ifndef GLIA_CLI_INTERNAL_H
 #define GLIA_CLI_INTERNAL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,7 @@ typedef struct glia_cli_args {
 	const char *command;  /* argv entry; NULL when none was given */
 	int help;             /* -h/--help anywhere: print usage, exit 0 */
 	const char *home;     /* --home DIR, or NULL */
-	int json;             /* -o json */
+	int json;             /* -o json (logs: --json, one object a line) */
 	int wait;             /* deploy --wait */
 	int watch;            /* get -w */
 	int follow;           /* logs -f */
@@ -63,5 +64,19 @@ void glia_cli_format_age(double secs, char *out, size_t outlen);
 /* A latency in milliseconds: "0.42ms", "12.3ms", "250ms", "1.50s";
  * negative gives "-". */
 void glia_cli_format_latency(double ms, char *out, size_t outlen);
+/* Requests per second: "0", "0.02", "0.5", "12.3", "1234" (negative
+ * gives "-"). */
+void glia_cli_format_rate(double rps, char *out, size_t outlen);
+
+/* A count: exact below a million, then three digits and a unit: "999999",
+ * "1.23M", "12.3M", "123M", "1.5G". */
+void glia_cli_format_count(long long n, char *out, size_t outlen);
+
+/* The `glia get` screens, from the management API's answers
+ * (docs/management-api.md): the table of GET /v1/apis, and the detail of
+ * GET /v1/apis/NAME (fields, replicas, recent errors, predictions). now is
+ * the wall clock, for ages. */
+void glia_cli_render_list(json_t *apis, double now, glia_buf *out);
+void glia_cli_render_detail(json_t *api, double now, glia_buf *out);
 
 #endif

@@ -74,7 +74,7 @@ typedef struct range {
 /* clang-format off */
 static const char *const api_keys[] = {
 	"name", "kind", "predictor", "compute", "autoscaling",
-	"update_strategy", "networking", NULL};
+	"update_strategy", "networking", "monitoring", NULL};
 static const char *const unsupported_kinds[] = {
 	"AsyncAPI", "BatchAPI", "TaskAPI", "TrafficSplitter", NULL};
 static const char *const predictor_keys[] = {
@@ -100,6 +100,9 @@ static const char *const update_strategy_keys[] = {
 	"max_surge", "max_unavailable", NULL};
 static const char *const networking_keys[] = {"endpoint", "timeout", NULL};
 static const char *const api_types[] = {"public", "internal", NULL};
+static const char *const monitoring_keys[] = {"model_type", "key", NULL};
+static const char *const model_types[] = {
+	"classification", "regression", NULL};
 static const char *const reserved_endpoints[] = {
 	"/healthz", "/metrics", "/v1", "/v2", NULL};
 /* clang-format on */
@@ -1300,6 +1303,29 @@ static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	return 0;
 }
 
+/* Cortex's prediction monitoring: model_type is required, key optional. */
+static int parse_monitoring(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *m;
+	int type = -1;
+
+	if (mapping_field(c, api, "", "monitoring", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, "monitoring", monitoring_keys, NULL) < 0 ||
+	    enum_field(c, m, "monitoring", "model_type", model_types, &type) <
+	        0 ||
+	    str_field(c, m, "monitoring", "key", &s->monitoring.key) < 0)
+		return -1;
+	if (type < 0)
+		return fail(c, m, "monitoring.model_type",
+		            "required (classification or regression)");
+	s->monitoring.set = 1;
+	s->monitoring.model_type = (glia_model_type)type;
+	return 0;
+}
+
 /* ---- one API ---- */
 
 static int valid_name(const char *s)
@@ -1444,7 +1470,7 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 	if (parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0 ||
 	    parse_autoscaling(c, api, s) < 0 ||
 	    parse_update_strategy(c, api, s) < 0 ||
-	    parse_networking(c, api, s) < 0)
+	    parse_networking(c, api, s) < 0 || parse_monitoring(c, api, s) < 0)
 		return -1;
 	return check_unique(c, api, specs, i, 0);
 }
@@ -1618,6 +1644,7 @@ void glia_api_spec_free(glia_api_spec *s)
 	free(s->predictor.models.paths);
 	free(s->predictor.models.dir);
 	free(s->networking.endpoint);
+	free(s->monitoring.key);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1639,6 +1666,11 @@ const char *glia_predictor_type_name(glia_predictor_type t)
 		return "command";
 	}
 	return "unknown";
+}
+
+const char *glia_model_type_name(glia_model_type t)
+{
+	return t == GLIA_MODEL_REGRESSION ? "regression" : "classification";
 }
 
 int glia_edit_distance(const char *a, const char *b)
@@ -1759,6 +1791,15 @@ static json_t *autoscaling_json(const glia_api_spec *s)
 	    "upscale_tolerance", s->autoscaling.upscale_tolerance);
 }
 
+static json_t *monitoring_json(const glia_api_spec *s)
+{
+	if (!s->monitoring.set)
+		return json_null();
+	return json_pack("{s:s, s:s?}", "model_type",
+	                 glia_model_type_name(s->monitoring.model_type), "key",
+	                 s->monitoring.key);
+}
+
 json_t *glia_api_spec_to_json(const glia_api_spec *s)
 {
 	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
@@ -1766,7 +1807,7 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 
 	return json_pack(
 	    "{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
-	    "s:{s:s, s:o}}",
+	    "s:{s:s, s:o}, s:o}",
 	    "name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
 	    "predictor", predictor_json(s), "compute", "cpu",
 	    json_sprintf("%lldm", (long long)s->compute.cpu_millis), "mem", mem,
@@ -1775,7 +1816,8 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	    int_or_pct_json(s->update_strategy.max_surge), "max_unavailable",
 	    int_or_pct_json(s->update_strategy.max_unavailable), "networking",
 	    "endpoint", s->networking.endpoint, "timeout",
-	    ms_json(s->networking.timeout_ms));
+	    ms_json(s->networking.timeout_ms), "monitoring",
+	    monitoring_json(s));
 }
 
 /* from_json reports "KEY: what" into a caller's buffer. */
@@ -2057,25 +2099,49 @@ static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
 	                     &s->networking.timeout_ms);
 }
 
+/* "monitoring": null or {"model_type", "key": string or null}. */
+static int json_monitoring(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	const char *type;
+	json_t *key = NULL;
+
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (unpack(j, obj, "monitoring", "{s:s, s?o}", "model_type", &type,
+	           "key", &key) < 0)
+		return -1;
+	if (strcmp(type, "classification") == 0)
+		s->monitoring.model_type = GLIA_MODEL_CLASSIFICATION;
+	else if (strcmp(type, "regression") == 0)
+		s->monitoring.model_type = GLIA_MODEL_REGRESSION;
+	else
+		return jfail(j, "monitoring.model_type: unknown type \"%s\"",
+		             type);
+	s->monitoring.set = 1;
+	return key ? opt_str(j, key, "monitoring.key", &s->monitoring.key) : 0;
+}
+
+/* "monitoring" may be absent: specs stored before it existed. */
 int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
                             size_t errlen)
 {
 	jctx j = {err, errlen};
 	const char *name, *kind;
-	json_t *pred, *comp, *as, *us, *net;
+	json_t *pred, *comp, *as, *us, *net, *mon = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s?o}",
 	           "name", &name, "kind", &kind, "predictor", &pred, "compute",
 	           &comp, "autoscaling", &as, "update_strategy", &us,
-	           "networking", &net) < 0)
+	           "networking", &net, "monitoring", &mon) < 0)
 		return -1;
 	out->name = glia_strdup(name);
 	out->kind = glia_strdup(kind);
 	if (json_predictor(&j, pred, out) < 0 ||
 	    json_compute(&j, comp, out) < 0 ||
 	    json_autoscaling(&j, as, out) < 0 ||
-	    json_rest(&j, us, net, out) < 0)
+	    json_rest(&j, us, net, out) < 0 ||
+	    json_monitoring(&j, mon, out) < 0)
 		goto fail;
 	return 0;
 fail:

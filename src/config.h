@@ -40,6 +40,12 @@ typedef struct glia_int_or_pct {
 	int is_percent;
 } glia_int_or_pct;
 
+/* monitoring.model_type: how a predicted value is counted. */
+typedef enum {
+	GLIA_MODEL_CLASSIFICATION, /* class counts */
+	GLIA_MODEL_REGRESSION,     /* min, max, sum and count of values */
+} glia_model_type;
+
 typedef struct glia_api_spec {
 	char *name;
 	char *kind; /* "RealtimeAPI" (others rejected for now) */
@@ -94,6 +100,14 @@ typedef struct glia_api_spec {
 		char *endpoint;     /* default "/<name>"; always starts with '/' */
 		int64_t timeout_ms; /* default 60s */
 	} networking;
+
+	/* Prediction monitoring, in Cortex's shape: `monitoring: {model_type,
+	 * key}` at the API's top level. */
+	struct {
+		int set;                    /* 1 when monitoring was given */
+		glia_model_type model_type; /* required when set */
+		char *key; /* the response's JSON key to read; NULL = whole */
+	} monitoring;
 } glia_api_spec;
 
 typedef struct glia_config_error {
@@ -125,6 +139,8 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 			    size_t errlen);
 
 const char *glia_predictor_type_name(glia_predictor_type t);
+/* "classification" or "regression". */
+const char *glia_model_type_name(glia_model_type t);
 
 /* Durations: "250ms", "10s", "5m", "1h", "1h30m", "1.5s"; a bare number is
  * seconds. 0 or -1. */

@@ -74,6 +74,8 @@ typedef struct daemon_opts {
 	double autoscale_interval_s;
 	double startup_timeout_s;
 	int no_access_log;
+	size_t log_max_size;
+	int log_keep;
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -97,6 +99,7 @@ static void usage(FILE *f)
 	      "               [--autoscale-interval DURATION]"
 	      " [--startup-timeout DURATION]\n"
 	      "               [--no-access-log] [--admin-listen HOST:PORT]\n"
+	      "               [--log-max-size SIZE] [--log-keep N]\n"
 	      "               [--log-level debug|info|warning|error]\n",
 	      f);
 }
@@ -119,6 +122,8 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 	o->stop_grace_s = 10;
 	o->autoscale_interval_s = 10;
 	o->startup_timeout_s = 300;
+	o->log_max_size = 64u << 20;
+	o->log_keep = 2;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -195,6 +200,27 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 				goto bad;
 			}
 			o->startup_timeout_s = (double)n / 1000.0;
+		} else if (strcmp(a, "--log-max-size") == 0) {
+			if (glia_parse_mem_bytes(v, &n) < 0 || n < 0) {
+				fprintf(stderr,
+					"glia up: --log-max-size takes a size "
+					"like 64Mi (0: no rotation), got "
+					"\"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->log_max_size = (size_t)n;
+		} else if (strcmp(a, "--log-keep") == 0) {
+			char *end;
+			long k = strtol(v, &end, 10);
+			if (*end || k < 0 || k > 100) {
+				fprintf(stderr,
+					"glia up: --log-keep takes 0 to 100 "
+					"old files, got \"%s\"\n",
+					v);
+				goto bad;
+			}
+			o->log_keep = (int)k;
 		} else if (strcmp(a, "--log-level") == 0) {
 			int lvl = parse_log_level(v);
 			if (lvl < 0) {
@@ -413,6 +439,7 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 			 orphans);
 	d.loop = uv_default_loop();
 	d.logs = glia_logs_new(home);
+	glia_logs_set_rotation(d.logs, o->log_max_size, o->log_keep);
 	glia_gateway_options go = {o->gw.host, o->gw.port, o->max_body, 0,
 				   o->no_access_log ? NULL : d.logs};
 	d.gw = glia_gateway_new(d.loop, &go, err, sizeof err);

@@ -511,8 +511,12 @@ static void count_class(glia_prediction_stats *ps, const char *text)
 {
 	char label[sizeof ps->classes[0].label];
 	size_t n = strlen(text);
-	if (n >= sizeof label)
-		n = sizeof label - 1; /* longer labels are kept cut */
+	if (n >= sizeof label) { /* longer labels are kept cut, at a
+				    character boundary */
+		n = sizeof label - 1;
+		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+			n--;
+	}
 	memcpy(label, text, n);
 	label[n] = '\0';
 	size_t i;
@@ -1118,25 +1122,32 @@ static void metrics_predictions(glia_gateway *gw, glia_buf *out,
 					    (double)ps->classes[i].count);
 		}
 	}
-	static const char *const names[] = {
-		"glia_prediction_value_min", "glia_prediction_value_max",
-		"glia_prediction_value_sum", "glia_prediction_value_count"};
-	static const char *const types[] = {"gauge", "gauge", "counter",
-					    "counter"};
+	/* glia_prediction_value is a summary without quantiles (its _sum and
+	 * _count); min and max are gauges of their own. */
+	static const char *const families[] = {"glia_prediction_value",
+					       "glia_prediction_value_min",
+					       "glia_prediction_value_max"};
+	static const char *const types[] = {"summary", "gauge", "gauge"};
 	static const char *const helps[] = {
+		"Predicted values (monitoring model_type regression).",
 		"Smallest predicted value (monitoring model_type regression).",
-		"Largest predicted value (monitoring model_type regression).",
-		"Sum of predicted values (monitoring model_type regression).",
-		"Predicted values counted (monitoring model_type regression)."};
+		"Largest predicted value (monitoring model_type regression)."};
+	static const char *const names[] = {
+		"glia_prediction_value_sum", "glia_prediction_value_count",
+		"glia_prediction_value_min", "glia_prediction_value_max"};
+	static const int family_of[] = {0, 0, 1, 2};
 	for (int k = 0; k < 4; k++) {
-		glia_metrics_header(out, names[k], types[k], helps[k]);
+		if (k != 1)
+			glia_metrics_header(out, families[family_of[k]],
+					    types[family_of[k]],
+					    helps[family_of[k]]);
 		for (glia_route *r = gw->routes; r; r = r->next_route) {
 			const glia_prediction_stats *ps =
 				&r->stats.predictions;
 			if (ps->type != GLIA_MONITOR_REGRESSION || !ps->count)
 				continue;
-			double v[] = {ps->min, ps->max, ps->sum,
-				      (double)ps->count};
+			double v[] = {ps->sum, (double)ps->count, ps->min,
+				      ps->max};
 			api_label(lab, r, NULL);
 			glia_metrics_sample(out, names[k], lab->data, v[k]);
 		}

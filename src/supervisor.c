@@ -1021,6 +1021,12 @@ static void api_configure_route(glia_api *a)
 {
 	glia_route_configure(a->route, a->spec.networking.timeout_ms,
 			     a->spec.autoscaling.max_replica_concurrency);
+	const glia_api_spec *sp = &a->spec;
+	glia_route_set_monitoring(
+		a->route, !sp->monitoring.set ? GLIA_MONITOR_NONE
+			  : sp->monitoring.model_type == GLIA_MODEL_REGRESSION
+				  ? GLIA_MONITOR_REGRESSION
+				  : GLIA_MONITOR_CLASSIFICATION);
 	char *desc = describe_json(a);
 	glia_route_set_description(a->route, desc);
 	free(desc);
@@ -1403,11 +1409,43 @@ static json_t *last_minute_json(glia_api *a)
 		glia_minute_total(&glia_route_get_stats(a->route)->minute,
 				  (int64_t)glia_now(), &h);
 	double avg = h.count ? h.sum / (double)h.count : 0;
+	/* A younger route has not had a whole minute yet. */
+	double span = glia_wall() - a->started_at;
+	if (span > GLIA_WINDOW_SECONDS || span < 1)
+		span = span < 1 ? 1 : GLIA_WINDOW_SECONDS;
 	return json_pack("{s:f, s:f, s:f, s:I}", "rps",
-			 (double)h.count / GLIA_WINDOW_SECONDS, "avg_latency_ms",
+			 (double)h.count / span, "avg_latency_ms",
 			 avg * 1000, "p99_latency_ms",
 			 glia_histogram_quantile(&h, 0.99) * 1000, "requests",
 			 (json_int_t)h.count);
+}
+
+/* Counted predictions of a monitored API; NULL when monitoring is off. */
+static json_t *predictions_json(glia_api *a)
+{
+	if (!a->route)
+		return NULL;
+	const glia_prediction_stats *ps =
+		&glia_route_get_stats(a->route)->predictions;
+	if (ps->type == GLIA_MONITOR_CLASSIFICATION) {
+		json_t *classes = json_object();
+		for (size_t i = 0; i <= GLIA_MAX_CLASSES; i++)
+			if ((i < ps->n_classes || i == GLIA_MAX_CLASSES) &&
+			    ps->classes[i].count)
+				json_object_set_new(
+					classes, ps->classes[i].label,
+					json_integer((json_int_t)ps->classes[i]
+							     .count));
+		return json_pack("{s:s, s:o}", "model_type", "classification",
+				 "classes", classes);
+	}
+	if (ps->type == GLIA_MONITOR_REGRESSION)
+		return json_pack("{s:s, s:I, s:f, s:f, s:f}", "model_type",
+				 "regression", "count", (json_int_t)ps->count,
+				 "min", ps->count ? ps->min : 0.0, "max",
+				 ps->count ? ps->max : 0.0, "avg",
+				 ps->count ? ps->sum / (double)ps->count : 0.0);
+	return NULL;
 }
 
 static json_t *errors_json(glia_api *a)
@@ -1533,6 +1571,9 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 		json_array_append_new(reps, replica_json(r));
 	json_object_set_new(j, "replica_list", reps);
 	json_object_set_new(j, "recent_errors", errors_json(a));
+	json_t *pred = predictions_json(a);
+	if (pred)
+		json_object_set_new(j, "predictions", pred);
 	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));

@@ -4,6 +4,11 @@ load() builds the user's predictor once; handle() turns one HTTP request
 into a predict() call and its result into (status, content type, body
 bytes, extra header lines, post-predict state); post() runs post_predict
 after the C side has written the response.
+
+While a request is handled on a thread, what the predictor prints to
+sys.stdout or sys.stderr from that thread has each line prefixed with
+"[<request id>] " (see _TaggedStream), so that `glia logs` can tell which
+request a line belongs to.
 """
 
 import importlib.util
@@ -14,12 +19,13 @@ import operator
 import os
 import sys
 import traceback
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qs, parse_qsl, quote
 
 import glia
 from glia import Response
 
 ERROR_LINE_MAX = 500
+PREDICTION_HEADER_MAX = 200  # characters of an X-Glia-Prediction value
 
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -36,6 +42,8 @@ _predict = None       # calls the user's predict with the arguments it takes
 _post_predict = None  # likewise for post_predict, or None
 _wants = (False, False, False)  # (payload, query_params, headers) needed
 _ctype_cache = {}
+_monitor = None       # (regression?, key or None) when spec.monitoring is set
+_raw_stderr = sys.stderr  # where glia's own request-scoped lines go
 
 
 class LoadError(Exception):
@@ -75,9 +83,68 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _TaggedStream:
+    """sys.stdout / sys.stderr for the predictor: inside a request (the
+    thread's glia request id is set) every line written starts with
+    "[<request id>] "; outside requests text passes through unchanged.
+    Everything else (flush, fileno, encoding, isatty, buffer, ...) is the
+    wrapped stream's. Writing bytes through .buffer bypasses the prefix."""
+
+    __slots__ = ("_stream", "_at_line_start")
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._at_line_start = True
+
+    def write(self, s):
+        rid = _current_request_id()
+        if rid is None or type(s) is not str or not s:
+            n = self._stream.write(s)
+            if type(s) is str and s:
+                self._at_line_start = s[-1] == "\n"
+            return n
+        prefix = "[" + rid + "] "
+        text = s.replace("\n", "\n" + prefix)
+        if s[-1] == "\n":
+            text = text[:-len(prefix)]
+        if self._at_line_start:
+            text = prefix + text
+        self._at_line_start = s[-1] == "\n"
+        self._stream.write(text)
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def __iter__(self):
+        return iter(self._stream)
+
+    def __repr__(self):
+        return "<glia request-tagged %r>" % (self._stream,)
+
+
+_current_request_id = glia._request_id.get
+
+
+def _tag_std_streams():
+    global _raw_stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _TaggedStream):
+            if name == "stderr":
+                _raw_stderr = stream
+            setattr(sys, name, _TaggedStream(stream))
+
+
 def _setup_logging(level_name):
     root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
+    # the lines carry [<request id>] already: the raw stream, not the
+    # tagged one
+    handler = logging.StreamHandler(_raw_stderr)
     handler.addFilter(_RequestIdFilter())
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s [%(request_id)s] %(message)s"))
@@ -184,6 +251,15 @@ def _post_caller(fn, names):
     return call
 
 
+def _setup_monitoring(spec):
+    global _monitor
+    mon = spec.get("monitoring")
+    if not mon:
+        _monitor = None
+        return
+    _monitor = (mon.get("model_type") == "regression", mon.get("key"))
+
+
 def _build(spec):
     global _predict, _post_predict, _wants
     pred = spec["predictor"]
@@ -232,8 +308,10 @@ def load(spec_json, replica_id):
     traceback is already on stderr)."""
     try:
         spec = json.loads(spec_json)
+        _tag_std_streams()
         _setup_logging(spec["predictor"].get("log_level", "info"))
         _fix_executable()
+        _setup_monitoring(spec)
         _build(spec)
     except BaseException as exc:
         if not isinstance(exc, LoadError):
@@ -480,13 +558,78 @@ def _log_exception(request_id):
     prefix = "[%s] " % (request_id or "-")
     text = "".join(traceback.format_exc())
     lines = [prefix + line for line in text.splitlines()]
-    sys.stderr.write("\n".join(lines) + "\n")
+    _raw_stderr.write("\n".join(lines) + "\n")
+
+
+# --- prediction monitoring ----------------------------------------------
+
+def _predicted_value(result):
+    """The value monitoring counts: the answer itself when it is a scalar,
+    or answer[key] for a mapping when monitoring.key is set; else None."""
+    if isinstance(result, Response):
+        result = result.body
+    key = _monitor[1]
+    if key is not None:
+        if not isinstance(result, dict):
+            return None
+        result = result.get(key)
+    tolist = getattr(result, "tolist", None)  # numpy scalars
+    if callable(tolist) and not isinstance(result, (str, bytes)):
+        result = tolist()
+    if isinstance(result, (str, int, float)):  # bool is an int
+        return result
+    return None
+
+
+def _capped_quote(text):
+    """Percent-encoded text (UTF-8, only A-Z a-z 0-9 - . _ ~ kept), cut to
+    PREDICTION_HEADER_MAX characters between whole characters."""
+    out = quote(text[:PREDICTION_HEADER_MAX], safe="")
+    if len(out) <= PREDICTION_HEADER_MAX:
+        return out
+    parts, n = [], 0
+    for ch in text:
+        q = quote(ch, safe="")
+        if n + len(q) > PREDICTION_HEADER_MAX:
+            break
+        parts.append(q)
+        n += len(q)
+    return "".join(parts)
+
+
+def _prediction_header(result):
+    """b"X-Glia-Prediction: <value>\r\n" for the gateway, or None.
+    classification: the class as text, percent-encoded; regression: the
+    value as a float (Python's repr: "0.5", "1e-05", "-3.0")."""
+    value = _predicted_value(result)
+    if value is None:
+        return None
+    if _monitor[0]:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if number != number or number in (float("inf"), float("-inf")):
+            return None
+        text = repr(number)
+    else:
+        text = _capped_quote(value if type(value) is str else str(value))
+        if not text:
+            return None
+    return b"X-Glia-Prediction: " + text.encode("ascii") + b"\r\n"
 
 
 def handle(method, path, query, raw_headers, body, content_type, request_id):
     """One request -> (status, content type or None, body bytes,
     extra header bytes or None, post_predict state or None)."""
-    glia._request_id.set(request_id)
+    token = glia._request_id.set(request_id)
+    try:
+        return _handle(query, raw_headers, body, content_type, request_id)
+    finally:
+        glia._request_id.reset(token)
+
+
+def _handle(query, raw_headers, body, content_type, request_id):
     want_p, want_q, want_h = _wants
     try:
         payload = _decode(content_type, body) if want_p else None
@@ -503,8 +646,15 @@ def handle(method, path, query, raw_headers, body, content_type, request_id):
     try:
         status, ctype, out, extra = _encode(result)
     except _Unencodable as exc:
-        sys.stderr.write("[%s] %s\n" % (request_id or "-", exc))
+        _raw_stderr.write("[%s] %s\n" % (request_id or "-", exc))
         return _error(500, str(exc))
+    if _monitor is not None and 200 <= status < 300:
+        try:
+            line = _prediction_header(result)
+        except Exception:  # noqa: BLE001 - monitoring never fails a request
+            line = None
+        if line is not None:
+            extra = line if extra is None else extra + line
     post = None
     if _post_predict is not None:
         post = (request_id, result, payload, qp, headers)
@@ -514,8 +664,10 @@ def handle(method, path, query, raw_headers, body, content_type, request_id):
 def post(state):
     """Runs post_predict for a request whose response was sent."""
     request_id, result, payload, qp, headers = state
-    glia._request_id.set(request_id)
+    token = glia._request_id.set(request_id)
     try:
         _post_predict(result, payload, qp, headers)
     except BaseException:
         _log_exception(request_id)
+    finally:
+        glia._request_id.reset(token)

@@ -175,6 +175,24 @@ static void test_parse_help_and_unimplemented(void **state)
 	assert_string_equal(a.command, "job");
 }
 
+static void test_parse_logs_json(void **state)
+{
+	glia_cli_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, "logs", "iris", "--json", "-f", NULL),
+	                 0);
+	assert_true(a.json);
+	assert_true(a.follow);
+	assert_int_equal(parse(&a, err, "logs", "iris", "-o", "json", NULL), 0);
+	assert_true(a.json);
+	assert_int_equal(parse(&a, err, "get", "--json", NULL), 0);
+	assert_true(a.json);
+	assert_int_equal(parse(&a, err, "logs", "iris", "--json=yes", NULL),
+	                 -1);
+	assert_int_equal(
+	    parse(&a, err, "predict", "iris", "{}", "--json", NULL), -1);
+}
+
 static void test_parse_double_dash_ends_options(void **state)
 {
 	glia_cli_args a;
@@ -257,6 +275,198 @@ static void test_latency_units(void **state)
 		glia_cli_format_latency(cases[i].ms, s, sizeof s);
 		assert_string_equal(s, cases[i].want);
 	}
+}
+
+static void test_count_units(void **state)
+{
+	char s[32];
+	static const struct {
+		long long n;
+		const char *want;
+	} cases[] = {
+	    {0, "0"},
+	    {999999, "999999"},
+	    {1000000, "1M"},
+	    {1234567, "1.23M"},
+	    {12345678, "12.3M"},
+	    {123456789, "123M"},
+	    {999499999, "999M"},
+	    {999500000, "1G"},
+	    {1500000000, "1.5G"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		glia_cli_format_count(cases[i].n, s, sizeof s);
+		assert_string_equal(s, cases[i].want);
+	}
+}
+
+static void test_rate_units(void **state)
+{
+	char s[32];
+	static const struct {
+		double rps;
+		const char *want;
+	} cases[] = {
+	    {-1, "-"},      {0, "0"},         {1.0 / 60, "0.02"},
+	    {0.5, "0.50"},  {0.999, "1.0"},   {12.34, "12.3"},
+	    {99.96, "100"}, {1234.4, "1234"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		glia_cli_format_rate(cases[i].rps, s, sizeof s);
+		assert_string_equal(s, cases[i].want);
+	}
+}
+
+/* ---- glia get screens ---- */
+
+static json_t *load(const char *text)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, 0, &err);
+	if (!j)
+		fail_msg("bad JSON in test: %s", err.text);
+	return j;
+}
+
+#define NOW 1700000100.0
+
+static const char list_json[] =
+    "{\"apis\": [{\"name\": \"iris-classifier\", \"kind\": \"RealtimeAPI\","
+    " \"status\": \"live\", \"replicas\": {\"requested\": 2, \"ready\": 2,"
+    " \"up_to_date\": 2, \"failed\": 0},"
+    " \"requests\": {\"total\": 24120, \"2xx\": 24000, \"4xx\": 100,"
+    " \"5xx\": 20}, \"avg_latency_ms\": 1.5, \"last_update\": 1700000040.0,"
+    " \"last_minute\": {\"rps\": 402.07, \"avg_latency_ms\": 0.821,"
+    " \"p99_latency_ms\": 4.2, \"requests\": 24124}},"
+    " {\"name\": \"idle\", \"kind\": \"RealtimeAPI\", \"status\": \"starting\","
+    " \"replicas\": {\"requested\": 1, \"ready\": 0, \"up_to_date\": 0},"
+    " \"requests\": {\"total\": 0, \"2xx\": 0, \"4xx\": 0, \"5xx\": 0},"
+    " \"last_update\": 1700000099.0,"
+    " \"last_minute\": {\"rps\": 0, \"avg_latency_ms\": 0,"
+    " \"p99_latency_ms\": 0, \"requests\": 0}}]}";
+
+static void test_get_table_has_minute_and_since_deploy_columns(void **state)
+{
+	json_t *j = load(list_json);
+	glia_buf out;
+	glia_buf_init(&out, 0);
+	glia_cli_render_list(j, NOW, &out);
+	assert_string_equal(
+	    out.data,
+	    "NAME             KIND         STATUS    REPLICAS  UP-TO-DATE  "
+	    "RPS  AVG     P99    2XX    4XX  5XX  UPDATED\n"
+	    "iris-classifier  RealtimeAPI  live      2/2       2           "
+	    "402  0.82ms  4.2ms  24000  100  20   1m\n"
+	    "idle             RealtimeAPI  starting  0/1       0           "
+	    "0    -       -      0      0    0    1s\n");
+	glia_buf_free(&out);
+	json_decref(j);
+}
+
+/* A 25-character name and large counts still fit in 120 columns. */
+static void test_get_table_fits_120_columns(void **state)
+{
+	json_t *j = load(list_json);
+	json_t *api = json_array_get(json_object_get(j, "apis"), 0);
+	json_object_set_new(api, "name",
+	                    json_string("fraud-detector-production"));
+	json_object_set_new(api, "status", json_string("updating"));
+	json_object_set_new(json_object_get(api, "requests"), "2xx",
+	                    json_integer(123400000));
+	json_object_set_new(json_object_get(api, "requests"), "4xx",
+	                    json_integer(999999));
+	json_object_set_new(json_object_get(api, "requests"), "5xx",
+	                    json_integer(99999));
+	glia_buf out;
+	glia_buf_init(&out, 0);
+	glia_cli_render_list(j, NOW, &out);
+	for (char *p = out.data; *p;) {
+		char *nl = strchr(p, '\n');
+		if ((size_t)(nl - p) > 120)
+			fail_msg("line of %zu columns: %.*s", (size_t)(nl - p),
+			         (int)(nl - p), p);
+		p = nl + 1;
+	}
+	glia_buf_free(&out);
+	json_decref(j);
+}
+
+static const char detail_json[] =
+    "{\"name\": \"iris\", \"kind\": \"RealtimeAPI\", \"status\": \"live\","
+    " \"url\": \"http://127.0.0.1:8888/iris\","
+    " \"replicas\": {\"requested\": 2, \"ready\": 2, \"up_to_date\": 2},"
+    " \"restarts\": 1, \"error\": null,"
+    " \"requests\": {\"total\": 120, \"2xx\": 110, \"4xx\": 7, \"5xx\": 3},"
+    " \"avg_latency_ms\": 1.25, \"last_update\": 1700000040.0,"
+    " \"in_flight\": 1, \"queued\": 0,"
+    " \"last_minute\": {\"rps\": 2.0, \"avg_latency_ms\": 1.1,"
+    " \"p99_latency_ms\": 9.87, \"requests\": 120},"
+    " \"predictions\": {\"model_type\": \"classification\","
+    " \"classes\": {\"setosa\": 50, \"versicolor\": 40, \"virginica\": 20}},"
+    " \"replica_list\": [{\"id\": \"iris-1a2b3c-aaaaa\", \"pids\": [101],"
+    " \"state\": \"ready\", \"restarts\": 1, \"age_s\": 125.0,"
+    " \"in_flight\": 1, \"requests\": 70, \"errors_5xx\": 3},"
+    " {\"id\": \"iris-1a2b3c-bbbbb\", \"pids\": [102, 103],"
+    " \"state\": \"ready\", \"restarts\": 0, \"age_s\": 30.0,"
+    " \"in_flight\": 0, \"requests\": 50, \"errors_5xx\": 0}],"
+    " \"recent_errors\": [{\"at\": 1700000095.0, \"status\": 500,"
+    " \"request_id\": \"0f3a9c1d2e4b5a6c00000002\","
+    " \"error\": \"ValueError: boom\"},"
+    " {\"at\": 1700000010.0, \"status\": 400, \"request_id\": \"rid-1\","
+    " \"error\": \"invalid JSON payload: Expecting value: line 1 column 1"
+    " (char 0) and then some more text to make it long\"}]}";
+
+static void test_get_detail_shows_minute_replicas_and_errors(void **state)
+{
+	json_t *j = load(detail_json);
+	glia_buf out;
+	glia_buf_init(&out, 0);
+	glia_cli_render_detail(j, NOW, &out);
+	assert_string_equal(
+	    out.data,
+	    "name:        iris\n"
+	    "kind:        RealtimeAPI\n"
+	    "status:      live\n"
+	    "endpoint:    http://127.0.0.1:8888/iris\n"
+	    "replicas:    2/2 ready\n"
+	    "up-to-date:  2\n"
+	    "restarts:    1\n"
+	    "requests:    120 (2xx: 110, 4xx: 7, 5xx: 3)\n"
+	    "avg latency: 1.2ms\n"
+	    "last minute: 2.0 req/s, avg 1.1ms, p99 9.9ms (120 requests)\n"
+	    "in flight:   1 (queued: 0)\n"
+	    "predictions: setosa: 50, versicolor: 40, virginica: 20\n"
+	    "last update: 1m ago\n"
+	    "\n"
+	    "ID                 STATE  PIDS     REQUESTS  5XX  IN-FLIGHT  "
+	    "RESTARTS  AGE\n"
+	    "iris-1a2b3c-aaaaa  ready  101      70        3    1          "
+	    "1         2m\n"
+	    "iris-1a2b3c-bbbbb  ready  102,103  50        0    0          "
+	    "0         30s\n"
+	    "\n"
+	    "recent errors (newest first):\n"
+	    "AGE  STATUS  REQUEST-ID                ERROR\n"
+	    "5s   500     0f3a9c1d2e4b5a6c00000002  ValueError: boom\n"
+	    "1m   400     rid-1                     invalid JSON payload: "
+	    "Expecting value: line 1 column 1 (char 0) and t...\n");
+	glia_buf_free(&out);
+	json_decref(j);
+}
+
+static void test_get_detail_regression_predictions(void **state)
+{
+	json_t *j = load("{\"name\": \"r\", \"predictions\": {\"model_type\":"
+	                 " \"regression\", \"count\": 4, \"min\": 0.5,"
+	                 " \"max\": 12, \"avg\": 3.25}}");
+	glia_buf out;
+	glia_buf_init(&out, 0);
+	glia_cli_render_detail(j, NOW, &out);
+	assert_non_null(strstr(out.data, "predictions: 4 value(s), min 0.5, "
+	                                 "avg 3.25, max 12\n"));
+	assert_null(strstr(out.data, "recent errors"));
+	glia_buf_free(&out);
+	json_decref(j);
 }
 
 static void test_home_dir_resolution(void **state)
@@ -637,31 +847,39 @@ static void test_stream_rejects_bad_chunk_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_get_with_options_after_the_name),
-		cmocka_unit_test(test_parse_options_before_the_command),
-		cmocka_unit_test(test_parse_value_forms),
-		cmocka_unit_test(test_parse_deploy_wait_timeout),
-		cmocka_unit_test(test_parse_dash_f_depends_on_the_command),
-		cmocka_unit_test(test_parse_logs_tail_and_replica),
-		cmocka_unit_test(test_parse_missing_and_extra_arguments),
-		cmocka_unit_test(test_parse_unknown_command_and_option),
-		cmocka_unit_test(test_parse_help_and_unimplemented),
-		cmocka_unit_test(test_parse_double_dash_ends_options),
-		cmocka_unit_test(test_table_pads_columns_and_trims_line_ends),
-		cmocka_unit_test(test_table_counts_utf8_as_one_column),
-		cmocka_unit_test(test_age_units),
-		cmocka_unit_test(test_latency_units),
-		cmocka_unit_test(test_home_dir_resolution),
-		cmocka_unit_test(test_parse_url),
-		cmocka_unit_test(test_url_encode),
-		cmocka_unit_test(test_request_content_length_answer),
-		cmocka_unit_test(test_request_chunked_and_eof_answers),
-		cmocka_unit_test(test_request_long_socket_path),
-		cmocka_unit_test(test_request_no_daemon_is_econnect),
-		cmocka_unit_test(test_request_times_out),
-		cmocka_unit_test(test_stream_chunked_in_small_pieces),
-		cmocka_unit_test(test_stream_cancel_ends_an_endless_answer),
-		cmocka_unit_test(test_stream_rejects_bad_chunk_size),
+	    cmocka_unit_test(test_parse_get_with_options_after_the_name),
+	    cmocka_unit_test(test_parse_options_before_the_command),
+	    cmocka_unit_test(test_parse_value_forms),
+	    cmocka_unit_test(test_parse_deploy_wait_timeout),
+	    cmocka_unit_test(test_parse_dash_f_depends_on_the_command),
+	    cmocka_unit_test(test_parse_logs_tail_and_replica),
+	    cmocka_unit_test(test_parse_missing_and_extra_arguments),
+	    cmocka_unit_test(test_parse_unknown_command_and_option),
+	    cmocka_unit_test(test_parse_help_and_unimplemented),
+	    cmocka_unit_test(test_parse_logs_json),
+	    cmocka_unit_test(test_parse_double_dash_ends_options),
+	    cmocka_unit_test(test_table_pads_columns_and_trims_line_ends),
+	    cmocka_unit_test(test_table_counts_utf8_as_one_column),
+	    cmocka_unit_test(test_age_units),
+	    cmocka_unit_test(test_latency_units),
+	    cmocka_unit_test(test_count_units),
+	    cmocka_unit_test(test_rate_units),
+	    cmocka_unit_test(
+	        test_get_table_has_minute_and_since_deploy_columns),
+	    cmocka_unit_test(test_get_table_fits_120_columns),
+	    cmocka_unit_test(test_get_detail_shows_minute_replicas_and_errors),
+	    cmocka_unit_test(test_get_detail_regression_predictions),
+	    cmocka_unit_test(test_home_dir_resolution),
+	    cmocka_unit_test(test_parse_url),
+	    cmocka_unit_test(test_url_encode),
+	    cmocka_unit_test(test_request_content_length_answer),
+	    cmocka_unit_test(test_request_chunked_and_eof_answers),
+	    cmocka_unit_test(test_request_long_socket_path),
+	    cmocka_unit_test(test_request_no_daemon_is_econnect),
+	    cmocka_unit_test(test_request_times_out),
+	    cmocka_unit_test(test_stream_chunked_in_small_pieces),
+	    cmocka_unit_test(test_stream_cancel_ends_an_endless_answer),
+	    cmocka_unit_test(test_stream_rejects_bad_chunk_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -419,6 +419,53 @@ static void quoted_numbers_are_accepted_for_numeric_fields(void **state)
 	glia_api_specs_free(s, 1);
 }
 
+/* Cortex's shape: monitoring at the API's top level. */
+static void monitoring_classification_with_key(void **state)
+{
+	glia_api_spec *s = parse_one(API "monitoring:\n"
+	                                 "  model_type: classification\n"
+	                                 "  key: label\n");
+	json_t *j = glia_api_spec_to_json(s);
+
+	assert_true(s->monitoring.set);
+	assert_int_equal(s->monitoring.model_type, GLIA_MODEL_CLASSIFICATION);
+	assert_string_equal(s->monitoring.key, "label");
+	assert_json(json_object_get(j, "monitoring"),
+	            "{\"key\":\"label\",\"model_type\":\"classification\"}");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
+static void monitoring_regression_without_key(void **state)
+{
+	glia_api_spec *s =
+	    parse_one(API "monitoring: {model_type: regression}\n");
+	json_t *j = glia_api_spec_to_json(s);
+
+	assert_true(s->monitoring.set);
+	assert_int_equal(s->monitoring.model_type, GLIA_MODEL_REGRESSION);
+	assert_null(s->monitoring.key);
+	assert_json(json_object_get(j, "monitoring"),
+	            "{\"key\":null,\"model_type\":\"regression\"}");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
+static void monitoring_absent_or_null_is_off(void **state)
+{
+	glia_api_spec *s = parse_one(API);
+	json_t *j = glia_api_spec_to_json(s);
+
+	assert_false(s->monitoring.set);
+	assert_true(json_is_null(json_object_get(j, "monitoring")));
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API "monitoring: null\n");
+	assert_false(s->monitoring.set);
+	glia_api_specs_free(s, 1);
+}
+
 /* ---- invalid specs ---- */
 
 typedef struct bad_case {
@@ -490,7 +537,8 @@ static const bad_case bad_cases[] = {
     {"nme: a\n", "glia.yaml:1:1: nme: unknown key; did you mean \"name\"?"},
     {"name: a\nkind: RealtimeAPI\nreplicas: 3\n",
      "glia.yaml:3:1: replicas: unknown key; valid keys: name, kind, "
-     "predictor, compute, autoscaling, update_strategy, networking"},
+     "predictor, compute, autoscaling, update_strategy, networking, "
+     "monitoring"},
     {API "  procesess_per_replica: 2\n",
      "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
      "mean \"processes_per_replica\"?"},
@@ -730,6 +778,30 @@ static const bad_case bad_cases[] = {
      "  networking: {endpoint: /a}\n",
      "glia.yaml:7:26: networking.endpoint: /a is already the endpoint of "
      "API \"a\" (line 1)"},
+    /* monitoring */
+    {API "monitoring: {}\n",
+     "glia.yaml:6:13: monitoring.model_type: required (classification or "
+     "regression)"},
+    {API "monitoring: {key: label}\n",
+     "glia.yaml:6:13: monitoring.model_type: required (classification or "
+     "regression)"},
+    {API "monitoring: {model_type: categorical}\n",
+     "glia.yaml:6:26: monitoring.model_type: must be one of classification, "
+     "regression, got \"categorical\""},
+    {API "monitoring: {model_type: regression, key: \"\"}\n",
+     "glia.yaml:6:43: monitoring.key: must be a non-empty string, got \"\""},
+    {API "monitoring: {model_type: regression, key: [a]}\n",
+     "glia.yaml:6:43: monitoring.key: must be a non-empty string, got a "
+     "list"},
+    {API "monitoring: {model_typ: regression}\n",
+     "glia.yaml:6:14: monitoring.model_typ: unknown key; did you mean "
+     "\"model_type\"?"},
+    {API "monitoring: {model_type: regression, threshold: 3}\n",
+     "glia.yaml:6:38: monitoring.threshold: unknown key; valid keys: "
+     "model_type, key"},
+    {API "monitoring: classification\n",
+     "glia.yaml:6:13: monitoring: must be a mapping, got "
+     "\"classification\""},
 };
 
 static void invalid_specs_give_exact_messages(void **state)
@@ -909,7 +981,8 @@ static const char doc_json[] =
     " \"downscale_tolerance\": 0.05, \"upscale_tolerance\": 0.05},"
     " \"update_strategy\": {\"max_surge\": \"25%\","
     " \"max_unavailable\": \"25%\"},"
-    " \"networking\": {\"endpoint\": \"/iris\", \"timeout\": \"60000ms\"}}";
+    " \"networking\": {\"endpoint\": \"/iris\", \"timeout\": \"60000ms\"},"
+    " \"monitoring\": null}";
 
 static void to_json_matches_documented_format(void **state)
 {
@@ -984,6 +1057,46 @@ static void json_round_trips(void **state)
 	round_trip(c_yaml);
 	round_trip(cortex_yaml);
 	round_trip(API "  models: {path: models/one}\n");
+	round_trip(API "monitoring: {model_type: classification, key: c}\n");
+	round_trip(API "monitoring: {model_type: regression}\n");
+}
+
+/* Specs stored before "monitoring" existed still load. */
+static void from_json_accepts_a_spec_without_monitoring(void **state)
+{
+	json_t *j = json_loads(doc_json, 0, NULL);
+	glia_api_spec out;
+	char err[256] = "";
+
+	json_object_del(j, "monitoring");
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)), 0);
+	assert_false(out.monitoring.set);
+	glia_api_spec_free(&out);
+	json_decref(j);
+}
+
+static void from_json_refuses_bad_monitoring(void **state)
+{
+	static const char *const bad[] = {
+	    "{}",
+	    "{\"model_type\": \"ranking\"}",
+	    "{\"model_type\": \"regression\", \"key\": 3}",
+	    "{\"model_type\": \"regression\", \"extra\": 1}",
+	    "[]",
+	};
+
+	for (size_t i = 0; i < N(bad); i++) {
+		json_t *j = json_loads(doc_json, 0, NULL);
+		glia_api_spec out;
+		char err[256] = "";
+
+		json_object_set_new(j, "monitoring",
+		                    json_loads(bad[i], 0, NULL));
+		if (glia_api_spec_from_json(j, &out, err, sizeof(err)) != -1)
+			fail_msg("monitoring %s accepted", bad[i]);
+		assert_non_null(strstr(err, "monitoring"));
+		json_decref(j);
+	}
 }
 
 static void from_json_refuses_malformed_specs(void **state)
@@ -1057,6 +1170,9 @@ int main(void)
 	    cmocka_unit_test(cortex_only_keys_are_accepted_and_ignored),
 	    cmocka_unit_test(null_values_count_as_absent),
 	    cmocka_unit_test(quoted_numbers_are_accepted_for_numeric_fields),
+	    cmocka_unit_test(monitoring_classification_with_key),
+	    cmocka_unit_test(monitoring_regression_without_key),
+	    cmocka_unit_test(monitoring_absent_or_null_is_off),
 	    cmocka_unit_test(invalid_specs_give_exact_messages),
 	    cmocka_unit_test(error_fields_are_filled),
 	    cmocka_unit_test(alias_bomb_in_config_is_refused),
@@ -1067,6 +1183,8 @@ int main(void)
 	    cmocka_unit_test(to_json_writes_set_models_and_batching),
 	    cmocka_unit_test(json_round_trips),
 	    cmocka_unit_test(from_json_refuses_malformed_specs),
+	    cmocka_unit_test(from_json_accepts_a_spec_without_monitoring),
+	    cmocka_unit_test(from_json_refuses_bad_monitoring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
