@@ -3,6 +3,7 @@
  * parse answer) -> answer the client -> account. */
 #include "gateway.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct glia_route {
 	int max_concurrency;
 	int ready_replicas;
 	int removed;
+	int passthrough; /* command server: protocol paths forwarded as-is */
 	int refs; /* requests that point here */
 	void (*on_demand)(void *);
 	void *demand_arg;
@@ -923,26 +925,38 @@ static void make_request_id(glia_gateway *gw, char *out)
 		 (unsigned long long)(gw->rid_counter & 0xffffffffULL));
 }
 
+/* Hop-by-hop headers, ours (X-Request-ID is set anew) and X-Glia-*: only
+ * the gateway speaks those to replicas. */
 static int skip_client_header(const char *name)
 {
 	static const char *hop[] = {"connection", "keep-alive",
 				    "content-length", "transfer-encoding",
 				    "x-request-id", "expect", "upgrade",
 				    "te", "proxy-connection"};
+	if (strncasecmp(name, "x-glia-", 7) == 0)
+		return 1;
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
 	return 0;
 }
 
+/* How a request is forwarded: the path the replica sees, and for the
+ * inference protocols the method and the X-Glia-* lines that name them. */
+typedef struct forward {
+	const char *path;   /* "" means "/" */
+	const char *method; /* NULL: the client's */
+	const char *extra;  /* header lines, or NULL */
+} forward;
+
 static void build_upstream_request(greq *q, const glia_http_msg *m,
-				   const char *rest)
+				   const forward *f)
 {
 	glia_buf *o = &q->upreq;
 	glia_buf_reset(o);
-	glia_buf_puts(o, m->method);
+	glia_buf_puts(o, f->method ? f->method : m->method);
 	glia_buf_puts(o, " ");
-	glia_buf_puts(o, *rest ? rest : "/");
+	glia_buf_puts(o, *f->path ? f->path : "/");
 	if (*m->query) {
 		glia_buf_puts(o, "?");
 		glia_buf_puts(o, m->query);
@@ -959,6 +973,8 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 		glia_buf_append(o, h->value, h->value_len);
 		glia_buf_puts(o, "\r\n");
 	}
+	if (f->extra)
+		glia_buf_puts(o, f->extra);
 	append_id_and_length(o, q->id, m->body_len);
 	glia_buf_append(o, m->body, m->body_len);
 }
@@ -970,18 +986,13 @@ static int overloaded(const glia_route *r)
 	return (long)r->in_flight + r->queued >= cap;
 }
 
-static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
-		       const glia_http_msg *m, glia_route *r,
-		       const char *rest, const char *id)
+/* Queues a request for r's replicas (or answers 503 at once). */
+static void route_request(glia_gateway *gw, glia_httpd_conn *c,
+			  const glia_http_msg *m, glia_route *r,
+			  const forward *f, const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
 	id_header(extra, sizeof extra, id);
-	if (strcmp(m->method, "GET") == 0 && *rest == '\0' &&
-	    r->description) {
-		glia_httpd_respond(c, 200, "application/json", r->description,
-				   strlen(r->description), extra);
-		return;
-	}
 	if (r->unavailable && !has_backend(r)) {
 		account(r, 503, glia_now(), id, r->unavailable,
 			strlen(r->unavailable));
@@ -1011,7 +1022,7 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 	snprintf(q->path, sizeof q->path, "%s", m->path);
 	snprintf(q->peer, sizeof q->peer, "%s", glia_httpd_peer(c));
 	glia_httpd_set_owner(c, client_gone, q);
-	build_upstream_request(q, m, rest);
+	build_upstream_request(q, m, f);
 	if (r->timeout_ms > 0)
 		uv_timer_start(&q->timer, req_timeout_cb,
 			       (uint64_t)r->timeout_ms, 0);
@@ -1182,6 +1193,194 @@ void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
 	gw->metrics_arg = arg;
 }
 
+static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
+		       const glia_http_msg *m, glia_route *r,
+		       const char *rest, const char *id)
+{
+	if (strcmp(m->method, "GET") == 0 && *rest == '\0' &&
+	    r->description) {
+		char extra[REQUEST_ID_MAX + 64];
+		id_header(extra, sizeof extra, id);
+		glia_httpd_respond(c, 200, "application/json", r->description,
+				   strlen(r->description), extra);
+		return;
+	}
+	forward f = {rest, NULL, NULL};
+	route_request(gw, c, m, r, &f, id);
+}
+
+/* ---- inference protocols (docs/protocols.md) ----------------------------
+ * Open Inference Protocol V2 under /v2 and TF Serving / KServe V1 under
+ * /v1/models. A model name is an API name, or <api>.<model>. Health and
+ * readiness are answered here; infer, metadata and predict go to a replica
+ * with X-Glia-Protocol naming what the worker must decode. */
+
+static glia_route *route_by_model(glia_gateway *gw, const char *model)
+{
+	size_t n = strcspn(model, ".");
+	for (glia_route *r = gw->routes; r; r = r->next_route)
+		if (strlen(r->api_name) == n &&
+		    strncmp(r->api_name, model, n) == 0)
+			return r;
+	return NULL;
+}
+
+static void respond_json(glia_httpd_conn *c, int status, const char *body,
+			 const char *id)
+{
+	char extra[REQUEST_ID_MAX + 64];
+	id_header(extra, sizeof extra, id);
+	glia_httpd_respond(c, status, "application/json", body, strlen(body),
+			   extra);
+}
+
+static void respond_err(glia_httpd_conn *c, int status, const char *msg,
+			const char *id)
+{
+	char extra[REQUEST_ID_MAX + 64];
+	id_header(extra, sizeof extra, id);
+	glia_httpd_respond_error(c, status, msg, extra);
+}
+
+/* Model names and versions: letters, digits, '.', '_' and '-' only (they
+ * are echoed into JSON and headers). */
+static int safe_name(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return 0;
+	return 1;
+}
+
+/* A model path "<m>[/versions/<v>]<tail>" split in place into its parts;
+ * model and version are copied (bounded). 0, or -1 when malformed. */
+static int split_model_path(const char *p, char *model, size_t mlen,
+			    char *version, size_t vlen, const char **tail,
+			    const char *stops)
+{
+	size_t n = strcspn(p, stops);
+	if (n == 0 || n >= mlen)
+		return -1;
+	memcpy(model, p, n);
+	model[n] = '\0';
+	p += n;
+	version[0] = '\0';
+	if (strncmp(p, "/versions/", 10) == 0) {
+		p += 10;
+		n = strcspn(p, stops);
+		if (n == 0 || n >= vlen)
+			return -1;
+		memcpy(version, p, n);
+		version[n] = '\0';
+		p += n;
+	}
+	*tail = p;
+	return safe_name(model) && safe_name(version) ? 0 : -1;
+}
+
+static void forward_protocol(glia_gateway *gw, glia_httpd_conn *c,
+			     const glia_http_msg *m, glia_route *r,
+			     const char *protocol, const char *method,
+			     const char *model, const char *version,
+			     const char *id)
+{
+	char extra[512];
+	int n = snprintf(extra, sizeof extra,
+			 "X-Glia-Protocol: %s\r\nX-Glia-Model: %s\r\n",
+			 protocol, model);
+	if (*version && n > 0 && (size_t)n < sizeof extra)
+		snprintf(extra + n, sizeof extra - (size_t)n,
+			 "X-Glia-Model-Version: %s\r\n", version);
+	forward f = {"/", method, extra};
+	if (r->passthrough) /* a command server speaks the protocol itself */
+		f.path = m->path;
+	route_request(gw, c, m, r, &f, id);
+}
+
+static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
+		      const glia_http_msg *m, const char *id)
+{
+	const char *p = m->path;
+	int get = strcmp(m->method, "GET") == 0;
+	if (strcmp(p, "/v2") == 0 && get) {
+		respond_json(c, 200,
+			     "{\"name\":\"glia\",\"version\":\"" GLIA_VERSION
+			     "\",\"extensions\":[\"binary_tensor_data\"]}",
+			     id);
+		return;
+	}
+	if (strcmp(p, "/v2/health/live") == 0 && get) {
+		respond_json(c, 200, "{\"live\":true}", id);
+		return;
+	}
+	if (strcmp(p, "/v2/health/ready") == 0 && get) {
+		respond_json(c, 200, "{\"ready\":true}", id);
+		return;
+	}
+	char model[128], version[64], msg[300];
+	const char *tail;
+	if (strncmp(p, "/v2/models/", 11) != 0 ||
+	    split_model_path(p + 11, model, sizeof model, version,
+			     sizeof version, &tail, "/") < 0) {
+		respond_err(c, 404, "no such OIP route", id);
+		return;
+	}
+	glia_route *r = route_by_model(gw, model);
+	if (!r) {
+		snprintf(msg, sizeof msg, "model '%s' not found", model);
+		respond_err(c, 404, msg, id);
+		return;
+	}
+	if (strcmp(tail, "/ready") == 0 && get) {
+		int ready = has_backend(r);
+		snprintf(msg, sizeof msg, "{\"name\":\"%s\",\"ready\":%s}",
+			 model, ready ? "true" : "false");
+		respond_json(c, ready ? 200 : 400, msg, id);
+	} else if (strcmp(tail, "/infer") == 0 &&
+		   strcmp(m->method, "POST") == 0) {
+		forward_protocol(gw, c, m, r, "v2-infer", NULL, model, version,
+				 id);
+	} else if (*tail == '\0' && get) {
+		forward_protocol(gw, c, m, r, "v2-metadata", "GET", model,
+				 version, id);
+	} else {
+		respond_err(c, 404, "no such OIP route", id);
+	}
+}
+
+static void handle_v1(glia_gateway *gw, glia_httpd_conn *c,
+		      const glia_http_msg *m, const char *id)
+{
+	char model[128], version[64], msg[400];
+	const char *tail;
+	if (split_model_path(m->path + 11, model, sizeof model, version,
+			     sizeof version, &tail, "/:") < 0) {
+		respond_err(c, 404, "no such V1 route", id);
+		return;
+	}
+	glia_route *r = route_by_model(gw, model);
+	if (!r) {
+		snprintf(msg, sizeof msg, "model '%s' not found", model);
+		respond_err(c, 404, msg, id);
+		return;
+	}
+	if (strcmp(tail, ":predict") == 0 && strcmp(m->method, "POST") == 0) {
+		forward_protocol(gw, c, m, r, "v1-predict", NULL, model,
+				 version, id);
+	} else if (*tail == '\0' && strcmp(m->method, "GET") == 0) {
+		int ready = has_backend(r);
+		snprintf(msg, sizeof msg,
+			 "{\"model_version_status\":[{\"version\":\"%s\","
+			 "\"state\":\"%s\",\"status\":{\"error_code\":"
+			 "\"OK\",\"error_message\":\"\"}}]}",
+			 *version ? version : "1",
+			 ready ? "AVAILABLE" : "UNAVAILABLE");
+		respond_json(c, 200, msg, id);
+	} else {
+		respond_err(c, 404, "no such V1 route", id);
+	}
+}
+
 static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
 		       void *data)
 {
@@ -1203,6 +1402,15 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
 	}
 	if (strcmp(m->path, "/metrics") == 0 && strcmp(m->method, "GET") == 0) {
 		serve_metrics(gw, c, extra);
+		return;
+	}
+	if (strncmp(m->path, "/v2", 3) == 0 &&
+	    (m->path[3] == '\0' || m->path[3] == '/')) {
+		handle_v2(gw, c, m, id);
+		return;
+	}
+	if (strncmp(m->path, "/v1/models/", 11) == 0) {
+		handle_v1(gw, c, m, id);
 		return;
 	}
 	const char *rest = NULL;
@@ -1288,6 +1496,11 @@ void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg)
 {
 	r->on_demand = cb;
 	r->demand_arg = arg;
+}
+
+void glia_route_set_passthrough(glia_route *r, int on)
+{
+	r->passthrough = on;
 }
 
 void glia_route_set_monitoring(glia_route *r, int type)

@@ -70,6 +70,9 @@ typedef struct glia_route_stats {
 	glia_prediction_stats predictions;
 } glia_route_stats;
 
+/* on: replicas are command servers, which get the inference protocol
+ * paths (/v2/..., /v1/models/...) as the client sent them. */
+void glia_route_set_passthrough(glia_route *r, int on);
 /* GLIA_MONITOR_*: how to count the predictions replicas report. */
 void glia_route_set_monitoring(glia_route *r, int type);
 

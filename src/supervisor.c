@@ -1022,6 +1022,8 @@ static void api_configure_route(glia_api *a)
 	glia_route_configure(a->route, a->spec.networking.timeout_ms,
 			     a->spec.autoscaling.max_replica_concurrency);
 	const glia_api_spec *sp = &a->spec;
+	glia_route_set_passthrough(a->route, sp->predictor.type ==
+						     GLIA_PREDICTOR_COMMAND);
 	glia_route_set_monitoring(
 		a->route, !sp->monitoring.set ? GLIA_MONITOR_NONE
 			  : sp->monitoring.model_type == GLIA_MODEL_REGRESSION
