@@ -80,7 +80,7 @@ static const char *const unsupported_kinds[] = {
 static const char *const predictor_keys[] = {
 	"type", "path", "command", "readiness_path", "config", "python_path",
 	"env", "processes_per_replica", "threads_per_process", "log_level",
-	"models", "server_side_batching", NULL};
+	"models", "server_side_batching", "signature", NULL};
 static const char *const predictor_types[] = {"python", "c", "command", NULL};
 static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL};
@@ -89,6 +89,12 @@ static const char *const models_keys[] = {
 static const char *const model_path_keys[] = {"name", "path", NULL};
 static const char *const batching_keys[] = {
 	"max_batch_size", "batch_interval", NULL};
+static const char *const signature_keys[] = {"inputs", "outputs", NULL};
+static const char *const tensor_keys[] = {"name", "datatype", "shape", NULL};
+/* Open Inference Protocol tensor datatypes (docs/protocols.md). */
+static const char *const tensor_datatypes[] = {
+	"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16",
+	"INT32", "INT64", "FP16", "FP32", "FP64", "BYTES", NULL};
 static const char *const compute_keys[] = {"cpu", "mem", "gpu", NULL};
 static const char *const autoscaling_keys[] = {
 	"min_replicas", "max_replicas", "init_replicas",
@@ -1060,6 +1066,144 @@ static int predictor_batching(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	                      &s->predictor.batch_interval_ms);
 }
 
+/* shape of a signature tensor: a list of integers >= -1 (-1: any size). */
+static json_t *tensor_shape(ctx *c, yaml_node_t *tensor, const char *path)
+{
+	yaml_node_t *v = get(c, tensor, "shape");
+	char key[KEY_MAX], sub[KEY_MAX];
+	long long dim;
+
+	join(key, path, "shape");
+	if (!v) {
+		fail(c, tensor, key, "required (integers, -1 for any size)");
+		return NULL;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		bad_value(c, v, key, "must be a list of integers >= -1");
+		return NULL;
+	}
+	json_t *shape = json_array();
+	for (size_t i = 0; i < n_items(v); i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		join_index(sub, key, i);
+		if (item->type != YAML_SCALAR_NODE ||
+		    parse_int(text(item), &dim) < 0 || dim < -1) {
+			bad_value(c, item, sub, "must be an integer >= -1");
+			json_decref(shape);
+			return NULL;
+		}
+		json_array_append_new(shape, json_integer(dim));
+	}
+	return shape;
+}
+
+/* One {name, datatype, shape} item of predictor.signature.inputs or
+ * .outputs, appended to out as JSON. names holds the list's names. */
+static int signature_tensor(ctx *c, yaml_node_t *item, const char *list,
+                            size_t i, json_t *names, json_t *out)
+{
+	char path[KEY_MAX], key[KEY_MAX];
+	char *name = NULL;
+	json_t *shape = NULL;
+	int type = -1, rc = -1;
+
+	join_index(path, list, i);
+	if (item->type != YAML_MAPPING_NODE)
+		return bad_value(c, item, path,
+		                 "must be a mapping with name, datatype and "
+		                 "shape");
+	if (check_keys(c, item, path, tensor_keys, NULL) < 0)
+		return -1;
+	join(key, path, "name");
+	if (!get(c, item, "name"))
+		return fail(c, item, key, "required");
+	if (str_field(c, item, path, "name", &name) < 0)
+		goto fail;
+	if (seen(names, name)) {
+		bad_value(c, get(c, item, "name"), key,
+		          "must be unique among %s", list);
+		goto fail;
+	}
+	join(key, path, "datatype");
+	if (!get(c, item, "datatype")) {
+		fail(c, item, key,
+		     "required (an Open Inference Protocol type)");
+		goto fail;
+	}
+	if (enum_field(c, item, path, "datatype", tensor_datatypes, &type) < 0)
+		goto fail;
+	shape = tensor_shape(c, item, path);
+	if (!shape)
+		goto fail;
+	json_array_append_new(out, json_pack("{s:s, s:s, s:o}", "name", name,
+	                                     "datatype", tensor_datatypes[type],
+	                                     "shape", shape));
+	rc = 0;
+fail:
+	free(name);
+	return rc;
+}
+
+/* predictor.signature.inputs or .outputs into a JSON list (absent: []). */
+static json_t *signature_list(ctx *c, yaml_node_t *sig, const char *name)
+{
+	yaml_node_t *v = get(c, sig, name);
+	char list[KEY_MAX];
+	json_t *out = json_array(), *names;
+	int rc = 0;
+
+	if (!v)
+		return out;
+	join(list, "predictor.signature", name);
+	if (v->type != YAML_SEQUENCE_NODE) {
+		bad_value(c, v, list,
+		          "must be a list of {name, datatype, shape}");
+		json_decref(out);
+		return NULL;
+	}
+	names = json_object();
+	for (size_t i = 0; i < n_items(v) && rc == 0; i++)
+		rc = signature_tensor(
+		    c, node_at(c, v->data.sequence.items.start[i]), list, i,
+		    names, out);
+	json_decref(names);
+	if (rc < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* predictor.signature: the tensors the Open Inference Protocol shows and
+ * checks (type python only). */
+static int predictor_signature(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	json_t *inputs, *outputs;
+	yaml_node_t *v;
+
+	if (only_for(c, pred, "predictor", "signature",
+	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
+	             "type python") < 0 ||
+	    mapping_field(c, pred, "predictor", "signature", &v) < 0)
+		return -1;
+	if (!v)
+		return 0;
+	if (check_keys(c, v, "predictor.signature", signature_keys, NULL) < 0)
+		return -1;
+	inputs = signature_list(c, v, "inputs");
+	if (!inputs)
+		return -1;
+	outputs = signature_list(c, v, "outputs");
+	if (!outputs) {
+		json_decref(inputs);
+		return -1;
+	}
+	json_decref(s->predictor.signature);
+	s->predictor.signature =
+	    json_pack("{s:o, s:o}", "inputs", inputs, "outputs", outputs);
+	return 0;
+}
+
 static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 {
 	yaml_node_t *pred, *deps;
@@ -1080,7 +1224,8 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	             "types python and c") < 0)
 		return -1;
 	if (predictor_models(c, pred, s) < 0 ||
-	    predictor_batching(c, pred, s) < 0)
+	    predictor_batching(c, pred, s) < 0 ||
+	    predictor_signature(c, pred, s) < 0)
 		return -1;
 	return mapping_field(c, pred, "predictor", "dependencies", &deps);
 }
@@ -1643,6 +1788,7 @@ void glia_api_spec_free(glia_api_spec *s)
 	}
 	free(s->predictor.models.paths);
 	free(s->predictor.models.dir);
+	json_decref(s->predictor.signature);
 	free(s->networking.endpoint);
 	free(s->monitoring.key);
 	memset(s, 0, sizeof(*s));
@@ -1756,7 +1902,7 @@ static json_t *predictor_json(const glia_api_spec *s)
 		    "batch_interval", ms_json(s->predictor.batch_interval_ms));
 	return json_pack(
 	    "{s:s, s:s?, s:o?, s:s?, s:o, s:s?, s:o, s:i, s:i, s:s, s:o, "
-	    "s:o?}",
+	    "s:o?, s:o}",
 	    "type", glia_predictor_type_name(s->predictor.type), "path",
 	    s->predictor.path, "command", command, "readiness_path",
 	    s->predictor.readiness_path, "config",
@@ -1767,8 +1913,10 @@ static json_t *predictor_json(const glia_api_spec *s)
 	    "threads_per_process", s->predictor.threads_per_process,
 	    "log_level",
 	    s->predictor.log_level ? s->predictor.log_level : "info", "models",
-	    models_json(&s->predictor.models), "server_side_batching",
-	    batching);
+	    models_json(&s->predictor.models), "server_side_batching", batching,
+	    "signature",
+	    s->predictor.signature ? json_deep_copy(s->predictor.signature)
+	                           : json_null());
 }
 
 static json_t *autoscaling_json(const glia_api_spec *s)
@@ -1974,6 +2122,56 @@ static int json_batching(jctx *j, json_t *obj, glia_api_spec *s)
 	                     &s->predictor.batch_interval_ms);
 }
 
+/* One {"name", "datatype", "shape"} of a stored signature. */
+static int json_tensor(jctx *j, json_t *t, const char *where)
+{
+	const char *name, *type;
+	json_t *shape, *dim;
+	size_t i;
+
+	if (unpack(j, t, where, "{s:s, s:s, s:o}", "name", &name, "datatype",
+	           &type, "shape", &shape) < 0)
+		return -1;
+	if (!*name || !in_list(tensor_datatypes, type))
+		return jfail(j, "%s: bad name or datatype", where);
+	if (!json_is_array(shape))
+		return jfail(j, "%s: shape must be a list", where);
+	json_array_foreach(shape, i, dim)
+	{
+		if (!json_is_integer(dim) || json_integer_value(dim) < -1)
+			return jfail(j, "%s: shape must hold integers >= -1",
+			             where);
+	}
+	return 0;
+}
+
+/* "signature": null or {"inputs": [tensor...], "outputs": [...]}. */
+static int json_signature(jctx *j, json_t *obj, glia_api_spec *s)
+{
+	json_t *lists[2], *t;
+	char where[64];
+	size_t i;
+
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (unpack(j, obj, "predictor.signature", "{s:o, s:o}", "inputs",
+	           &lists[0], "outputs", &lists[1]) < 0)
+		return -1;
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(where, sizeof(where), "predictor.signature.%s",
+		         k ? "outputs" : "inputs");
+		if (!json_is_array(lists[k]))
+			return jfail(j, "%s: must be a list", where);
+		json_array_foreach(lists[k], i, t)
+		{
+			if (json_tensor(j, t, where) < 0)
+				return -1;
+		}
+	}
+	s->predictor.signature = json_deep_copy(obj);
+	return 0;
+}
+
 static int json_predictor_type(jctx *j, const char *type, glia_api_spec *s)
 {
 	for (int i = 0; predictor_types[i]; i++) {
@@ -1989,16 +2187,19 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 {
 	const char *type, *level;
 	json_t *path, *command, *ready, *config, *pypath, *env, *models, *batch;
+	json_t *sig = NULL;
 
+	/* "signature" may be absent: specs stored before it existed. */
 	if (unpack(j, obj, "predictor",
 	           "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
-	           "s:o}",
+	           "s:o, s?o}",
 	           "type", &type, "path", &path, "command", &command,
 	           "readiness_path", &ready, "config", &config, "python_path",
 	           &pypath, "env", &env, "processes_per_replica",
 	           &s->predictor.processes_per_replica, "threads_per_process",
 	           &s->predictor.threads_per_process, "log_level", &level,
-	           "models", &models, "server_side_batching", &batch) < 0)
+	           "models", &models, "server_side_batching", &batch,
+	           "signature", &sig) < 0)
 		return -1;
 	if (!json_is_object(config))
 		return jfail(j, "predictor.config: must be an object");
@@ -2013,7 +2214,8 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 	    opt_str(j, pypath, "predictor.python_path",
 	            &s->predictor.python_path) < 0 ||
 	    json_env(j, env, s) < 0 ||
-	    json_models(j, models, &s->predictor.models) < 0)
+	    json_models(j, models, &s->predictor.models) < 0 ||
+	    json_signature(j, sig, s) < 0)
 		return -1;
 	return json_batching(j, batch, s);
 }

@@ -68,6 +68,11 @@ typedef struct glia_api_spec {
 		int batching;              /* server_side_batching given */
 		int max_batch_size;        /* 2..1024 */
 		int64_t batch_interval_ms; /* > 0 */
+		/* predictor.signature (type python), owned; NULL when not
+		 * given, else {"inputs": [T...], "outputs": [T...]} with T =
+		 * {"name", "datatype" (an Open Inference Protocol datatype),
+		 * "shape": [integers >= -1]}, as in the canonical JSON. */
+		json_t *signature;
 	} predictor;
 
 	struct {

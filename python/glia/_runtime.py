@@ -3,7 +3,9 @@
 load() builds the user's predictor once; handle() turns one HTTP request
 into a predict() call and its result into (status, content type, body
 bytes, extra header lines, post-predict state); post() runs post_predict
-after the C side has written the response.
+after the C side has written the response. Requests the gateway marks with
+X-Glia-Protocol (Open Inference Protocol V2, TF Serving / KServe V1) are
+answered by glia._oip instead (docs/protocols.md).
 
 While a request is handled on a thread, what the predictor prints to
 sys.stdout or sys.stderr from that thread has each line prefixed with
@@ -43,6 +45,8 @@ _post_predict = None  # likewise for post_predict, or None
 _wants = (False, False, False)  # (payload, query_params, headers) needed
 _ctype_cache = {}
 _monitor = None       # (regression?, key or None) when spec.monitoring is set
+_loaded = (None, {})  # (predictor instance, spec) for glia._oip
+_oip = None           # glia._oip, imported by the first protocol request
 _raw_stderr = sys.stderr  # where glia's own request-scoped lines go
 
 
@@ -261,7 +265,7 @@ def _setup_monitoring(spec):
 
 
 def _build(spec):
-    global _predict, _post_predict, _wants
+    global _predict, _post_predict, _wants, _loaded
     pred = spec["predictor"]
     path = pred["path"]
     pp = pred.get("python_path") or "."
@@ -290,6 +294,7 @@ def _build(spec):
         wanted.update(qnames)
     _wants = ("payload" in wanted, "query_params" in wanted,
               "headers" in wanted)
+    _loaded = (instance, spec)
 
 
 def _one_line(exc):
@@ -630,6 +635,9 @@ def handle(method, path, query, raw_headers, body, content_type, request_id):
 
 
 def _handle(query, raw_headers, body, content_type, request_id):
+    for name, value in raw_headers:
+        if name == "X-Glia-Protocol":  # the gateway's, exactly so written
+            return _protocol(value, query, raw_headers, body, request_id)
     want_p, want_q, want_h = _wants
     try:
         payload = _decode(content_type, body) if want_p else None
@@ -659,6 +667,20 @@ def _handle(query, raw_headers, body, content_type, request_id):
     if _post_predict is not None:
         post = (request_id, result, payload, qp, headers)
     return status, ctype, out, extra, post
+
+
+def _protocol(protocol, query, raw_headers, body, request_id):
+    """A request of a standard inference protocol (Open Inference Protocol
+    V2, TF Serving / KServe V1): glia._oip answers it."""
+    global _oip
+    if _oip is None:
+        try:
+            from glia import _oip as module
+        except ImportError as exc:
+            return _error(500, "the inference protocols need numpy in the "
+                          "predictor's Python: %s" % exc)
+        _oip = module
+    return _oip.handle(protocol, query, raw_headers, body, request_id)
 
 
 def post(state):

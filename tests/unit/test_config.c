@@ -466,6 +466,57 @@ static void monitoring_absent_or_null_is_off(void **state)
 	glia_api_specs_free(s, 1);
 }
 
+/* predictor.signature (docs/protocols.md): kept as canonical JSON. */
+static void signature_is_kept_as_json(void **state)
+{
+	glia_api_spec *s =
+	    parse_one(API "  signature:\n"
+	                  "    inputs:\n"
+	                  "      - {name: x, datatype: FP32, shape: [-1, 4]}\n"
+	                  "      - name: mask\n"
+	                  "        datatype: BOOL\n"
+	                  "        shape: []\n"
+	                  "    outputs:\n"
+	                  "      - {name: y, datatype: INT64, shape: [-1]}\n");
+	json_t *j = glia_api_spec_to_json(s);
+
+	assert_json(
+	    s->predictor.signature,
+	    "{\"inputs\":[{\"datatype\":\"FP32\",\"name\":\"x\","
+	    "\"shape\":[-1,4]},{\"datatype\":\"BOOL\",\"name\":\"mask\","
+	    "\"shape\":[]}],\"outputs\":[{\"datatype\":\"INT64\","
+	    "\"name\":\"y\",\"shape\":[-1]}]}");
+	assert_true(json_equal(
+	    json_object_get(json_object_get(j, "predictor"), "signature"),
+	    s->predictor.signature));
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
+static void signature_lists_default_to_empty(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API "  signature:\n"
+	        "    outputs: [{name: label, datatype: BYTES, shape: [1]}]\n");
+
+	assert_json(s->predictor.signature,
+	            "{\"inputs\":[],\"outputs\":[{\"datatype\":\"BYTES\","
+	            "\"name\":\"label\",\"shape\":[1]}]}");
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API "  signature: {}\n");
+	assert_json(s->predictor.signature, "{\"inputs\":[],\"outputs\":[]}");
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API "  signature:\n");
+	assert_null(s->predictor.signature);
+	json_t *j = glia_api_spec_to_json(s);
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(j, "predictor"), "signature")));
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
 /* ---- invalid specs ---- */
 
 typedef struct bad_case {
@@ -678,6 +729,55 @@ static const bad_case bad_cases[] = {
      "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
      "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
      "python and c"},
+    /* signature */
+    {API "  signature: [x]\n",
+     "glia.yaml:6:14: predictor.signature: must be a mapping, got a list"},
+    {API "  signature: {input: []}\n",
+     "glia.yaml:6:15: predictor.signature.input: unknown key; did you mean "
+     "\"inputs\"?"},
+    {API "  signature: {inputs: x}\n",
+     "glia.yaml:6:23: predictor.signature.inputs: must be a list of {name, "
+     "datatype, shape}, got \"x\""},
+    {API "  signature:\n    inputs: [x]\n",
+     "glia.yaml:7:14: predictor.signature.inputs[0]: must be a mapping with "
+     "name, datatype and shape, got \"x\""},
+    {API "  signature:\n    inputs:\n      - {datatype: FP32, shape: [1]}\n",
+     "glia.yaml:8:9: predictor.signature.inputs[0].name: required"},
+    {API "  signature:\n    inputs:\n      - {name: x, shape: [1]}\n",
+     "glia.yaml:8:9: predictor.signature.inputs[0].datatype: required (an "
+     "Open Inference Protocol type)"},
+    {API "  signature:\n    outputs:\n"
+         "      - {name: y, datatype: FP8, shape: [1]}\n",
+     "glia.yaml:8:29: predictor.signature.outputs[0].datatype: must be one "
+     "of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, "
+     "FP16, FP32, FP64, BYTES, got \"FP8\""},
+    {API "  signature:\n    inputs:\n      - {name: x, datatype: FP32}\n",
+     "glia.yaml:8:9: predictor.signature.inputs[0].shape: required "
+     "(integers, -1 for any size)"},
+    {API "  signature:\n    inputs:\n"
+         "      - {name: x, datatype: FP32, shape: 4}\n",
+     "glia.yaml:8:42: predictor.signature.inputs[0].shape: must be a list "
+     "of integers >= -1, got \"4\""},
+    {API "  signature:\n    inputs:\n"
+         "      - {name: x, datatype: FP32, shape: [1, -2]}\n",
+     "glia.yaml:8:46: predictor.signature.inputs[0].shape[1]: must be an "
+     "integer >= -1, got \"-2\""},
+    {API "  signature:\n    inputs:\n"
+         "      - {name: x, datatype: FP32, shape: [1.5]}\n",
+     "glia.yaml:8:43: predictor.signature.inputs[0].shape[0]: must be an "
+     "integer >= -1, got \"1.5\""},
+    {API "  signature:\n    inputs:\n"
+         "      - {name: x, datatype: FP32, shape: [1]}\n"
+         "      - {name: x, datatype: FP64, shape: [1]}\n",
+     "glia.yaml:9:16: predictor.signature.inputs[1].name: must be unique "
+     "among predictor.signature.inputs, got \"x\""},
+    {API "  signature:\n    inputs:\n"
+         "      - {name: x, datatype: FP32, shape: [1], layout: NCHW}\n",
+     "glia.yaml:8:47: predictor.signature.inputs[0].layout: unknown key; "
+     "valid keys: name, datatype, shape"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.so\n"
+     "  signature: {}\n",
+     "glia.yaml:6:3: predictor.signature: only valid for type python"},
     {API "  dependencies: requirements.txt\n",
      "glia.yaml:6:17: predictor.dependencies: must be a mapping, got "
      "\"requirements.txt\""},
@@ -970,7 +1070,7 @@ static const char doc_json[] =
     " \"command\": null, \"readiness_path\": null, \"config\": {},"
     " \"python_path\": null, \"env\": {}, \"processes_per_replica\": 1,"
     " \"threads_per_process\": 1, \"log_level\": \"info\", \"models\": null,"
-    " \"server_side_batching\": null},"
+    " \"server_side_batching\": null, \"signature\": null},"
     " \"compute\": {\"cpu\": \"1000m\", \"mem\": null, \"gpu\": 0},"
     " \"autoscaling\": {\"min_replicas\": 1, \"max_replicas\": 100,"
     " \"init_replicas\": 1, \"target_replica_concurrency\": 1.0,"
@@ -1059,6 +1159,10 @@ static void json_round_trips(void **state)
 	round_trip(API "  models: {path: models/one}\n");
 	round_trip(API "monitoring: {model_type: classification, key: c}\n");
 	round_trip(API "monitoring: {model_type: regression}\n");
+	round_trip(API "  signature:\n"
+	               "    inputs: [{name: a b, datatype: BYTES, shape: []}]\n"
+	               "    outputs: [{name: y, datatype: UINT8, shape: "
+	               "[-1, 2]}]\n");
 }
 
 /* Specs stored before "monitoring" existed still load. */
@@ -1095,6 +1199,54 @@ static void from_json_refuses_bad_monitoring(void **state)
 		if (glia_api_spec_from_json(j, &out, err, sizeof(err)) != -1)
 			fail_msg("monitoring %s accepted", bad[i]);
 		assert_non_null(strstr(err, "monitoring"));
+		json_decref(j);
+	}
+}
+
+/* Specs stored before "signature" existed still load. */
+static void from_json_accepts_a_spec_without_signature(void **state)
+{
+	json_t *j = json_loads(doc_json, 0, NULL);
+	glia_api_spec out;
+	char err[256] = "";
+
+	json_object_del(json_object_get(j, "predictor"), "signature");
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)), 0);
+	assert_null(out.predictor.signature);
+	glia_api_spec_free(&out);
+	json_decref(j);
+}
+
+static void from_json_refuses_bad_signatures(void **state)
+{
+	static const char *const bad[] = {
+	    "{}",
+	    "[]",
+	    "{\"inputs\": []}",
+	    "{\"inputs\": {}, \"outputs\": []}",
+	    "{\"inputs\": [], \"outputs\": [], \"extra\": []}",
+	    "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\"}], "
+	    "\"outputs\": []}",
+	    "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP8\", "
+	    "\"shape\": []}], \"outputs\": []}",
+	    "{\"inputs\": [{\"name\": \"\", \"datatype\": \"FP32\", "
+	    "\"shape\": []}], \"outputs\": []}",
+	    "{\"inputs\": [], \"outputs\": [{\"name\": \"y\", \"datatype\": "
+	    "\"FP32\", \"shape\": [-2]}]}",
+	    "{\"inputs\": [], \"outputs\": [{\"name\": \"y\", \"datatype\": "
+	    "\"FP32\", \"shape\": [\"1\"]}]}",
+	};
+
+	for (size_t i = 0; i < N(bad); i++) {
+		json_t *j = json_loads(doc_json, 0, NULL);
+		glia_api_spec out;
+		char err[256] = "";
+
+		json_object_set_new(json_object_get(j, "predictor"),
+		                    "signature", json_loads(bad[i], 0, NULL));
+		if (glia_api_spec_from_json(j, &out, err, sizeof(err)) != -1)
+			fail_msg("signature %s accepted", bad[i]);
+		assert_non_null(strstr(err, "signature"));
 		json_decref(j);
 	}
 }
@@ -1173,6 +1325,8 @@ int main(void)
 	    cmocka_unit_test(monitoring_classification_with_key),
 	    cmocka_unit_test(monitoring_regression_without_key),
 	    cmocka_unit_test(monitoring_absent_or_null_is_off),
+	    cmocka_unit_test(signature_is_kept_as_json),
+	    cmocka_unit_test(signature_lists_default_to_empty),
 	    cmocka_unit_test(invalid_specs_give_exact_messages),
 	    cmocka_unit_test(error_fields_are_filled),
 	    cmocka_unit_test(alias_bomb_in_config_is_refused),
@@ -1185,6 +1339,8 @@ int main(void)
 	    cmocka_unit_test(from_json_refuses_malformed_specs),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_monitoring),
 	    cmocka_unit_test(from_json_refuses_bad_monitoring),
+	    cmocka_unit_test(from_json_accepts_a_spec_without_signature),
+	    cmocka_unit_test(from_json_refuses_bad_signatures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
