@@ -297,8 +297,10 @@ static void begin_shutdown(void *arg)
 		return;
 	d->stopping = 1;
 	glia_log(GLIA_LOG_INFO, "stopping: draining replicas");
-	uv_timer_start(&d->force_timer, force_cb,
-		       (uint64_t)((d->grace_s + 70) * 1000), 0);
+	/* Replicas drain for up to the longest request timeout, then get
+	 * SIGTERM and the grace period: past that, exit anyway. */
+	double limit = glia_supervisor_max_timeout_s(d->sup) + d->grace_s + 10;
+	uv_timer_start(&d->force_timer, force_cb, (uint64_t)(limit * 1000), 0);
 	glia_supervisor_shutdown(d->sup, finish, d);
 }
 
@@ -417,7 +419,11 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	int rc = 1;
 	char *db = glia_sprintf("%s/state.db", home);
 	char *sock = glia_sprintf("%s/glia.sock", home);
-	char *url = glia_sprintf("http://%s:%d", o->gw.host, o->gw.port);
+	char *url = strchr(o->gw.host, ':')
+			    ? glia_sprintf("http://[%s]:%d", o->gw.host,
+					   o->gw.port)
+			    : glia_sprintf("http://%s:%d", o->gw.host,
+					   o->gw.port);
 	char *exe = NULL;
 	char *token = NULL;
 	char exe_buf[PATH_MAX];

@@ -92,6 +92,7 @@ struct upconn {
 	int connected;
 	int got_bytes;
 	int closing;
+	int reused; /* taken from the idle pool: the peer may have closed it */
 	struct deferred_error *deferred;
 };
 
@@ -456,10 +457,13 @@ static void upstream_failed(upconn *u, const char *why)
 	q->up = NULL;
 	glia_route *r = q->route;
 	r->refs++; /* freeing b below may drop the last other reference */
-	if (!got && b)
-		b->broken = 1; /* do not send the retry to it again */
+	/* A fresh connection that fails says the process is gone: do not send
+	 * the retry there. A pooled one may just have been closed by a live
+	 * server (keep-alive timeout), which says nothing about it. */
+	if (!got && b && !u->reused)
+		b->broken = 1;
 	backend_done(b);
-	if (!got && q->retries == 0 && q->client && r) {
+	if (!got && q->retries == 0 && q->client && r && !r->removed) {
 		/* The replica died or closed before answering: the request
 		 * was not processed, so try once more elsewhere. */
 		q->retries++;
@@ -816,6 +820,7 @@ static void req_send(greq *q, glia_backend *b)
 	if (u) {
 		b->idle = u->next_idle;
 		u->next_idle = NULL;
+		u->reused = 1;
 	} else {
 		u = upconn_new(q->gw, b);
 	}

@@ -1689,7 +1689,7 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	s->store = st;
 	s->logs = logs;
 	s->opt = *opt;
-	if (s->opt.stop_grace_s <= 0)
+	if (s->opt.stop_grace_s < 0)
 		s->opt.stop_grace_s = 10;
 	s->home = glia_strdup(opt->home);
 	s->exe = glia_strdup(opt->exe);
@@ -1764,6 +1764,15 @@ void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
 		a = next;
 	}
 	maybe_shutdown_done(s);
+}
+
+double glia_supervisor_max_timeout_s(glia_supervisor *s)
+{
+	double t = 0;
+	for (glia_api *a = s->apis; a; a = a->next)
+		if ((double)a->spec.networking.timeout_ms / 1000.0 > t)
+			t = (double)a->spec.networking.timeout_ms / 1000.0;
+	return t;
 }
 
 void glia_supervisor_free(glia_supervisor *s)

@@ -56,6 +56,8 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name);
 void glia_supervisor_shutdown(glia_supervisor *s, void (*done)(void *),
 			      void *arg);
 void glia_supervisor_free(glia_supervisor *s);
+/* The longest networking.timeout of the APIs: how long a drain can take. */
+double glia_supervisor_max_timeout_s(glia_supervisor *s);
 
 /* Kills worker processes left by a daemon that died (pids from the store
  * whose command line shows they are glia workers of this home). Returns how

@@ -580,9 +580,9 @@ class Client:
 
     def delete(self, name, force=False):
         """Deletes an API: the daemon answers at once (``{"name", "result":
-        "deleted"}``) and drains its replicas in the background. force is
-        passed on (the daemon ignores it today). GliaError 404 when there is
-        no such API."""
+        "deleted"}``) and drains its replicas in the background; with
+        force=True they stop at once without finishing what they hold.
+        GliaError 404 when there is no such API."""
         return self._call("DELETE", _api_path(name),
                           query={"force": "1"} if force else None)
 
