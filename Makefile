@@ -53,6 +53,11 @@ e2e: $(BUILD)/glia
 
 test: unit e2e
 
+# Benchmarks against FastAPI, Flask and nginx: bench/run.sh prints the tables
+# (docs/performance.md). BENCH_DURATION=1s for a quick look.
+bench: $(BUILD)/glia
+	GLIA_BIN=$(abspath $(BUILD)/glia) bench/run.sh
+
 # The whole suite under ASan+UBSan. Python's allocator confuses LeakSanitizer,
 # so leaks are checked by the unit tests only.
 asan:

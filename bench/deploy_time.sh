@@ -22,7 +22,7 @@ now_ns() { date +%s%N; }
 workers_left() {
 	local n=0 p
 	for p in $(leftover_pids); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q ' worker ' && n=$((n + 1))
+		tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q ' worker ' && n=$((n + 1))
 	done
 	echo $n
 }

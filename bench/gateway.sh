@@ -24,25 +24,14 @@ labels+=("nginx, direct"); urls+=("$NGINX_URL")
 
 glia_up
 
-# C echo: the example's shared library, named by its glia.yaml (else the one
-# .so its Makefile builds)
-c_echo=$BENCH_REPO/examples/c-echo
+# C echo: the example's shared library
 c_label="glia, C echo"
-if [ ! -d "$c_echo" ]; then
-	skipped+=("$c_label: examples/c-echo does not exist yet")
-elif ! make -s -C "$c_echo" >"$BENCH_TMP/c-echo-make.out" 2>&1; then
-	skipped+=("$c_label: make -C examples/c-echo failed: $(tail -n 1 "$BENCH_TMP/c-echo-make.out")")
+if ! so=$(c_echo_so 2>"$BENCH_TMP/c-echo.err"); then
+	skipped+=("$c_label: $(cat "$BENCH_TMP/c-echo.err")")
+elif glia_deploy c-echo "$(glia_yaml c-echo c "path: $so")"; then
+	labels+=("$c_label"); urls+=("$GLIA_URL/c-echo")
 else
-	so=$(awk '$1 == "path:" {print $2; exit}' "$c_echo/glia.yaml" 2>/dev/null || true)
-	[ -n "$so" ] || so=$(cd "$c_echo" && ls ./*.so 2>/dev/null | head -n 1)
-	case $so in /*) ;; ?*) so=$c_echo/${so#./} ;; esac
-	if [ -z "$so" ] || [ ! -f "$so" ]; then
-		skipped+=("$c_label: no shared library found in examples/c-echo")
-	elif glia_deploy c-echo "$(glia_yaml c-echo c "path: $so")"; then
-		labels+=("$c_label"); urls+=("$GLIA_URL/c-echo")
-	else
-		skipped+=("$c_label: glia refused it: $GLIA_DEPLOY_ERR")
-	fi
+	skipped+=("$c_label: glia refused it: $GLIA_DEPLOY_ERR")
 fi
 
 # command predictor: nginx with the same configuration, on $GLIA_PORT
@@ -64,13 +53,9 @@ done
 
 table=$BENCH_TMP/table
 : >"$table"
-for c in 1 8 64; do
-	for i in "${!labels[@]}"; do
-		measure "$table" "${labels[$i]}" "${urls[$i]}" "$c" "$body"
-	done
-done
+measure_all "$table" 1 8 64
 
-echo "== 2. the gateway alone: glia in front of C and command predictors vs nginx (wrk --latency, $BENCH_DURATION per row)"
+echo "== 2. the gateway alone: glia in front of C and command predictors vs nginx (wrk --latency, $BENCH_DURATION per row$(rounds_note))"
 print_table "$table" "server" "conns" "req/s" "p50 us" "p99 us" "errors"
 for s in "${skipped[@]}"; do note "skipped $s"; done
 for c in 1 8 64; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # bench/lib.sh: what the bench scripts share. Sourced, never run.
 #
 # bench_init gives a script one temporary directory and an EXIT trap that
@@ -9,20 +10,23 @@
 #
 # Environment: GLIA_BIN (default build/glia), BENCH_DURATION (wrk -d, default
 # 10s), BENCH_WARMUP (a wrk run before each measurement, default 2s when
-# BENCH_DURATION is 5s or more, else none; 0 for none).
+# BENCH_DURATION is 5s or more, else none; 0 for none), BENCH_ROUNDS (how
+# many times measure_all sweeps every contender, reporting for each row the
+# round with the median requests/s; default 1).
 
 BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$BENCH_REPO/bench
 GLIA=${GLIA_BIN:-$BENCH_REPO/build/glia}
 PY=/usr/bin/python3
 BENCH_DURATION=${BENCH_DURATION:-10s}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 BENCH_TMP=
 BENCH_NAME=bench
 
 _bench_pids=()   # servers other than glia, stopped in reverse order
 _bench_homes=()  # GLIA_HOMEs of the daemons started, "home pid"
 
-# secs DURATION: wrk's duration (10s, 1m, 500ms is not wrk's) in seconds.
+# secs DURATION: a wrk duration (10s, 2m, 1h) in seconds.
 secs() {
 	awk -v d="$1" 'BEGIN {
 		n = d + 0; u = d; sub(/^[0-9.]+/, "", u)
@@ -54,7 +58,7 @@ py_has() {
 }
 
 bench_cleanup() {
-	local i pid entry home d
+	local i pid entry home
 	for ((i = ${#_bench_homes[@]} - 1; i >= 0; i--)); do
 		entry=${_bench_homes[$i]}
 		home=${entry% *}
@@ -96,7 +100,7 @@ leftover_pids() {
 	local d
 	for d in /proc/[0-9]*; do
 		[ "${d#/proc/}" = "$$" ] && continue
-		if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$BENCH_TMP"; then
+		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF -- "$BENCH_TMP"; then
 			echo "${d#/proc/}"
 		fi
 	done
@@ -108,7 +112,7 @@ bench_init() {
 	BENCH_NAME=$1
 	[ -x "$GLIA" ] || die "$GLIA not found (run make, or set GLIA_BIN)"
 	have wrk curl || die "wrk and curl are needed (scripts/install-deps.sh)"
-	BENCH_TMP=$(mktemp -d /tmp/glia-bench-XXXXXX)
+	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/glia-bench-XXXXXX")
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
@@ -205,6 +209,26 @@ d = json.load(sys.stdin)
 for r in d.get("replica_list") or []:
     for p in r.get("pids") or ([r["pid"]] if r.get("pid") else []):
         print(p)'
+}
+
+# c_echo_so: builds examples/c-echo and prints the path of its shared
+# library (the path its glia.yaml names, else its one .so). Fails with the
+# reason on stderr.
+c_echo_so() {
+	local dir=$BENCH_REPO/examples/c-echo so f
+	[ -d "$dir" ] || { echo "examples/c-echo does not exist yet" >&2; return 1; }
+	make -s -C "$dir" >"$BENCH_TMP/c-echo-make.out" 2>&1 ||
+		{ echo "make -C examples/c-echo failed: $(tail -n 1 "$BENCH_TMP/c-echo-make.out")" >&2; return 1; }
+	so=$(awk '$1 == "path:" {print $2; exit}' "$dir/glia.yaml" 2>/dev/null || true)
+	if [ -z "$so" ]; then
+		for f in "$dir"/*.so; do [ -f "$f" ] && so=$f && break; done
+	fi
+	case $so in /*) ;; ?*) so=$dir/${so#./} ;; esac
+	if [ -z "$so" ] || [ ! -f "$so" ]; then
+		echo "no shared library found in examples/c-echo" >&2
+		return 1
+	fi
+	echo "$so"
 }
 
 # ---------------------------------------------------------------------------
@@ -316,6 +340,11 @@ start_gunicorn() {
 # measuring
 
 declare -A RPS P50 P99
+# the contenders measure_all runs, filled in by each script: a label, the
+# URL to POST to and the body file (empty: the echo payload)
+labels=()
+urls=()
+bodies=()
 
 # wrk_threads CONC: 1 thread for one connection, 2 otherwise.
 wrk_threads() { if [ "$1" -le 1 ]; then echo 1; else echo 2; fi; }
@@ -361,6 +390,38 @@ measure() {
 	P50[$key]=$(cut -f4 <<<"$row")
 	P99[$key]=$(cut -f5 <<<"$row")
 }
+
+# measure_all TABLE CONC...: measures every contender of the caller's
+# arrays labels, urls and bodies (a body file, or empty for the echo
+# payload) at each CONC, contenders interleaved, BENCH_ROUNDS times over.
+# TABLE gets one row per contender and CONC (CONC-major): the round with the
+# median requests/s; RPS, P50, P99 hold its figures.
+measure_all() {
+	local table=$1 r c i k n line key
+	shift
+	for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+		: >"$table.$r"
+		for c in "$@"; do
+			for i in "${!labels[@]}"; do
+				measure "$table.$r" "${labels[$i]}" "${urls[$i]}" "$c" \
+					"${bodies[$i]:-$BENCH_DIR/payloads/echo.json}"
+			done
+		done
+	done
+	n=$(wc -l <"$table.1")
+	for ((k = 1; k <= n; k++)); do
+		line=$(for ((r = 1; r <= BENCH_ROUNDS; r++)); do sed -n "${k}p" "$table.$r"; done |
+			sort -t$'\t' -k3,3n | sed -n "$(((BENCH_ROUNDS + 1) / 2))p")
+		printf '%s\n' "$line" >>"$table"
+		key="$(cut -f1 <<<"$line")|$(cut -f2 <<<"$line")"
+		RPS[$key]=$(cut -f3 <<<"$line")
+		P50[$key]=$(cut -f4 <<<"$line")
+		P99[$key]=$(cut -f5 <<<"$line")
+	done
+}
+
+# rounds_note: " (median of N rounds)" when BENCH_ROUNDS > 1.
+rounds_note() { [ "$BENCH_ROUNDS" -le 1 ] || printf ', median of %d rounds' "$BENCH_ROUNDS"; return 0; }
 
 # print_table FILE HEADER...: prints the tab-separated FILE under HEADER as
 # aligned columns, the first left-aligned, the others right-aligned.

@@ -75,17 +75,10 @@ row "glia daemon, no API" "$(rss_kb "$GLIA_PID")" ""
 
 glia_api "Python echo" echo "$(glia_yaml echo python "path: $echo_py")"
 
-c_echo=$BENCH_REPO/examples/c-echo
-if [ -d "$c_echo" ] && make -s -C "$c_echo" >/dev/null 2>&1; then
-	so=$(awk '$1 == "path:" {print $2; exit}' "$c_echo/glia.yaml" 2>/dev/null || true)
-	case $so in /*) ;; ?*) so=$c_echo/${so#./} ;; esac
-	if [ -n "$so" ] && [ -f "$so" ]; then
-		glia_api "C echo" c-echo "$(glia_yaml c-echo c "path: $so")"
-	else
-		skipped+=("C echo: no shared library named in examples/c-echo/glia.yaml")
-	fi
+if so=$(c_echo_so 2>"$BENCH_TMP/c-echo.err"); then
+	glia_api "C echo" c-echo "$(glia_yaml c-echo c "path: $so")"
 else
-	skipped+=("C echo: examples/c-echo missing or does not build")
+	skipped+=("C echo: $(cat "$BENCH_TMP/c-echo.err")")
 fi
 
 if py_has fastapi uvicorn; then

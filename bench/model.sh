@@ -49,13 +49,9 @@ done
 
 table=$BENCH_TMP/table
 : >"$table"
-for c in 1 8; do
-	for i in "${!labels[@]}"; do
-		measure "$table" "${labels[$i]}" "${urls[$i]}" "$c" "${bodies[$i]}"
-	done
-done
+measure_all "$table" 1 8
 
-echo "== 3. a real model: iris (scikit-learn) and an MLP (PyTorch), glia vs FastAPI + uvicorn (wrk --latency, $BENCH_DURATION per row)"
+echo "== 3. a real model: iris (scikit-learn) and an MLP (PyTorch), glia vs FastAPI + uvicorn (wrk --latency, $BENCH_DURATION per row$(rounds_note))"
 print_table "$table" "server, model" "conns" "req/s" "p50 us" "p99 us" "errors"
 for s in "${skipped[@]}"; do note "skipped $s"; done
 for what in "iris (sklearn)" "MLP (torch)"; do

@@ -44,13 +44,9 @@ fi
 
 table=$BENCH_TMP/table
 : >"$table"
-for c in 1 8 64; do
-	for i in "${!labels[@]}"; do
-		measure "$table" "${labels[$i]}" "${urls[$i]}" "$c" "$body"
-	done
-done
+measure_all "$table" 1 8 64
 
-echo "== 1. overhead: echo predictor, one worker each (wrk --latency, $BENCH_DURATION per row)"
+echo "== 1. overhead: echo predictor, one worker each (wrk --latency, $BENCH_DURATION per row$(rounds_note))"
 print_table "$table" "server" "conns" "req/s" "p50 us" "p99 us" "errors"
 for s in "${skipped[@]}"; do note "skipped $s"; done
 for c in 1 8 64; do
