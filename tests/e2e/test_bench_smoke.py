@@ -191,3 +191,23 @@ def test_cpu_split_script_prints_cpu_per_request():
     for row in rows:
         for cell in row[1:3] + row[4:]:
             assert re.fullmatch(r"[0-9]+(\.[0-9]+)?", cell), (row, out)
+
+
+def test_oip_section_compares_json_and_binary_tensors():
+    tmp = Path(tempfile.mkdtemp(prefix="gbs-", dir="/tmp"))
+    env = dict(os.environ, GLIA_BIN=str(GLIA_BIN), BENCH_DURATION="1s",
+               BENCH_OIP_REQUESTS="2", TMPDIR=str(tmp))
+    try:
+        res = subprocess.run([str(RUN), "oip"], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+        left = processes_mentioning(str(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = res.stdout
+    assert res.returncode == 0, f"bench/run.sh oip exited {res.returncode}\n{out}\n{res.stderr}"
+    assert not left, f"bench/run.sh oip left processes behind: {left}"
+    assert "== Open Inference Protocol V2" in out
+    rates = {m.group(1): float(m.group(2)) for m in
+             re.finditer(r"^  (JSON|binary) +([0-9.]+)", out, re.M)}
+    assert set(rates) == {"JSON", "binary"} and all(rates.values()), out
+    assert re.search(r"binary / JSON req/s: [0-9.]+x", out), out
