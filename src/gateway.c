@@ -734,6 +734,18 @@ static void upconn_write(upconn *u)
 {
 	greq *q = u->req;
 	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
+	/* Written at once when the socket takes it (the usual case): no write
+	 * request, so libuv makes no epoll_ctl for it. */
+	int n = uv_try_write(&u->h.stream, &b, 1);
+	if (n == (int)b.len)
+		return;
+	if (n > 0) {
+		b.base += n;
+		b.len -= (size_t)n;
+	} else if (n != UV_EAGAIN) {
+		upstream_failed(u, uv_strerror(n));
+		return;
+	}
 	u->wreq.data = u;
 	int rc = uv_write(&u->wreq, &u->h.stream, &b, 1,
 			  up_write_cb);

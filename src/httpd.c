@@ -60,6 +60,7 @@ typedef struct stream_write {
 } stream_write;
 
 static void conn_process(glia_httpd_conn *c, const char *data, size_t len);
+static void next_request(glia_httpd_conn *c);
 
 static void conn_free_cb(uv_handle_t *h)
 {
@@ -233,6 +234,27 @@ void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
 	c->on_close = NULL;
 	c->state = CONN_WRITING;
 	uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+	/* Most answers fit the socket buffer: written here, they skip the
+	 * write-request machinery, which costs libuv an epoll_ctl each. With
+	 * pipelined bytes waiting, the asynchronous path below keeps the next
+	 * request out of this call stack. */
+	if (c->pending.len == 0 && c->peer_eof == 0) {
+		int n = uv_try_write(&c->h.stream, &b, 1);
+		if (n == (int)b.len) {
+			if (!c->keep_alive)
+				conn_close(c);
+			else
+				next_request(c);
+			return;
+		}
+		if (n > 0) {
+			b.base += n;
+			b.len -= (size_t)n;
+		} else if (n != UV_EAGAIN) {
+			conn_close(c);
+			return;
+		}
+	}
 	c->wreq.data = c;
 	if (uv_write(&c->wreq, &c->h.stream, &b, 1, finish_write_cb) < 0)
 		conn_close(c);
