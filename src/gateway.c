@@ -1242,6 +1242,22 @@ static glia_route *route_by_model(glia_gateway *gw, const char *model)
 	return NULL;
 }
 
+static void respond_err(glia_httpd_conn *c, int status, const char *msg,
+			const char *id);
+
+/* The route serving model, or NULL after answering 404. */
+static glia_route *route_or_404(glia_gateway *gw, glia_httpd_conn *c,
+				const char *model, const char *id)
+{
+	glia_route *r = route_by_model(gw, model);
+	if (!r) {
+		char msg[200];
+		snprintf(msg, sizeof msg, "model '%s' not found", model);
+		respond_err(c, 404, msg, id);
+	}
+	return r;
+}
+
 static void respond_json(glia_httpd_conn *c, int status, const char *body,
 			 const char *id)
 {
@@ -1342,12 +1358,9 @@ static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
 		respond_err(c, 404, "no such OIP route", id);
 		return;
 	}
-	glia_route *r = route_by_model(gw, model);
-	if (!r) {
-		snprintf(msg, sizeof msg, "model '%s' not found", model);
-		respond_err(c, 404, msg, id);
+	glia_route *r = route_or_404(gw, c, model, id);
+	if (!r)
 		return;
-	}
 	if (strcmp(tail, "/ready") == 0 && get) {
 		int ready = has_backend(r);
 		snprintf(msg, sizeof msg, "{\"name\":\"%s\",\"ready\":%s}",
@@ -1375,12 +1388,9 @@ static void handle_v1(glia_gateway *gw, glia_httpd_conn *c,
 		respond_err(c, 404, "no such V1 route", id);
 		return;
 	}
-	glia_route *r = route_by_model(gw, model);
-	if (!r) {
-		snprintf(msg, sizeof msg, "model '%s' not found", model);
-		respond_err(c, 404, msg, id);
+	glia_route *r = route_or_404(gw, c, model, id);
+	if (!r)
 		return;
-	}
 	if (strcmp(tail, ":predict") == 0 && strcmp(m->method, "POST") == 0) {
 		forward_protocol(gw, c, m, r, "v1-predict", NULL, model,
 				 version, id);
