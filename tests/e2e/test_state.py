@@ -124,7 +124,9 @@ def test_replica_output_goes_to_home_logs_api(daemon, tmp_path):
     assert lines and lines[0].startswith(rid), out
 
 
-def test_logs_tail_gives_the_last_lines(daemon, tmp_path):
+def test_logs_tail_gives_the_last_lines(daemon_factory, tmp_path):
+    # no gateway access lines: only the predictor's own lines are counted
+    daemon = daemon_factory("--no-access-log")
     proj = predictor_project(tmp_path, "versioned", simple_spec("tailed"))
     daemon.cli("deploy", "glia.yaml", "--wait", cwd=proj)
     daemon.wait_ready("tailed")
