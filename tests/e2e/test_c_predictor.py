@@ -13,20 +13,20 @@ Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_c_predicto
 import http.client
 import json
 import os
-import select
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (EXAMPLES, GLIA_BIN, PREDICTORS, concurrent_posts,
+from conftest import (EXAMPLES, PREDICTORS, concurrent_posts,
                       wait_for, write_project)
+from worker_harness import (UnixHTTPConnection, Worker, launch, stop,
+                            worker_spec)
+from worker_harness import sockdir  # noqa: F401 (a fixture)
 
 DEADLINE = 30.0
 C_ECHO = EXAMPLES / "c-echo"
@@ -63,69 +63,9 @@ def libs(tmp_path_factory):
 
 # --- the worker, started directly -------------------------------------------
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=DEADLINE):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Reply:
-    def __init__(self, resp):
-        self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
-        self.body = resp.read()
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"Reply({self.status}, {self.headers!r}, {self.body[:300]!r})"
-
-
-class Worker:
-    def __init__(self, proc, status_r, sock_path, err_path):
-        self.proc, self.status_r = proc, status_r
-        self.sock_path, self.err_path = sock_path, err_path
-        self._status = b""
-
-    def status_line(self, timeout=DEADLINE):
-        """The first line the worker wrote on fd 3 ('' on EOF)."""
-        end = time.monotonic() + timeout
-        while b"\n" not in self._status:
-            left = end - time.monotonic()
-            assert left > 0, "no status line on fd 3; stderr:\n" + self.stderr()
-            ready, _, _ = select.select([self.status_r], [], [], left)
-            if ready:
-                chunk = os.read(self.status_r, 4096)
-                if not chunk:
-                    break
-                self._status += chunk
-        return self._status.decode().split("\n")[0]
-
-    def stderr(self):
-        return Path(self.err_path).read_text(errors="replace")
-
-    def wait_stderr(self, text, timeout=DEADLINE):
-        return wait_for(lambda: text in self.stderr() and self.stderr(),
-                        timeout=timeout, interval=0.05,
-                        message=f"{text!r} in the worker's stderr")
-
-    def request(self, body=b"", method="POST", path="/", headers=None,
-                conn=None):
-        own = conn is None
-        conn = conn or UnixHTTPConnection(self.sock_path)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            return Reply(conn.getresponse())
-        finally:
-            if own:
-                conn.close()
+class CWorker(Worker):
+    """A worker serving tests/e2e/predictors/c_contract: do() picks what
+    the contract predictor does."""
 
     def do(self, what, headers=None, conn=None, **fields):
         """POSTs {"do": what, **fields} as JSON."""
@@ -133,14 +73,6 @@ class Worker:
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         return self.request(body, headers=h, conn=conn)
-
-
-@pytest.fixture
-def sockdir():
-    # Unix socket paths are limited to 108 bytes; pytest's tmp_path is long.
-    d = tempfile.mkdtemp(prefix="gc", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -160,45 +92,17 @@ def start(tmp_path, sockdir):
             shutil.copyfile(lib, proj / name)
         for rel, src in (files or {}).items():
             shutil.copyfile(src, proj / rel)
-        spec = {
-            "name": "t", "kind": "RealtimeAPI",
-            "predictor": {
-                "type": "c", "path": name, "command": None,
-                "readiness_path": None, "config": config or {},
-                "python_path": None, "env": {},
-                "processes_per_replica": 1, "threads_per_process": threads,
-                "log_level": "info", "models": None,
-                "server_side_batching": None,
-            },
-        }
-        spec_path = tmp_path / f"spec{n}.json"
-        spec_path.write_text(json.dumps(spec))
-        sock_path = os.path.join(sockdir, f"w{n}.sock")
-        err_path = tmp_path / f"err{n}.txt"
-        r, w = os.pipe()
-        # fd 3 is the status pipe; bash, because dash cannot redirect
-        # descriptors above 9.
-        cmd = ["/bin/bash", "-c", 'exec "$0" "$@" 3>&%d %d>&-' % (w, w),
-               str(GLIA_BIN), "worker", "--spec", str(spec_path),
-               "--project-dir", str(proj), "--socket", sock_path,
-               "--replica", "r-0"]
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(cmd, stdout=err, stderr=err,
-                                    pass_fds=(w,), cwd=str(tmp_path))
-        os.close(w)
-        worker = Worker(proc, r, sock_path, err_path)
+        spec = worker_spec({"type": "c", "path": name,
+                            "config": config or {},
+                            "threads_per_process": threads})
+        worker = launch(tmp_path, os.path.join(sockdir, f"w{n}.sock"), proj,
+                        spec, n=n, merge_output=True, cls=CWorker,
+                        wait_ready=wait_ready)
         started.append(worker)
-        if wait_ready:
-            line = worker.status_line()
-            assert line == "ready", f"status {line!r}; stderr:\n{worker.stderr()}"
         return worker
 
     yield _start
-    for worker in started:
-        if worker.proc.poll() is None:
-            os.kill(worker.proc.pid, signal.SIGKILL)
-            worker.proc.wait()
-        os.close(worker.status_r)
+    stop(started)
 
 
 # --- happy path ----------------------------------------------------------------

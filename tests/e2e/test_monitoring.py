@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-import test_worker as tw
+from worker_harness import launch, stop, worker_spec
+from worker_harness import sockdir  # noqa: F401 (a fixture)
 from conftest import (GLIA_BIN, PREDICTORS, REPO, free_port, wait_for,
                       write_project)
 
@@ -561,33 +562,9 @@ def start_worker(tmp_path, sockdir, source, monitoring=None, config=None):
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "predictor.py").write_text(source)
-    spec = {
-        "name": "t", "kind": "RealtimeAPI",
-        "predictor": {
-            "type": "python", "path": "predictor.py", "command": None,
-            "readiness_path": None, "config": config or {},
-            "python_path": None, "env": {}, "processes_per_replica": 1,
-            "threads_per_process": 2, "log_level": "info", "models": None,
-            "server_side_batching": None,
-        },
-        "monitoring": monitoring,
-    }
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text(json.dumps(spec))
-    sock = os.path.join(sockdir, "w.sock")
-    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
-    r, w = os.pipe()
-    cmd = ["/bin/bash", "-c", 'exec "$0" "$@" 3>&%d %d>&-' % (w, w),
-           str(GLIA_BIN), "worker", "--spec", str(spec_path),
-           "--project-dir", str(proj), "--socket", sock, "--replica", "r-0"]
-    with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, pass_fds=(w,),
-                                cwd=str(tmp_path))
-    os.close(w)
-    worker = tw.Worker(proc, r, sock, out, err)
-    line = worker.status_line()
-    assert line == "ready", f"status {line!r}; stderr:\n{worker.stderr()}"
-    return worker
+    spec = worker_spec({"config": config or {}, "threads_per_process": 2},
+                       monitoring=monitoring)
+    return launch(tmp_path, os.path.join(sockdir, "w.sock"), proj, spec)
 
 
 @pytest.fixture
@@ -599,14 +576,8 @@ def worker(tmp_path, sockdir):
         return started[-1]
 
     yield _start
-    for w in started:
-        if w.proc.poll() is None:
-            os.kill(w.proc.pid, signal.SIGKILL)
-            w.proc.wait()
-        os.close(w.status_r)
+    stop(started)
 
-
-sockdir = tw.sockdir
 
 MONITORED = """
 import glia

@@ -4,30 +4,23 @@ file, a predictor and a status pipe on fd 3, and speak HTTP to its socket.
 Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_worker.py
 """
 
-import http.client
 import json
 import os
-import select
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-GLIA_BIN = os.environ.get("GLIA_BIN", str(REPO / "build" / "glia"))
+from worker_harness import DEADLINE, GLIA_BIN, launch, stop, worker_spec
+from worker_harness import sockdir  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(
     not os.access(GLIA_BIN, os.X_OK),
     reason="glia binary not found at %s (run make, or set GLIA_BIN)" % GLIA_BIN)
 
-DEADLINE = 60.0  # generous: loading numpy/sklearn on a busy machine
 
 ECHO = """
 import glia
@@ -53,93 +46,6 @@ class PythonPredictor:
 """
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=DEADLINE):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Reply:
-    def __init__(self, resp):
-        self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
-        self.body = resp.read()
-
-    def json(self):
-        return json.loads(self.body)
-
-
-class Worker:
-    def __init__(self, proc, status_r, sock_path, out_path, err_path):
-        self.proc = proc
-        self.status_r = status_r
-        self.sock_path = sock_path
-        self.out_path = out_path
-        self.err_path = err_path
-        self._status = b""
-
-    def status_line(self, timeout=DEADLINE):
-        """The first line the worker wrote on fd 3 ('' on EOF)."""
-        end = time.monotonic() + timeout
-        while b"\n" not in self._status:
-            left = end - time.monotonic()
-            assert left > 0, "no status line on fd 3; stderr:\n" + self.stderr()
-            ready, _, _ = select.select([self.status_r], [], [], left)
-            if ready:
-                chunk = os.read(self.status_r, 4096)
-                if not chunk:
-                    break
-                self._status += chunk
-        return self._status.decode().split("\n")[0]
-
-    def stderr(self):
-        return Path(self.err_path).read_text(errors="replace")
-
-    def wait_stderr(self, text, timeout=DEADLINE):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if text in self.stderr():
-                return self.stderr()
-            time.sleep(0.05)
-        raise AssertionError("%r not in stderr:\n%s" % (text, self.stderr()))
-
-    def wait_exit(self, timeout=DEADLINE):
-        return self.proc.wait(timeout=timeout)
-
-    def connect(self):
-        return UnixHTTPConnection(self.sock_path)
-
-    def request(self, body=b"", method="POST", path="/", headers=None,
-                conn=None):
-        own = conn is None
-        conn = conn or self.connect()
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            return Reply(conn.getresponse())
-        finally:
-            if own:
-                conn.close()
-
-    def post_json(self, value, **kw):
-        headers = {"Content-Type": "application/json"}
-        headers.update(kw.pop("headers", {}))
-        return self.request(json.dumps(value).encode(), headers=headers, **kw)
-
-
-@pytest.fixture
-def sockdir():
-    # Unix socket paths are limited to 108 bytes; pytest's tmp_path is long.
-    d = tempfile.mkdtemp(prefix="gw", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
 @pytest.fixture
 def start(tmp_path, sockdir):
     started = []
@@ -147,42 +53,19 @@ def start(tmp_path, sockdir):
     def _start(source, config=None, threads=1, env=None, python_path=None,
                files=None, proc_env=None, wait_ready=True, name="predictor.py",
                cls=None):
-        proj = tmp_path / ("proj%d" % len(started))
+        n = len(started)
+        proj = tmp_path / ("proj%d" % n)
         proj.mkdir()
         (proj / name).write_text(textwrap.dedent(source))
         for rel, text in (files or {}).items():
             (proj / rel).parent.mkdir(parents=True, exist_ok=True)
             (proj / rel).write_text(textwrap.dedent(text))
-        spec = {
-            "name": "t", "kind": "RealtimeAPI",
-            "predictor": {
-                "type": "python", "path": name, "command": None,
-                "readiness_path": None, "config": config or {},
-                "python_path": python_path, "env": env or {},
-                "processes_per_replica": 1, "threads_per_process": threads,
-                "log_level": "info", "models": None,
-                "server_side_batching": None,
-            },
-        }
-        spec_path = tmp_path / ("spec%d.json" % len(started))
-        spec_path.write_text(json.dumps(spec))
-        sock_path = os.path.join(sockdir, "w%d.sock" % len(started))
-        out_path = tmp_path / ("out%d.txt" % len(started))
-        err_path = tmp_path / ("err%d.txt" % len(started))
-        r, w = os.pipe()
-        # fd 3 is the status pipe; bash, because dash cannot redirect
-        # descriptors above 9.
-        cmd = ["/bin/bash", "-c", 'exec "$0" "$@" 3>&%d %d>&-' % (w, w),
-               GLIA_BIN, "worker", "--spec", str(spec_path),
-               "--project-dir", str(proj), "--socket", sock_path,
-               "--replica", "r-0"]
-        penv = dict(os.environ)
-        penv.update(proc_env or {})
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, pass_fds=(w,),
-                                    env=penv, cwd=str(tmp_path))
-        os.close(w)
-        worker = Worker(proc, r, sock_path, out_path, err_path)
+        spec = worker_spec({"path": name, "config": config or {},
+                            "python_path": python_path, "env": env or {},
+                            "threads_per_process": threads})
+        worker = launch(tmp_path, os.path.join(sockdir, "w%d.sock" % n),
+                        proj, spec, n=n, proc_env=proc_env,
+                        wait_ready=False)
         started.append(worker)
         if wait_ready:
             line = worker.status_line()
@@ -191,11 +74,7 @@ def start(tmp_path, sockdir):
         return worker
 
     yield _start
-    for worker in started:
-        if worker.proc.poll() is None:
-            os.kill(worker.proc.pid, signal.SIGKILL)
-            worker.proc.wait()
-        os.close(worker.status_r)
+    stop(started)
 
 
 # --- start-up ------------------------------------------------------------
