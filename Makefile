@@ -28,7 +28,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all test unit e2e asan clean format fuzz bench
 all: $(BUILD)/glia
 
-$(BUILD)/obj/pyhost.o: CFLAGS += $(PY_CFLAGS)
+$(BUILD)/obj/pyhost.o $(BUILD)/obj/pynative.o: CFLAGS += $(PY_CFLAGS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/glia/*.h)
 	@mkdir -p $(dir $@)

@@ -1036,6 +1036,10 @@ static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	    model_paths(c, v, m) < 0 ||
 	    str_field(c, v, path, "dir", &m->dir) < 0)
 		return -1;
+	if (m->dir && glia_is_url(m->dir))
+		return bad_value(c, get(c, v, "dir"), "predictor.models.dir",
+		                 "must be a local directory (a URL cannot "
+		                 "be listed; use path or paths)");
 	return model_cache(c, v, m);
 }
 
@@ -1217,11 +1221,11 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	               predictor_cortex_keys) < 0 ||
 	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
 		return -1;
-	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
+	code_type = s->predictor.type == GLIA_PREDICTOR_PYTHON;
 	if (only_for(c, pred, "predictor", "models", code_type,
-	             "types python and c") < 0 ||
+	             "type python (load_model)") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
-	             "types python and c") < 0)
+	             "type python") < 0)
 		return -1;
 	if (predictor_models(c, pred, s) < 0 ||
 	    predictor_batching(c, pred, s) < 0 ||
@@ -2349,4 +2353,26 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 fail:
 	glia_api_spec_free(out);
 	return -1;
+}
+
+int glia_is_url(const char *path)
+{
+	return strncmp(path, "http://", 7) == 0 ||
+	       strncmp(path, "https://", 8) == 0;
+}
+
+int glia_slots(int threads, int max_batch_size)
+{
+	int slots = threads;
+
+	if (max_batch_size > 0 && slots < 2 * max_batch_size)
+		slots = 2 * max_batch_size;
+	return slots > GLIA_SLOTS_MAX ? GLIA_SLOTS_MAX : slots;
+}
+
+int glia_spec_slots(const glia_api_spec *s)
+{
+	return glia_slots(s->predictor.threads_per_process,
+	                  s->predictor.batching ? s->predictor.max_batch_size
+	                                        : 0);
 }

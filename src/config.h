@@ -164,4 +164,16 @@ int glia_int_or_pct_resolve(glia_int_or_pct v, int total, int round_up);
 /* Levenshtein distance, used for "did you mean" suggestions. */
 int glia_edit_distance(const char *a, const char *b);
 
+/* 1 when path is an http:// or https:// URL (a model to download). */
+int glia_is_url(const char *path);
+
+/* Requests one worker process of s takes at once: threads_per_process, and
+ * with server_side_batching at least 2 x max_batch_size (one batch runs
+ * while the next gathers), at most GLIA_SLOTS_MAX. The gateway opens that
+ * many connections to it; the worker serves each on a thread. */
+#define GLIA_SLOTS_MAX 1024
+int glia_spec_slots(const glia_api_spec *s);
+/* The same from the two numbers (max_batch_size 0: no batching). */
+int glia_slots(int threads, int max_batch_size);
+
 #endif

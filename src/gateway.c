@@ -484,7 +484,8 @@ static int skip_upstream_header(const char *name)
 	static const char *hop[] = {"connection", "keep-alive",
 				    "transfer-encoding", "content-length",
 				    "x-request-id", "date", "server",
-				    "x-glia-predict-time", "x-glia-prediction"};
+				    "x-glia-predict-time", "x-glia-prediction",
+				    "x-glia-batch-size"};
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
@@ -587,6 +588,19 @@ static void observe_predict_time(glia_route *r, const glia_http_msg *m)
 		glia_histogram_observe(&r->stats.predict, s);
 }
 
+/* A worker that batches names each batch's size on one of its answers:
+ * X-Glia-Batch-Size. */
+static void observe_batch_size(glia_route *r, const glia_http_msg *m)
+{
+	const char *v = glia_http_msg_header(m, "X-Glia-Batch-Size");
+	if (!v)
+		return;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (end != v && !*end && n > 0)
+		glia_size_histogram_observe(&r->stats.batch, (double)n);
+}
+
 static void answer_client(greq *q, const glia_http_msg *m)
 {
 	glia_buf *out = glia_httpd_out(q->client);
@@ -622,6 +636,7 @@ static void upstream_complete(upconn *u)
 	access_line(r, q, m->status, m->body_len, glia_now() - q->start);
 	observe_predict_time(r, m);
 	observe_prediction(r, m);
+	observe_batch_size(r, m);
 	if (b) {
 		b->answered++;
 		b->failed += m->status >= 500;
@@ -1089,6 +1104,16 @@ static void metrics_requests(glia_gateway *gw, glia_buf *out, glia_buf *lab)
 		api_label(lab, r, NULL);
 		glia_metrics_histogram(out, "glia_predict_duration_seconds",
 				       lab->data, &r->stats.predict);
+	}
+	glia_metrics_header(out, "glia_batch_size", "histogram",
+			    "Requests per predict call with "
+			    "server_side_batching.");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		if (!r->stats.batch.count)
+			continue;
+		api_label(lab, r, NULL);
+		glia_metrics_size_histogram(out, "glia_batch_size", lab->data,
+					    &r->stats.batch);
 	}
 }
 

@@ -64,6 +64,7 @@ typedef struct glia_route_stats {
 	uint64_t rejected_timeout;    /* 504 */
 	glia_histogram duration;      /* whole stay in glia */
 	glia_histogram predict;       /* inside the predictor (from replicas) */
+	glia_size_histogram batch;    /* server-side batch sizes (replicas) */
 	glia_minute minute;           /* durations, per second, last minute */
 	glia_route_error errors[GLIA_ROUTE_ERRORS]; /* ring */
 	size_t n_errors;              /* ever recorded */

@@ -98,27 +98,58 @@ void glia_metrics_sample(glia_buf *out, const char *name, const char *labels,
 		glia_buf_printf(out, "%s %s\n", name, v);
 }
 
-void glia_metrics_histogram(glia_buf *out, const char *name,
-			    const char *labels, const glia_histogram *h)
+/* The _bucket, _sum and _count lines of one histogram. */
+static void histogram_lines(glia_buf *out, const char *name,
+			    const char *labels, const double *bounds,
+			    size_t n_bounds, const uint64_t *counts,
+			    uint64_t count, double sum)
 {
 	const char *sep = labels && *labels ? "," : "";
 	uint64_t cumulative = 0;
-	for (size_t i = 0; i <= GLIA_LATENCY_BUCKETS; i++) {
-		cumulative += h->counts[i];
+	for (size_t i = 0; i <= n_bounds; i++) {
+		cumulative += counts[i];
 		char le[32];
-		if (i == GLIA_LATENCY_BUCKETS)
+		if (i == n_bounds)
 			snprintf(le, sizeof le, "+Inf");
 		else
-			snprintf(le, sizeof le, "%g", glia_latency_bounds[i]);
+			snprintf(le, sizeof le, "%g", bounds[i]);
 		glia_buf_printf(out, "%s_bucket{%s%sle=\"%s\"} %llu\n", name,
 				labels ? labels : "", sep, le,
 				(unsigned long long)cumulative);
 	}
 	char buf[512];
 	snprintf(buf, sizeof buf, "%s_sum", name);
-	glia_metrics_sample(out, buf, labels, h->sum);
+	glia_metrics_sample(out, buf, labels, sum);
 	snprintf(buf, sizeof buf, "%s_count", name);
-	glia_metrics_sample(out, buf, labels, (double)h->count);
+	glia_metrics_sample(out, buf, labels, (double)count);
+}
+
+void glia_metrics_histogram(glia_buf *out, const char *name,
+			    const char *labels, const glia_histogram *h)
+{
+	histogram_lines(out, name, labels, glia_latency_bounds,
+			GLIA_LATENCY_BUCKETS, h->counts, h->count, h->sum);
+}
+
+static const double size_bounds[GLIA_SIZE_BUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
+void glia_size_histogram_observe(glia_size_histogram *h, double v)
+{
+	size_t i = 0;
+	while (i < GLIA_SIZE_BUCKETS && v > size_bounds[i])
+		i++;
+	h->counts[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+void glia_metrics_size_histogram(glia_buf *out, const char *name,
+				 const char *labels,
+				 const glia_size_histogram *h)
+{
+	histogram_lines(out, name, labels, size_bounds, GLIA_SIZE_BUCKETS,
+			h->counts, h->count, h->sum);
 }
 
 void glia_metrics_escape(glia_buf *out, const char *value)

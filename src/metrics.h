@@ -25,6 +25,16 @@ void glia_histogram_merge(glia_histogram *into, const glia_histogram *h);
  * Prometheus's histogram_quantile does; 0 when empty. */
 double glia_histogram_quantile(const glia_histogram *h, double q);
 
+/* Counts (batch sizes): buckets 1, 2, 4, ... 1024. */
+#define GLIA_SIZE_BUCKETS 11
+typedef struct glia_size_histogram {
+	uint64_t counts[GLIA_SIZE_BUCKETS + 1]; /* last: +Inf */
+	uint64_t count;
+	double sum;
+} glia_size_histogram;
+
+void glia_size_histogram_observe(glia_size_histogram *h, double v);
+
 /* Requests per second over the last 60 seconds: one histogram per second. */
 #define GLIA_WINDOW_SECONDS 60
 typedef struct glia_minute {
@@ -45,6 +55,9 @@ void glia_metrics_sample(glia_buf *out, const char *name, const char *labels,
 			 double value);
 void glia_metrics_histogram(glia_buf *out, const char *name,
 			    const char *labels, const glia_histogram *h);
+void glia_metrics_size_histogram(glia_buf *out, const char *name,
+				 const char *labels,
+				 const glia_size_histogram *h);
 /* Appends value escaped for a label (\\, ", newline). */
 void glia_metrics_escape(glia_buf *out, const char *value);
 

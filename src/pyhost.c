@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include "pyhost.h"
+#include "pynative.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -18,6 +19,9 @@
 
 static PyObject *handle_fn; /* glia._runtime.handle */
 static PyObject *post_fn;   /* glia._runtime.post */
+static PyObject *batch_fn;  /* glia._runtime.handle_batch */
+static PyObject *scan_fn;   /* glia._runtime.models_scan */
+static PyObject *tick_fn;   /* glia._runtime.models_tick */
 static PyThreadState *main_state;
 
 /* The installation prefix of the libpython we run on: the nearest parent
@@ -98,7 +102,10 @@ static int import_runtime(const char *python_dir, char *err, size_t errlen)
 		goto fail;
 	handle_fn = PyObject_GetAttrString(mod, "handle");
 	post_fn = PyObject_GetAttrString(mod, "post");
-	if (!handle_fn || !post_fn)
+	batch_fn = PyObject_GetAttrString(mod, "handle_batch");
+	scan_fn = PyObject_GetAttrString(mod, "models_scan");
+	tick_fn = PyObject_GetAttrString(mod, "models_tick");
+	if (!handle_fn || !post_fn || !batch_fn || !scan_fn || !tick_fn)
 		goto fail;
 	rc = 0;
 fail:
@@ -150,6 +157,10 @@ out:
 
 int glia_pyhost_start(const glia_pyhost_opts *opts, char *err, size_t errlen)
 {
+	if (glia_pynative_register(opts->status_fd) < 0) {
+		snprintf(err, errlen, "cannot set up the _glia_native module");
+		return -1;
+	}
 	if (init_interpreter(err, errlen) < 0)
 		return -1;
 	if (import_runtime(opts->python_dir, err, errlen) < 0)
@@ -305,31 +316,141 @@ static void internal_error(glia_pyhost_resp *resp)
 	glia_buf_puts(&resp->body, INTERNAL_ERROR);
 }
 
+/* The 7-tuple glia._runtime.handle takes, as a new reference (NULL with
+ * a Python error set). */
+static PyObject *request_tuple(const glia_pyhost_req *req)
+{
+	PyObject *t = PyTuple_New(7);
+
+	if (!t)
+		return NULL;
+	PyTuple_SET_ITEM(t, 0, latin1(req->method));
+	PyTuple_SET_ITEM(t, 1, latin1(req->path));
+	PyTuple_SET_ITEM(t, 2, latin1(req->query));
+	PyTuple_SET_ITEM(t, 3, header_list(req));
+	PyTuple_SET_ITEM(t, 4, PyBytes_FromStringAndSize(
+	                           req->body, (Py_ssize_t)req->body_len));
+	PyTuple_SET_ITEM(t, 5, str_or_none(req->content_type));
+	PyTuple_SET_ITEM(t, 6, str_or_none(req->request_id));
+	for (int i = 0; i < 7; i++)
+		if (!PyTuple_GET_ITEM(t, i)) {
+			Py_DECREF(t);
+			return NULL;
+		}
+	return t;
+}
+
 void glia_pyhost_handle(const glia_pyhost_req *req, glia_pyhost_resp *resp)
 {
 	PyGILState_STATE gil = PyGILState_Ensure();
-	PyObject *args[7] = {NULL};
-	PyObject *res = NULL;
-	int ok = 1;
+	PyObject *args = NULL, *res = NULL;
 
 	reset_resp(resp);
-	args[0] = latin1(req->method);
-	args[1] = latin1(req->path);
-	args[2] = latin1(req->query);
-	args[3] = header_list(req);
-	args[4] =
-	    PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
-	args[5] = str_or_none(req->content_type);
-	args[6] = str_or_none(req->request_id);
-	for (int i = 0; i < 7; i++)
-		ok = ok && args[i];
-	if (ok)
-		res = PyObject_Vectorcall(handle_fn, args, 7, NULL);
+	args = request_tuple(req);
+	if (args)
+		res = PyObject_Call(handle_fn, args, NULL);
 	if (!res || unpack(res, resp) < 0)
 		internal_error(resp);
 	Py_XDECREF(res);
-	for (int i = 0; i < 7; i++)
-		Py_XDECREF(args[i]);
+	Py_XDECREF(args);
+	PyGILState_Release(gil);
+}
+
+static PyObject *request_list(const glia_pyhost_req *const *reqs, size_t n)
+{
+	PyObject *list = PyList_New((Py_ssize_t)n);
+
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *t = request_tuple(reqs[i]);
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+	}
+	return list;
+}
+
+void glia_pyhost_handle_batch(const glia_pyhost_req *const *reqs,
+                              glia_pyhost_resp *const *resps, size_t n)
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	PyObject *list = request_list(reqs, n), *res = NULL;
+	int ok;
+
+	for (size_t i = 0; i < n; i++)
+		reset_resp(resps[i]);
+	if (list)
+		res = PyObject_CallOneArg(batch_fn, list);
+	ok = res && PyList_Check(res) && PyList_GET_SIZE(res) == (Py_ssize_t)n;
+	if (!ok && res) {
+		Py_CLEAR(res);
+		PyErr_SetString(PyExc_RuntimeError,
+		                "handle_batch returned a wrong answer list");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ok && unpack(PyList_GET_ITEM(res, (Py_ssize_t)i),
+		                 resps[i]) == 0)
+			continue;
+		internal_error(resps[i]);
+	}
+	Py_XDECREF(res);
+	Py_XDECREF(list);
+	PyGILState_Release(gil);
+}
+
+/* (dirs, next seconds or None) from models_scan into C form. */
+static void scan_result(PyObject *res, char ***dirs, int64_t *next_ms)
+{
+	PyObject *list, *next;
+
+	if (!PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2)
+		return;
+	list = PyTuple_GET_ITEM(res, 0);
+	next = PyTuple_GET_ITEM(res, 1);
+	if (next != Py_None) {
+		double s = PyFloat_AsDouble(next);
+		if (!PyErr_Occurred() && s >= 0)
+			*next_ms = (int64_t)(s * 1000.0) + 1;
+		PyErr_Clear();
+	}
+	if (!PyList_Check(list))
+		return;
+	Py_ssize_t n = PyList_GET_SIZE(list);
+	*dirs = glia_calloc((size_t)n + 1, sizeof(char *));
+	for (Py_ssize_t i = 0, k = 0; i < n; i++) {
+		const char *d = PyUnicode_Check(PyList_GET_ITEM(list, i))
+		                    ? PyUnicode_AsUTF8(PyList_GET_ITEM(list, i))
+		                    : NULL;
+		if (d)
+			(*dirs)[k++] = glia_strdup(d);
+		PyErr_Clear();
+	}
+}
+
+void glia_pyhost_models_scan(char ***dirs, int64_t *next_ms)
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	PyObject *res = PyObject_CallNoArgs(scan_fn);
+
+	*dirs = NULL;
+	*next_ms = -1;
+	if (res)
+		scan_result(res, dirs, next_ms);
+	else
+		print_exception();
+	Py_XDECREF(res);
+	PyGILState_Release(gil);
+}
+
+void glia_pyhost_models_tick(void)
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	PyObject *res = PyObject_CallNoArgs(tick_fn);
+
+	if (!res)
+		print_exception();
+	Py_XDECREF(res);
 	PyGILState_Release(gil);
 }
 

@@ -11,6 +11,7 @@
 #define GLIA_PYHOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -18,6 +19,8 @@ typedef struct glia_pyhost_opts {
 	const char *python_dir; /* directory holding the glia package */
 	const char *spec_json;  /* the canonical spec (docs/spec-json.md) */
 	const char *replica_id;
+	int status_fd; /* the daemon's status pipe (-1: none): the runtime
+	                  sends model metrics lines there */
 } glia_pyhost_opts;
 
 /* Initializes CPython (site imported, environment variables such as
@@ -64,6 +67,19 @@ void glia_pyhost_resp_free(glia_pyhost_resp *resp);
 /* Runs the predictor on req and fills resp. Never fails: predictor errors
  * become 400/500 JSON answers. */
 void glia_pyhost_handle(const glia_pyhost_req *req, glia_pyhost_resp *resp);
+/* server_side_batching: one predict call for reqs[0..n-1]; fills each
+ * resps[i] as glia_pyhost_handle would (each request gets its own answer;
+ * the batch's post_predict state, if any, rides on one of them). */
+void glia_pyhost_handle_batch(const glia_pyhost_req *const *reqs,
+                              glia_pyhost_resp *const *resps, size_t n);
+
+/* predictor.models (glia._models through glia._runtime), on the watcher
+ * thread (watch.h): a rescan that fills *dirs (NULL-terminated, malloc'ed)
+ * and *next_ms like glia_watch_scan_fn, and the once-a-second metrics
+ * flush. */
+void glia_pyhost_models_scan(char ***dirs, int64_t *next_ms);
+void glia_pyhost_models_tick(void);
+
 /* After the response was written: runs post_predict when resp->post is set
  * and releases it. Cheap (no GIL) when there is nothing to do. */
 void glia_pyhost_finish(glia_pyhost_resp *resp);

@@ -46,6 +46,7 @@ typedef struct proc {
 	int port;           /* type command: the server's loopback port */
 	uint64_t answered, failed; /* from backends already released */
 	glia_probe *probe;  /* readiness attempt in flight */
+	int models_resident; /* as its last "models" line said */
 } proc;
 
 /* One of a proc's output pipes. Allocated per start, so a pipe kept open by
@@ -80,8 +81,17 @@ struct replica {
 	int log_fd;
 };
 
+/* predictor.models: what the workers report on their status pipes
+ * (docs/monitoring.md, "Models"). */
+typedef struct model_stats {
+	uint64_t hits, misses, evictions, loads_ok, loads_failed;
+	glia_histogram load_time;
+	char *last_failure; /* "<model> <version>: <reason>" */
+} model_stats;
+
 struct glia_api {
 	glia_supervisor *sup;
+	model_stats models;
 	glia_api *next;
 	char *name;
 	glia_api_spec spec;
@@ -390,7 +400,7 @@ static void proc_became_ready(proc *p)
 	if (p->ready || r->state != R_STARTING)
 		return;
 	p->ready = 1;
-	int slots = a->spec.predictor.threads_per_process;
+	int slots = glia_spec_slots(&a->spec);
 	p->backend = p->port > 0
 			     ? glia_backend_new_tcp(a->route, p->port, slots)
 			     : glia_backend_new(a->route, p->socket, slots);
@@ -404,11 +414,63 @@ static void proc_became_ready(proc *p)
 	api_reconcile(a);
 }
 
+/* "models <hits> <misses> <evictions> <resident>" (deltas, then the
+ * current count). */
+static void models_line(proc *p, const char *line)
+{
+	model_stats *m = &p->rep->api->models;
+	unsigned long long h, mi, e;
+	int resident;
+	if (sscanf(line, "models %llu %llu %llu %d", &h, &mi, &e,
+		   &resident) != 4)
+		return;
+	m->hits += h;
+	m->misses += mi;
+	m->evictions += e;
+	p->models_resident = resident >= 0 ? resident : 0;
+}
+
+/* "load ok|failed <seconds> <model> <version>[ <reason>]". */
+static void load_line(proc *p, const char *line)
+{
+	model_stats *m = &p->rep->api->models;
+	char result[8], model[256], version[32];
+	double secs;
+	int used = 0;
+	if (sscanf(line, "load %7s %lf %255s %31s%n", result, &secs, model,
+		   version, &used) != 4)
+		return;
+	glia_histogram_observe(&m->load_time, secs);
+	if (strcmp(result, "ok") == 0) {
+		m->loads_ok++;
+		return;
+	}
+	m->loads_failed++;
+	const char *reason = line + used;
+	while (*reason == ' ')
+		reason++;
+	free(m->last_failure);
+	m->last_failure = glia_sprintf("model %s version %s: %s", model,
+				       version, *reason ? reason : "failed");
+	replica_event(p->rep, "model %s version %s failed to load", model,
+		      version);
+}
+
 static void status_line(void *arg, const char *line, size_t len)
 {
 	proc *p = arg;
 	replica *r = p->rep;
-	if (len == 5 && memcmp(line, "ready", 5) == 0) {
+	char text[512]; /* the line is not NUL-terminated */
+	if (len < sizeof text &&
+	    ((len > 7 && memcmp(line, "models ", 7) == 0) ||
+	     (len > 5 && memcmp(line, "load ", 5) == 0))) {
+		memcpy(text, line, len);
+		text[len] = '\0';
+		if (text[0] == 'm')
+			models_line(p, text);
+		else
+			load_line(p, text);
+	} else if (len == 5 && memcmp(line, "ready", 5) == 0) {
 		proc_became_ready(p);
 	} else if (len > 6 && memcmp(line, "error ", 6) == 0) {
 		free(r->error);
@@ -520,6 +582,7 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 	kill(-p->pid, SIGKILL); /* whatever it left in its group */
 	p->exit_status = (int)status;
 	p->term_signal = sig;
+	p->models_resident = 0;
 	r->alive_procs--;
 	glia_store_remove_pid(sup->store, p->pid);
 	h->data = r;
@@ -635,6 +698,8 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	for (size_t i = 0; i < n; i++)
 		v[k++] = glia_strdup(a->sup->worker_env[i]);
 	v[k++] = glia_sprintf("GLIA_API=%s", a->name);
+	v[k++] = glia_sprintf("GLIA_CACHE_DIR=%s/cache/%s", a->sup->home,
+			      a->name);
 	v[k++] = glia_sprintf("GLIA_REPLICA_ID=%s", r->id);
 	if (p->port > 0) {
 		for (size_t i = 0; i < sp->predictor.n_env; i++)
@@ -1141,6 +1206,7 @@ static void api_free(glia_api *a)
 	free(a->project_dir);
 	free(a->config_path);
 	free(a->last_error);
+	free(a->models.last_failure);
 	glia_autoscale_window_free(&a->as_window);
 	glia_autoscale_history_free(&a->as_history);
 	free(a);
@@ -1562,6 +1628,31 @@ json_t *glia_supervisor_list(glia_supervisor *s)
 	return json_pack("{s:o}", "apis", list);
 }
 
+static int models_resident(const glia_api *a)
+{
+	int n = 0;
+	for (replica *r = a->replicas; r; r = r->next)
+		for (int i = 0; i < r->n_procs; i++)
+			n += r->procs[i].models_resident;
+	return n;
+}
+
+/* predictor.models: the model cache figures of every worker together. */
+static json_t *models_json(const glia_api *a)
+{
+	const model_stats *m = &a->models;
+	if (!a->spec.predictor.models.set)
+		return NULL;
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:s?}",
+			 "resident", models_resident(a), "hits",
+			 (json_int_t)m->hits, "misses", (json_int_t)m->misses,
+			 "loads", (json_int_t)m->loads_ok, "load_failures",
+			 (json_int_t)m->loads_failed, "evictions",
+			 (json_int_t)m->evictions, "load_seconds_total",
+			 m->load_time.sum, "last_load_failure",
+			 m->last_failure);
+}
+
 json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 {
 	glia_api *a = find_api(s, name);
@@ -1576,6 +1667,9 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	json_t *pred = predictions_json(a);
 	if (pred)
 		json_object_set_new(j, "predictions", pred);
+	json_t *models = models_json(a);
+	if (models)
+		json_object_set_new(j, "models", models);
 	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));
@@ -1619,6 +1713,68 @@ static void replicas_metrics(glia_supervisor *s, glia_buf *out,
 	}
 }
 
+static void model_counter(glia_supervisor *s, glia_buf *out, glia_buf *lab,
+			  const char *name, const char *help, size_t offset)
+{
+	glia_metrics_header(out, name, "counter", help);
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (!a->spec.predictor.models.set)
+			continue;
+		api_metric_label(lab, a, NULL);
+		glia_metrics_sample(
+			out, name, lab->data,
+			(double)*(const uint64_t *)((const char *)&a->models +
+						    offset));
+	}
+}
+
+/* predictor.models: cache hits, misses, evictions, loads by result, load
+ * time, resident models; APIs without models have no series. */
+static void models_metrics(glia_supervisor *s, glia_buf *out, glia_buf *lab)
+{
+	model_counter(s, out, lab, "glia_model_cache_hits_total",
+		      "get_model calls answered from memory.",
+		      offsetof(model_stats, hits));
+	model_counter(s, out, lab, "glia_model_cache_misses_total",
+		      "get_model calls that had to load the model.",
+		      offsetof(model_stats, misses));
+	model_counter(s, out, lab, "glia_model_evictions_total",
+		      "Models dropped from memory (cache full or removed).",
+		      offsetof(model_stats, evictions));
+	glia_metrics_header(out, "glia_model_loads_total", "counter",
+			    "load_model calls by result (ok, failed).");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (!a->spec.predictor.models.set)
+			continue;
+		api_metric_label(lab, a, NULL);
+		glia_buf_puts(lab, ",result=\"ok\"");
+		glia_metrics_sample(out, "glia_model_loads_total", lab->data,
+				    (double)a->models.loads_ok);
+		api_metric_label(lab, a, NULL);
+		glia_buf_puts(lab, ",result=\"failed\"");
+		glia_metrics_sample(out, "glia_model_loads_total", lab->data,
+				    (double)a->models.loads_failed);
+	}
+	glia_metrics_header(out, "glia_model_load_duration_seconds",
+			    "histogram", "Time load_model took.");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (!a->spec.predictor.models.set)
+			continue;
+		api_metric_label(lab, a, NULL);
+		glia_metrics_histogram(out, "glia_model_load_duration_seconds",
+				       lab->data, &a->models.load_time);
+	}
+	glia_metrics_header(out, "glia_models_resident", "gauge",
+			    "Model versions in memory, all workers together.");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (!a->spec.predictor.models.set)
+			continue;
+		api_metric_label(lab, a, NULL);
+		glia_metrics_sample(out, "glia_models_resident", lab->data,
+				    models_resident(a));
+	}
+}
+
 /* The families only the supervisor knows; the gateway adds its own. */
 static void supervisor_metrics(void *arg, glia_buf *out)
 {
@@ -1641,6 +1797,7 @@ static void supervisor_metrics(void *arg, glia_buf *out)
 		glia_metrics_sample(out, "glia_replica_restarts_total",
 				    lab.data, a->restarts);
 	}
+	models_metrics(s, out, &lab);
 	glia_buf_free(&lab);
 }
 

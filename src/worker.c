@@ -1,11 +1,15 @@
 /* worker.c: `glia worker`, one process of a replica (docs/internals.md,
  * "Worker contract"). Loads the predictor (Python through pyhost, C through
  * chost; CPython is never started for a C predictor), then serves HTTP/1.1
- * on a Unix socket with threads_per_process threads. Each thread
- * accepts one connection from the shared listening socket and serves it
- * with blocking I/O until the peer closes it: the gateway opens at most
- * threads_per_process connections per worker and sends one request at a
- * time on each, so a thread per connection never oversubscribes.
+ * on a Unix socket with one thread per slot (glia_slots():
+ * threads_per_process, and with server_side_batching at least twice
+ * max_batch_size). Each thread accepts one connection from the shared
+ * listening socket and serves it with blocking I/O until the peer closes
+ * it: the gateway opens at most that many connections per worker and sends
+ * one request at a time on each, so a thread per connection never
+ * oversubscribes. With batching, serving threads queue their request into
+ * the batcher (batch.h) and one batch thread calls the predictor; with
+ * predictor.models, a watcher thread (watch.h) reloads changed models.
  *
  * Status pipe: fd 3 (when open) gets exactly one line, "ready\n" or
  * "error <reason>\n", and is then closed. Exit status: 0 after SIGTERM or
@@ -31,10 +35,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "chost.h"
+#include "config.h"
 #include "http.h"
 #include "pyhost.h"
 #include "util.h"
+#include "watch.h"
 
 #define STATUS_FD         3
 #define EXIT_USAGE        2
@@ -61,6 +68,10 @@ typedef struct worker_spec {
 	char *text; /* the whole JSON, handed to Python */
 	json_t *root;
 	int threads;
+	int max_batch;            /* server_side_batching; 0: none */
+	int64_t batch_interval_ms;
+	int has_models;           /* predictor.models set */
+	int slots;                /* serving threads: glia_slots() */
 	int is_c;         /* predictor.type c */
 	const char *path; /* predictor.path, in root */
 } worker_spec;
@@ -80,6 +91,9 @@ typedef struct conn_ctx {
 	glia_buf extra;
 	glia_pyhost_resp resp;
 	glia_chost_call call;
+	glia_batch_item item;          /* server_side_batching */
+	const glia_pyhost_req *batch_req; /* this thread's, while queued */
+	double batch_took;             /* its batch's predict time */
 	const char *names[GLIA_HTTP_MAX_HEADERS];
 	const char *values[GLIA_HTTP_MAX_HEADERS];
 } conn_ctx;
@@ -104,6 +118,10 @@ static server *servers;
 static int n_servers;
 static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
 static glia_chost *chost; /* the C predictor; NULL when serving Python */
+static glia_batcher *batcher; /* server_side_batching; NULL without */
+static glia_watch *watcher;   /* predictor.models; NULL without */
+static const glia_pyhost_req **batch_reqs; /* the batch thread's arrays */
+static glia_pyhost_resp **batch_resps;
 
 /* --- status pipe and startup errors ----------------------------------- */
 
@@ -118,6 +136,10 @@ static void probe_status_fd(void)
 	status_fd = STATUS_FD;
 }
 
+/* Writes one line; the pipe is then closed unless the Python runtime
+ * goes on using it (model metrics: keep_status_fd). */
+static int keep_status_fd;
+
 static void status_line(const char *word, const char *msg)
 {
 	char *line;
@@ -131,6 +153,12 @@ static void status_line(const char *word, const char *msg)
 			*p = ' ';
 	glia_write_all(status_fd, line, strlen(line));
 	free(line);
+	if (keep_status_fd && strcmp(word, "ready") == 0) {
+		/* from now on a full pipe drops metrics lines, never blocks */
+		fcntl(status_fd, F_SETFL,
+		      fcntl(status_fd, F_GETFL) | O_NONBLOCK);
+		return;
+	}
 	close(status_fd);
 	status_fd = -1;
 }
@@ -184,6 +212,25 @@ static int parse_args(int argc, char **argv, worker_opts *o)
 	return 0;
 }
 
+/* server_side_batching: {"max_batch_size": n, "batch_interval": "10ms"}
+ * or null. */
+static int read_batching(json_t *b, worker_spec *spec)
+{
+	json_t *size, *interval;
+
+	if (!b || json_is_null(b))
+		return 0;
+	size = json_object_get(b, "max_batch_size");
+	interval = json_object_get(b, "batch_interval");
+	if (!json_is_integer(size) || json_integer_value(size) < 2 ||
+	    json_integer_value(size) > 1024 || !json_is_string(interval) ||
+	    glia_parse_duration_ms(json_string_value(interval),
+	                           &spec->batch_interval_ms) < 0)
+		return -1;
+	spec->max_batch = (int)json_integer_value(size);
+	return 0;
+}
+
 static int read_spec(const char *path, worker_spec *spec, char *err,
                      size_t errlen)
 {
@@ -230,6 +277,16 @@ static int read_spec(const char *path, worker_spec *spec, char *err,
 		         MAX_THREADS);
 		return -1;
 	}
+	if (read_batching(json_object_get(pred, "server_side_batching"),
+	                  spec) < 0) {
+		snprintf(err, errlen,
+		         "spec %s: server_side_batching needs max_batch_size "
+		         "2..1024 and a batch_interval",
+		         path);
+		return -1;
+	}
+	spec->has_models = json_is_object(json_object_get(pred, "models"));
+	spec->slots = glia_slots(spec->threads, spec->max_batch);
 	return 0;
 }
 
@@ -386,6 +443,7 @@ static void ctx_init(conn_ctx *c)
 	glia_buf_init(&c->extra, 128 * 1024);
 	glia_pyhost_resp_init(&c->resp);
 	glia_chost_init_call(&c->call);
+	glia_batch_item_init(&c->item);
 }
 
 /* Drops a buffer that one big response grew, so idle threads stay small. */
@@ -449,11 +507,43 @@ static void fill_request(conn_ctx *c, const glia_http_msg *m,
 	req->request_id = glia_http_msg_header(m, "X-Request-ID");
 }
 
-static void python_handle(conn_ctx *c, const glia_pyhost_req *req, reply *out)
+/* The batch thread's side: one predict call for every queued request. */
+static void batch_handle(void *ud, glia_batch_item **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		conn_ctx *c = items[i]->data;
+		batch_reqs[i] = c->batch_req;
+		batch_resps[i] = &c->resp;
+	}
+	double start = glia_now();
+	glia_pyhost_handle_batch(batch_reqs, batch_resps, n);
+	double took = glia_now() - start;
+	for (size_t i = 0; i < n; i++)
+		((conn_ctx *)items[i]->data)->batch_took = took;
+}
+
+static void batch_thread_init(void *ud)
+{
+	glia_pyhost_thread_enter();
+}
+
+/* Python, one request: alone, or queued into the next batch. *took is
+ * the predictor's time (the whole batch's, when batching). */
+static void python_handle(conn_ctx *c, const glia_pyhost_req *req, reply *out,
+                          double *took)
 {
 	glia_pyhost_resp *r = &c->resp;
 
-	glia_pyhost_handle(req, r);
+	if (batcher) {
+		c->batch_req = req;
+		c->item.data = c;
+		glia_batcher_run(batcher, &c->item);
+		*took = c->batch_took;
+	} else {
+		double start = glia_now();
+		glia_pyhost_handle(req, r);
+		*took = glia_now() - start;
+	}
 	out->status = r->status;
 	out->content_type = r->has_content_type ? r->content_type.data : NULL;
 	out->body = r->body.data;
@@ -544,13 +634,16 @@ static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 	reply r;
 	int keep, rc;
 
+	double took;
+
 	fill_request(c, m, &req);
-	double start = glia_now();
-	if (chost)
+	if (chost) {
+		double start = glia_now();
 		c_handle(c, &req, &r);
-	else
-		python_handle(c, &req, &r);
-	double took = glia_now() - start;
+		took = glia_now() - start;
+	} else {
+		python_handle(c, &req, &r, &took);
+	}
 	keep = m->keep_alive && !atomic_load(&stopping);
 	if (format_head(c, req.request_id, keep, &r, took) < 0) {
 		glia_buf_reset(&c->head);
@@ -771,12 +864,61 @@ static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
 	if (spec->is_c)
 		return start_c(spec, err, errlen);
 	pydir = python_dir();
+	keep_status_fd = spec->has_models;
+	py.status_fd = spec->has_models ? status_fd : -1;
 	py.python_dir = pydir;
 	py.spec_json = spec->text;
 	py.replica_id = o->replica_id;
 	rc = glia_pyhost_start(&py, err, errlen);
 	free(pydir);
 	return rc;
+}
+
+/* server_side_batching: the batch thread and its arrays. */
+static int start_batching(const worker_spec *spec, char *err, size_t errlen)
+{
+	if (!spec->max_batch || chost)
+		return 0;
+	batch_reqs = glia_calloc((size_t)spec->max_batch, sizeof(*batch_reqs));
+	batch_resps =
+	    glia_calloc((size_t)spec->max_batch, sizeof(*batch_resps));
+	batcher = glia_batcher_new((size_t)spec->max_batch,
+	                           spec->batch_interval_ms, batch_handle,
+	                           batch_thread_init, NULL);
+	if (!batcher) {
+		snprintf(err, errlen, "cannot start the batch thread");
+		return -1;
+	}
+	return 0;
+}
+
+static void models_scan(void *ud, char ***dirs, int64_t *next_ms)
+{
+	glia_pyhost_models_scan(dirs, next_ms);
+}
+
+static void models_tick(void *ud)
+{
+	glia_pyhost_models_tick();
+}
+
+/* predictor.models: live reloading. GLIA_MODEL_WATCH=poll forces polling
+ * (file systems without inotify), every GLIA_MODEL_POLL_MS (1000). */
+static void start_watching(const worker_spec *spec)
+{
+	const char *mode = getenv("GLIA_MODEL_WATCH");
+	const char *poll_ms = getenv("GLIA_MODEL_POLL_MS");
+	glia_watch_opts o = {.scan = models_scan, .tick = models_tick};
+
+	if (!spec->has_models || chost)
+		return;
+	o.poll = mode && strcmp(mode, "poll") == 0;
+	o.poll_ms = poll_ms ? strtoll(poll_ms, NULL, 10) : 0;
+	watcher = glia_watch_start(&o);
+	if (!watcher)
+		fputs("glia: models: cannot start the directory watcher; "
+		      "models are not reloaded\n",
+		      stderr);
 }
 
 static ino_t socket_inode(const char *path)
@@ -818,12 +960,16 @@ int glia_worker_main(int argc, char **argv)
 		                    strerror(errno));
 	if (!chost)
 		glia_pyhost_detach();
-	if (start_servers(spec.threads, err, sizeof(err)) < 0)
+	if (start_batching(&spec, err, sizeof(err)) < 0 ||
+	    start_servers(spec.slots, err, sizeof(err)) < 0)
 		return start_failed(EXIT_START_FAILED, "%s", err);
 	status_line("ready", NULL);
+	start_watching(&spec);
 
 	wait_for_stop();
+	glia_watch_stop(watcher);
 	stop_serving();
+	glia_batcher_free(batcher);
 	if (ino && socket_inode(sock_path) == ino)
 		unlink(sock_path);
 	if (chost)

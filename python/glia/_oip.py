@@ -129,6 +129,8 @@ def _predict(payload, query, headers, request_id):
     hd = headers if want_h else None
     try:
         result = rt._predict(payload, qp, hd)
+    except rt._model_errors as exc:  # unknown model: 404, ...
+        raise ProtocolError(exc.status, str(exc)) from None
     except BaseException as exc:
         rt._log_exception(request_id)
         raise _PredictorFailed("%s: %s" % (type(exc).__name__, exc)) from None

@@ -48,6 +48,9 @@ _monitor = None       # (regression?, key or None) when spec.monitoring is set
 _loaded = (None, {})  # (predictor instance, spec) for glia._oip
 _oip = None           # glia._oip, imported by the first protocol request
 _raw_stderr = sys.stderr  # where glia's own request-scoped lines go
+_store = None         # glia._models.ModelStore with predictor.models
+_batch_predict = None  # the user's predict, with server_side_batching
+_model_errors = ()    # (glia._models.ModelError,) with predictor.models
 
 
 class LoadError(Exception):
@@ -264,8 +267,78 @@ def _setup_monitoring(spec):
     _monitor = (mon.get("model_type") == "regression", mon.get("key"))
 
 
+class PythonClient:
+    """What a predictor's __init__ gets as `python_client` when the API
+    has predictor.models: the way to its models (SPEC section 3)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store):
+        self._store = store
+
+    def get_model(self, model_name=None, model_version="latest"):
+        """What load_model returned for the model (and version: "latest"
+        or a number), loading it first when it is not in memory. Raises
+        glia.ModelError (answered 404 for an unknown model or version)."""
+        return self._store.get_model(model_name, model_version)
+
+    def models(self):
+        """The model names (None for the one model of models.path)."""
+        return self._store.names()
+
+
+def _model_store(pred, instance, cls_name):
+    """The ModelStore for predictor.models, calling instance.load_model."""
+    from glia import _models
+    import _glia_native
+
+    def load(path):
+        fn = getattr(instance, "load_model", None)
+        if not callable(fn):
+            raise LoadError("%s defines no load_model method (required "
+                            "with predictor.models)" % cls_name)
+        return fn(path)
+
+    def trim():
+        import gc
+        gc.collect()
+        _glia_native.malloc_trim()
+
+    global _model_errors
+    _model_errors = (_models.ModelError,)
+    # the daemon gives GLIA_HOME/cache/<api>; a worker started by hand
+    # uses a private directory
+    cache_dir = os.environ.get("GLIA_CACHE_DIR") or os.path.join(
+        "/tmp", "glia-cache-%d" % os.getuid(),
+        os.environ.get("GLIA_API") or "api")
+    return _models.ModelStore(pred["models"], load, cache_dir=cache_dir,
+                              fetch=_glia_native.fetch,
+                              emit=_glia_native.emit, trim=trim)
+
+
+def _construct(cls, pred):
+    """The predictor instance, built with the __init__ arguments it takes;
+    with predictor.models also its ModelStore (started after __init__, so
+    that load_model may use what __init__ set up)."""
+    global _store
+    init_args = {"config": pred.get("config") or {},
+                 "python_client": None, "job_spec": None}
+    names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
+    instance = cls.__new__(cls)
+    if pred.get("models"):
+        if not callable(getattr(cls, "load_model", None)):
+            raise LoadError("%s defines no load_model method (required "
+                            "with predictor.models)" % cls.__name__)
+        _store = _model_store(pred, instance, cls.__name__)
+        init_args["python_client"] = PythonClient(_store)
+    instance.__init__(**{n: init_args[n] for n in names})
+    if _store is not None:
+        _store.start()
+    return instance
+
+
 def _build(spec):
-    global _predict, _post_predict, _wants, _loaded
+    global _predict, _post_predict, _wants, _loaded, _batch_predict
     pred = spec["predictor"]
     path = pred["path"]
     pp = pred.get("python_path") or "."
@@ -273,10 +346,7 @@ def _build(spec):
 
     module = _import_file(path)
     cls = _find_class(module, path)
-    init_args = {"config": pred.get("config") or {},
-                 "python_client": None, "job_spec": None}
-    names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
-    instance = cls(**{n: init_args[n] for n in names})
+    instance = _construct(cls, pred)
 
     predict = getattr(instance, "predict", None)
     if not callable(predict):
@@ -284,6 +354,11 @@ def _build(spec):
     pnames = _match_args(predict, ("payload", "query_params", "headers"),
                          cls.__name__ + ".predict")
     _predict = _caller(predict, pnames)
+    if pred.get("server_side_batching"):
+        # the protocol paths (glia._oip) call _predict with one request:
+        # a batch of one
+        _batch_predict = _predict
+        _predict = _one_of_batch
     wanted = set(pnames)
 
     post = getattr(instance, "post_predict", None)
@@ -648,9 +723,19 @@ def _handle(query, raw_headers, body, content_type, request_id):
     headers = _headers(raw_headers) if want_h else None
     try:
         result = _predict(payload, qp, headers)
+    except _model_errors as exc:
+        return _model_error(exc, request_id)
     except BaseException as exc:
         _log_exception(request_id)
         return _error(500, "%s: %s" % (type(exc).__name__, exc))
+    post = None
+    if _post_predict is not None:
+        post = (request_id, result, payload, qp, headers)
+    return _answer(result, request_id, post)
+
+
+def _answer(result, request_id, post):
+    """The 5-tuple for what predict returned for one request."""
     try:
         status, ctype, out, extra = _encode(result)
     except _Unencodable as exc:
@@ -663,10 +748,125 @@ def _handle(query, raw_headers, body, content_type, request_id):
             line = None
         if line is not None:
             extra = line if extra is None else extra + line
+    return status, ctype, out, extra, post
+
+
+def _model_error(exc, request_id):
+    """get_model refused (unknown model or version: 404; a model that
+    failed to load: 500; unloaded: 503): one log line, its own status."""
+    _raw_stderr.write("[%s] %s\n" % (request_id or "-", exc))
+    return _error(exc.status, str(exc))
+
+
+# --- server-side batching ------------------------------------------------
+
+def _one_of_batch(payload, qp, headers):
+    """predict for a single request of a batching API (the inference
+    protocol paths): a batch of one."""
+    result = _batch_predict([payload], [qp], [headers])
+    return _batch_elements(result, 1)[0]
+
+
+def _batch_elements(result, n):
+    """The n answers of a batch predict, or _BatchError."""
+    if hasattr(result, "tolist") and not isinstance(result, (list, tuple)):
+        result = list(result)  # a numpy array: one element per row
+    if not isinstance(result, (list, tuple)):
+        raise _BatchError("with server_side_batching, predict must return "
+                          "a list with one answer per request; it returned "
+                          "%s for a batch of %d" % (type(result).__name__, n))
+    if len(result) != n:
+        raise _BatchError("with server_side_batching, predict must return "
+                          "one answer per request: got %d answers for a "
+                          "batch of %d" % (len(result), n))
+    return result
+
+
+class _BatchError(Exception):
+    pass
+
+
+def handle_batch(items):
+    """Several requests (the 7-tuples of handle) -> their 5-tuples, with
+    one predict call for every request whose payload decodes. Requests of
+    the inference protocols are answered one by one (batches of one)."""
+    answers = [None] * len(items)
+    batch = []  # (index, request id, payload, query_params, headers)
+    for i, (_, _, query, raw_headers, body, ctype, rid) in enumerate(items):
+        if any(name == "X-Glia-Protocol" for name, _ in raw_headers):
+            answers[i] = handle(*items[i])
+            continue
+        try:
+            batch.append(_batch_args(i, query, raw_headers, body, ctype, rid))
+        except PayloadError as exc:
+            answers[i] = _error(400, str(exc))
+    if batch:
+        _run_batch(batch, answers)
+    return answers
+
+
+def _batch_args(i, query, raw_headers, body, ctype, rid):
+    want_p, want_q, want_h = _wants
+    payload = _decode(ctype, body) if want_p else None
+    qp = (dict(parse_qsl(query, keep_blank_values=True)) if query else {}) \
+        if want_q else None
+    headers = _headers(raw_headers) if want_h else None
+    return i, rid, payload, qp, headers
+
+
+def _run_batch(batch, answers):
+    """predict once for the batch; each request gets its element. Lines
+    the predictor prints carry the first request's id."""
+    ids = [b[1] for b in batch]
+    payloads = [b[2] for b in batch]
+    qps = [b[3] for b in batch]
+    hds = [b[4] for b in batch]
+    token = glia._request_id.set(ids[0])
+    try:
+        results = _batch_elements(_batch_predict(payloads, qps, hds),
+                                  len(batch))
+    except _model_errors as exc:
+        for b in batch:
+            answers[b[0]] = _model_error(exc, b[1])
+        return
+    except _BatchError as exc:
+        _raw_stderr.write("[%s] %s\n" % (ids[0] or "-", exc))
+        for b in batch:
+            answers[b[0]] = _error(500, str(exc))
+        return
+    except BaseException as exc:
+        _log_exception(ids[0])
+        msg = "%s: %s" % (type(exc).__name__, exc)
+        for b in batch:
+            answers[b[0]] = _error(500, msg)
+        return
+    finally:
+        glia._request_id.reset(token)
     post = None
     if _post_predict is not None:
-        post = (request_id, result, payload, qp, headers)
-    return status, ctype, out, extra, post
+        post = (ids[0], list(results), payloads, qps, hds)
+    size_line = b"X-Glia-Batch-Size: %d\r\n" % len(batch)
+    for k, b in enumerate(batch):
+        status, ctype, out, extra, _ = _answer(results[k], b[1], None)
+        if k == 0:  # the gateway counts each batch once
+            extra = size_line if extra is None else extra + size_line
+        answers[b[0]] = (status, ctype, out, extra, post if k == 0 else None)
+
+
+# --- predictor.models ----------------------------------------------------
+
+def models_scan():
+    """The watcher thread's rescan: (directories to watch, seconds until
+    the next scan wanted or None)."""
+    if _store is None:
+        return [], None
+    return _store.rescan()
+
+
+def models_tick():
+    """Once a second on the watcher thread: model metrics to the daemon."""
+    if _store is not None:
+        _store.flush_stats()
 
 
 def _protocol(protocol, query, raw_headers, body, request_id):

@@ -281,19 +281,19 @@ static const char c_yaml[] =
     "name: clib\n"
     "kind: RealtimeAPI\n"
     "predictor:\n"
-    "  type: c\n"
-    "  path: build/libpredict.so\n"
+    "  type: python\n"
+    "  path: predictor.py\n"
     "  models: {dir: models/}\n"
     "  server_side_batching: {max_batch_size: 1024, batch_interval: 1.5s}\n"
     "compute: {cpu: 2, mem: 1e9, gpu: 0}\n"
     "update_strategy: {max_surge: 0, max_unavailable: 1}\n";
 
-static void c_spec_with_models_dir(void **state)
+static void spec_with_models_dir(void **state)
 {
 	glia_api_spec *s = parse_one(c_yaml);
 
-	assert_int_equal(s->predictor.type, GLIA_PREDICTOR_C);
-	assert_string_equal(s->predictor.path, "build/libpredict.so");
+	assert_int_equal(s->predictor.type, GLIA_PREDICTOR_PYTHON);
+	assert_string_equal(s->predictor.path, "predictor.py");
 	assert_int_equal(s->predictor.models.set, 1);
 	assert_string_equal(s->predictor.models.dir, "models/");
 	assert_int_equal(s->predictor.models.cache_size, 0);
@@ -713,7 +713,14 @@ static const bad_case bad_cases[] = {
      "got \"0\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
      "  command: [./serve]\n  models: {dir: d}\n",
-     "glia.yaml:6:3: predictor.models: only valid for types python and c"},
+     "glia.yaml:6:3: predictor.models: only valid for type python (load_model)"},
+    {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n"
+     "  path: p.so\n  server_side_batching: {max_batch_size: 2, batch_interval: 1s}\n",
+     "glia.yaml:6:3: predictor.server_side_batching: only valid for type python"},
+    {API "  models: {dir: 'https://example.invalid/models'}\n",
+     "glia.yaml:6:17: predictor.models.dir: must be a local directory (a URL "
+     "cannot be listed; use path or paths), got "
+     "\"https://example.invalid/models\""},
     /* server_side_batching */
     {API "  server_side_batching: {max_batch_size: 1, batch_interval: 10ms}\n",
      "glia.yaml:6:42: predictor.server_side_batching.max_batch_size: must be "
@@ -727,8 +734,8 @@ static const bad_case bad_cases[] = {
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
      "  command: [./serve]\n"
      "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
-     "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
-     "python and c"},
+     "glia.yaml:6:3: predictor.server_side_batching: only valid for type "
+     "python"},
     /* signature */
     {API "  signature: [x]\n",
      "glia.yaml:6:14: predictor.signature: must be a mapping, got a list"},
@@ -1315,7 +1322,7 @@ int main(void)
 	    cmocka_unit_test(minimal_spec_gets_every_default),
 	    cmocka_unit_test(defaults_follow_other_fields),
 	    cmocka_unit_test(command_spec_keeps_argv_and_readiness_path),
-	    cmocka_unit_test(c_spec_with_models_dir),
+	    cmocka_unit_test(spec_with_models_dir),
 	    cmocka_unit_test(models_single_path),
 	    cmocka_unit_test(list_form_gives_every_api_in_order),
 	    cmocka_unit_test(cortex_example_parses),

@@ -1,0 +1,1093 @@
+"""The models a Python predictor serves (Cortex-style multi-model endpoints).
+
+A replica holds one ModelStore. The predictor's load_model(model_path) is
+the store's loader; user code calls python_client.get_model(model_name,
+model_version) and gets what load_model returned, loading it on a miss.
+
+Sources (the spec's `predictor.models`, exactly one of):
+  path   one model, named None;
+  paths  [{name, path}], named models;
+  dir    every non-hidden subdirectory of dir is a model of that name.
+A local model is a file or a directory. A directory with subdirectories
+named by digits is versioned (empty version directories are not present
+yet; "latest" is the highest usable version); otherwise it is unversioned
+and its only version is None. http(s):// paths are unversioned and are
+downloaded on first load into cache_dir/<sha256(url)[:16]>/ (archives are
+extracted), shared across processes with an flock and a .complete marker,
+and bounded to disk_cache_size entries (least recently used go first).
+
+cache_size N > 0: an LRU of N (name, version) entries loaded on demand,
+one load per key at a time (single flight), the loader run without the
+store lock; a failed "latest" falls back to the next highest version.
+cache_size 0: every version of every model is loaded at start().
+
+rescan() (called by the watcher thread) re-reads the local sources: a new
+or changed version is taken once its fingerprint (files, sizes, mtimes)
+was stable for `settle` seconds; removed versions and models are dropped.
+A version that fails to load is remembered as broken until its files
+change, and the previous version keeps serving.
+
+Metrics lines go through emit(): "load ok <s> <name> <version>" or
+"load failed <s> <name> <version> <reason>"
+after each load and "models <hits> <misses> <evictions> <resident>" from
+flush_stats(). index() / load() / unload() back the Open Inference
+Protocol model repository extension.
+"""
+
+import collections
+import fcntl
+import gc
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
+DIGITS_RE = re.compile(r"[0-9]+\Z")
+WALK_LIMIT = 10000
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+MARKER = ".complete"
+LOG_PREFIX = "glia: models: "
+FETCH_CHUNK = 1 << 20
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+class ModelError(Exception):
+    """A get_model / repository error; `status` is the HTTP status."""
+
+    status = 500
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class ModelNotFound(ModelError):
+    status = 404
+
+
+class ModelLoadError(ModelError):
+    status = 500
+
+
+class ModelUnavailable(ModelError):
+    status = 503
+
+
+class StartupError(ModelError):
+    status = 500
+
+
+# ---------------------------------------------------------------------------
+# defaults for the injectable callables
+
+
+def _stderr_log(msg):
+    lines = str(msg).splitlines() or [""]
+    sys.stderr.write("".join(LOG_PREFIX + line + "\n" for line in lines))
+    sys.stderr.flush()
+
+
+def _default_trim():
+    """Gives freed memory back to the OS; best effort, never raises."""
+    try:
+        gc.collect()
+        import ctypes
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+def _urllib_fetch(url, dest):
+    """Downloads url to the file dest; raises OSError on failure."""
+    import urllib.request
+    req = urllib.request.Request(url, headers={"User-Agent": "glia"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp, \
+                open(dest, "wb") as out:
+            shutil.copyfileobj(resp, out, FETCH_CHUNK)
+    except OSError:
+        raise
+    except Exception as e:  # http.client errors are not OSErrors
+        raise OSError(f"{url}: {type(e).__name__}: {e}") from e
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def _vkey(version):
+    """Sort key of a version: None (unversioned) first, then numbers."""
+    return -1 if version is None else version
+
+
+def _vstr(version):
+    return "" if version is None else str(version)
+
+
+def _model_desc(name):
+    return "the model" if name is None else f"model {name!r}"
+
+
+def _describe(key):
+    name, version = key
+    if version is None:
+        return _model_desc(name)
+    return f"{_model_desc(name)} version {version}"
+
+
+def _parse_version(value):
+    """None for "latest", else the version number."""
+    if value is None or value == "latest":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and DIGITS_RE.match(value):
+        return int(value)
+    raise ModelError(f'invalid model_version {value!r}: use "latest" or a '
+                     f'version number', 400)
+
+
+def _is_url(location):
+    return location.startswith(("http://", "https://"))
+
+
+def _existing_ancestor(path):
+    parent = os.path.dirname(path)
+    while parent and parent != path and not os.path.isdir(parent):
+        path, parent = parent, os.path.dirname(parent)
+    return parent or "/"
+
+
+def _walk_files(root):
+    """(relative path, size, mtime_ns) of the files under root, stopping
+    after WALK_LIMIT entries (files and directories)."""
+    seen = 0
+    for top, dirs, files in os.walk(root):
+        dirs.sort()
+        seen += len(dirs)
+        for name in sorted(files):
+            seen += 1
+            if seen > WALK_LIMIT:
+                return
+            full = os.path.join(top, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            yield os.path.relpath(full, root), st.st_size, st.st_mtime_ns
+        if seen > WALK_LIMIT:
+            return
+
+
+def _fingerprint(path):
+    """A tuple that changes when any file under path changes; () when
+    there are no files."""
+    if os.path.isfile(path):
+        st = os.stat(path)
+        return ((os.path.basename(path), st.st_size, st.st_mtime_ns),)
+    return tuple(sorted(_walk_files(path)))
+
+
+_Scan = collections.namedtuple("_Scan", "exists versioned versions watch")
+
+
+def _scan_local(path):
+    """What is on disk at a local model path: versions {v: (path, fp)}
+    and the directories to watch for changes."""
+    if os.path.isfile(path):
+        fp = _fingerprint(path)
+        return _Scan(True, False, {None: (path, fp)}, [os.path.dirname(path)])
+    if not os.path.isdir(path):
+        return _Scan(False, False, {}, [_existing_ancestor(path)])
+    vdirs = [e for e in os.scandir(path)
+             if DIGITS_RE.match(e.name) and e.is_dir()]
+    if not vdirs:
+        fp = _fingerprint(path)
+        return _Scan(True, False, {None: (path, fp)} if fp else {}, [path])
+    versions = {}
+    for entry in vdirs:
+        fp = _fingerprint(entry.path)
+        if fp:
+            versions[int(entry.name)] = (entry.path, fp)
+    return _Scan(True, True, versions, [path] + [e.path for e in vdirs])
+
+
+# ---------------------------------------------------------------------------
+# the URL download cache
+
+
+class _FileLock:
+    """An exclusive flock on path, held for the with block."""
+
+    def __init__(self, path, blocking=True):
+        self.path = path
+        self.flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        self.fd = None
+
+    def __enter__(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, self.flags)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _url_basename(url):
+    from urllib.parse import unquote, urlsplit
+    name = os.path.basename(unquote(urlsplit(url).path))
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return name or "model"
+
+
+def _is_archive(basename):
+    return basename.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _check_member(name):
+    norm = name.replace("\\", "/")
+    if (norm.startswith("/") or os.path.isabs(name)
+            or re.match(r"[A-Za-z]:", norm) or ".." in norm.split("/")):
+        raise OSError(f"refusing unsafe archive member {name!r}")
+
+
+def _extract_zip(archive, dest):
+    import zipfile
+    with zipfile.ZipFile(archive) as z:
+        for name in z.namelist():
+            _check_member(name)
+        z.extractall(dest)
+
+
+def _extract_tar(archive, dest):
+    import tarfile
+    with tarfile.open(archive) as t:
+        members = t.getmembers()
+        for m in members:
+            _check_member(m.name)
+            if m.issym() or m.islnk():
+                _check_member(m.linkname)
+            elif not (m.isfile() or m.isdir()):
+                raise OSError(f"refusing archive member {m.name!r}: "
+                              f"not a file, directory or link")
+        if hasattr(tarfile, "data_filter"):
+            t.extractall(dest, members=members, filter="data")
+        else:
+            t.extractall(dest, members=members)
+
+
+def _extract(archive, dest, basename):
+    if basename.lower().endswith(".zip"):
+        _extract_zip(archive, dest)
+    else:
+        _extract_tar(archive, dest)
+
+
+def _single_top(entry):
+    """The archive's only top-level directory, or "." for the entry."""
+    names = [n for n in os.listdir(entry) if n != MARKER]
+    if len(names) == 1 and os.path.isdir(os.path.join(entry, names[0])):
+        return names[0]
+    return "."
+
+
+def _touch(path):
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+
+
+def _complete_target(entry):
+    """The load path of a complete cache entry (touching its marker), or
+    None when the entry is not complete."""
+    marker = os.path.join(entry, MARKER)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            rel = f.read().strip() or "."
+        _touch(marker)
+    except OSError:
+        return None
+    target = os.path.normpath(os.path.join(entry, rel))
+    return target if os.path.exists(target) else None
+
+
+def _write_marker(entry, rel):
+    marker = os.path.join(entry, MARKER)
+    tmp = marker + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(rel + "\n")
+    os.replace(tmp, marker)
+    _touch(marker)
+
+
+# ---------------------------------------------------------------------------
+# the store's records
+
+
+class _Source:
+    """One configured model: path / paths[i] (a local path or a URL)."""
+
+    __slots__ = ("name", "location", "field", "is_url")
+
+    def __init__(self, name, location, field):
+        self.name = name
+        self.field = field
+        self.is_url = _is_url(location)
+        self.location = location if self.is_url else os.path.abspath(
+            os.path.expanduser(location))
+
+
+class _Version:
+    """A known version: its load path, the fingerprint the store took, and
+    the fingerprint that failed to load (with why), if any."""
+
+    __slots__ = ("path", "fp", "broken_fp", "error", "cause")
+
+    def __init__(self, path, fp):
+        self.path = path
+        self.fp = fp
+        self.broken_fp = None
+        self.error = ""
+        self.cause = ""
+
+    def broken(self):
+        return self.broken_fp is not None and self.broken_fp == self.fp
+
+
+class _Model:
+    __slots__ = ("name", "is_url", "versioned", "versions")
+
+    def __init__(self, name, is_url=False):
+        self.name = name
+        self.is_url = is_url
+        self.versioned = False
+        self.versions = {}
+
+
+class _Entry:
+    """A resident model: what load_model returned, for which fingerprint."""
+
+    __slots__ = ("value", "fp")
+
+    def __init__(self, value, fp):
+        self.value = value
+        self.fp = fp
+
+
+class _Flight:
+    """One load in progress; other callers for the key wait on done."""
+
+    __slots__ = ("fp", "path", "is_url", "done", "value", "error")
+
+    def __init__(self, version_info, is_url):
+        self.fp = version_info.fp
+        self.path = version_info.path
+        self.is_url = is_url
+        self.done = threading.Event()
+        self.value = None
+        self.error = None
+
+
+class _Plan:
+    """What a scan decided, to do outside the lock."""
+
+    def __init__(self):
+        self.loads = []     # keys to (re)load
+        self.dropped = []   # resident entries released
+        self.waits = []     # seconds until pending versions settle
+
+
+def _parse_spec(spec):
+    """([_Source], dir root or None) from the models spec."""
+    given = [k for k in ("path", "paths", "dir") if spec.get(k)]
+    if len(given) != 1:
+        raise StartupError("predictor.models: set exactly one of path, "
+                           "paths, dir")
+    if spec.get("path"):
+        return [_Source(None, spec["path"], "predictor.models.path")], None
+    if spec.get("dir"):
+        root = os.path.abspath(os.path.expanduser(spec["dir"]))
+        return [], root
+    sources = []
+    for i, item in enumerate(spec["paths"]):
+        field = f"predictor.models.paths[{i}].path"
+        sources.append(_Source(item["name"], item["path"], field))
+    return sources, None
+
+
+# ---------------------------------------------------------------------------
+# the store
+
+
+class ModelStore:
+    """The models of one replica; see the module docstring."""
+
+    def __init__(self, models, loader, *, cache_dir=None, fetch=None,
+                 emit=None, log=None, clock=time.monotonic, settle=0.5,
+                 trim=None):
+        self._loader = loader
+        self._fetch = fetch or _urllib_fetch
+        self._emit = emit
+        self._log_fn = log or _stderr_log
+        self._trim_fn = trim or _default_trim
+        self._clock = clock
+        self._settle = float(settle)
+        self._capacity = int(models.get("cache_size") or 0)
+        self._disk_capacity = int(models.get("disk_cache_size") or 0)
+        self._cache_dir = os.path.abspath(cache_dir or os.path.join(
+            tempfile.gettempdir(), "glia-model-cache"))
+        self._sources, self._dir = _parse_spec(models)
+        self._lock = threading.Lock()
+        self._models = {}                          # name -> _Model
+        self._cache = collections.OrderedDict()    # key -> _Entry, LRU first
+        self._flights = {}                         # key -> _Flight
+        self._pending = {}                         # key -> (fp, first seen)
+        self._unloaded = set()
+        self._skipped = set()
+        self._counts = dict(hits=0, misses=0, loads=0, load_failures=0,
+                            evictions=0)
+        self._flushed = (0, 0, 0, 0)
+        self._watch = []
+
+    @property
+    def _caching(self):
+        return self._capacity > 0
+
+    # -- side channels ------------------------------------------------------
+
+    def _log(self, msg):
+        try:
+            self._log_fn(msg)
+        except Exception:  # noqa: BLE001 - logging must not break serving
+            pass
+
+    def _send(self, line):
+        if self._emit is None:
+            return
+        try:
+            self._emit(line)
+        except Exception as e:  # noqa: BLE001
+            self._log(f"emit failed: {type(e).__name__}: {e}")
+
+    def _trim(self):
+        try:
+            self._trim_fn()
+        except Exception as e:  # noqa: BLE001
+            self._log(f"trim failed: {type(e).__name__}: {e}")
+
+    def _release(self, entries):
+        """Drops the references in entries, then gives memory back."""
+        if entries:
+            entries.clear()
+            self._trim()
+
+    # -- startup ------------------------------------------------------------
+
+    def start(self):
+        """Scans the sources (StartupError when one is missing) and, with
+        caching disabled, loads everything. Returns the dirs to watch."""
+        found = self._scan_all(startup=True)
+        plan = _Plan()
+        with self._lock:
+            for src in self._sources:
+                self._models[src.name] = self._new_model(src)
+            self._apply(found, self._clock(), True, plan)
+            keys = [] if self._caching else self._all_keys()
+        for key in keys:
+            try:
+                self._ensure(key)
+            except ModelError as e:
+                raise StartupError(str(e)) from None
+        self._watch = self._watch_list(found)
+        return list(self._watch)
+
+    def _new_model(self, src):
+        model = _Model(src.name, src.is_url)
+        if src.is_url:
+            model.versions[None] = _Version(src.location, ("url",
+                                                           src.location))
+        return model
+
+    def _all_keys(self):
+        return [(name, v)
+                for name in sorted(self._models, key=lambda n: n or "")
+                for v in sorted(self._models[name].versions, key=_vkey)]
+
+    # -- scanning -----------------------------------------------------------
+
+    def _scan_all(self, startup=False):
+        """{name: _Scan} of the local models (URL models excluded)."""
+        found = {}
+        for src in self._sources:
+            if src.is_url:
+                continue
+            scan = _scan_local(src.location)
+            if startup and not scan.exists:
+                raise StartupError(f"{src.field}: {src.location} does not "
+                                   f"exist")
+            found[src.name] = scan
+        if self._dir is not None:
+            found.update(self._scan_dir(startup))
+        return found
+
+    def _scan_dir(self, startup):
+        root = self._dir
+        if not os.path.isdir(root):
+            what = "is not a directory" if os.path.exists(root) else \
+                "does not exist"
+            if startup:
+                raise StartupError(f"predictor.models.dir: {root} {what}")
+            return {}
+        found = {}
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if not NAME_RE.match(entry.name):
+                self._skip(entry.name)
+                continue
+            found[entry.name] = _scan_local(entry.path)
+        return found
+
+    def _skip(self, name):
+        if name not in self._skipped:
+            self._skipped.add(name)
+            self._log(f"skipping {os.path.join(self._dir, name)}: model "
+                      f"names use letters, digits, '-' and '_'")
+
+    def _watch_list(self, found):
+        dirs = set()
+        if self._dir is not None:
+            dirs.add(self._dir if os.path.isdir(self._dir)
+                     else _existing_ancestor(self._dir))
+        for scan in found.values():
+            dirs.update(scan.watch)
+        return sorted(dirs)
+
+    # -- applying a scan (under the lock) -------------------------------------
+
+    def _apply(self, found, now, startup, plan):
+        if self._dir is not None:
+            for name in [n for n in self._models if n not in found]:
+                plan.dropped.extend(self._drop_model(name))
+                self._log(f"model {name!r} removed")
+        for name, scan in found.items():
+            model = self._models.get(name)
+            if model is None:
+                model = self._models[name] = _Model(name)
+                if not startup:
+                    self._log(f"model {name!r} added")
+            self._apply_model(model, scan, now, startup, plan)
+
+    def _apply_model(self, model, scan, now, startup, plan):
+        name = model.name
+        was_resident = self._latest_is_resident(model)
+        for v in [v for v in model.versions if v not in scan.versions]:
+            plan.dropped.extend(self._drop_version(model, v))
+        for key in [k for k in self._pending
+                    if k[0] == name and k[1] not in scan.versions]:
+            del self._pending[key]
+        model.versioned = scan.versioned
+        accepted = []
+        for v, (path, fp) in scan.versions.items():
+            if self._take(model, v, path, fp, now, startup, plan):
+                accepted.append(v)
+        if not startup:
+            plan.loads.extend(self._loads_for(model, accepted, was_resident))
+
+    def _take(self, model, v, path, fp, now, startup, plan):
+        """Records a new or changed version once settled; True if taken."""
+        key = (model.name, v)
+        info = model.versions.get(v)
+        if info is not None and info.fp == fp:
+            self._pending.pop(key, None)
+            return False
+        left = 0.0 if startup else self._settle_left(key, fp, now)
+        if left > 0:
+            plan.waits.append(left)
+            return False
+        if info is None:
+            model.versions[v] = _Version(path, fp)
+        else:
+            info.path, info.fp = path, fp
+        if not startup:
+            self._log(f"{_describe(key)} "
+                      f"{'changed' if info else 'found'} at {path}")
+        return True
+
+    def _settle_left(self, key, fp, now):
+        """Seconds until fp has been stable for `settle` (0: settled)."""
+        if self._settle <= 0:
+            return 0.0
+        seen = self._pending.get(key)
+        if seen is None or seen[0] != fp:
+            self._pending[key] = (fp, now)
+            return self._settle
+        left = self._settle - (now - seen[1])
+        if left <= 0:
+            del self._pending[key]
+            return 0.0
+        return left
+
+    def _loads_for(self, model, accepted, was_resident):
+        """The keys a rescan loads for the versions it just took."""
+        name = model.name
+        if not accepted or name in self._unloaded:
+            return []
+        keys = [(name, v) for v in accepted]
+        if not self._caching:
+            return keys
+        loads = [k for k in keys if k in self._cache]
+        usable = self._usable(model)
+        if was_resident and usable:
+            latest = (name, max(usable, key=_vkey))
+            if latest in keys and latest not in loads:
+                loads.append(latest)
+        return loads
+
+    def _latest_is_resident(self, model):
+        usable = self._usable(model)
+        return bool(usable) and (model.name,
+                                 max(usable, key=_vkey)) in self._cache
+
+    def _drop_version(self, model, v):
+        key = (model.name, v)
+        del model.versions[v]
+        self._pending.pop(key, None)
+        entry = self._cache.pop(key, None)
+        self._log(f"{_describe(key)} removed")
+        return [entry] if entry is not None else []
+
+    def _drop_model(self, name):
+        self._models.pop(name)
+        self._unloaded.discard(name)
+        for key in [k for k in self._pending if k[0] == name]:
+            del self._pending[key]
+        keys = [k for k in self._cache if k[0] == name]
+        return [self._cache.pop(k) for k in keys]
+
+    # -- live reloading -----------------------------------------------------
+
+    def rescan(self):
+        """Re-reads the local sources, takes settled changes and loads what
+        the mode asks for. Returns (dirs to watch, seconds until the next
+        rescan is needed or None). Never raises."""
+        try:
+            return self._rescan()
+        except Exception:  # noqa: BLE001 - the watcher must keep running
+            self._log("rescan failed:\n" + traceback.format_exc().rstrip())
+            return list(self._watch), (self._settle or 1.0)
+
+    def _rescan(self):
+        now = self._clock()
+        found = self._scan_all()
+        plan = _Plan()
+        with self._lock:
+            self._apply(found, now, False, plan)
+        self._release(plan.dropped)
+        for key in plan.loads:
+            self._reload(key)
+        if plan.loads:
+            self._trim()
+        self._watch = self._watch_list(found)
+        return list(self._watch), (min(plan.waits) if plan.waits else None)
+
+    def _reload(self, key):
+        try:
+            self._ensure(key, reload=True)
+        except ModelError:
+            pass    # logged and emitted by the load itself
+
+    # -- loading ------------------------------------------------------------
+
+    def _ensure(self, key, reload=False):
+        """The model for key, loading it unless resident (or, with reload,
+        unless resident at the current fingerprint)."""
+        while True:
+            with self._lock:
+                info = self._version_info(key)
+                entry = self._cache.get(key)
+                if entry is not None and (not reload or entry.fp == info.fp):
+                    return entry.value
+                flight = self._flights.get(key)
+                if flight is None or not reload or flight.fp == info.fp:
+                    flight, owner = self._join(key)
+                    break
+            flight.done.wait()      # an older load of key: then look again
+        return self._finish(key, flight, owner)
+
+    def _version_info(self, key):
+        model = self._models.get(key[0])
+        info = model.versions.get(key[1]) if model is not None else None
+        if info is None:
+            raise ModelNotFound(f"{_describe(key)} not found")
+        return info
+
+    def _join(self, key):
+        """(flight, owner): the load in progress for key, or a new one that
+        the caller runs. Under the lock."""
+        flight = self._flights.get(key)
+        if flight is not None:
+            return flight, False
+        model = self._models[key[0]]
+        flight = self._flights[key] = _Flight(model.versions[key[1]],
+                                              model.is_url)
+        return flight, True
+
+    def _finish(self, key, flight, owner):
+        if owner:
+            self._run(key, flight)
+        else:
+            flight.done.wait()
+        if flight.error is not None:
+            raise ModelLoadError(str(flight.error))
+        return flight.value
+
+    def _run(self, key, flight):
+        """Runs the load of flight (outside the lock) and publishes it."""
+        t0 = time.perf_counter()
+        error, trace, dropped = None, "", []
+        try:
+            path = self._materialize(flight.path) if flight.is_url \
+                else flight.path
+            flight.value = self._loader(path)
+        except BaseException as e:  # noqa: BLE001 - waiters must wake
+            error, trace = e, traceback.format_exc().rstrip()
+        seconds = time.perf_counter() - t0
+        try:
+            with self._lock:
+                dropped = self._publish(key, flight, error)
+        finally:
+            flight.done.set()
+        self._report(key, seconds, flight, trace)
+        self._release(dropped)
+        if error is not None and not isinstance(error, Exception):
+            raise error
+
+    def _publish(self, key, flight, error):
+        """Records the outcome of a load; returns evicted entries."""
+        del self._flights[key]
+        if error is None:
+            self._counts["loads"] += 1
+            return self._store(key, flight)
+        self._counts["load_failures"] += 1
+        cause = f"{type(error).__name__}: {error}"
+        flight.error = f"{_describe(key)} failed to load: {cause}"
+        flight.value = None
+        info = self._models.get(key[0])
+        info = info.versions.get(key[1]) if info is not None else None
+        if info is not None and info.fp == flight.fp:
+            info.broken_fp, info.error, info.cause = flight.fp, \
+                flight.error, cause
+        return []
+
+    def _store(self, key, flight):
+        """Makes a loaded model resident (unless it went away meanwhile)
+        and evicts beyond the capacity; returns the released entries."""
+        model = self._models.get(key[0])
+        if model is None or key[1] not in model.versions \
+                or key[0] in self._unloaded:
+            return []
+        old = self._cache.pop(key, None)
+        self._cache[key] = _Entry(flight.value, flight.fp)
+        dropped = [old] if old is not None else []
+        while self._caching and len(self._cache) > self._capacity:
+            gone, entry = self._cache.popitem(last=False)
+            dropped.append(entry)
+            self._counts["evictions"] += 1
+        return dropped
+
+    def _report(self, key, seconds, flight, trace):
+        name = "-" if key[0] is None else key[0]
+        version = "-" if key[1] is None else key[1]
+        line = f"load ok {seconds:.6f} {name} {version}"
+        if flight.error is not None:  # the reason rides along, one line
+            cause = str(flight.error).split(" failed to load: ", 1)[-1]
+            reason = " ".join(cause.split())[:300]
+            line = f"load failed {seconds:.6f} {name} {version} {reason}"
+        self._send(line)
+        if flight.error is None:
+            self._log(f"loaded {_describe(key)} in {seconds:.3f}s")
+        else:
+            self._log(f"{flight.error}\n{trace}")
+
+    # -- URL models -----------------------------------------------------------
+
+    def _materialize(self, url):
+        """The local path of a URL model, downloading it once."""
+        os.makedirs(self._cache_dir, exist_ok=True)
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+        entry = os.path.join(self._cache_dir, key)
+        with _FileLock(entry + ".lock"):
+            target = _complete_target(entry)
+            if target is not None:
+                return target
+            target = self._download(url, entry)
+        self._evict_disk(keep=key)
+        return target
+
+    def _download(self, url, entry):
+        base = _url_basename(url)
+        part = entry + ".part"
+        shutil.rmtree(entry, ignore_errors=True)
+        os.makedirs(entry)
+        try:
+            self._fetch(url, part)
+            if _is_archive(base):
+                _extract(part, entry, base)
+                rel = _single_top(entry)
+            else:
+                os.replace(part, os.path.join(entry, base))
+                rel = base
+            _write_marker(entry, rel)
+        except BaseException:
+            shutil.rmtree(entry, ignore_errors=True)
+            raise
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
+        self._log(f"downloaded {url} to {entry}")
+        return os.path.normpath(os.path.join(entry, rel))
+
+    def _evict_disk(self, keep):
+        """Deletes the least recently used complete entries beyond
+        disk_cache_size (never keep)."""
+        if self._disk_capacity <= 0:
+            return
+        entries = []
+        for name in os.listdir(self._cache_dir):
+            marker = os.path.join(self._cache_dir, name, MARKER)
+            try:
+                entries.append((os.stat(marker).st_mtime_ns, name))
+            except OSError:
+                continue
+        excess = len(entries) - self._disk_capacity
+        old = sorted(e for e in entries if e[1] != keep)
+        for _, name in old[:max(excess, 0)]:
+            self._remove_entry(name)
+
+    def _remove_entry(self, name):
+        entry = os.path.join(self._cache_dir, name)
+        try:
+            with _FileLock(entry + ".lock", blocking=False):
+                os.unlink(os.path.join(entry, MARKER))
+                shutil.rmtree(entry, ignore_errors=True)
+        except BlockingIOError:
+            return      # in use by another process
+        except OSError as e:
+            self._log(f"disk cache: cannot remove {entry}: {e}")
+            return
+        self._log(f"disk cache: removed {entry} (least recently used)")
+
+    # -- get_model ------------------------------------------------------------
+
+    def get_model(self, model_name=None, model_version="latest"):
+        """What load_model returned for the model and version, loading it
+        on a miss. Raises a ModelError (404 / 500 / 503)."""
+        return self._get(model_name, _parse_version(model_version), True)
+
+    def _get(self, model_name, version, count):
+        tried, missed, last = set(), False, None
+        while True:
+            with self._lock:
+                key = self._pick_or_last(model_name, version, tried, last)
+                entry = self._cache.get(key)
+                if entry is not None:
+                    self._cache.move_to_end(key)
+                    if count and not missed:
+                        self._counts["hits"] += 1
+                    return entry.value
+                if count and not missed:
+                    self._counts["misses"] += 1
+                missed = True
+                flight, owner = self._join(key)
+            try:
+                return self._finish(key, flight, owner)
+            except ModelLoadError as e:
+                if version is not None:
+                    raise
+                tried.add(key[1])
+                last = e
+
+    def _pick_or_last(self, model_name, version, tried, last):
+        try:
+            return self._pick(self._resolve_name(model_name), version, tried)
+        except ModelNotFound:
+            if last is not None:
+                raise last from None
+            raise
+
+    def _available(self):
+        names = sorted(n for n in self._models if n is not None)
+        return ", ".join(names) or "none"
+
+    def _resolve_name(self, model_name):
+        if model_name is None:
+            if len(self._models) == 1:
+                return next(iter(self._models))
+            raise ModelNotFound(f"model_name is required; available: "
+                                f"{self._available()}")
+        if model_name in self._models:
+            return model_name
+        if list(self._models) == [None]:
+            raise ModelNotFound(f"model {model_name!r} not found; this API "
+                                f"serves one unnamed model: call get_model() "
+                                f"without model_name")
+        raise ModelNotFound(f"model {model_name!r} not found; available: "
+                            f"{self._available()}")
+
+    def _pick(self, name, version, tried):
+        """The key to serve (under the lock); raises when there is none."""
+        model = self._models[name]
+        if name in self._unloaded:
+            raise ModelUnavailable(f"{_model_desc(name)} is unloaded; load "
+                                   f"it first")
+        if version is None:
+            return name, self._latest(model, tried)
+        if not model.versioned:
+            raise ModelNotFound(f'{_model_desc(name)} is not versioned; use '
+                                f'"latest"')
+        info = model.versions.get(version)
+        if info is None:
+            have = ", ".join(str(v) for v in sorted(model.versions)) or "none"
+            raise ModelNotFound(f"{_model_desc(name)} has no version "
+                                f"{version}; available: {have}")
+        key = (name, version)
+        if key in self._cache or key in self._flights:
+            return key
+        if info.broken():
+            raise ModelLoadError(info.error)
+        if not self._caching:
+            raise ModelNotFound(f"{_describe(key)} is not loaded")
+        return key
+
+    def _usable(self, model):
+        """Versions "latest" may pick: resident ones, and with caching the
+        ones not known to be broken."""
+        name = model.name
+        return [v for v, info in model.versions.items()
+                if (name, v) in self._cache
+                or (self._caching and not info.broken())]
+
+    def _latest(self, model, tried):
+        name = model.name
+        usable = [v for v in self._usable(model) if v not in tried]
+        if not usable and not self._caching:
+            usable = [v for v in model.versions
+                      if (name, v) in self._flights and v not in tried]
+        if usable:
+            return max(usable, key=_vkey)
+        broken = [v for v, info in model.versions.items() if info.broken()]
+        if broken:
+            raise ModelLoadError(model.versions[max(broken,
+                                                    key=_vkey)].error)
+        raise ModelNotFound(f"{_model_desc(name)} has no version available")
+
+    # -- model repository -----------------------------------------------------
+
+    def index(self):
+        """Every known (name, version) with its state, sorted."""
+        with self._lock:
+            rows = []
+            for name in sorted(self._models, key=lambda n: n or ""):
+                rows.extend(self._index_rows(self._models[name]))
+        return rows
+
+    def _index_rows(self, model):
+        name = model.name or ""
+        if not model.versions:
+            return [dict(name=name, version="", state="UNAVAILABLE",
+                         reason="no version available")]
+        rows = []
+        for v in sorted(model.versions, key=_vkey):
+            state, reason = self._state((model.name, v),
+                                        model.versions[v])
+            rows.append(dict(name=name, version=_vstr(v), state=state,
+                             reason=reason))
+        return rows
+
+    def _state(self, key, info):
+        if key in self._cache:
+            return "READY", ""
+        if key in self._flights:
+            return "LOADING", ""
+        if key[0] in self._unloaded:
+            return "UNAVAILABLE", "unloaded"
+        if info.broken():
+            return "UNAVAILABLE", f"failed to load: {info.cause}"
+        return "UNAVAILABLE", "not loaded"
+
+    def load(self, name):
+        """Clears an unload of name and loads it now (the latest version,
+        or every version with caching disabled)."""
+        with self._lock:
+            name = self._resolve_name(name)
+            self._unloaded.discard(name)
+            keys = [] if self._caching else [
+                (name, v) for v in sorted(self._models[name].versions,
+                                          key=_vkey)]
+        if self._caching:
+            self._get(name, None, False)
+            return
+        errors = []
+        for key in keys:
+            try:
+                self._ensure(key)
+            except ModelError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+    def unload(self, name):
+        """Drops every resident version of name; get_model answers 503
+        for it until load(name)."""
+        with self._lock:
+            name = self._resolve_name(name)
+            self._unloaded.add(name)
+            dropped = [self._cache.pop(k) for k in list(self._cache)
+                       if k[0] == name]
+        self._log(f"{_model_desc(name)} unloaded")
+        self._release(dropped)
+
+    # -- introspection and metrics --------------------------------------------
+
+    def names(self):
+        with self._lock:
+            return sorted(self._models, key=lambda n: n or "")
+
+    def resident(self):
+        """(name, version) of the resident models, least recent first."""
+        with self._lock:
+            return list(self._cache)
+
+    def stats(self):
+        with self._lock:
+            return dict(self._counts, resident=len(self._cache))
+
+    def flush_stats(self):
+        """Emits "models <hits> <misses> <evictions> <resident>" (deltas
+        since the last flush but resident) when something changed."""
+        with self._lock:
+            c = self._counts
+            now = (c["hits"], c["misses"], c["evictions"], len(self._cache))
+            last, self._flushed = self._flushed, now
+        if now == last:
+            return
+        self._send(f"models {now[0] - last[0]} {now[1] - last[1]} "
+                   f"{now[2] - last[2]} {now[3]}")

@@ -1,0 +1,141 @@
+/* pynative.c: see pynative.h. Python side:
+ *
+ *   fetch(url, dest, max_bytes=0)  download url into the file dest
+ *                                  (http and https, redirects followed);
+ *                                  OSError with curl's reason on failure
+ *   malloc_trim()                  return free heap pages to the system
+ *   emit(line)                     one line to the daemon (no newline)
+ *
+ * fetch and malloc_trim release the GIL while they run. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pynative.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONNECT_TIMEOUT_S 30
+#define STALL_TIMEOUT_S   60 /* below 1 byte/s for this long: give up */
+#define EMIT_MAX          4000 /* below PIPE_BUF: one atomic write */
+
+static int status_fd = -1;
+
+static CURLcode download(const char *url, FILE *out, long long max_bytes,
+                         long *http_status, char *err)
+{
+	CURL *curl = curl_easy_init();
+	CURLcode rc;
+
+	if (!curl)
+		return CURLE_FAILED_INIT;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
+	if (max_bytes > 0)
+		curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+		                 (curl_off_t)max_bytes);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http_status);
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+static PyObject *native_fetch(PyObject *self, PyObject *args)
+{
+	const char *url, *dest;
+	long long max_bytes = 0;
+	char err[CURL_ERROR_SIZE] = "";
+	long http_status = 0;
+	CURLcode rc;
+	FILE *out;
+	int closed;
+
+	if (!PyArg_ParseTuple(args, "ss|L", &url, &dest, &max_bytes))
+		return NULL;
+	out = fopen(dest, "wbe");
+	if (!out)
+		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
+	Py_BEGIN_ALLOW_THREADS
+	rc = download(url, out, max_bytes, &http_status, err);
+	closed = fclose(out);
+	Py_END_ALLOW_THREADS
+	if (rc != CURLE_OK) {
+		PyErr_Format(PyExc_OSError, "cannot download %s: %s", url,
+		             err[0] ? err : curl_easy_strerror(rc));
+		return NULL;
+	}
+	if (closed != 0)
+		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
+	return PyLong_FromLong(http_status);
+}
+
+static PyObject *native_malloc_trim(PyObject *self, PyObject *unused)
+{
+	int released;
+
+	Py_BEGIN_ALLOW_THREADS
+	released = malloc_trim(0);
+	Py_END_ALLOW_THREADS
+	return PyBool_FromLong(released);
+}
+
+static PyObject *native_emit(PyObject *self, PyObject *arg)
+{
+	char line[EMIT_MAX + 1];
+	Py_ssize_t n;
+	const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+
+	if (!s)
+		return NULL;
+	if (status_fd < 0 || n <= 0 || n >= EMIT_MAX || memchr(s, '\n', n))
+		Py_RETURN_FALSE;
+	memcpy(line, s, (size_t)n);
+	line[n] = '\n';
+	/* a full pipe (daemon busy) drops the line instead of blocking */
+	if (write(status_fd, line, (size_t)n + 1) != n + 1)
+		Py_RETURN_FALSE;
+	Py_RETURN_TRUE;
+}
+
+static PyMethodDef native_methods[] = {
+    {"fetch", native_fetch, METH_VARARGS,
+     "fetch(url, dest, max_bytes=0) -> HTTP status: download url to dest"},
+    {"malloc_trim", native_malloc_trim, METH_NOARGS,
+     "Give free heap memory back to the system."},
+    {"emit", native_emit, METH_O,
+     "emit(line) -> bool: send one metrics line to the glia daemon"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "_glia_native",
+    "What the glia worker does in C for its Python runtime.", -1,
+    native_methods, NULL, NULL, NULL, NULL,
+};
+
+static PyObject *init_native(void)
+{
+	return PyModule_Create(&native_module);
+}
+
+int glia_pynative_register(int fd)
+{
+	status_fd = fd;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	return PyImport_AppendInittab("_glia_native", init_native);
+}
