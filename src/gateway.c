@@ -31,6 +31,8 @@ struct glia_gateway {
 	glia_route *routes; /* every routed API, for /metrics */
 	glia_metrics_cb metrics_cb;
 	void *metrics_arg;
+	glia_repository_cb repository_cb;
+	void *repository_arg;
 	uint64_t rid_seed, rid_counter;
 	char upbuf[UP_READ_BUF];
 };
@@ -1235,6 +1237,13 @@ void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
 	gw->metrics_arg = arg;
 }
 
+void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
+				    void *arg)
+{
+	gw->repository_cb = cb;
+	gw->repository_arg = arg;
+}
+
 static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		       const glia_http_msg *m, glia_route *r,
 		       const char *rest, const char *id)
@@ -1355,6 +1364,57 @@ static void forward_protocol(glia_gateway *gw, glia_httpd_conn *c,
 	route_request(gw, c, m, r, &f, id);
 }
 
+static void respond_value(glia_httpd_conn *c, int status, json_t *v,
+			  const char *id)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+	respond_json(c, status, text ? text : "{}", id);
+	free(text);
+	json_decref(v);
+}
+
+/* POST /v2/repository/index {"ready": bool}? and
+ * POST /v2/repository/models/<m>/load|unload. */
+static void handle_repository(glia_gateway *gw, glia_httpd_conn *c,
+			      const glia_http_msg *m, const char *id)
+{
+	const char *p = m->path + strlen("/v2/repository");
+	char model[128], version[64];
+	const char *tail;
+	int status = 404;
+	if (strcmp(m->method, "POST") != 0 || !gw->repository_cb) {
+		respond_err(c, 404, "no such OIP route", id);
+		return;
+	}
+	if (strcmp(p, "/index") == 0) {
+		json_t *body = m->body_len ? json_loadb(m->body, m->body_len,
+							0, NULL)
+					   : json_object();
+		if (!json_is_object(body)) {
+			json_decref(body);
+			respond_err(c, 400, "the index request must be a JSON "
+				    "object like {\"ready\": true}", id);
+			return;
+		}
+		int ready = json_is_true(json_object_get(body, "ready"));
+		json_decref(body);
+		json_t *v = gw->repository_cb(gw->repository_arg, "index",
+					      NULL, ready, &status);
+		respond_value(c, status, v, id);
+		return;
+	}
+	if (strncmp(p, "/models/", 8) != 0 ||
+	    split_model_path(p + 8, model, sizeof model, version,
+			     sizeof version, &tail, "/") < 0 ||
+	    (strcmp(tail, "/load") != 0 && strcmp(tail, "/unload") != 0)) {
+		respond_err(c, 404, "no such OIP route", id);
+		return;
+	}
+	json_t *v = gw->repository_cb(gw->repository_arg, tail + 1, model, 0,
+				      &status);
+	respond_value(c, status, v, id);
+}
+
 static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
 		      const glia_http_msg *m, const char *id)
 {
@@ -1363,8 +1423,13 @@ static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
 	if (strcmp(p, "/v2") == 0 && get) {
 		respond_json(c, 200,
 			     "{\"name\":\"glia\",\"version\":\"" GLIA_VERSION
-			     "\",\"extensions\":[\"binary_tensor_data\"]}",
+			     "\",\"extensions\":[\"binary_tensor_data\","
+			     "\"model_repository\"]}",
 			     id);
+		return;
+	}
+	if (strncmp(p, "/v2/repository/", 15) == 0) {
+		handle_repository(gw, c, m, id);
 		return;
 	}
 	if (strcmp(p, "/v2/health/live") == 0 && get) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "metrics.h"
@@ -82,6 +83,15 @@ void glia_route_set_monitoring(glia_route *r, int type);
 typedef void (*glia_metrics_cb)(void *arg, glia_buf *out);
 void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
 				 void *arg);
+
+/* The model-repository extension of the Open Inference Protocol
+ * (POST /v2/repository/index, /v2/repository/models/<m>/load|unload):
+ * see glia_supervisor_repository. */
+typedef json_t *(*glia_repository_cb)(void *arg, const char *action,
+				      const char *model, int ready_only,
+				      int *status);
+void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
+				    void *arg);
 
 glia_gateway *glia_gateway_new(uv_loop_t *loop,
 			       const glia_gateway_options *opt, char *err,

@@ -6,6 +6,7 @@
  * spec asks and starts or retires replicas. Retiring is: stop routing, let
  * the requests in flight finish, SIGTERM, SIGKILL after a grace period. */
 #include "supervisor.h"
+#include "repository.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,8 @@ typedef struct model_stats {
 struct glia_api {
 	glia_supervisor *sup;
 	model_stats models;
+	json_t *unloaded;   /* model names unloaded through the repository API */
+	char *control_file; /* where workers read them (predictor.models) */
 	glia_api *next;
 	char *name;
 	glia_api_spec spec;
@@ -700,6 +703,9 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	v[k++] = glia_sprintf("GLIA_API=%s", a->name);
 	v[k++] = glia_sprintf("GLIA_CACHE_DIR=%s/cache/%s", a->sup->home,
 			      a->name);
+	if (a->control_file)
+		v[k++] = glia_sprintf("GLIA_MODEL_CONTROL=%s",
+				      a->control_file);
 	v[k++] = glia_sprintf("GLIA_REPLICA_ID=%s", r->id);
 	if (p->port > 0) {
 		for (size_t i = 0; i < sp->predictor.n_env; i++)
@@ -1082,6 +1088,37 @@ static int write_spec_file(glia_api *a)
 	return rc;
 }
 
+/* predictor.models: <run_dir>/ctl-<api>/models.json lists the models
+ * unloaded through the OIP repository extension; workers watch it. */
+static void write_control_file(glia_api *a)
+{
+	if (!a->spec.predictor.models.set)
+		return;
+	if (!a->unloaded)
+		a->unloaded = json_array();
+	if (!a->control_file) {
+		char *dir = glia_sprintf("%s/ctl-%s", a->sup->run_dir, a->name);
+		glia_mkdirs(dir, 0700);
+		a->control_file = glia_sprintf("%s/models.json", dir);
+		free(dir);
+	}
+	if (glia_repo_write_control(a->control_file, a->unloaded) < 0)
+		glia_log(GLIA_LOG_ERROR, "api %s: cannot write %s: %s",
+			 a->name, a->control_file, strerror(errno));
+}
+
+static void remove_control_file(glia_api *a)
+{
+	if (!a->control_file)
+		return;
+	unlink(a->control_file);
+	char *slash = strrchr(a->control_file, '/');
+	*slash = '\0';
+	rmdir(a->control_file);
+	free(a->control_file);
+	a->control_file = NULL;
+}
+
 static void api_configure_route(glia_api *a)
 {
 	glia_route_configure(a->route, a->spec.networking.timeout_ms,
@@ -1207,6 +1244,8 @@ static void api_free(glia_api *a)
 	free(a->config_path);
 	free(a->last_error);
 	free(a->models.last_failure);
+	remove_control_file(a);
+	json_decref(a->unloaded);
 	glia_autoscale_window_free(&a->as_window);
 	glia_autoscale_history_free(&a->as_history);
 	free(a);
@@ -1268,6 +1307,7 @@ static glia_api *api_create(glia_supervisor *s, glia_api_spec *spec,
 	a->started_at = a->created_at;
 	autoscale_setup(a);
 	write_spec_file(a);
+	write_control_file(a);
 	api_configure_route(a);
 	glia_route_set_demand_cb(route, api_demand, a);
 	a->next = s->apis;
@@ -1305,6 +1345,7 @@ static void api_update(glia_api *a, glia_api_spec *spec, char *json,
 	free(a->last_error);
 	a->last_error = NULL;
 	write_spec_file(a);
+	write_control_file(a);
 	api_configure_route(a);
 	api_reconcile(a);
 }
@@ -1676,6 +1717,127 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	return j;
 }
 
+/* ---- model repository (OIP extension, docs/protocols.md) ----------------- */
+
+static void repo_entry(json_t *out, const char *name, const char *version,
+		       const char *state, const char *reason, int ready_only)
+{
+	if (ready_only && strcmp(state, "READY") != 0)
+		return;
+	json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "name",
+					     name, "version", version, "state",
+					     state, "reason", reason));
+}
+
+static int name_in(json_t *names, const char *name)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(names, i, v) if (strcmp(json_string_value(v),
+						   name) == 0) return 1;
+	return 0;
+}
+
+/* Every API is a model; a multi-model API adds <api>.<model> for each of
+ * its models (the one model of models.path is the API itself). */
+static void repo_index_api(glia_api *a, json_t *out, int ready_only)
+{
+	int cur, cur_ready, old, ready;
+	count_replicas(a, &cur, &cur_ready, &old, &ready);
+	const char *state = ready > 0 ? "READY" : "UNAVAILABLE";
+	const char *why = ready > 0 ? "" : "no replica is ready";
+	repo_entry(out, a->name, "", state, why, ready_only);
+	json_t *models = glia_repo_models(&a->spec, a->project_dir);
+	size_t i;
+	json_t *m;
+	json_array_foreach(models, i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		const char *version =
+			json_string_value(json_object_get(m, "version"));
+		if (!*name)
+			continue;
+		char *full = glia_sprintf("%s.%s", a->name, name);
+		int gone = a->unloaded && name_in(a->unloaded, name);
+		repo_entry(out, full, version, gone ? "UNAVAILABLE" : state,
+			   gone ? "unloaded" : why, ready_only);
+		free(full);
+	}
+	json_decref(models);
+}
+
+static json_t *repo_error(int *status, int code, const char *fmt,
+			  const char *arg)
+{
+	char msg[300];
+	snprintf(msg, sizeof msg, fmt, arg);
+	*status = code;
+	return json_pack("{s:s}", "error", msg);
+}
+
+/* load / unload of "<api>.<model>": the set in the control file. */
+static json_t *repo_load(glia_supervisor *s, const char *action,
+			 const char *model, int *status)
+{
+	const char *dot = strchr(model, '.');
+	char api[GLIA_API_NAME_MAX + 1];
+	size_t n = dot ? (size_t)(dot - model) : strlen(model);
+	if (n > GLIA_API_NAME_MAX)
+		return repo_error(status, 404, "model '%s' not found", model);
+	memcpy(api, model, n);
+	api[n] = '\0';
+	glia_api *a = find_api(s, api);
+	if (!a || a->deleted)
+		return repo_error(status, 404, "model '%s' not found", model);
+	if (!dot)
+		return repo_error(status, 400,
+				  "model '%s' is an API: it cannot be loaded "
+				  "or unloaded (glia deploy and glia delete "
+				  "do that)",
+				  model);
+	json_t *models = glia_repo_models(&a->spec, a->project_dir);
+	int known = dot[1] && glia_repo_has_model(models, dot + 1);
+	json_decref(models);
+	if (!known || !a->unloaded)
+		return repo_error(status, 404, "model '%s' not found", model);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a->unloaded, i, v) {
+		if (strcmp(json_string_value(v), dot + 1) == 0) {
+			json_array_remove(a->unloaded, i);
+			break;
+		}
+	}
+	if (strcmp(action, "unload") == 0)
+		json_array_append_new(a->unloaded, json_string(dot + 1));
+	write_control_file(a);
+	glia_log(GLIA_LOG_INFO, "%s: model %s %sed through the repository API",
+		 a->name, dot + 1, action);
+	*status = 200;
+	return json_object();
+}
+
+json_t *glia_supervisor_repository(glia_supervisor *s, const char *action,
+				   const char *model, int ready_only,
+				   int *status)
+{
+	if (strcmp(action, "index") == 0) {
+		json_t *out = json_array();
+		for (glia_api *a = s->apis; a; a = a->next)
+			if (!a->deleted && !a->stopping)
+				repo_index_api(a, out, ready_only);
+		*status = 200;
+		return out;
+	}
+	return repo_load(s, action, model, status);
+}
+
+static json_t *repository_cb(void *arg, const char *action, const char *model,
+			     int ready_only, int *status)
+{
+	return glia_supervisor_repository(arg, action, model, ready_only,
+					  status);
+}
+
 /* ---- metrics ------------------------------------------------------------- */
 
 static void api_metric_label(glia_buf *lab, const glia_api *a,
@@ -1863,6 +2025,7 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	s->sample_timer.data = s->tick_timer.data = s;
 	uv_timer_start(&s->sample_timer, sample_cb, 1000, 1000);
 	glia_gateway_set_metrics_cb(gw, supervisor_metrics, s);
+	glia_gateway_set_repository_cb(gw, repository_cb, s);
 	uint64_t tick = (uint64_t)(s->opt.autoscale_interval_s * 1000);
 	uv_timer_start(&s->tick_timer, tick_cb, tick, tick);
 	return s;

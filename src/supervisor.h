@@ -50,6 +50,12 @@ int glia_supervisor_has_api(glia_supervisor *s, const char *name);
  * docs/management-api.md. New references. */
 json_t *glia_supervisor_list(glia_supervisor *s);
 json_t *glia_supervisor_get(glia_supervisor *s, const char *name);
+/* The Open Inference Protocol's model repository: action "index" (every
+ * model with its state; ready_only keeps READY ones), "load" or "unload"
+ * of model "<api>.<model>". Returns the JSON answer and sets *status. */
+json_t *glia_supervisor_repository(glia_supervisor *s, const char *action,
+				   const char *model, int ready_only,
+				   int *status);
 
 /* Drains and stops every replica (APIs stay in the store), then calls
  * done(arg). */

@@ -334,6 +334,7 @@ def _construct(cls, pred):
     instance.__init__(**{n: init_args[n] for n in names})
     if _store is not None:
         _store.start()
+        _apply_control()
     return instance
 
 
@@ -857,10 +858,44 @@ def _run_batch(batch, answers):
 
 def models_scan():
     """The watcher thread's rescan: (directories to watch, seconds until
-    the next scan wanted or None)."""
+    the next scan wanted or None). The daemon's control file (models
+    unloaded through the OIP repository extension) is watched too."""
     if _store is None:
         return [], None
-    return _store.rescan()
+    control_dir = _apply_control()
+    dirs, next_scan = _store.rescan()
+    if control_dir:
+        dirs = sorted(set(dirs) | {control_dir})
+    return dirs, next_scan
+
+
+_unloaded = set()  # model names the control file says are unloaded
+
+
+def _apply_control():
+    """Unloads and reloads models as GLIA_MODEL_CONTROL lists them; the
+    directory to watch for changes, or None."""
+    global _unloaded
+    path = os.environ.get("GLIA_MODEL_CONTROL")
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            names = set(json.load(f).get("unloaded") or ())
+    except (OSError, ValueError, AttributeError):
+        names = _unloaded  # absent or being replaced: keep what we have
+    for name in sorted(names - _unloaded):
+        try:
+            _store.unload(name)
+        except _model_errors:
+            pass  # not a model of ours (any more)
+    for name in sorted(_unloaded - names):
+        try:
+            _store.load(name)
+        except _model_errors as exc:
+            _raw_stderr.write("glia: models: %s\n" % exc)
+    _unloaded = names
+    return os.path.dirname(path)
 
 
 def models_tick():
