@@ -932,6 +932,28 @@ static int class_cmp(const void *a, const void *b)
 
 #define CLASSES_SHOWN 10
 
+/* "models:" from the detail's "models" (APIs with predictor.models):
+ * "2 in memory; hits 40, misses 3, loads 3 (1 failed), evictions 1" and
+ * the last load failure. */
+static void render_models(json_t *m, glia_buf *out)
+{
+	if (!json_is_object(m))
+		return;
+	glia_buf_printf(
+	    out,
+	    "%-13s%lld in memory; hits %lld, misses %lld, loads %lld "
+	    "(%lld failed), evictions %lld\n",
+	    "models:", (long long)json_integer_value(json_object_get(m, "resident")),
+	    (long long)json_integer_value(json_object_get(m, "hits")),
+	    (long long)json_integer_value(json_object_get(m, "misses")),
+	    (long long)json_integer_value(json_object_get(m, "loads")),
+	    (long long)json_integer_value(json_object_get(m, "load_failures")),
+	    (long long)json_integer_value(json_object_get(m, "evictions")));
+	const char *failure = jstr(m, "last_load_failure");
+	if (failure)
+		field(out, "load error:", failure);
+}
+
 /* "predictions:" from the detail's "predictions" (when monitoring is on):
  * {"model_type": "classification", "classes": {"<class>": count}} or
  * {"model_type": "regression", "count", "min", "max", "avg"}. */
@@ -1015,6 +1037,7 @@ void glia_cli_render_detail(json_t *api, double now, glia_buf *out)
 	num_text(json_object_get(api, "queued"), n2, sizeof n2);
 	glia_buf_printf(out, "%-13s%s (queued: %s)\n", "in flight:", n1, n2);
 	render_predictions(json_object_get(api, "predictions"), out);
+	render_models(json_object_get(api, "models"), out);
 	render_autoscaler(json_object_get(api, "autoscaler"), out);
 	age_text(json_object_get(api, "last_update"), now, s, sizeof s);
 	glia_buf_printf(out, "%-13s%s ago\n", "last update:", s);

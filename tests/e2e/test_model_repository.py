@@ -149,3 +149,12 @@ def test_index_body_must_be_an_object(repo):
                         headers={"Content-Type": "application/json"})
     assert resp.status == 400
     assert "JSON object" in resp.json()["error"]
+
+
+def test_glia_get_shows_the_model_cache(repo):
+    _y(_infer(repo, "repo.b"))
+    repo.wait_for(lambda: (repo.get("repo").get("models") or {})
+                  .get("hits", 0) + repo.get("repo")["models"]["misses"] > 0)
+    out = repo.cli("get", "repo").stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("models:"))
+    assert "in memory; hits" in line and "evictions" in line
