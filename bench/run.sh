@@ -8,6 +8,7 @@
 #   memory       bench/memory.sh       RSS idle and under load
 #   deploy       bench/deploy_time.sh  glia deploy to first prediction
 #   oip          bench/oip.sh          OIP V2: 1M FP32 tensor, JSON vs binary
+#   batching     bench/batching.sh     PyTorch MLP, 16 conns: server-side batching or not
 #
 # `bench/run.sh model memory` runs only those. Every section runs even when
 # one fails; the exit status is 1 when any did. Environment: GLIA_BIN,
@@ -18,7 +19,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory deploy oip)
+[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory deploy oip batching)
 
 pyver() { "$PY" -c "import $1; print($1.__version__)" 2>/dev/null || echo "not installed"; }
 nginx_version() { local b; b=$(nginx_bin) && "$b" -v 2>&1 | sed 's|.*/||' || echo "not installed"; }
@@ -41,9 +42,9 @@ echo
 failed=()
 for s in "${sections[@]}"; do
 	case $s in
-	overhead | gateway | model | memory | oip) script=$BENCH_DIR/$s.sh ;;
+	overhead | gateway | model | memory | oip | batching) script=$BENCH_DIR/$s.sh ;;
 	deploy) script=$BENCH_DIR/deploy_time.sh ;;
-	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching)" >&2; exit 2 ;;
 	esac
 	if ! "$script"; then
 		echo "  FAILED: $s (bench/${script##*/})"

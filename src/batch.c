@@ -45,8 +45,8 @@ static int wait_for_batch(glia_batcher *b)
 	struct timespec deadline = b->head->arrived_at;
 	deadline_after(&deadline, b->interval_ms);
 	while (b->count < b->max_batch && !b->stopping) {
-		int rc = pthread_cond_timedwait(&b->arrived, &b->lock,
-		                                &deadline);
+		int rc =
+		    pthread_cond_timedwait(&b->arrived, &b->lock, &deadline);
 		if (rc == ETIMEDOUT)
 			break;
 	}

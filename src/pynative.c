@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define CONNECT_TIMEOUT_S 30
-#define STALL_TIMEOUT_S   60 /* below 1 byte/s for this long: give up */
+#define STALL_TIMEOUT_S   60   /* below 1 byte/s for this long: give up */
 #define EMIT_MAX          4000 /* below PIPE_BUF: one atomic write */
 
 static int status_fd = -1;
@@ -69,11 +69,11 @@ static PyObject *native_fetch(PyObject *self, PyObject *args)
 	out = fopen(dest, "wbe");
 	if (!out)
 		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
-	Py_BEGIN_ALLOW_THREADS
-	rc = download(url, out, max_bytes, &http_status, err);
+	Py_BEGIN_ALLOW_THREADS rc =
+	    download(url, out, max_bytes, &http_status, err);
 	closed = fclose(out);
-	Py_END_ALLOW_THREADS
-	if (rc != CURLE_OK) {
+	Py_END_ALLOW_THREADS if (rc != CURLE_OK)
+	{
 		PyErr_Format(PyExc_OSError, "cannot download %s: %s", url,
 		             err[0] ? err : curl_easy_strerror(rc));
 		return NULL;
@@ -87,10 +87,8 @@ static PyObject *native_malloc_trim(PyObject *self, PyObject *unused)
 {
 	int released;
 
-	Py_BEGIN_ALLOW_THREADS
-	released = malloc_trim(0);
-	Py_END_ALLOW_THREADS
-	return PyBool_FromLong(released);
+	Py_BEGIN_ALLOW_THREADS released = malloc_trim(0);
+	Py_END_ALLOW_THREADS return PyBool_FromLong(released);
 }
 
 static PyObject *native_emit(PyObject *self, PyObject *arg)
@@ -122,9 +120,15 @@ static PyMethodDef native_methods[] = {
 };
 
 static struct PyModuleDef native_module = {
-    PyModuleDef_HEAD_INIT, "_glia_native",
-    "What the glia worker does in C for its Python runtime.", -1,
-    native_methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_glia_native",
+    "What the glia worker does in C for its Python runtime.",
+    -1,
+    native_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static PyObject *init_native(void)

@@ -45,8 +45,8 @@ static int dir_has_entries(const char *path)
 	if (!d)
 		return 0;
 	while (!found && (e = readdir(d)) != NULL)
-		found = strcmp(e->d_name, ".") != 0 &&
-		        strcmp(e->d_name, "..") != 0;
+		found =
+		    strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
 	closedir(d);
 	return found;
 }
@@ -87,8 +87,8 @@ static void add_model(json_t *list, const char *name, const char *path,
 		latest_version(full, version, sizeof version);
 		free(full);
 	}
-	json_array_append_new(list, json_pack("{s:s, s:s}", "name", name,
-	                                      "version", version));
+	json_array_append_new(
+	    list, json_pack("{s:s, s:s}", "name", name, "version", version));
 }
 
 static int valid_model_name(const char *s)
@@ -96,9 +96,10 @@ static int valid_model_name(const char *s)
 	if (!*s)
 		return 0;
 	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		            "0123456789-_",
-		            *s))
+		if (!strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789-_",
+		        *s))
 			return 0;
 	return 1;
 }
@@ -168,8 +169,10 @@ int glia_repo_has_model(json_t *list, const char *model)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(list, i, v) {
-		const char *name = json_string_value(json_object_get(v, "name"));
+	json_array_foreach(list, i, v)
+	{
+		const char *name =
+		    json_string_value(json_object_get(v, "name"));
 		if (name && strcmp(name, model) == 0)
 			return 1;
 	}

@@ -150,8 +150,7 @@ static void schedule_scan(glia_watch *w, int64_t next_ms)
 {
 	int64_t delay = next_ms;
 
-	if (atomic_load(&w->polling) &&
-	    (delay < 0 || delay > w->o.poll_ms))
+	if (atomic_load(&w->polling) && (delay < 0 || delay > w->o.poll_ms))
 		delay = w->o.poll_ms;
 	if (delay < 0) {
 		uv_timer_stop(&w->scan_timer);

@@ -25,8 +25,8 @@ typedef struct glia_watch_opts {
 	glia_watch_scan_fn scan;
 	glia_watch_tick_fn tick; /* may be NULL */
 	void *ud;
-	int poll;           /* 1: never use inotify */
-	int64_t poll_ms;    /* scan period when polling (default 1000) */
+	int poll;            /* 1: never use inotify */
+	int64_t poll_ms;     /* scan period when polling (default 1000) */
 	int64_t debounce_ms; /* after an event (default 100) */
 } glia_watch_opts;
 

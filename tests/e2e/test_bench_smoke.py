@@ -62,6 +62,14 @@ SECTIONS = {
         [r"median: [0-9.]+ s"],
         {"python3-sklearn": _py_has("sklearn")},
     ),
+    "batching": (
+        "== server-side batching",
+        ["server, model", "conns", "req/s", "p50 us", "p99 us", "errors"],
+        [r"batched / unbatched req/s, 16 conns: [0-9.]+x",
+         r"batched / unbatched p99, 16 conns: [0-9.]+x",
+         r"mean batch size: [0-9.]+ requests \([0-9]+ batches"],
+        {"wrk": shutil.which("wrk"), "python3-torch": _py_has("torch")},
+    ),
 }
 
 # contenders each section must show when their packages are installed
@@ -77,6 +85,8 @@ EXPECTED_ROWS = {
                ("glia replica, Python echo (1 process)", True),
                ("nginx worker, fixed 200", True)],
     "deploy": [("1", True)],
+    "batching": [("glia, MLP unbatched", True),
+                 ("glia, MLP batched (16, 5ms)", True)],
 }
 
 
