@@ -795,7 +795,7 @@ def handle_batch(items):
     batch = []  # (index, request id, payload, query_params, headers)
     for i, (_, _, query, raw_headers, body, ctype, rid) in enumerate(items):
         if any(name == "X-Glia-Protocol" for name, _ in raw_headers):
-            answers[i] = handle(*items[i])
+            answers[i] = _with_batch_size(handle(*items[i]), 1)
             continue
         try:
             batch.append(_batch_args(i, query, raw_headers, body, ctype, rid))
@@ -803,7 +803,15 @@ def handle_batch(items):
             answers[i] = _error(400, str(exc))
     if batch:
         _run_batch(batch, answers)
+        first = batch[0][0]  # the gateway counts each batch once
+        answers[first] = _with_batch_size(answers[first], len(batch))
     return answers
+
+
+def _with_batch_size(answer, n):
+    status, ctype, out, extra, post = answer
+    line = b"X-Glia-Batch-Size: %d\r\n" % n
+    return status, ctype, out, line if extra is None else extra + line, post
 
 
 def _batch_args(i, query, raw_headers, body, ctype, rid):
@@ -846,11 +854,8 @@ def _run_batch(batch, answers):
     post = None
     if _post_predict is not None:
         post = (ids[0], list(results), payloads, qps, hds)
-    size_line = b"X-Glia-Batch-Size: %d\r\n" % len(batch)
     for k, b in enumerate(batch):
         status, ctype, out, extra, _ = _answer(results[k], b[1], None)
-        if k == 0:  # the gateway counts each batch once
-            extra = size_line if extra is None else extra + size_line
         answers[b[0]] = (status, ctype, out, extra, post if k == 0 else None)
 
 
