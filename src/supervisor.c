@@ -1901,7 +1901,7 @@ static void models_metrics(glia_supervisor *s, glia_buf *out, glia_buf *lab)
 		      "get_model calls that had to load the model.",
 		      offsetof(model_stats, misses));
 	model_counter(s, out, lab, "glia_model_evictions_total",
-		      "Models dropped from memory (cache full or removed).",
+		      "Model versions dropped because the cache was full.",
 		      offsetof(model_stats, evictions));
 	glia_metrics_header(out, "glia_model_loads_total", "counter",
 			    "load_model calls by result (ok, failed).");

@@ -202,6 +202,20 @@ def _fingerprint(path):
 
 _Scan = collections.namedtuple("_Scan", "exists versioned versions watch")
 
+WATCH_SUBDIRS_LIMIT = 1000  # directories watched inside one model version
+
+
+def _subdirs(root, fp):
+    """The directories under root that hold the files of fingerprint fp
+    (deep layouts such as SavedModel's variables/), for the watcher."""
+    out = set()
+    for rel, _, _ in fp:
+        parent = os.path.dirname(rel)
+        while parent and len(out) < WATCH_SUBDIRS_LIMIT:
+            out.add(os.path.join(root, parent))
+            parent = os.path.dirname(parent)
+    return out
+
 
 def _scan_local(path):
     """What is on disk at a local model path: versions {v: (path, fp)}
@@ -215,13 +229,17 @@ def _scan_local(path):
              if DIGITS_RE.match(e.name) and e.is_dir()]
     if not vdirs:
         fp = _fingerprint(path)
-        return _Scan(True, False, {None: (path, fp)} if fp else {}, [path])
+        return _Scan(True, False, {None: (path, fp)} if fp else {},
+                     [path] + sorted(_subdirs(path, fp)))
     versions = {}
+    watch = {path}
     for entry in vdirs:
         fp = _fingerprint(entry.path)
+        watch.add(entry.path)
+        watch.update(_subdirs(entry.path, fp))
         if fp:
             versions[int(entry.name)] = (entry.path, fp)
-    return _Scan(True, True, versions, [path] + [e.path for e in vdirs])
+    return _Scan(True, True, versions, sorted(watch))
 
 
 # ---------------------------------------------------------------------------
@@ -358,11 +376,12 @@ class _Version:
     """A known version: its load path, the fingerprint the store took, and
     the fingerprint that failed to load (with why), if any."""
 
-    __slots__ = ("path", "fp", "broken_fp", "error", "cause")
+    __slots__ = ("path", "fp", "broken_fp", "error", "cause", "preloading")
 
     def __init__(self, path, fp):
         self.path = path
         self.fp = fp
+        self.preloading = False  # the watcher loads it while the old serves
         self.broken_fp = None
         self.error = ""
         self.cause = ""
@@ -658,6 +677,9 @@ class ModelStore:
         if was_resident and usable:
             latest = (name, max(usable, key=_vkey))
             if latest in keys and latest not in loads:
+                # "latest" stays on the resident version until this load
+                # is done: no request waits for it
+                model.versions[latest[1]].preloading = True
                 loads.append(latest)
         return loads
 
@@ -713,6 +735,12 @@ class ModelStore:
             self._ensure(key, reload=True)
         except ModelError:
             pass    # logged and emitted by the load itself
+        finally:
+            with self._lock:
+                model = self._models.get(key[0])
+                info = model.versions.get(key[1]) if model else None
+                if info is not None:
+                    info.preloading = False
 
     # -- loading ------------------------------------------------------------
 
@@ -983,7 +1011,8 @@ class ModelStore:
         name = model.name
         return [v for v, info in model.versions.items()
                 if (name, v) in self._cache
-                or (self._caching and not info.broken())]
+                or (self._caching and not info.broken()
+                    and not info.preloading)]
 
     def _latest(self, model, tried):
         name = model.name

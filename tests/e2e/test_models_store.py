@@ -635,3 +635,46 @@ def test_index_shows_loading(tmp_path):
     assert store.index()[0]["state"] == "LOADING"
     t.join(5)
     assert store.index()[0]["state"] == "READY"
+
+
+def test_latest_stays_on_the_resident_version_while_the_new_one_preloads(
+        tmp_path):
+    """With caching, a request for "latest" during the watcher's preload of
+    a new version is answered by the version in memory (were it to wait
+    for the preload, it would get a2 once the load is released)."""
+    started, release = threading.Event(), threading.Event()
+    base = FakeLoader()
+
+    def loader(path):
+        if path.endswith(os.sep + "2"):
+            started.set()
+            release.wait(30)
+        return base(path)
+
+    store, rec, clock = versioned_store(tmp_path, 2, versions=(1,),
+                                        loader=loader)
+    assert store.get_model("a").text == "a1"
+    write_model(tmp_path, "a", 2, text="a2")
+    store.rescan()
+    clock.t += 1.0
+    scan = threading.Thread(target=store.rescan)  # preloads version 2
+    scan.start()
+    assert started.wait(30)
+    try:
+        assert store.get_model("a").text == "a1"
+    finally:
+        release.set()
+        scan.join(30)
+    assert store.get_model("a").text == "a2"
+
+
+def test_nested_directories_of_a_version_are_watched(tmp_path):
+    write_model(tmp_path, "a", 1, text="a1")
+    deep = tmp_path / "a" / "1" / "variables" / "shard"
+    deep.mkdir(parents=True)
+    (deep / "w.bin").write_bytes(b"x")
+    store, _ = make_store({"path": str(tmp_path / "a")})
+    store.start()
+    dirs, _ = store.rescan()
+    assert str(deep) in dirs and str(deep.parent) in dirs
+    assert str(tmp_path / "a" / "1") in dirs and str(tmp_path / "a") in dirs
