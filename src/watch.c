@@ -202,6 +202,7 @@ static void *watch_main(void *arg)
 	glia_watch *w = arg;
 
 	scan_now(&w->scan_timer);
+	tick(&w->tick_timer); /* what start-up loads did, without a delay */
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	return NULL;
 }

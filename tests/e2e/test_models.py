@@ -445,9 +445,9 @@ def test_dir_routes_by_name_and_version(env):
     paths = loads_in_logs(d, "route")
     assert sorted(Path(p).relative_to(env.models("route")).as_posix()
                   for p in paths) == ["a/1", "a/2", "b/1", "b/2"]
-    detail = models_detail(d, "route")
+    # workers report the cache once a second
+    detail = wait_models(d, "route", resident=4)
     assert detail["loads"] == 4 and detail["load_failures"] == 0
-    assert detail["resident"] == 4
 
     r = ask(d, "route", "c")
     assert r.status == 404, r
