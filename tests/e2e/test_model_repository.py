@@ -8,12 +8,14 @@ The models are scikit-learn linear regressions trained here, one per
 version, so an answer shows which model and version served it.
 """
 import pickle
+import shutil
+import subprocess
 import textwrap
 
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from conftest import write_project
+from conftest import EXAMPLES, write_project
 
 PREDICTOR = textwrap.dedent("""\
     import os
@@ -158,3 +160,33 @@ def test_glia_get_shows_the_model_cache(repo):
     out = repo.cli("get", "repo").stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("models:"))
     assert "in memory; hits" in line and "evictions" in line
+
+
+def test_iris_models_example(daemon_factory, tmp_path):
+    """examples/iris-models as its README runs it: train, deploy, predict
+    by model and version, publish a version live."""
+    proj = tmp_path / "iris-models"
+    shutil.copytree(EXAMPLES / "iris-models", proj,
+                    ignore=shutil.ignore_patterns("models", "__pycache__"))
+    subprocess.run(["/usr/bin/python3", "train.py"], cwd=proj, check=True)
+    d = daemon_factory()
+    d.deploy("glia.yaml", cwd=proj)
+    sample = (proj / "sample.json").read_text()
+    hdr = {"Content-Type": "application/json"}
+
+    def ask(query=""):
+        return d.request("POST", "/iris-models" + query, data=sample.encode(),
+                         headers=hdr)
+
+    assert ask().json() == {"species": "setosa", "model": "logreg",
+                            "version": 2}
+    assert ask("?model=tree").json()["model"] == "tree"
+    assert ask("?model=logreg&version=1").json()["version"] == 1
+    r = ask("?model=svm")
+    assert r.status == 404
+    assert r.json()["error"] == ("model 'svm' not found; available: "
+                                 "logreg, tree")
+    subprocess.run(["/usr/bin/python3", "train.py", "--model", "logreg",
+                    "--version", "3"], cwd=proj, check=True)
+    d.wait_for(lambda: ask().json().get("version") == 3,
+               message="version 3 of logreg served")
