@@ -712,6 +712,11 @@ def test_broken_version_keeps_the_previous_one(env):
 # 6. memory comes back
 
 
+@pytest.mark.skipif(
+    "ASAN_OPTIONS" in os.environ,
+    reason="under AddressSanitizer freed memory sits in ASan's quarantine "
+           "and malloc_trim does not reach ASan's allocator; the normal "
+           "build measures it")
 def test_memory_comes_back_after_200_loads(env):
     d = env.d
     pid = one_pid(d, "mem")
