@@ -316,44 +316,60 @@ static void internal_error(glia_pyhost_resp *resp)
 	glia_buf_puts(&resp->body, INTERNAL_ERROR);
 }
 
-/* The 7-tuple glia._runtime.handle takes, as a new reference (NULL with
- * a Python error set). */
-static PyObject *request_tuple(const glia_pyhost_req *req)
+/* The 7 arguments of glia._runtime.handle, as new references; 0, or -1
+ * with a Python error set (and every slot NULL). */
+static int request_args(const glia_pyhost_req *req, PyObject *args[7])
 {
-	PyObject *t = PyTuple_New(7);
+	int ok = 1;
 
-	if (!t)
-		return NULL;
-	PyTuple_SET_ITEM(t, 0, latin1(req->method));
-	PyTuple_SET_ITEM(t, 1, latin1(req->path));
-	PyTuple_SET_ITEM(t, 2, latin1(req->query));
-	PyTuple_SET_ITEM(t, 3, header_list(req));
-	PyTuple_SET_ITEM(t, 4, PyBytes_FromStringAndSize(
-	                           req->body, (Py_ssize_t)req->body_len));
-	PyTuple_SET_ITEM(t, 5, str_or_none(req->content_type));
-	PyTuple_SET_ITEM(t, 6, str_or_none(req->request_id));
+	args[0] = latin1(req->method);
+	args[1] = latin1(req->path);
+	args[2] = latin1(req->query);
+	args[3] = header_list(req);
+	args[4] =
+	    PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
+	args[5] = str_or_none(req->content_type);
+	args[6] = str_or_none(req->request_id);
 	for (int i = 0; i < 7; i++)
-		if (!PyTuple_GET_ITEM(t, i)) {
-			Py_DECREF(t);
-			return NULL;
-		}
-	return t;
+		ok = ok && args[i];
+	if (!ok)
+		for (int i = 0; i < 7; i++)
+			Py_CLEAR(args[i]);
+	return ok ? 0 : -1;
 }
 
 void glia_pyhost_handle(const glia_pyhost_req *req, glia_pyhost_resp *resp)
 {
 	PyGILState_STATE gil = PyGILState_Ensure();
-	PyObject *args = NULL, *res = NULL;
+	PyObject *args[7], *res = NULL;
 
 	reset_resp(resp);
-	args = request_tuple(req);
-	if (args)
-		res = PyObject_Call(handle_fn, args, NULL);
+	if (request_args(req, args) == 0) {
+		res = PyObject_Vectorcall(handle_fn, args, 7, NULL);
+		for (int i = 0; i < 7; i++)
+			Py_DECREF(args[i]);
+	}
 	if (!res || unpack(res, resp) < 0)
 		internal_error(resp);
 	Py_XDECREF(res);
-	Py_XDECREF(args);
 	PyGILState_Release(gil);
+}
+
+/* The same 7 arguments as a tuple (new reference, NULL on error). */
+static PyObject *request_tuple(const glia_pyhost_req *req)
+{
+	PyObject *args[7], *t;
+
+	if (request_args(req, args) < 0)
+		return NULL;
+	t = PyTuple_New(7);
+	for (int i = 0; i < 7; i++) {
+		if (t)
+			PyTuple_SET_ITEM(t, i, args[i]); /* steals */
+		else
+			Py_DECREF(args[i]);
+	}
+	return t;
 }
 
 static PyObject *request_list(const glia_pyhost_req *const *reqs, size_t n)
