@@ -20,6 +20,7 @@
 
 #include "autoscale.h"
 #include "probe.h"
+#include "procfs.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 500
@@ -72,6 +73,7 @@ struct replica {
 	int failures;     /* consecutive, for backoff */
 	double created_at, started_at, ready_at;
 	char *error;
+	int oom; /* killed for compute.mem: error says so, not a start failure */
 	int n_procs;
 	proc *procs;
 	int alive_procs;
@@ -106,6 +108,7 @@ struct glia_api {
 	int generation;
 	int requested;
 	int restarts;
+	int oom_kills; /* replicas killed for going over compute.mem */
 	int stopping; /* delete or shutdown: retire every replica */
 	int force;    /* delete -f: stop replicas without draining */
 	int reconciling, reconcile_again;
@@ -413,6 +416,7 @@ static void proc_became_ready(proc *p)
 	r->ready_at = glia_now();
 	free(r->error);
 	r->error = NULL;
+	r->oom = 0;
 	replica_event(r, "ready after %.2fs", r->ready_at - r->started_at);
 	api_reconcile(a);
 }
@@ -611,7 +615,7 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 	}
 	if (r->state != R_BACKOFF) {
 		/* The first proc to die takes its siblings down with it. */
-		if (r->error)
+		if (r->error && !r->oom)
 			replica_event(r, "predictor failed to start: %s",
 				      r->error);
 		replica_event(r, "process %d %s", p->pid, how);
@@ -1107,6 +1111,16 @@ static void write_control_file(glia_api *a)
 			 a->name, a->control_file, strerror(errno));
 }
 
+/* GLIA_HOME/cache/<api>: the models a deleted API downloaded. */
+static void remove_model_cache(glia_api *a)
+{
+	char *dir = glia_sprintf("%s/cache/%s", a->sup->home, a->name);
+	if (glia_remove_tree(dir) < 0)
+		glia_log(GLIA_LOG_ERROR, "api %s: cannot remove %s: %s",
+			 a->name, dir, strerror(errno));
+	free(dir);
+}
+
 static void remove_control_file(glia_api *a)
 {
 	if (!a->control_file)
@@ -1177,11 +1191,90 @@ static void api_demand(void *arg)
 	api_reconcile(a);
 }
 
-/* Every second: in-flight (running + queued) of each API. */
+/* ---- compute.mem ------------------------------------------------------ */
+
+static int replica_has_memory_limit(const replica *r)
+{
+	return r->api->spec.compute.mem_bytes > 0 && r->alive_procs > 0 &&
+	       r->state != R_STOPPING;
+}
+
+static void format_bytes(char *out, size_t n, int64_t b)
+{
+	if (b >= (int64_t)1 << 30)
+		snprintf(out, n, "%.2f GiB", (double)b / (double)(1 << 30));
+	else
+		snprintf(out, n, "%.1f MiB", (double)b / (double)(1 << 20));
+}
+
+/* The replica went over compute.mem: kill every process group of it; it
+ * restarts with backoff like after a crash, reported as out of memory. */
+static void kill_for_memory(replica *r, int64_t used)
+{
+	char u[32], lim[32];
+	glia_api *a = r->api;
+	format_bytes(u, sizeof u, used);
+	format_bytes(lim, sizeof lim, a->spec.compute.mem_bytes);
+	free(r->error);
+	r->error = glia_sprintf("out of memory: killed at %s resident, over "
+				"compute.mem %s",
+				u, lim);
+	free(a->last_error);
+	a->last_error = glia_strdup(r->error);
+	a->oom_kills++;
+	r->oom = 1;
+	replica_event(r, "%s", r->error);
+	glia_log(GLIA_LOG_ERROR, "%s: replica %s %s", a->name, r->id,
+		 r->error);
+	for (int i = 0; i < r->n_procs; i++)
+		if (r->procs[i].alive)
+			kill(-r->procs[i].pid, SIGKILL);
+}
+
+/* Every second, for APIs with compute.mem: the resident memory of each
+ * replica (all its processes and what they started, by process group),
+ * in one pass over /proc. */
+static void check_memory(glia_supervisor *s)
+{
+	size_t n = 0;
+	for (glia_api *a = s->apis; a; a = a->next)
+		for (replica *r = a->replicas; r; r = r->next)
+			if (replica_has_memory_limit(r))
+				n += (size_t)r->n_procs;
+	if (n == 0)
+		return;
+	int *groups = glia_calloc(n, sizeof *groups);
+	int64_t *bytes = glia_calloc(n, sizeof *bytes);
+	size_t k = 0;
+	for (glia_api *a = s->apis; a; a = a->next)
+		for (replica *r = a->replicas; r; r = r->next)
+			if (replica_has_memory_limit(r))
+				for (int i = 0; i < r->n_procs; i++)
+					groups[k++] = r->procs[i].alive
+							      ? r->procs[i].pid
+							      : -1;
+	glia_procfs_group_rss(groups, n, bytes);
+	k = 0;
+	for (glia_api *a = s->apis; a; a = a->next)
+		for (replica *r = a->replicas; r; r = r->next) {
+			if (!replica_has_memory_limit(r))
+				continue;
+			int64_t used = 0;
+			for (int i = 0; i < r->n_procs; i++)
+				used += bytes[k++];
+			if (used > a->spec.compute.mem_bytes)
+				kill_for_memory(r, used);
+		}
+	free(groups);
+	free(bytes);
+}
+
+/* Every second: in-flight (running + queued) of each API, and memory. */
 static void sample_cb(uv_timer_t *t)
 {
 	glia_supervisor *s = t->data;
 	double now = glia_wall();
+	check_memory(s);
 	for (glia_api *a = s->apis; a; a = a->next) {
 		if (a->stopping || !a->route)
 			continue;
@@ -1277,6 +1370,7 @@ static void api_maybe_free(glia_api *a)
 	if (a->deleted) {
 		glia_logs_end_follow(s->logs, a->name);
 		glia_logs_remove(s->logs, a->name);
+		remove_model_cache(a);
 	}
 	api_free(a);
 	maybe_shutdown_done(s);
@@ -1711,6 +1805,7 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	json_t *models = models_json(a);
 	if (models)
 		json_object_set_new(j, "models", models);
+	json_object_set_new(j, "oom_kills", json_integer(a->oom_kills));
 	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));
@@ -1958,6 +2053,13 @@ static void supervisor_metrics(void *arg, glia_buf *out)
 		api_metric_label(&lab, a, NULL);
 		glia_metrics_sample(out, "glia_replica_restarts_total",
 				    lab.data, a->restarts);
+	}
+	glia_metrics_header(out, "glia_replica_oom_kills_total", "counter",
+			    "Replicas killed for going over compute.mem.");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		api_metric_label(&lab, a, NULL);
+		glia_metrics_sample(out, "glia_replica_oom_kills_total",
+				    lab.data, a->oom_kills);
 	}
 	models_metrics(s, out, &lab);
 	glia_buf_free(&lab);

@@ -59,6 +59,9 @@ int glia_write_all(int fd, const void *buf, size_t n);
 char *glia_read_file(const char *path, size_t max, size_t *len_out);
 /* mkdir -p with mode; 0 or -1 (errno set). */
 int glia_mkdirs(const char *path, int mode);
+/* Removes path and everything below it (symlinks are removed, not
+ * followed). 0, or -1 when something could not be removed. */
+int glia_remove_tree(const char *path);
 /* Start time of a process in clock ticks since boot (/proc/PID/stat field
  * 22), or 0 when it does not exist. */
 unsigned long long glia_process_start_ticks(int pid);

@@ -786,6 +786,10 @@ def test_url_models_are_downloaded_into_the_cache(env, served):
         ok(d, "url", "lin")
     assert sorted(gets) == ["/iris.tar.gz", "/lin.pkl"], gets
     assert (env.d.home / "cache" / "url").is_dir()
+    # deleting the API deletes what it downloaded
+    d.cli("delete", "url")
+    d.wait_for(lambda: not cache.exists(),
+               message="GLIA_HOME/cache/url left after delete")
 
 
 # ---------------------------------------------------------------------------

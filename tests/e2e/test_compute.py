@@ -1,0 +1,70 @@
+"""compute.mem on the local backend (SPEC section 3): a replica whose
+processes together hold more resident memory than compute.mem is killed,
+reported as out of memory (replica error, API error, replica log,
+glia_replica_oom_kills_total) and restarted like after a crash."""
+import re
+import textwrap
+
+from conftest import write_project
+
+PREDICTOR = textwrap.dedent("""\
+    HOARD = []
+
+
+    class PythonPredictor:
+        def __init__(self, config):
+            pass
+
+        def predict(self, payload):
+            mb = int(payload.get("hold_mb", 0))
+            if mb:
+                HOARD.append(bytearray(mb << 20))  # zero-filled: resident
+            return {"held_mb": sum(len(b) for b in HOARD) >> 20}
+    """)
+
+YAML = textwrap.dedent("""\
+    - name: hog
+      kind: RealtimeAPI
+      predictor:
+        type: python
+        path: predictor.py
+      compute:
+        mem: 300Mi
+    """)
+
+
+def _metric(d, name, api):
+    for line in d.http_get("/metrics").text.splitlines():
+        if line.startswith(f'{name}{{api="{api}"}} '):
+            return float(line.split()[-1])
+    return None
+
+
+def test_a_replica_over_compute_mem_is_killed_and_restarted(daemon,
+                                                            tmp_path):
+    proj = write_project(tmp_path, YAML, {"predictor.py": PREDICTOR})
+    daemon.deploy("glia.yaml", cwd=proj)
+    (first_pid,) = daemon.replica_pids("hog")
+    r = daemon.post("/hog", json={"hold_mb": 10})
+    assert r.status == 200 and r.json()["held_mb"] == 10, r
+    assert daemon.get("hog")["oom_kills"] == 0
+
+    # answered, or killed while it allocates (then 5xx): either way the
+    # replica goes
+    r = daemon.post("/hog", json={"hold_mb": 600})
+    assert r.status == 200 or r.status >= 500, r
+    daemon.wait_for(lambda: daemon.get("hog")["oom_kills"] == 1,
+                    message="replica over compute.mem not killed")
+    assert _metric(daemon, "glia_replica_oom_kills_total", "hog") == 1
+    # the replica's error (shown until it is ready again) and its log
+    logs = daemon.cli("logs", "hog").stdout
+    assert re.search(r"out of memory: killed at \d+\.\d MiB resident, "
+                     r"over compute\.mem 300\.0 MiB", logs), logs
+    assert "predictor failed to start" not in logs
+
+    # restarted with a fresh process, which serves again
+    daemon.wait_ready("hog", timeout=60)
+    daemon.wait_for(lambda: daemon.post("/hog", json={}).status == 200)
+    assert daemon.post("/hog", json={}).json() == {"held_mb": 0}
+    assert first_pid not in daemon.replica_pids("hog")
+    assert daemon.get("hog")["restarts"] >= 1
