@@ -22,6 +22,8 @@ typedef void *(*init_fn)(const char *, char *, size_t);
 typedef int (*predict_fn)(void *, const glia_request *, glia_response *);
 typedef void (*free_response_fn)(void *, glia_response *);
 typedef void (*free_fn)(void *);
+typedef int (*predict_batch_fn)(void *, const glia_request *, glia_response *,
+                                size_t);
 
 struct glia_chost {
 	void *lib;
@@ -31,6 +33,9 @@ struct glia_chost {
 	predict_fn predict;
 	free_response_fn free_response;
 	free_fn free_state;
+	predict_batch_fn predict_batch; /* optional; NULL when absent */
+	glia_response *batch;           /* predict_batch's array */
+	size_t batch_cap;
 };
 
 /* The request id a thread is running predict for, for the crash report. */
@@ -142,6 +147,8 @@ static int resolve(glia_chost *h, const char *path, char *err, size_t errlen)
 	h->predict = (predict_fn)p[2];
 	h->free_response = (free_response_fn)p[3];
 	h->free_state = (free_fn)p[4];
+	h->predict_batch = (predict_batch_fn)dlsym(h->lib,
+	                                           "glia_predictor_predict_batch");
 	return 0;
 }
 
@@ -341,10 +348,25 @@ static void answer_error(glia_chost_call *call, const char *request_id,
 	glia_buf_reset(&call->headers);
 }
 
+/* What the call answers, once its response is filled (by either path). */
+static void settle_call(glia_chost_call *call, const char *request_id)
+{
+	const char *why = check_response(call);
+
+	if (why) {
+		answer_error(call, request_id, why);
+		return;
+	}
+	call->status = call->resp.status;
+	call->content_type = call->resp.content_type ? call->resp.content_type
+	                                             : "application/json";
+	call->body = call->resp.body;
+	call->body_len = call->resp.body_len;
+}
+
 void glia_chost_handle(glia_chost *h, const glia_request *req,
                        glia_chost_call *call)
 {
-	const char *why;
 	int rc;
 
 	memset(&call->resp, 0, sizeof(call->resp));
@@ -359,16 +381,60 @@ void glia_chost_handle(glia_chost *h, const glia_request *req,
 		answer_error(call, req->request_id, failure_text(call));
 		return;
 	}
-	why = check_response(call);
-	if (why) {
-		answer_error(call, req->request_id, why);
-		return;
+	settle_call(call, req->request_id);
+}
+
+int glia_chost_can_batch(const glia_chost *h)
+{
+	return h->predict_batch != NULL;
+}
+
+static glia_response *batch_array(glia_chost *h, size_t n)
+{
+	if (n > h->batch_cap) {
+		free(h->batch);
+		h->batch = glia_calloc(n, sizeof(*h->batch));
+		h->batch_cap = n;
 	}
-	call->status = call->resp.status;
-	call->content_type = call->resp.content_type ? call->resp.content_type
-	                                             : "application/json";
-	call->body = call->resp.body;
-	call->body_len = call->resp.body_len;
+	for (size_t i = 0; i < n; i++) {
+		memset(&h->batch[i], 0, sizeof(h->batch[i]));
+		h->batch[i].status = 200;
+	}
+	return h->batch;
+}
+
+void glia_chost_handle_batch(glia_chost *h, const glia_request *reqs,
+                             glia_chost_call *const *calls, size_t n)
+{
+	glia_response *resps = batch_array(h, n);
+	const char *first_id =
+	    reqs[0].request_id && *reqs[0].request_id ? reqs[0].request_id
+	                                              : "-";
+	int rc;
+
+	predicting = first_id;
+	rc = h->predict_batch(h->state, reqs, resps, n);
+	predicting = NULL;
+	for (size_t i = 0; i < n; i++) {
+		calls[i]->resp = resps[i];
+		calls[i]->pending = 1;
+		calls[i]->error = NULL;
+	}
+	if (rc != 0) {
+		const char *why = failure_text(calls[0]);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0) {
+				snprintf(calls[i]->message,
+				         sizeof(calls[i]->message), "%s", why);
+				why = calls[i]->message;
+			}
+			answer_error(calls[i], reqs[i].request_id, why);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			settle_call(calls[i], reqs[i].request_id);
+	}
+	glia_buf_printf(&calls[0]->headers, "X-Glia-Batch-Size: %zu\r\n", n);
 }
 
 void glia_chost_finish(glia_chost *h, glia_chost_call *call)

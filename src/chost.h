@@ -54,6 +54,15 @@ void glia_chost_init_call(glia_chost_call *call);
  * a line "[<request id>] predictor failed: <why>" on stderr. */
 void glia_chost_handle(glia_chost *h, const glia_request *req,
                        glia_chost_call *call);
+/* 1 when the library defines glia_predictor_predict_batch. */
+int glia_chost_can_batch(const glia_chost *h);
+
+/* server_side_batching: one predict_batch call for reqs[0..n-1], answers
+ * into calls[i] as glia_chost_handle would; the first call's headers get
+ * "X-Glia-Batch-Size: n". One thread at a time. */
+void glia_chost_handle_batch(glia_chost *h, const glia_request *reqs,
+                             glia_chost_call *const *calls, size_t n);
+
 /* After the answer was written: calls free_response for the predict call
  * of glia_chost_handle (exactly once). */
 void glia_chost_finish(glia_chost *h, glia_chost_call *call);

@@ -1221,11 +1221,12 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	               predictor_cortex_keys) < 0 ||
 	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
 		return -1;
-	code_type = s->predictor.type == GLIA_PREDICTOR_PYTHON;
-	if (only_for(c, pred, "predictor", "models", code_type,
+	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
+	if (only_for(c, pred, "predictor", "models",
+	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
 	             "type python (load_model)") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
-	             "type python") < 0)
+	             "types python and c") < 0)
 		return -1;
 	if (predictor_models(c, pred, s) < 0 ||
 	    predictor_batching(c, pred, s) < 0 ||

@@ -122,6 +122,8 @@ static glia_batcher *batcher; /* server_side_batching; NULL without */
 static glia_watch *watcher;   /* predictor.models; NULL without */
 static const glia_pyhost_req **batch_reqs; /* the batch thread's arrays */
 static glia_pyhost_resp **batch_resps;
+static glia_request *batch_creqs;
+static glia_chost_call **batch_calls;
 
 /* --- status pipe and startup errors ----------------------------------- */
 
@@ -507,56 +509,10 @@ static void fill_request(conn_ctx *c, const glia_http_msg *m,
 	req->request_id = glia_http_msg_header(m, "X-Request-ID");
 }
 
-/* The batch thread's side: one predict call for every queued request. */
-static void batch_handle(void *ud, glia_batch_item **items, size_t n)
+/* The request through the public ABI (request_id "" when none). */
+static void to_c_request(const glia_pyhost_req *in, glia_request *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		conn_ctx *c = items[i]->data;
-		batch_reqs[i] = c->batch_req;
-		batch_resps[i] = &c->resp;
-	}
-	double start = glia_now();
-	glia_pyhost_handle_batch(batch_reqs, batch_resps, n);
-	double took = glia_now() - start;
-	for (size_t i = 0; i < n; i++)
-		((conn_ctx *)items[i]->data)->batch_took = took;
-}
-
-static void batch_thread_init(void *ud)
-{
-	glia_pyhost_thread_enter();
-}
-
-/* Python, one request: alone, or queued into the next batch. *took is
- * the predictor's time (the whole batch's, when batching). */
-static void python_handle(conn_ctx *c, const glia_pyhost_req *req, reply *out,
-                          double *took)
-{
-	glia_pyhost_resp *r = &c->resp;
-
-	if (batcher) {
-		c->batch_req = req;
-		c->item.data = c;
-		glia_batcher_run(batcher, &c->item);
-		*took = c->batch_took;
-	} else {
-		double start = glia_now();
-		glia_pyhost_handle(req, r);
-		*took = glia_now() - start;
-	}
-	out->status = r->status;
-	out->content_type = r->has_content_type ? r->content_type.data : NULL;
-	out->body = r->body.data;
-	out->body_len = r->body.len;
-	out->extra_headers = &r->extra_headers;
-	out->error = NULL;
-}
-
-/* The same request through the public ABI (request_id "" when none). */
-static void c_handle(conn_ctx *c, const glia_pyhost_req *in, reply *out)
-{
-	glia_chost_call *call = &c->call;
-	glia_request req = {
+	*out = (glia_request){
 	    .method = in->method,
 	    .path = in->path,
 	    .query = in->query,
@@ -568,14 +524,90 @@ static void c_handle(conn_ctx *c, const glia_pyhost_req *in, reply *out)
 	    .header_names = in->header_names,
 	    .header_values = in->header_values,
 	};
+}
 
-	glia_chost_handle(chost, &req, call);
-	out->status = call->status;
-	out->content_type = call->content_type;
-	out->body = call->body;
-	out->body_len = call->body_len;
-	out->extra_headers = &call->headers;
-	out->error = call->error;
+static void c_batch(glia_batch_item **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		conn_ctx *c = items[i]->data;
+		to_c_request(c->batch_req, &batch_creqs[i]);
+		batch_calls[i] = &c->call;
+	}
+	glia_chost_handle_batch(chost, batch_creqs, batch_calls, n);
+}
+
+static void python_batch(glia_batch_item **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		conn_ctx *c = items[i]->data;
+		batch_reqs[i] = c->batch_req;
+		batch_resps[i] = &c->resp;
+	}
+	glia_pyhost_handle_batch(batch_reqs, batch_resps, n);
+}
+
+/* The batch thread's side: one predict call for every queued request. */
+static void batch_handle(void *ud, glia_batch_item **items, size_t n)
+{
+	double start = glia_now();
+	if (chost)
+		c_batch(items, n);
+	else
+		python_batch(items, n);
+	double took = glia_now() - start;
+	for (size_t i = 0; i < n; i++)
+		((conn_ctx *)items[i]->data)->batch_took = took;
+}
+
+static void batch_thread_init(void *ud)
+{
+	if (!chost)
+		glia_pyhost_thread_enter();
+}
+
+/* One request alone, or queued into the next batch; *took is the
+ * predictor's time (the whole batch's, when batching). */
+static void run_predictor(conn_ctx *c, const glia_pyhost_req *req,
+                          double *took)
+{
+	if (batcher) {
+		c->batch_req = req;
+		c->item.data = c;
+		glia_batcher_run(batcher, &c->item);
+		*took = c->batch_took;
+		return;
+	}
+	double start = glia_now();
+	if (chost) {
+		glia_request creq;
+		to_c_request(req, &creq);
+		glia_chost_handle(chost, &creq, &c->call);
+	} else {
+		glia_pyhost_handle(req, &c->resp);
+	}
+	*took = glia_now() - start;
+}
+
+/* The answer as the host left it in c. */
+static void reply_of(conn_ctx *c, reply *out)
+{
+	if (chost) {
+		glia_chost_call *call = &c->call;
+		out->status = call->status;
+		out->content_type = call->content_type;
+		out->body = call->body;
+		out->body_len = call->body_len;
+		out->extra_headers = &call->headers;
+		out->error = call->error;
+		return;
+	}
+	glia_pyhost_resp *r = &c->resp;
+	out->status = r->status;
+	out->content_type = r->has_content_type ? r->content_type.data : NULL;
+	out->body = r->body.data;
+	out->body_len = r->body.len;
+	out->extra_headers = &r->extra_headers;
+	out->error = NULL;
 }
 
 /* After the answer was written: post_predict, or the C free_response. */
@@ -637,13 +669,8 @@ static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 	double took;
 
 	fill_request(c, m, &req);
-	if (chost) {
-		double start = glia_now();
-		c_handle(c, &req, &r);
-		took = glia_now() - start;
-	} else {
-		python_handle(c, &req, &r, &took);
-	}
+	run_predictor(c, &req, &took);
+	reply_of(c, &r);
 	keep = m->keep_alive && !atomic_load(&stopping);
 	if (format_head(c, req.request_id, keep, &r, took) < 0) {
 		glia_buf_reset(&c->head);
@@ -877,11 +904,21 @@ static int start(const worker_opts *o, worker_spec *spec, char **sock_path,
 /* server_side_batching: the batch thread and its arrays. */
 static int start_batching(const worker_spec *spec, char *err, size_t errlen)
 {
-	if (!spec->max_batch || chost)
+	size_t n = (size_t)spec->max_batch;
+
+	if (!n)
 		return 0;
-	batch_reqs = glia_calloc((size_t)spec->max_batch, sizeof(*batch_reqs));
-	batch_resps =
-	    glia_calloc((size_t)spec->max_batch, sizeof(*batch_resps));
+	if (chost && !glia_chost_can_batch(chost)) {
+		snprintf(err, errlen,
+		         "server_side_batching: %s does not define "
+		         "glia_predictor_predict_batch (glia/predictor.h)",
+		         spec->path);
+		return -1;
+	}
+	batch_reqs = glia_calloc(n, sizeof(*batch_reqs));
+	batch_resps = glia_calloc(n, sizeof(*batch_resps));
+	batch_creqs = glia_calloc(n, sizeof(*batch_creqs));
+	batch_calls = glia_calloc(n, sizeof(*batch_calls));
 	batcher = glia_batcher_new((size_t)spec->max_batch,
 	                           spec->batch_interval_ms, batch_handle,
 	                           batch_thread_init, NULL);

@@ -20,6 +20,11 @@
  * - The state returned by init is the predictor's; glia passes it back
  *   unchanged and gives it to glia_predictor_free() once at shutdown.
  *
+ * With predictor.server_side_batching, glia calls the optional
+ * glia_predictor_predict_batch() instead of predict, from one thread at a
+ * time, with the requests it gathered; a library without it cannot be
+ * deployed with batching.
+ *
  * Compatibility: glia refuses a library whose glia_predictor_abi_version()
  * differs from the GLIA_PREDICTOR_ABI_VERSION glia was built with. Fields are
  * only ever added at the end of these structs, with a version bump. */
@@ -81,6 +86,16 @@ int glia_predictor_predict(void *state, const glia_request *req,
 
 /* Releases what predict put in resp. Called once per predict call. */
 void glia_predictor_free_response(void *state, glia_response *resp);
+
+/* Optional (server_side_batching): answers reqs[0..n-1] (1 <= n <=
+ * max_batch_size, in arrival order) in one call; resps[i], preset like
+ * predict's, answers reqs[i]. Returns 0 when every response is an answer;
+ * a non-zero return fails the whole batch: every request gets 500
+ * {"error": <resps[0].body as text, or "predictor failed">}. Either way
+ * glia calls glia_predictor_free_response() once for each of the n
+ * responses. Never called concurrently with itself. */
+int glia_predictor_predict_batch(void *state, const glia_request *reqs,
+				 glia_response *resps, size_t n);
 
 /* Releases the predictor at worker shutdown. */
 void glia_predictor_free(void *state);

@@ -32,6 +32,7 @@ DEADLINE = 30.0
 C_ECHO = EXAMPLES / "c-echo"
 C_IRIS = EXAMPLES / "c-iris"
 CONTRACT = PREDICTORS / "c_contract"
+C_BATCH = PREDICTORS / "c_batch"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 REFUSED = "is not supported yet"
 
@@ -49,12 +50,14 @@ def libs(tmp_path_factory):
     """Paths of every C predictor library, built once."""
     out = tmp_path_factory.mktemp("c-predictors")
     make("-C", CONTRACT, f"OUT={out}")
+    make("-C", C_BATCH, f"OUT={out}")
     make("-C", C_ECHO)
     make("-C", C_IRIS)
     return {
         "contract": out / "contract.so",
         "wrong_abi": out / "wrong_abi.so",
         "no_free_response": out / "no_free_response.so",
+        "batch": out / "batch.so",
         "echo": C_ECHO / "echo.so",
         "iris": C_IRIS / "iris.so",
         "iris_weights": C_IRIS / "weights.json",
@@ -402,10 +405,12 @@ def test_c_iris_without_weights_fails_to_start(start, libs):
 # These need a daemon that deploys predictor.type c. Until src/mgmt.c stops
 # refusing it, they are expected failures (xfail on the refusal's message).
 
-def c_yaml(name, lib, config=None, threads=1, networking=None):
+def c_yaml(name, lib, config=None, threads=1, networking=None, batching=None):
     lines = [f"- name: {name}", "  kind: RealtimeAPI", "  predictor:",
              "    type: c", f"    path: {Path(lib).name}",
              f"    threads_per_process: {threads}"]
+    if batching:
+        lines.append(f"    server_side_batching: {json.dumps(batching)}")
     if config is not None:
         lines.append(f"    config: {json.dumps(config)}")
     if networking:
@@ -522,3 +527,67 @@ def test_daemon_c_replica_serves_threads_per_process_at_once(daemon, tmp_path,
                                         payload={"do": "sleep", "seconds": 0.3})
     assert [getattr(r, "body", r) for r in results] == [b"slept"] * 4, results
     assert elapsed < 1.0, f"4 x 0.3 s on 4 threads took {elapsed:.2f}s"
+
+
+# --- server-side batching ----------------------------------------------------
+
+BATCHING = {"max_batch_size": 4, "batch_interval": "200ms"}
+
+
+def test_daemon_batches_a_c_predictor_with_predict_batch(daemon, tmp_path,
+                                                         libs):
+    """glia_predictor_predict_batch gets up to max_batch_size requests; each
+    request gets its own answer; a failing batch fails its requests only;
+    batch sizes reach glia_batch_size."""
+    yaml = c_yaml("c-batch", libs["batch"], batching=BATCHING)
+    proj = write_project(tmp_path, yaml, {"batch.so": libs["batch"]})
+    res = deploy_c(daemon, proj)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+
+    def many(n, prefix):
+        out = [None] * n
+
+        def one(i):
+            s = daemon.session()
+            try:
+                out[i] = s.post("/c-batch", data=f"{prefix}-{i}".encode())
+            finally:
+                s.close()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        return out
+
+    answers = many(8, "req")
+    for i, r in enumerate(answers):
+        assert r.status == 200, r
+        a = r.json()
+        assert a["echo"] == f"req-{i}" and 1 <= a["n"] <= 4, a
+        assert 0 <= a["i"] < a["n"], a
+        assert "X-Glia-Batch-Size" not in r.headers
+    assert max(r.json()["n"] for r in answers) > 1  # 8 at once, 200ms window
+
+    def batch_count():
+        for line in daemon.http_get("/metrics").text.splitlines():
+            if line.startswith('glia_batch_size_sum{api="c-batch"} '):
+                return float(line.split()[-1])
+        return None
+    wait_for(lambda: batch_count() == 8, message="8 requests batched")
+
+    r = daemon.post("/c-batch", data=b"please-fail")
+    assert r.status == 500, r
+    assert r.json() == {"error": "batch refused: a request asked to fail"}
+    assert "batch refused" in daemon.cli("logs", "c-batch").stdout
+
+
+def test_daemon_refuses_batching_without_predict_batch(daemon, tmp_path,
+                                                       libs):
+    yaml = c_yaml("c-nobatch", libs["echo"], batching=BATCHING)
+    proj = write_project(tmp_path, yaml, {"echo.so": libs["echo"]})
+    deploy_c(daemon, proj, wait=False)
+    detail = wait_for(lambda: (lambda x: x if x["status"] == "failed" else None)(
+        daemon.get("c-nobatch")), timeout=60, message="status failed")
+    assert "does not define glia_predictor_predict_batch" in \
+        (detail.get("error") or ""), detail

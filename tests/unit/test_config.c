@@ -715,8 +715,8 @@ static const bad_case bad_cases[] = {
      "  command: [./serve]\n  models: {dir: d}\n",
      "glia.yaml:6:3: predictor.models: only valid for type python (load_model)"},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n"
-     "  path: p.so\n  server_side_batching: {max_batch_size: 2, batch_interval: 1s}\n",
-     "glia.yaml:6:3: predictor.server_side_batching: only valid for type python"},
+     "  path: p.so\n  models: {path: m}\n",
+     "glia.yaml:6:3: predictor.models: only valid for type python (load_model)"},
     {API "  models: {dir: 'https://example.invalid/models'}\n",
      "glia.yaml:6:17: predictor.models.dir: must be a local directory (a URL "
      "cannot be listed; use path or paths), got "
@@ -734,8 +734,8 @@ static const bad_case bad_cases[] = {
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
      "  command: [./serve]\n"
      "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
-     "glia.yaml:6:3: predictor.server_side_batching: only valid for type "
-     "python"},
+     "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
+     "python and c"},
     /* signature */
     {API "  signature: [x]\n",
      "glia.yaml:6:14: predictor.signature: must be a mapping, got a list"},
