@@ -76,7 +76,11 @@ static const char *const api_keys[] = {
 	"name", "kind", "predictor", "compute", "autoscaling",
 	"update_strategy", "networking", "monitoring", NULL};
 static const char *const unsupported_kinds[] = {
-	"AsyncAPI", "BatchAPI", "TaskAPI", "TrafficSplitter", NULL};
+	"AsyncAPI", "BatchAPI", "TaskAPI", NULL};
+static const char *const splitter_keys[] = {
+	"name", "kind", "networking", "apis", NULL};
+static const char *const split_target_keys[] = {
+	"name", "weight", "shadow", NULL};
 static const char *const predictor_keys[] = {
 	"type", "path", "command", "readiness_path", "config", "python_path",
 	"env", "processes_per_replica", "threads_per_process", "log_level",
@@ -469,6 +473,29 @@ static int int_field(ctx *c, yaml_node_t *map, const char *path,
 	}
 	*out = (int)x;
 	return 0;
+}
+
+/* true or false (also True, False); absent leaves *out. */
+static int bool_field(ctx *c, yaml_node_t *map, const char *path,
+                      const char *name, int *out)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX];
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (v->type == YAML_SCALAR_NODE &&
+	    (strcmp(text(v), "true") == 0 || strcmp(text(v), "True") == 0)) {
+		*out = 1;
+		return 0;
+	}
+	if (v->type == YAML_SCALAR_NODE &&
+	    (strcmp(text(v), "false") == 0 || strcmp(text(v), "False") == 0)) {
+		*out = 0;
+		return 0;
+	}
+	return bad_value(c, v, key, "must be true or false");
 }
 
 static int number_field(ctx *c, yaml_node_t *map, const char *path,
@@ -1517,7 +1544,8 @@ static int unsupported_kind(ctx *c, yaml_node_t *api)
 	if (v && v->type == YAML_SCALAR_NODE &&
 	    in_list(unsupported_kinds, text(v)))
 		return fail(c, v, "kind",
-		            "%s is not supported yet (supported: RealtimeAPI)",
+		            "%s is not supported yet (supported: RealtimeAPI, "
+		            "TrafficSplitter)",
 		            text(v));
 	return 0;
 }
@@ -1528,10 +1556,113 @@ static int parse_kind(ctx *c, yaml_node_t *api, glia_api_spec *s)
 
 	if (!v)
 		return fail(c, api, "kind", "required (RealtimeAPI)");
-	if (v->type != YAML_SCALAR_NODE || strcmp(text(v), "RealtimeAPI") != 0)
-		return bad_value(c, v, "kind", "must be RealtimeAPI");
-	s->kind = glia_strdup("RealtimeAPI");
+	if (v->type != YAML_SCALAR_NODE ||
+	    (strcmp(text(v), "RealtimeAPI") != 0 &&
+	     strcmp(text(v), "TrafficSplitter") != 0))
+		return bad_value(c, v, "kind",
+		                 "must be RealtimeAPI or TrafficSplitter");
+	s->kind = glia_strdup(text(v));
 	return 0;
+}
+
+static int check_unique(ctx *c, yaml_node_t *api, glia_api_spec *specs,
+                        size_t i, int by_name);
+
+/* 1 when the API mapping says kind: TrafficSplitter. */
+static int splitter_node(ctx *c, yaml_node_t *api)
+{
+	yaml_node_t *v = get(c, api, "kind");
+	return v && v->type == YAML_SCALAR_NODE &&
+	       strcmp(text(v), "TrafficSplitter") == 0;
+}
+
+/* One {name, weight, shadow} of a TrafficSplitter's apis. */
+static int split_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
+                      glia_api_spec *s, glia_split_target *t)
+{
+	char path[KEY_MAX], key[KEY_MAX];
+	int shadow = 0;
+
+	join_index(path, "apis", i);
+	if (item->type != YAML_MAPPING_NODE)
+		return bad_value(c, item, path,
+		                 "must be a mapping with name and weight");
+	if (check_keys(c, item, path, split_target_keys, NULL) < 0)
+		return -1;
+	join(key, path, "name");
+	if (!get(c, item, "name"))
+		return fail(c, item, key, "required");
+	if (str_field(c, item, path, "name", &t->api) < 0)
+		return -1;
+	if (!valid_name(t->api) || strlen(t->api) > GLIA_API_NAME_MAX)
+		return bad_value(c, get(c, item, "name"), key,
+		                 "must be the name of a RealtimeAPI");
+	if (strcmp(t->api, s->name) == 0)
+		return bad_value(c, get(c, item, "name"), key,
+		                 "must not be the traffic splitter itself");
+	if (seen(names, t->api))
+		return bad_value(c, get(c, item, "name"), key,
+		                 "must be unique among apis");
+	if (bool_field(c, item, path, "shadow", &shadow) < 0)
+		return -1;
+	t->shadow = shadow;
+	join(key, path, "weight");
+	if (!get(c, item, "weight") && !shadow)
+		return fail(c, item, key, "required");
+	if (int_field(c, item, path, "weight", 0, 100, &t->weight) < 0)
+		return -1;
+	if (shadow && t->weight != 0)
+		return bad_value(c, get(c, item, "weight"), key,
+		                 "must be 0 for the shadow API (it gets a copy "
+		                 "of every request)");
+	return 0;
+}
+
+/* apis: a non-empty list; at most one shadow; the others' weights sum to
+ * 100. */
+static int parse_split(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *v = get(c, api, "apis");
+	int sum = 0, shadows = 0, rc = 0;
+
+	if (!v)
+		return fail(c, api, "apis", "required (TrafficSplitter)");
+	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
+		return bad_value(c, v, "apis",
+		                 "must be a non-empty list of {name, weight}");
+	json_t *names = json_object();
+	s->split = glia_calloc(n_items(v), sizeof(*s->split));
+	for (size_t i = 0; i < n_items(v) && rc == 0; i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		s->n_split++;
+		rc = split_item(c, item, i, names, s, &s->split[i]);
+		if (rc == 0 && s->split[i].shadow && ++shadows > 1)
+			rc = bad_value(c, get(c, item, "shadow"), "apis",
+			               "may have at most one shadow API");
+		if (rc == 0 && !s->split[i].shadow)
+			sum += s->split[i].weight;
+	}
+	json_decref(names);
+	if (rc == 0 && sum != 100)
+		rc = fail(c, v, "apis",
+		          "the weights of the non-shadow APIs must sum to 100, "
+		          "got %d",
+		          sum);
+	return rc;
+}
+
+static int parse_splitter(ctx *c, yaml_node_t *api, glia_api_spec *specs,
+                          size_t i)
+{
+	glia_api_spec *s = &specs[i];
+
+	if (check_keys(c, api, "", splitter_keys, NULL) < 0 ||
+	    parse_name(c, api, s) < 0 ||
+	    check_unique(c, api, specs, i, 1) < 0 ||
+	    parse_kind(c, api, s) < 0 || parse_networking(c, api, s) < 0 ||
+	    parse_split(c, api, s) < 0)
+		return -1;
+	return check_unique(c, api, specs, i, 0);
 }
 
 static void set_defaults(glia_api_spec *s)
@@ -1612,6 +1743,8 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 	set_defaults(s);
 	if (api->type != YAML_MAPPING_NODE)
 		return bad_value(c, api, "", "expected an API mapping");
+	if (splitter_node(c, api))
+		return parse_splitter(c, api, specs, i);
 	if (unsupported_kind(c, api) < 0 ||
 	    check_keys(c, api, "", api_keys, NULL) < 0 ||
 	    parse_name(c, api, s) < 0 ||
@@ -1778,6 +1911,9 @@ void glia_api_spec_free(glia_api_spec *s)
 		return;
 	free(s->name);
 	free(s->kind);
+	for (size_t i = 0; i < s->n_split; i++)
+		free(s->split[i].api);
+	free(s->split);
 	free(s->predictor.path);
 	free_strv(s->predictor.command, s->predictor.n_command);
 	free(s->predictor.readiness_path);
@@ -1953,8 +2089,26 @@ static json_t *monitoring_json(const glia_api_spec *s)
 	                 s->monitoring.key);
 }
 
+/* A TrafficSplitter: name, kind, networking, apis. */
+static json_t *splitter_json(const glia_api_spec *s)
+{
+	json_t *apis = json_array();
+
+	for (size_t i = 0; i < s->n_split; i++)
+		json_array_append_new(
+		    apis, json_pack("{s:s, s:i, s:b}", "name", s->split[i].api,
+		                    "weight", s->split[i].weight, "shadow",
+		                    s->split[i].shadow));
+	return json_pack("{s:s, s:s, s:{s:s, s:o}, s:o}", "name", s->name,
+	                 "kind", s->kind, "networking", "endpoint",
+	                 s->networking.endpoint, "timeout",
+	                 ms_json(s->networking.timeout_ms), "apis", apis);
+}
+
 json_t *glia_api_spec_to_json(const glia_api_spec *s)
 {
+	if (glia_spec_is_splitter(s))
+		return splitter_json(s);
 	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
 	                                   : json_null();
 
@@ -2329,6 +2483,51 @@ static int json_monitoring(jctx *j, json_t *obj, glia_api_spec *s)
 }
 
 /* "monitoring" may be absent: specs stored before it existed. */
+static int json_split_targets(jctx *j, json_t *apis, glia_api_spec *s)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(apis) || json_array_size(apis) == 0)
+		return jfail(j, "apis: must be a non-empty list");
+	s->split = glia_calloc(json_array_size(apis), sizeof(*s->split));
+	json_array_foreach(apis, i, v) {
+		const char *name;
+		int weight, shadow = 0;
+		if (unpack(j, v, "apis", "{s:s, s:i, s?b}", "name", &name,
+		           "weight", &weight, "shadow", &shadow) < 0)
+			return -1;
+		s->split[i].api = glia_strdup(name);
+		s->split[i].weight = weight;
+		s->split[i].shadow = shadow;
+		s->n_split++;
+	}
+	return 0;
+}
+
+static int json_splitter(jctx *j, json_t *json, glia_api_spec *out)
+{
+	const char *name, *kind, *endpoint, *timeout;
+	json_t *apis;
+
+	set_defaults(out);
+	if (unpack(j, json, "spec", "{s:s, s:s, s:{s:s, s:s}, s:o}", "name",
+	           &name, "kind", &kind, "networking", "endpoint", &endpoint,
+	           "timeout", &timeout, "apis", &apis) < 0)
+		goto fail;
+	out->name = glia_strdup(name);
+	out->kind = glia_strdup(kind);
+	out->networking.endpoint = glia_strdup(endpoint);
+	if (json_duration(j, timeout, "networking.timeout",
+	                  &out->networking.timeout_ms) < 0 ||
+	    json_split_targets(j, apis, out) < 0)
+		goto fail;
+	return 0;
+fail:
+	glia_api_spec_free(out);
+	return -1;
+}
+
 int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
                             size_t errlen)
 {
@@ -2337,6 +2536,11 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 	json_t *pred, *comp, *as, *us, *net, *mon = NULL;
 
 	memset(out, 0, sizeof(*out));
+	if (json_is_object(json) &&
+	    json_is_string(json_object_get(json, "kind")) &&
+	    strcmp(json_string_value(json_object_get(json, "kind")),
+	           "TrafficSplitter") == 0)
+		return json_splitter(&j, json, out);
 	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s?o}",
 	           "name", &name, "kind", &kind, "predictor", &pred, "compute",
 	           &comp, "autoscaling", &as, "update_strategy", &us,
@@ -2376,4 +2580,9 @@ int glia_spec_slots(const glia_api_spec *s)
 	return glia_slots(s->predictor.threads_per_process,
 	                  s->predictor.batching ? s->predictor.max_batch_size
 	                                        : 0);
+}
+
+int glia_spec_is_splitter(const glia_api_spec *s)
+{
+	return s->kind && strcmp(s->kind, "TrafficSplitter") == 0;
 }

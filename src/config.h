@@ -34,6 +34,13 @@ typedef struct glia_models {
 	int disk_cache_size; /* 0 = unbounded */
 } glia_models;
 
+/* One API of a TrafficSplitter (kind TrafficSplitter). */
+typedef struct glia_split_target {
+	char *api;
+	int weight; /* 0..100; non-shadow weights sum to 100 */
+	int shadow; /* gets a copy of every request, its answer ignored */
+} glia_split_target;
+
 /* An int or a percentage, as update_strategy takes them. */
 typedef struct glia_int_or_pct {
 	int value;
@@ -48,7 +55,13 @@ typedef enum {
 
 typedef struct glia_api_spec {
 	char *name;
-	char *kind; /* "RealtimeAPI" (others rejected for now) */
+	char *kind; /* "RealtimeAPI" or "TrafficSplitter" */
+
+	/* kind TrafficSplitter: the APIs it splits between (only name,
+	 * kind, networking and these are meaningful; the rest keeps its
+	 * defaults). */
+	glia_split_target *split;
+	size_t n_split;
 
 	struct {
 		glia_predictor_type type;
@@ -163,6 +176,9 @@ int glia_int_or_pct_resolve(glia_int_or_pct v, int total, int round_up);
 
 /* Levenshtein distance, used for "did you mean" suggestions. */
 int glia_edit_distance(const char *a, const char *b);
+
+/* 1 for kind TrafficSplitter. */
+int glia_spec_is_splitter(const glia_api_spec *s);
 
 /* 1 when path is an http:// or https:// URL (a model to download). */
 int glia_is_url(const char *path);

@@ -575,13 +575,46 @@ static const bad_case bad_cases[] = {
     {"name: a\npredictor: {type: python, path: p.py}\n",
      "glia.yaml:1:1: kind: required (RealtimeAPI)"},
     {"name: a\nkind: Foo\n",
-     "glia.yaml:2:7: kind: must be RealtimeAPI, got \"Foo\""},
+     "glia.yaml:2:7: kind: must be RealtimeAPI or TrafficSplitter, got "
+     "\"Foo\""},
     {"name: a\nkind: AsyncAPI\nretention: 7d\n",
      "glia.yaml:2:7: kind: AsyncAPI is not supported yet (supported: "
-     "RealtimeAPI)"},
+     "RealtimeAPI, TrafficSplitter)"},
+    /* TrafficSplitter */
     {"name: s\nkind: TrafficSplitter\napis: []\n",
-     "glia.yaml:2:7: kind: TrafficSplitter is not supported yet (supported: "
-     "RealtimeAPI)"},
+     "glia.yaml:3:7: apis: must be a non-empty list of {name, weight}, got "
+     "a list"},
+    {"name: s\nkind: TrafficSplitter\n",
+     "glia.yaml:1:1: apis: required (TrafficSplitter)"},
+    {"name: s\nkind: TrafficSplitter\npredictor: {}\napis: [{name: a, "
+     "weight: 100}]\n",
+     "glia.yaml:3:1: predictor: unknown key; valid keys: name, kind, "
+     "networking, apis"},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 80}\n"
+     "- {name: b, weight: 10}\n",
+     "glia.yaml:4:1: apis: the weights of the non-shadow APIs must sum to "
+     "100, got 90"},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 101}\n",
+     "glia.yaml:4:21: apis[0].weight: must be an integer from 0 to 100, got "
+     "\"101\""},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a}\n",
+     "glia.yaml:4:3: apis[0].weight: required"},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
+     "- {name: a, weight: 0}\n",
+     "glia.yaml:5:10: apis[1].name: must be unique among apis, got \"a\""},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: s, weight: 100}\n",
+     "glia.yaml:4:10: apis[0].name: must not be the traffic splitter itself, "
+     "got \"s\""},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
+     "- {name: b, shadow: true, weight: 5}\n",
+     "glia.yaml:5:35: apis[1].weight: must be 0 for the shadow API (it gets "
+     "a copy of every request), got \"5\""},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
+     "- {name: b, shadow: yes}\n",
+     "glia.yaml:5:21: apis[1].shadow: must be true or false, got \"yes\""},
+    {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
+     "- {name: b, shadow: true}\n- {name: c, shadow: true}\n",
+     "glia.yaml:6:21: apis: may have at most one shadow API, got \"true\""},
     /* keys */
     {"name: a\nkind: RealtimeAPI\nnetwork: {}\n",
      "glia.yaml:3:1: network: unknown key; did you mean \"networking\"?"},
@@ -1133,6 +1166,38 @@ static void to_json_writes_set_models_and_batching(void **state)
 	glia_api_specs_free(s, 1);
 }
 
+static const char splitter_yaml[] =
+    "- name: iris\n"
+    "  kind: TrafficSplitter\n"
+    "  networking: {endpoint: /iris}\n"
+    "  apis:\n"
+    "    - {name: iris-a, weight: 80}\n"
+    "    - {name: iris-b, weight: 20}\n"
+    "    - {name: iris-c, weight: 0, shadow: true}\n";
+
+static void traffic_splitter_parses(void **state)
+{
+	glia_api_spec *s = parse_one(splitter_yaml);
+
+	assert_true(glia_spec_is_splitter(s));
+	assert_string_equal(s->networking.endpoint, "/iris");
+	assert_int_equal(s->n_split, 3);
+	assert_string_equal(s->split[0].api, "iris-a");
+	assert_int_equal(s->split[0].weight, 80);
+	assert_int_equal(s->split[1].weight, 20);
+	assert_int_equal(s->split[2].shadow, 1);
+	assert_int_equal(s->split[2].weight, 0);
+	json_t *j = glia_api_spec_to_json(s);
+	assert_json(j, "{\"apis\":[{\"name\":\"iris-a\",\"shadow\":false,"
+	               "\"weight\":80},{\"name\":\"iris-b\",\"shadow\":false,"
+	               "\"weight\":20},{\"name\":\"iris-c\",\"shadow\":true,"
+	               "\"weight\":0}],\"kind\":\"TrafficSplitter\",\"name\":"
+	               "\"iris\",\"networking\":{\"endpoint\":\"/iris\","
+	               "\"timeout\":\"60000ms\"}}");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
 static void round_trip(const char *yaml)
 {
 	size_t n = 0;
@@ -1166,6 +1231,7 @@ static void json_round_trips(void **state)
 	round_trip(API "  models: {path: models/one}\n");
 	round_trip(API "monitoring: {model_type: classification, key: c}\n");
 	round_trip(API "monitoring: {model_type: regression}\n");
+	round_trip(splitter_yaml);
 	round_trip(API "  signature:\n"
 	               "    inputs: [{name: a b, datatype: BYTES, shape: []}]\n"
 	               "    outputs: [{name: y, datatype: UINT8, shape: "
@@ -1343,6 +1409,7 @@ int main(void)
 	    cmocka_unit_test(to_json_matches_documented_format),
 	    cmocka_unit_test(to_json_writes_set_models_and_batching),
 	    cmocka_unit_test(json_round_trips),
+	    cmocka_unit_test(traffic_splitter_parses),
 	    cmocka_unit_test(from_json_refuses_malformed_specs),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_monitoring),
 	    cmocka_unit_test(from_json_refuses_bad_monitoring),
