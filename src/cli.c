@@ -820,6 +820,29 @@ static void pids_text(json_t *pids, char *out, size_t outlen)
 		snprintf(out, outlen, "-");
 }
 
+/* A TrafficSplitter's APIs: name, weight, shadow, requests sent. */
+static void render_split(json_t *list, glia_buf *out)
+{
+	static const char *const head[] = {"API", "WEIGHT", "SHADOW",
+	                                   "REQUESTS"};
+	glia_cli_table t;
+	size_t i;
+	json_t *a;
+
+	glia_cli_table_init(&t, NELEM(head));
+	for (i = 0; i < NELEM(head); i++)
+		glia_cli_table_cell(&t, head[i]);
+	json_array_foreach(list, i, a) {
+		glia_cli_table_cell(&t, jstr(a, "name"));
+		num_cell(&t, json_object_get(a, "weight"));
+		glia_cli_table_cell(
+		    &t, json_is_true(json_object_get(a, "shadow")) ? "yes" : "no");
+		num_cell(&t, json_object_get(a, "requests"));
+	}
+	glia_cli_table_format(&t, out);
+	glia_cli_table_free(&t);
+}
+
 static void render_replicas_short(json_t *list, glia_buf *out)
 {
 	static const char *const head[] = {"ID",       "STATE", "PIDS",
@@ -1042,7 +1065,11 @@ void glia_cli_render_detail(json_t *api, double now, glia_buf *out)
 	age_text(json_object_get(api, "last_update"), now, s, sizeof s);
 	glia_buf_printf(out, "%-13s%s ago\n", "last update:", s);
 	glia_buf_puts(out, "\n");
-	render_replicas_short(json_object_get(api, "replica_list"), out);
+	if (json_is_array(json_object_get(api, "apis")))
+		render_split(json_object_get(api, "apis"), out);
+	else
+		render_replicas_short(json_object_get(api, "replica_list"),
+		                      out);
 	render_errors(json_object_get(api, "recent_errors"), now, out);
 }
 

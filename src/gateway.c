@@ -22,6 +22,14 @@
 typedef struct greq greq;
 typedef struct upconn upconn;
 
+/* One API of a TrafficSplitter route. */
+typedef struct split_target {
+	char *api;
+	int weight, shadow;
+	int current;       /* smooth weighted round robin */
+	uint64_t requests; /* sent there (copies, for the shadow) */
+} split_target;
+
 struct glia_gateway {
 	uv_loop_t *loop;
 	glia_httpd *httpd;
@@ -57,6 +65,8 @@ struct glia_route {
 	int in_flight;
 	glia_backend *backends;
 	glia_route_stats stats;
+	split_target *split; /* TrafficSplitter; NULL otherwise */
+	size_t n_split;
 };
 
 struct glia_backend {
@@ -133,6 +143,7 @@ static void route_unref(glia_route *r)
 {
 	if (--r->refs > 0 || !r->removed)
 		return;
+	glia_route_set_split(r, NULL, 0);
 	free(r->endpoint);
 	free(r->api_name);
 	free(r->description);
@@ -1066,6 +1077,125 @@ static void route_request(glia_gateway *gw, glia_httpd_conn *c,
 	dispatch(r);
 }
 
+/* ---- TrafficSplitter ----------------------------------------------------- */
+
+static void respond_err(glia_httpd_conn *c, int status, const char *msg,
+			const char *id);
+
+static glia_route *route_by_name(glia_gateway *gw, const char *api)
+{
+	for (glia_route *r = gw->routes; r; r = r->next_route)
+		if (strcmp(r->api_name, api) == 0 && !r->n_split)
+			return r;
+	return NULL;
+}
+
+/* A route can answer: it has a backend, or (a splitter) every API it
+ * sends requests to has one. */
+static int route_ready(glia_gateway *gw, glia_route *r)
+{
+	if (!r->n_split)
+		return has_backend(r);
+	for (size_t i = 0; i < r->n_split; i++) {
+		const split_target *t = &r->split[i];
+		glia_route *to = t->shadow || t->weight <= 0
+					 ? NULL
+					 : route_by_name(gw, t->api);
+		if (!t->shadow && t->weight > 0 && (!to || !has_backend(to)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Smooth weighted round robin (as nginx's upstreams): every target gains
+ * its weight, the richest is picked and pays the total. Over any window of
+ * sum-of-weights picks, each target gets exactly its weight. */
+static split_target *split_pick(glia_route *r)
+{
+	split_target *best = NULL;
+	int total = 0;
+	for (size_t i = 0; i < r->n_split; i++) {
+		split_target *t = &r->split[i];
+		if (t->shadow || t->weight <= 0)
+			continue;
+		t->current += t->weight;
+		total += t->weight;
+		if (!best || t->current > best->current)
+			best = t;
+	}
+	if (best)
+		best->current -= total;
+	return best;
+}
+
+/* A copy of the request for the shadow API: no client waits for it; it
+ * is dropped (not queued) when the shadow cannot take it now. */
+static void shadow_request(glia_gateway *gw, const glia_http_msg *m,
+			   glia_route *r, const forward *f, const char *id)
+{
+	if (!has_backend(r) || overloaded(r))
+		return;
+	greq *q = req_new(gw);
+	q->route = r;
+	r->refs++;
+	q->client = NULL;
+	q->start = glia_now();
+	q->retries = 0;
+	snprintf(q->id, sizeof q->id, "%s", id);
+	snprintf(q->method, sizeof q->method, "%s", m->method);
+	snprintf(q->path, sizeof q->path, "%s", m->path);
+	snprintf(q->peer, sizeof q->peer, "shadow");
+	build_upstream_request(q, m, f);
+	if (r->timeout_ms > 0)
+		uv_timer_start(&q->timer, req_timeout_cb,
+			       (uint64_t)r->timeout_ms, 0);
+	queue_push(r, q);
+	dispatch(r);
+}
+
+static void send_shadow(glia_gateway *gw, const glia_http_msg *m,
+			glia_route *r, const forward *f, const char *id)
+{
+	for (size_t i = 0; i < r->n_split; i++) {
+		split_target *t = &r->split[i];
+		glia_route *to = t->shadow ? route_by_name(gw, t->api) : NULL;
+		if (to) {
+			t->requests++;
+			shadow_request(gw, m, to, f, id);
+		}
+	}
+}
+
+/* The API a splitter's request goes to, or NULL after answering 503. */
+static glia_route *split_target_route(glia_gateway *gw, glia_httpd_conn *c,
+				      glia_route *r, const char *id)
+{
+	split_target *t = split_pick(r);
+	glia_route *to = t ? route_by_name(gw, t->api) : NULL;
+	if (!to) {
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "traffic splitter %s: API %s is not deployed",
+			 r->api_name, t ? t->api : "?");
+		account(r, 503, glia_now(), id, msg, strlen(msg));
+		respond_err(c, 503, msg, id);
+		return NULL;
+	}
+	t->requests++;
+	return to;
+}
+
+static void split_request(glia_gateway *gw, glia_httpd_conn *c,
+			  const glia_http_msg *m, glia_route *r,
+			  const forward *f, const char *id)
+{
+	glia_route *to = split_target_route(gw, c, r, id);
+	if (!to)
+		return;
+	send_shadow(gw, m, r, f, id);
+	route_request(gw, c, m, to, f, id);
+}
+
 /* ---- /metrics ----------------------------------------------------------- */
 
 static void api_label(glia_buf *out, const glia_route *r, const char *extra)
@@ -1119,8 +1249,27 @@ static void metrics_requests(glia_gateway *gw, glia_buf *out, glia_buf *lab)
 	}
 }
 
+/* TrafficSplitters: requests each sent to each of its APIs. */
+static void metrics_split(glia_gateway *gw, glia_buf *out, glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_split_requests_total", "counter",
+			    "Requests a TrafficSplitter sent to each of its "
+			    "APIs (copies, for the shadow).");
+	for (glia_route *r = gw->routes; r; r = r->next_route) {
+		for (size_t i = 0; i < r->n_split; i++) {
+			api_label(lab, r, ",target=\"");
+			glia_metrics_escape(lab, r->split[i].api);
+			glia_buf_puts(lab, "\"");
+			glia_metrics_sample(out, "glia_split_requests_total",
+					    lab->data,
+					    (double)r->split[i].requests);
+		}
+	}
+}
+
 static void metrics_load(glia_gateway *gw, glia_buf *out, glia_buf *lab)
 {
+	metrics_split(gw, out, lab);
 	glia_metrics_header(out, "glia_in_flight_requests", "gauge",
 			    "Requests in glia now, running or queued (what "
 			    "the autoscaler follows).");
@@ -1257,6 +1406,10 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		return;
 	}
 	forward f = {rest, NULL, NULL};
+	if (r->n_split) {
+		split_request(gw, c, m, r, &f, id);
+		return;
+	}
 	route_request(gw, c, m, r, &f, id);
 }
 
@@ -1351,6 +1504,11 @@ static void forward_protocol(glia_gateway *gw, glia_httpd_conn *c,
 			     const char *model, const char *version,
 			     const char *id)
 {
+	if (r->n_split) { /* a TrafficSplitter: one of its APIs answers */
+		r = split_target_route(gw, c, r, id);
+		if (!r)
+			return;
+	}
 	char extra[512];
 	int n = snprintf(extra, sizeof extra,
 			 "X-Glia-Protocol: %s\r\nX-Glia-Model: %s\r\n",
@@ -1452,7 +1610,7 @@ static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
 	if (!r)
 		return;
 	if (strcmp(tail, "/ready") == 0 && get) {
-		int ready = has_backend(r);
+		int ready = route_ready(gw, r);
 		snprintf(msg, sizeof msg, "{\"name\":\"%s\",\"ready\":%s}",
 			 model, ready ? "true" : "false");
 		respond_json(c, ready ? 200 : 400, msg, id);
@@ -1613,6 +1771,30 @@ void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg)
 {
 	r->on_demand = cb;
 	r->demand_arg = arg;
+}
+
+void glia_route_set_split(glia_route *r, const glia_split_target *targets,
+			  size_t n)
+{
+	for (size_t i = 0; i < r->n_split; i++)
+		free(r->split[i].api);
+	free(r->split);
+	r->split = NULL;
+	r->n_split = 0;
+	if (!n)
+		return;
+	r->split = glia_calloc(n, sizeof *r->split);
+	for (size_t i = 0; i < n; i++) {
+		r->split[i].api = glia_strdup(targets[i].api);
+		r->split[i].weight = targets[i].weight;
+		r->split[i].shadow = targets[i].shadow;
+	}
+	r->n_split = n;
+}
+
+uint64_t glia_route_split_count(const glia_route *r, size_t i)
+{
+	return i < r->n_split ? r->split[i].requests : 0;
 }
 
 void glia_route_set_passthrough(glia_route *r, int on)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "config.h"
 #include "metrics.h"
 
 typedef struct glia_gateway glia_gateway;
@@ -71,6 +72,15 @@ typedef struct glia_route_stats {
 	size_t n_errors;              /* ever recorded */
 	glia_prediction_stats predictions;
 } glia_route_stats;
+
+/* A TrafficSplitter's route: each request goes to one of the named APIs'
+ * routes, picked by smooth weighted round robin (exact proportions over
+ * every sum-of-weights requests), and a copy to the shadow API if any.
+ * Replaces an earlier split; n 0 makes the route a normal one. */
+void glia_route_set_split(glia_route *r, const glia_split_target *targets,
+			  size_t n);
+/* Requests the splitter sent to its i-th API (0 when out of range). */
+uint64_t glia_route_split_count(const glia_route *r, size_t i);
 
 /* on: replicas are command servers, which get the inference protocol
  * paths (/v2/..., /v1/models/...) as the client sent them. */

@@ -196,8 +196,19 @@ static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 	if (*action == '\0' && get) {
 		send_json(c, 200, glia_supervisor_get(m->sup, name));
 	} else if (*action == '\0' && strcmp(msg->method, "DELETE") == 0) {
-		glia_supervisor_delete(m->sup, name,
-				       query_long(msg->query, "force", 0) != 0);
+		if (glia_supervisor_delete(
+			    m->sup, name,
+			    query_long(msg->query, "force", 0) != 0) == -2) {
+			char why[200];
+			const char *user =
+			    glia_supervisor_splitter_using(m->sup, name);
+			snprintf(why, sizeof why,
+				 "API %s is used by TrafficSplitter %s; delete "
+				 "or change that first",
+				 name, user ? user : "?");
+			glia_httpd_respond_error(c, 409, why, NULL);
+			return;
+		}
 		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
 					    "result", "deleted"));
 	} else if (strcmp(action, "refresh") == 0 &&

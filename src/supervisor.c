@@ -160,6 +160,19 @@ static glia_api *find_api(glia_supervisor *s, const char *name)
 	return NULL;
 }
 
+/* The name of a TrafficSplitter that sends requests to api, or NULL. */
+static const char *splitter_using(glia_supervisor *s, const char *api)
+{
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (a->stopping)
+			continue;
+		for (size_t i = 0; i < a->spec.n_split; i++)
+			if (strcmp(a->spec.split[i].api, api) == 0)
+				return a->name;
+	}
+	return NULL;
+}
+
 static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -1063,12 +1076,38 @@ static void reconcile_once(glia_api *a)
 
 /* ---- APIs -------------------------------------------------------------- */
 
+/* A TrafficSplitter's APIs: [{"name", "weight", "shadow"}], with
+ * "requests" (sent there so far) when counts is set. */
+static json_t *split_json(const glia_api *a, int counts)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < a->spec.n_split; i++) {
+		const glia_split_target *t = &a->spec.split[i];
+		json_t *o = json_pack("{s:s, s:i, s:b}", "name", t->api,
+				      "weight", t->weight, "shadow", t->shadow);
+		if (counts)
+			json_object_set_new(
+				o, "requests",
+				json_integer((json_int_t)(
+					a->route ? glia_route_split_count(
+							   a->route, i)
+						 : 0)));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
 static char *describe_json(glia_api *a)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "name", a->name, "kind",
+	json_t *j = json_pack("{s:s, s:s, s:s}", "name", a->name, "kind",
 			      a->spec.kind, "endpoint",
-			      a->spec.networking.endpoint, "predictor_type",
-			      glia_predictor_type_name(a->spec.predictor.type));
+			      a->spec.networking.endpoint);
+	if (glia_spec_is_splitter(&a->spec))
+		json_object_set_new(j, "apis", split_json(a, 0));
+	else
+		json_object_set_new(j, "predictor_type",
+				    json_string(glia_predictor_type_name(
+					    a->spec.predictor.type)));
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	return text;
@@ -1138,6 +1177,7 @@ static void api_configure_route(glia_api *a)
 	glia_route_configure(a->route, a->spec.networking.timeout_ms,
 			     a->spec.autoscaling.max_replica_concurrency);
 	const glia_api_spec *sp = &a->spec;
+	glia_route_set_split(a->route, sp->split, sp->n_split);
 	glia_route_set_passthrough(a->route, sp->predictor.type ==
 						     GLIA_PREDICTOR_COMMAND);
 	glia_route_set_monitoring(
@@ -1309,7 +1349,7 @@ static void tick_cb(uv_timer_t *t)
 	glia_api *a = s->apis;
 	while (a) {
 		glia_api *next = a->next;
-		if (!a->stopping)
+		if (!a->stopping && !glia_spec_is_splitter(&a->spec))
 			autoscale_api(a, now);
 		a = next;
 	}
@@ -1317,6 +1357,8 @@ static void tick_cb(uv_timer_t *t)
 
 static int clamp_requested(const glia_api_spec *spec, int n)
 {
+	if (glia_spec_is_splitter(spec))
+		return 0; /* a TrafficSplitter has no replicas of its own */
 	if (n < spec->autoscaling.min_replicas)
 		n = spec->autoscaling.min_replicas;
 	if (n > spec->autoscaling.max_replicas)
@@ -1444,6 +1486,57 @@ static void api_update(glia_api *a, glia_api_spec *spec, char *json,
 	api_reconcile(a);
 }
 
+/* The kind an API will have after this deploy: "" when it will not exist. */
+static const char *kind_after(glia_supervisor *s, const glia_api_spec *specs,
+			      size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(specs[i].name, name) == 0)
+			return specs[i].kind;
+	glia_api *a = find_api(s, name);
+	return a && !a->stopping ? a->spec.kind : "";
+}
+
+/* A TrafficSplitter sends to RealtimeAPIs that exist (already, or in the
+ * same file); an API a splitter uses stays a RealtimeAPI. */
+static int split_problem(glia_supervisor *s, glia_api_spec *specs, size_t n,
+			 char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < specs[i].n_split; k++) {
+			const char *api = specs[i].split[k].api;
+			const char *kind = kind_after(s, specs, n, api);
+			if (strcmp(kind, "RealtimeAPI") == 0)
+				continue;
+			if (*kind)
+				snprintf(err, errlen,
+					 "TrafficSplitter %s: API %s is a %s, "
+					 "not a RealtimeAPI",
+					 specs[i].name, api, kind);
+			else
+				snprintf(err, errlen,
+					 "TrafficSplitter %s: API %s is not "
+					 "deployed (deploy it first, or in the "
+					 "same file)",
+					 specs[i].name, api);
+			return 1;
+		}
+		if (glia_spec_is_splitter(&specs[i]))
+			continue;
+		const char *user = splitter_using(s, specs[i].name);
+		if (user && strcmp(kind_after(s, specs, n, user),
+				   "TrafficSplitter") == 0 &&
+		    strcmp(specs[i].kind, "RealtimeAPI") != 0) {
+			snprintf(err, errlen,
+				 "API %s is used by TrafficSplitter %s and "
+				 "must stay a RealtimeAPI",
+				 specs[i].name, user);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int endpoint_conflict(glia_supervisor *s, glia_api_spec *specs,
 			     size_t n, char *err, size_t errlen)
 {
@@ -1532,7 +1625,8 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 		glia_api_specs_free(specs, n);
 		return NULL;
 	}
-	if (endpoint_conflict(s, specs, n, err, errlen)) {
+	if (endpoint_conflict(s, specs, n, err, errlen) ||
+	    split_problem(s, specs, n, err, errlen)) {
 		glia_api_specs_free(specs, n);
 		return NULL;
 	}
@@ -1565,6 +1659,8 @@ int glia_supervisor_delete(glia_supervisor *s, const char *name, int force)
 	glia_api *a = find_api(s, name);
 	if (!a || a->stopping)
 		return -1;
+	if (splitter_using(s, name))
+		return -2;
 	glia_store_delete_api(s->store, name);
 	a->stopping = 1;
 	a->deleted = 1;
@@ -1806,6 +1902,8 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	if (models)
 		json_object_set_new(j, "models", models);
 	json_object_set_new(j, "oom_kills", json_integer(a->oom_kills));
+	if (glia_spec_is_splitter(&a->spec))
+		json_object_set_new(j, "apis", split_json(a, 1));
 	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));
@@ -2252,4 +2350,10 @@ int glia_supervisor_reap_orphans(glia_store *st, const char *home)
 	free(ticks);
 	free(run_dir);
 	return killed;
+}
+
+const char *glia_supervisor_splitter_using(glia_supervisor *s,
+					   const char *api)
+{
+	return splitter_using(s, api);
 }

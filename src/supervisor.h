@@ -40,9 +40,13 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 			       size_t n, const char *project_dir,
 			       const char *config_path, char *err,
 			       size_t errlen);
-/* 0, or -1 when there is no such API. force: stop replicas at once
+/* 0, -1 when there is no such API, -2 when a TrafficSplitter sends
+ * requests to it (delete that first). force: stop replicas at once
  * instead of letting them finish what they hold. */
 int glia_supervisor_delete(glia_supervisor *s, const char *name, int force);
+/* The TrafficSplitter that sends requests to api, or NULL. */
+const char *glia_supervisor_splitter_using(glia_supervisor *s,
+					   const char *api);
 int glia_supervisor_refresh(glia_supervisor *s, const char *name);
 int glia_supervisor_has_api(glia_supervisor *s, const char *name);
 
