@@ -1032,6 +1032,29 @@ static int overloaded(const glia_route *r)
 }
 
 /* Queues a request for r's replicas (or answers 503 at once). */
+/* A request for r, built from m and f, its timeout running; the caller
+ * sets the client (or none) and queues it. */
+static greq *req_start(glia_gateway *gw, glia_route *r,
+		       const glia_http_msg *m, const forward *f,
+		       const char *id, const char *peer)
+{
+	greq *q = req_new(gw);
+	q->route = r;
+	r->refs++;
+	q->client = NULL;
+	q->start = glia_now();
+	q->retries = 0;
+	snprintf(q->id, sizeof q->id, "%s", id);
+	snprintf(q->method, sizeof q->method, "%s", m->method);
+	snprintf(q->path, sizeof q->path, "%s", m->path);
+	snprintf(q->peer, sizeof q->peer, "%s", peer);
+	build_upstream_request(q, m, f);
+	if (r->timeout_ms > 0)
+		uv_timer_start(&q->timer, req_timeout_cb,
+			       (uint64_t)r->timeout_ms, 0);
+	return q;
+}
+
 static void route_request(glia_gateway *gw, glia_httpd_conn *c,
 			  const glia_http_msg *m, glia_route *r,
 			  const forward *f, const char *id)
@@ -1056,21 +1079,9 @@ static void route_request(glia_gateway *gw, glia_httpd_conn *c,
 			extra);
 		return;
 	}
-	greq *q = req_new(gw);
-	q->route = r;
-	r->refs++;
+	greq *q = req_start(gw, r, m, f, id, glia_httpd_peer(c));
 	q->client = c;
-	q->start = glia_now();
-	q->retries = 0;
-	snprintf(q->id, sizeof q->id, "%s", id);
-	snprintf(q->method, sizeof q->method, "%s", m->method);
-	snprintf(q->path, sizeof q->path, "%s", m->path);
-	snprintf(q->peer, sizeof q->peer, "%s", glia_httpd_peer(c));
 	glia_httpd_set_owner(c, client_gone, q);
-	build_upstream_request(q, m, f);
-	if (r->timeout_ms > 0)
-		uv_timer_start(&q->timer, req_timeout_cb,
-			       (uint64_t)r->timeout_ms, 0);
 	queue_push(r, q);
 	if (!has_backend(r) && r->on_demand)
 		r->on_demand(r->demand_arg);
@@ -1135,21 +1146,7 @@ static void shadow_request(glia_gateway *gw, const glia_http_msg *m,
 {
 	if (!has_backend(r) || overloaded(r))
 		return;
-	greq *q = req_new(gw);
-	q->route = r;
-	r->refs++;
-	q->client = NULL;
-	q->start = glia_now();
-	q->retries = 0;
-	snprintf(q->id, sizeof q->id, "%s", id);
-	snprintf(q->method, sizeof q->method, "%s", m->method);
-	snprintf(q->path, sizeof q->path, "%s", m->path);
-	snprintf(q->peer, sizeof q->peer, "shadow");
-	build_upstream_request(q, m, f);
-	if (r->timeout_ms > 0)
-		uv_timer_start(&q->timer, req_timeout_cb,
-			       (uint64_t)r->timeout_ms, 0);
-	queue_push(r, q);
+	queue_push(r, req_start(gw, r, m, f, id, "shadow"));
 	dispatch(r);
 }
 
