@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "gateway.h"
+#include "gpus.h"
 #include "logs.h"
 #include "mgmt.h"
 #include "store.h"
@@ -76,6 +77,7 @@ typedef struct daemon_opts {
 	int no_access_log;
 	size_t log_max_size;
 	int log_keep;
+	const char *gpus; /* --gpus; NULL: detect */
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -100,7 +102,8 @@ static void usage(FILE *f)
 	      " [--startup-timeout DURATION]\n"
 	      "               [--no-access-log] [--admin-listen HOST:PORT]\n"
 	      "               [--log-max-size SIZE] [--log-keep N]\n"
-	      "               [--log-level debug|info|warning|error]\n",
+	      "               [--log-level debug|info|warning|error]\n"
+	      "               [--gpus none|LIST]\n",
 	      f);
 }
 
@@ -210,6 +213,20 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 				goto bad;
 			}
 			o->log_max_size = (size_t)n;
+		} else if (strcmp(a, "--gpus") == 0) {
+			glia_gpus g;
+			char why[128] = "";
+			int rc = glia_gpus_init(&g, v, why, sizeof why);
+			glia_gpus_free(&g);
+			if (rc < 0) {
+				fprintf(stderr,
+					"glia up: --gpus takes none or a comma-"
+					"separated list of GPU indexes or "
+					"UUIDs: %s\n",
+					why);
+				goto bad;
+			}
+			o->gpus = v;
 		} else if (strcmp(a, "--log-keep") == 0) {
 			char *end;
 			long k = strtol(v, &end, 10);
@@ -456,7 +473,7 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	glia_supervisor_options so = {home, exe ? exe : "glia", url,
 				      o->stop_grace_s,
 				      o->autoscale_interval_s, o->max_body,
-				      o->startup_timeout_s};
+				      o->startup_timeout_s, o->gpus};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
 	token = load_token(home);
 	if (!token) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "autoscale.h"
+#include "gpus.h"
 #include "probe.h"
 #include "procfs.h"
 #include "util.h"
@@ -140,6 +141,7 @@ struct glia_supervisor {
 	glia_api *apis;
 	uv_timer_t sample_timer, tick_timer;
 	char **worker_env; /* ours plus GLIA_MAX_BODY_BYTES */
+	glia_gpus gpus;    /* compute.gpu: who holds which GPU */
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 	int shutting_down;
@@ -283,6 +285,7 @@ static void handle_closed(uv_handle_t *h)
 static void replica_destroy(replica *r)
 {
 	glia_api *a = r->api;
+	glia_gpus_release(&a->sup->gpus, r);
 	replica_unlink(r);
 	uv_timer_stop(&r->timer);
 	uv_close((uv_handle_t *)&r->timer, handle_closed);
@@ -713,11 +716,18 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	size_t n = 0;
 	while (a->sup->worker_env[n])
 		n++;
-	char **v = glia_calloc(n + sp->predictor.n_env + 8, sizeof *v);
+	char **v = glia_calloc(n + sp->predictor.n_env + 12, sizeof *v);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		v[k++] = glia_strdup(a->sup->worker_env[i]);
 	v[k++] = glia_sprintf("GLIA_API=%s", a->name);
+	if (a->spec.compute.gpu > 0 || a->sup->gpus.n > 0) {
+		/* its own GPUs, or none: a replica without compute.gpu does
+		 * not see the GPUs others hold */
+		char *gpus = glia_gpus_visible(&a->sup->gpus, r);
+		v[k++] = glia_sprintf("CUDA_VISIBLE_DEVICES=%s", gpus);
+		free(gpus);
+	}
 	v[k++] = glia_sprintf("GLIA_CACHE_DIR=%s/cache/%s", a->sup->home,
 			      a->name);
 	if (a->control_file)
@@ -843,8 +853,34 @@ static void probe_tick(uv_timer_t *t)
 	}
 }
 
+/* compute.gpu: the replica's own GPUs, kept across its restarts. 0, or
+ * -1 after reporting that too few are free (it retries with backoff). */
+static int replica_take_gpus(replica *r)
+{
+	glia_gpus *g = &r->api->sup->gpus;
+	int want = r->api->spec.compute.gpu;
+	char *held = glia_gpus_visible(g, r);
+	int have = *held != '\0';
+	free(held);
+	if (want <= 0 || have || glia_gpus_take(g, r, want) == 0)
+		return 0;
+	free(r->error);
+	r->error = glia_sprintf("needs %d GPU%s (compute.gpu): %zu of %zu "
+				"free",
+				want, want == 1 ? "" : "s",
+				glia_gpus_free_count(g), g->n);
+	free(r->api->last_error);
+	r->api->last_error = glia_strdup(r->error);
+	replica_event(r, "cannot start: %s", r->error);
+	r->state = R_BACKOFF;
+	replica_crashed(r);
+	return -1;
+}
+
 static void replica_start(replica *r)
 {
+	if (replica_take_gpus(r) < 0)
+		return;
 	r->state = R_STARTING;
 	r->started_at = glia_now();
 	r->ready_at = 0;
@@ -2219,6 +2255,10 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 		s->opt.startup_timeout_s = 300;
 	s->worker_env = worker_environment(opt->max_body_bytes);
 	s->run_dir = choose_run_dir(opt->home);
+	char gpu_err[128];
+	if (glia_gpus_init(&s->gpus, opt->gpus, gpu_err, sizeof gpu_err) < 0)
+		glia_log(GLIA_LOG_ERROR, "GPUs: %s; using none", gpu_err);
+	glia_log(GLIA_LOG_INFO, "%zu GPU(s) for compute.gpu", s->gpus.n);
 	glia_mkdirs(s->run_dir, 0700);
 	uv_timer_init(loop, &s->sample_timer);
 	uv_timer_init(loop, &s->tick_timer);
@@ -2304,6 +2344,7 @@ void glia_supervisor_free(glia_supervisor *s)
 	free(s->exe);
 	free(s->gateway_url);
 	free(s->run_dir);
+	glia_gpus_free(&s->gpus);
 	free(s);
 }
 

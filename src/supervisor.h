@@ -24,6 +24,7 @@ typedef struct glia_supervisor_options {
 	double autoscale_interval_s; /* autoscaling tick; default 10 */
 	size_t max_body_bytes; /* request body cap, passed on to workers */
 	double startup_timeout_s; /* not ready by then: restart; default 300 */
+	const char *gpus; /* `glia up --gpus`; NULL: detect (gpus.h) */
 } glia_supervisor_options;
 
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,

@@ -68,3 +68,54 @@ def test_a_replica_over_compute_mem_is_killed_and_restarted(daemon,
     assert daemon.post("/hog", json={}).json() == {"held_mb": 0}
     assert first_pid not in daemon.replica_pids("hog")
     assert daemon.get("hog")["restarts"] >= 1
+
+
+def _environ(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        items = f.read().split(b"\0")
+    return dict(i.decode().split("=", 1) for i in items if b"=" in i)
+
+
+def _gpu_api(name, gpu, replicas):
+    return textwrap.dedent(f"""\
+        - name: {name}
+          kind: RealtimeAPI
+          predictor:
+            type: python
+            path: predictor.py
+          compute:
+            gpu: {gpu}
+          autoscaling:
+            min_replicas: {replicas}
+            max_replicas: {replicas}
+        """)
+
+
+def test_each_replica_gets_its_own_gpus(daemon_factory, tmp_path):
+    """compute.gpu on the local backend: `glia up --gpus 0,1` has two GPUs;
+    two replicas asking for one each get one each (CUDA_VISIBLE_DEVICES),
+    a replica asking for none sees none, and a third asking for one waits,
+    reported, until one is free."""
+    d = daemon_factory("--gpus", "0,1")
+    proj = write_project(tmp_path, _gpu_api("gpu", 1, 2) +
+                         _gpu_api("cpu", 0, 1),
+                         {"predictor.py": PREDICTOR})
+    d.deploy("glia.yaml", cwd=proj)
+    seen = sorted(_environ(pid)["CUDA_VISIBLE_DEVICES"]
+                  for pid in d.replica_pids("gpu"))
+    assert seen == ["0", "1"]
+    (cpu_pid,) = d.replica_pids("cpu")
+    assert _environ(cpu_pid)["CUDA_VISIBLE_DEVICES"] == ""
+
+    proj2 = write_project(tmp_path, _gpu_api("more", 1, 1),
+                          {"predictor.py": PREDICTOR}, dirname="more")
+    d.deploy("glia.yaml", cwd=proj2, wait=False)
+    detail = d.wait_for(lambda: (lambda x: x if x["error"] else None)(
+        d.get("more")), message="no GPU left reported")
+    assert detail["error"] == "needs 1 GPU (compute.gpu): 0 of 2 free"
+    assert detail["replicas"]["ready"] == 0
+
+    d.cli("delete", "gpu")
+    d.wait_ready("more", timeout=90)
+    (pid,) = d.replica_pids("more")
+    assert _environ(pid)["CUDA_VISIBLE_DEVICES"] in ("0", "1")
