@@ -25,6 +25,8 @@ static const char *SCHEMA =
 	"CREATE TABLE IF NOT EXISTS api_history ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
 	" action TEXT NOT NULL, spec_json TEXT, at REAL NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS unloaded_models ("
+	" api TEXT PRIMARY KEY, models_json TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS processes ("
 	" pid INTEGER PRIMARY KEY, api TEXT NOT NULL, replica TEXT NOT NULL,"
 	" started_at REAL NOT NULL, start_ticks INTEGER NOT NULL DEFAULT 0);";
@@ -108,7 +110,8 @@ int glia_store_put_api(glia_store *st, const glia_stored_api *a,
 
 int glia_store_delete_api(glia_store *st, const char *name)
 {
-	if (exec_bound(st, "DELETE FROM apis WHERE name = ?", "t", name) < 0)
+	if (exec_bound(st, "DELETE FROM apis WHERE name = ?", "t", name) < 0 ||
+	    glia_store_set_unloaded(st, name, NULL) < 0)
 		return -1;
 	return exec_bound(st,
 			  "INSERT INTO api_history (name, action, at)"
@@ -215,4 +218,31 @@ int glia_store_take_pids(glia_store *st, int **pids,
 	*start_ticks = ticks;
 	*n = count;
 	return exec_bound(st, "DELETE FROM processes", "");
+}
+
+int glia_store_set_unloaded(glia_store *st, const char *api,
+			    const char *models_json)
+{
+	if (!models_json || strcmp(models_json, "[]") == 0)
+		return exec_bound(st, "DELETE FROM unloaded_models WHERE api = ?",
+				  "t", api);
+	return exec_bound(st,
+			  "INSERT OR REPLACE INTO unloaded_models VALUES (?,?)",
+			  "tt", api, models_json);
+}
+
+char *glia_store_get_unloaded(glia_store *st, const char *api)
+{
+	sqlite3_stmt *stmt = NULL;
+	char *out = NULL;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT models_json FROM unloaded_models"
+			       " WHERE api = ?",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, api, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		out = col_text(stmt, 0);
+	sqlite3_finalize(stmt);
+	return out;
 }

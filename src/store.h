@@ -32,6 +32,13 @@ int glia_store_delete_api(glia_store *st, const char *name);
 int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n);
 void glia_stored_apis_free(glia_stored_api *apis, size_t n);
 
+/* The models of an API unloaded through the OIP repository extension, as
+ * a JSON array of names (NULL or "[]": none). 0 or -1. */
+int glia_store_set_unloaded(glia_store *st, const char *api,
+			    const char *models_json);
+/* That array's text (malloc'ed), or NULL when none is stored. */
+char *glia_store_get_unloaded(glia_store *st, const char *api);
+
 /* Worker process bookkeeping. */
 /* start_ticks: the process's start time (glia_process_start_ticks), which
  * tells it from a later process that reuses the pid. */

@@ -1173,8 +1173,15 @@ static void write_control_file(glia_api *a)
 {
 	if (!a->spec.predictor.models.set)
 		return;
-	if (!a->unloaded)
-		a->unloaded = json_array();
+	if (!a->unloaded) { /* as a daemon before us left it, if it did */
+		char *saved = glia_store_get_unloaded(a->sup->store, a->name);
+		a->unloaded = saved ? json_loads(saved, 0, NULL) : NULL;
+		free(saved);
+		if (!json_is_array(a->unloaded)) {
+			json_decref(a->unloaded);
+			a->unloaded = json_array();
+		}
+	}
 	if (!a->control_file) {
 		char *dir = glia_sprintf("%s/ctl-%s", a->sup->run_dir, a->name);
 		glia_mkdirs(dir, 0700);
@@ -2049,6 +2056,9 @@ static json_t *repo_load(glia_supervisor *s, const char *action,
 	}
 	if (strcmp(action, "unload") == 0)
 		json_array_append_new(a->unloaded, json_string(dot + 1));
+	char *text = json_dumps(a->unloaded, JSON_COMPACT);
+	glia_store_set_unloaded(s->store, a->name, text);
+	free(text);
 	write_control_file(a);
 	glia_log(GLIA_LOG_INFO, "%s: model %s %sed through the repository API",
 		 a->name, dot + 1, action);

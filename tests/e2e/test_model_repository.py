@@ -162,6 +162,19 @@ def test_glia_get_shows_the_model_cache(repo):
     assert "in memory; hits" in line and "evictions" in line
 
 
+def test_unloaded_models_stay_unloaded_across_a_daemon_restart(repo):
+    resp = repo.request("POST", "/v2/repository/models/repo.b/unload")
+    assert resp.status == 200
+    repo.wait_for(lambda: _infer(repo, "repo.b").status == 503)
+    repo.restart()  # SIGKILL, then glia up again in the same home
+    repo.wait_ready("repo")
+    assert _infer(repo, "repo.b").status == 503
+    assert _index(repo)["repo.b"]["reason"] == "unloaded"
+    assert _y(_infer(repo, "repo.a")) == pytest.approx(6.0)
+    repo.request("POST", "/v2/repository/models/repo.b/load")
+    repo.wait_for(lambda: _infer(repo, "repo.b").status == 200)
+
+
 def test_iris_models_example(daemon_factory, tmp_path):
     """examples/iris-models as its README runs it: train, deploy, predict
     by model and version, publish a version live."""
