@@ -1880,7 +1880,7 @@ static json_t *replica_json(replica *r)
 	const char *state = rstate_names[r->state];
 	if (r->state == R_BACKOFF && r->error)
 		state = "failed";
-	return json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o, s:I, s:I}",
+	json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o, s:I, s:I}",
 			 "id", r->id, "pids", pids, "state", state,
 			 "restarts", r->restarts, "age_s",
 			 glia_wall() - r->created_at, "in_flight", in_flight,
@@ -1888,6 +1888,12 @@ static json_t *replica_json(replica *r)
 			 "error", r->error ? json_string(r->error) : json_null(),
 			 "requests", (json_int_t)answered, "errors_5xx",
 			 (json_int_t)failed);
+	if (r->api->spec.compute.gpu > 0) { /* compute.gpu: which ones */
+		char *gpus = glia_gpus_visible(&r->api->sup->gpus, r);
+		json_object_set_new(j, "gpus", json_string(gpus));
+		free(gpus);
+	}
+	return j;
 }
 
 json_t *glia_supervisor_list(glia_supervisor *s)

@@ -117,6 +117,8 @@ def test_each_replica_gets_its_own_gpus(daemon_factory, tmp_path):
     seen = sorted(_environ(pid)["CUDA_VISIBLE_DEVICES"]
                   for pid in d.replica_pids("gpu"))
     assert seen == ["0", "1"]
+    assert sorted(r["gpus"] for r in d.get("gpu")["replica_list"]) == \
+        ["0", "1"]
     (cpu_pid,) = d.replica_pids("cpu")
     assert _environ(cpu_pid)["CUDA_VISIBLE_DEVICES"] == ""
 
