@@ -87,12 +87,17 @@ void glia_gpus_free(glia_gpus *g)
 	memset(g, 0, sizeof(*g));
 }
 
-size_t glia_gpus_free_count(const glia_gpus *g)
+size_t glia_gpus_held(const glia_gpus *g, const void *owner)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < g->n; i++)
-		n += g->owner[i] == NULL;
+		n += g->owner[i] == owner;
 	return n;
+}
+
+size_t glia_gpus_free_count(const glia_gpus *g)
+{
+	return glia_gpus_held(g, NULL);
 }
 
 int glia_gpus_take(glia_gpus *g, const void *owner, int n)

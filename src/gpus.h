@@ -25,6 +25,8 @@ void glia_gpus_free(glia_gpus *g);
 int glia_gpus_take(glia_gpus *g, const void *owner, int n);
 void glia_gpus_release(glia_gpus *g, const void *owner);
 size_t glia_gpus_free_count(const glia_gpus *g);
+/* How many GPUs owner holds. */
+size_t glia_gpus_held(const glia_gpus *g, const void *owner);
 /* The CUDA_VISIBLE_DEVICES value for owner: its GPUs, comma-separated
  * ("" when it holds none). malloc'ed. */
 char *glia_gpus_visible(const glia_gpus *g, const void *owner);

@@ -859,10 +859,8 @@ static int replica_take_gpus(replica *r)
 {
 	glia_gpus *g = &r->api->sup->gpus;
 	int want = r->api->spec.compute.gpu;
-	char *held = glia_gpus_visible(g, r);
-	int have = *held != '\0';
-	free(held);
-	if (want <= 0 || have || glia_gpus_take(g, r, want) == 0)
+	if (want <= 0 || glia_gpus_held(g, r) > 0 ||
+	    glia_gpus_take(g, r, want) == 0)
 		return 0;
 	free(r->error);
 	r->error = glia_sprintf("needs %d GPU%s (compute.gpu): %zu of %zu "

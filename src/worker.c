@@ -11,9 +11,11 @@
  * the batcher (batch.h) and one batch thread calls the predictor; with
  * predictor.models, a watcher thread (watch.h) reloads changed models.
  *
- * Status pipe: fd 3 (when open) gets exactly one line, "ready\n" or
- * "error <reason>\n", and is then closed. Exit status: 0 after SIGTERM or
- * SIGINT, 2 on a usage error, 3 when the worker could not start. */
+ * Status pipe: fd 3 (when open) gets one line, "ready\n" or
+ * "error <reason>\n", and is then closed; with predictor.models it stays
+ * open for the runtime's model metrics lines (docs/internals.md).
+ * Exit status: 0 after SIGTERM or SIGINT, 2 on a usage error, 3 when the
+ * worker could not start. */
 #include "worker.h"
 
 #include <errno.h>
@@ -665,7 +667,6 @@ static int answer(conn_ctx *c, int fd, const glia_http_msg *m)
 	glia_pyhost_req req;
 	reply r;
 	int keep, rc;
-
 	double took;
 
 	fill_request(c, m, &req);

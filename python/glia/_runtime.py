@@ -287,17 +287,10 @@ class PythonClient:
         return self._store.names()
 
 
-def _model_store(pred, instance, cls_name):
+def _model_store(pred, instance):
     """The ModelStore for predictor.models, calling instance.load_model."""
     from glia import _models
     import _glia_native
-
-    def load(path):
-        fn = getattr(instance, "load_model", None)
-        if not callable(fn):
-            raise LoadError("%s defines no load_model method (required "
-                            "with predictor.models)" % cls_name)
-        return fn(path)
 
     def trim():
         import gc
@@ -311,7 +304,8 @@ def _model_store(pred, instance, cls_name):
     cache_dir = os.environ.get("GLIA_CACHE_DIR") or os.path.join(
         "/tmp", "glia-cache-%d" % os.getuid(),
         os.environ.get("GLIA_API") or "api")
-    return _models.ModelStore(pred["models"], load, cache_dir=cache_dir,
+    return _models.ModelStore(pred["models"], instance.load_model,
+                              cache_dir=cache_dir,
                               fetch=_glia_native.fetch,
                               emit=_glia_native.emit, trim=trim)
 
@@ -329,7 +323,7 @@ def _construct(cls, pred):
         if not callable(getattr(cls, "load_model", None)):
             raise LoadError("%s defines no load_model method (required "
                             "with predictor.models)" % cls.__name__)
-        _store = _model_store(pred, instance, cls.__name__)
+        _store = _model_store(pred, instance)
         init_args["python_client"] = PythonClient(_store)
     instance.__init__(**{n: init_args[n] for n in names})
     if _store is not None:
@@ -714,14 +708,11 @@ def _handle(query, raw_headers, body, content_type, request_id):
     for name, value in raw_headers:
         if name == "X-Glia-Protocol":  # the gateway's, exactly so written
             return _protocol(value, query, raw_headers, body, request_id)
-    want_p, want_q, want_h = _wants
     try:
-        payload = _decode(content_type, body) if want_p else None
+        payload, qp, headers = _arguments(query, raw_headers, body,
+                                          content_type)
     except PayloadError as exc:
         return _error(400, str(exc))
-    qp = (dict(parse_qsl(query, keep_blank_values=True)) if query else {}) \
-        if want_q else None
-    headers = _headers(raw_headers) if want_h else None
     try:
         result = _predict(payload, qp, headers)
     except _model_errors as exc:
@@ -733,6 +724,17 @@ def _handle(query, raw_headers, body, content_type, request_id):
     if _post_predict is not None:
         post = (request_id, result, payload, qp, headers)
     return _answer(result, request_id, post)
+
+
+def _arguments(query, raw_headers, body, content_type):
+    """(payload, query_params, headers) for predict, each decoded only
+    when some method takes it (else None). Raises PayloadError."""
+    want_p, want_q, want_h = _wants
+    payload = _decode(content_type, body) if want_p else None
+    qp = (dict(parse_qsl(query, keep_blank_values=True)) if query else {}) \
+        if want_q else None
+    headers = _headers(raw_headers) if want_h else None
+    return payload, qp, headers
 
 
 def _answer(result, request_id, post):
@@ -798,7 +800,8 @@ def handle_batch(items):
             answers[i] = _with_batch_size(handle(*items[i]), 1)
             continue
         try:
-            batch.append(_batch_args(i, query, raw_headers, body, ctype, rid))
+            batch.append((i, rid) + _arguments(query, raw_headers, body,
+                                               ctype))
         except PayloadError as exc:
             answers[i] = _error(400, str(exc))
     if batch:
@@ -812,15 +815,6 @@ def _with_batch_size(answer, n):
     status, ctype, out, extra, post = answer
     line = b"X-Glia-Batch-Size: %d\r\n" % n
     return status, ctype, out, line if extra is None else extra + line, post
-
-
-def _batch_args(i, query, raw_headers, body, ctype, rid):
-    want_p, want_q, want_h = _wants
-    payload = _decode(ctype, body) if want_p else None
-    qp = (dict(parse_qsl(query, keep_blank_values=True)) if query else {}) \
-        if want_q else None
-    headers = _headers(raw_headers) if want_h else None
-    return i, rid, payload, qp, headers
 
 
 def _run_batch(batch, answers):

@@ -37,7 +37,9 @@ static void allocates_exclusively(void **state)
 	assert_int_equal(glia_gpus_init(&g, "0,1,2", err, sizeof err), 0);
 	assert_int_equal(glia_gpus_take(&g, &a, 2), 0);
 	assert_int_equal(glia_gpus_free_count(&g), 1);
+	assert_int_equal(glia_gpus_held(&g, &a), 2);
 	assert_int_equal(glia_gpus_take(&g, &b, 2), -1); /* all or nothing */
+	assert_int_equal(glia_gpus_held(&g, &b), 0);
 	assert_int_equal(glia_gpus_free_count(&g), 1);
 	assert_int_equal(glia_gpus_take(&g, &b, 1), 0);
 	char *va = glia_gpus_visible(&g, &a), *vb = glia_gpus_visible(&g, &b);
