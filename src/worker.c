@@ -336,21 +336,31 @@ static int apply_env(const worker_spec *spec, char *err, size_t errlen)
 	return 0;
 }
 
-/* GLIA_PYTHON_DIR, else <dir of the glia binary>/../python. malloc'd. */
+/* GLIA_PYTHON_DIR, else beside the binary: <bin>/../python (a checkout's
+ * build/), else <bin>/../share/glia/python (`make install`, the .deb).
+ * malloc'd. */
 static char *python_dir(void)
 {
+	static const char *const rel[] = {"../python", "../share/glia/python"};
 	const char *env = getenv("GLIA_PYTHON_DIR");
-	char *exe, *dir, real[PATH_MAX];
+	char *exe, real[PATH_MAX];
 
 	if (env && *env)
 		return glia_strdup(env);
 	exe = glia_exe_dir();
-	dir = glia_sprintf("%s/../python", exe);
-	free(exe);
-	if (realpath(dir, real)) {
+	for (size_t i = 0; i < sizeof(rel) / sizeof(*rel); i++) {
+		char *dir = glia_sprintf("%s/%s", exe, rel[i]);
+		char *pkg = glia_sprintf("%s/glia/__init__.py", dir);
+		int found = access(pkg, R_OK) == 0 && realpath(dir, real);
+		free(pkg);
 		free(dir);
-		return glia_strdup(real);
+		if (found) {
+			free(exe);
+			return glia_strdup(real);
+		}
 	}
+	char *dir = glia_sprintf("%s/%s", exe, rel[0]);
+	free(exe);
 	return dir;
 }
 
