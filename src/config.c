@@ -60,7 +60,8 @@ typedef struct ctx {
 	const char *file;
 	const char *project_dir;
 	glia_config_error *err;
-	size_t budget; /* values predictor.config may still hold */
+	size_t budget;  /* values predictor.config may still hold */
+	unsigned flags; /* GLIA_CONFIG_DEPENDENCY_FILES */
 } ctx;
 
 /* A numeric range for number_field: lo < x (or lo <= x) and x < hi. */
@@ -84,7 +85,7 @@ static const char *const split_target_keys[] = {
 static const char *const predictor_keys[] = {
 	"type", "path", "command", "readiness_path", "config", "python_path",
 	"env", "processes_per_replica", "threads_per_process", "log_level",
-	"models", "server_side_batching", "signature", NULL};
+	"models", "server_side_batching", "signature", "dependencies", NULL};
 static const char *const predictor_types[] = {"python", "c", "command", NULL};
 static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL};
@@ -94,6 +95,8 @@ static const char *const model_path_keys[] = {"name", "path", NULL};
 static const char *const batching_keys[] = {
 	"max_batch_size", "batch_interval", NULL};
 static const char *const signature_keys[] = {"inputs", "outputs", NULL};
+static const char *const dependencies_keys[] = {
+	"pip", "conda", "shell", "apt", NULL};
 static const char *const tensor_keys[] = {"name", "datatype", "shape", NULL};
 /* Open Inference Protocol tensor datatypes (docs/protocols.md). */
 static const char *const tensor_datatypes[] = {
@@ -122,12 +125,10 @@ static const char *const reserved_endpoints[] = {
  *   predictor.image, predictor.tensorflow_serving_image: container images
  *     (glia runs the predictor itself);
  *   predictor.shm_size: the container's /dev/shm size;
- *   predictor.dependencies: {pip, conda, shell} install scripts, must be a
- *     mapping;
  *   compute.node_groups: Cortex cluster node groups;
  *   networking.api_type: public | internal load balancer. */
 static const char *const predictor_cortex_keys[] = {
-    "image", "tensorflow_serving_image", "shm_size", "dependencies", NULL};
+    "image", "tensorflow_serving_image", "shm_size", NULL};
 static const char *const compute_cortex_keys[] = {"node_groups", NULL};
 static const char *const networking_cortex_keys[] = {"api_type", NULL};
 
@@ -1235,9 +1236,96 @@ static int predictor_signature(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	return 0;
 }
 
+/* A file of predictor.dependencies: a path inside the project directory;
+ * with GLIA_CONFIG_DEPENDENCY_FILES it must exist there. */
+static int dependency_file(ctx *c, yaml_node_t *deps, const char *name,
+                           char **out)
+{
+	yaml_node_t *v = get(c, deps, name);
+	char key[KEY_MAX];
+	const char *p;
+
+	if (!v)
+		return 0;
+	join(key, "predictor.dependencies", name);
+	if (str_field(c, deps, "predictor.dependencies", name, out) < 0)
+		return -1;
+	p = *out;
+	for (const char *q = p; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return bad_value(c, v, key,
+			                 "must be a file name without control "
+			                 "characters");
+	if (p[0] == '/' || strcmp(p, "..") == 0 || strncmp(p, "../", 3) == 0 ||
+	    strstr(p, "/../") || ends_with(p, "/.."))
+		return bad_value(c, v, key,
+		                 "must be a path inside the project directory "
+		                 "(relative, without \"..\")");
+	if (!(c->flags & GLIA_CONFIG_DEPENDENCY_FILES))
+		return 0;
+	return check_predictor_path(c, v, key, p);
+}
+
+/* predictor.dependencies.apt: a list of Debian package names. */
+static int dependencies_apt(ctx *c, yaml_node_t *deps, glia_dependencies *d)
+{
+	const char *key = "predictor.dependencies.apt";
+	yaml_node_t *v = get(c, deps, "apt");
+	char sub[KEY_MAX];
+	const char *name = NULL;
+	int rc = 0;
+
+	if (!v)
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return bad_value(c, v, key,
+		                 "must be a list of Debian package names");
+	json_t *names = json_object();
+	d->apt = glia_calloc(n_items(v) + 1, sizeof(char *));
+	for (size_t i = 0; i < n_items(v) && rc == 0; i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		join_index(sub, key, i);
+		if (scalar(c, item, sub, "a Debian package name", &name) < 0)
+			rc = -1;
+		else if (!glia_is_debian_package(name))
+			rc = bad_value(
+			    c, item, sub,
+			    "must be a Debian package name (lower-case "
+			    "letters, digits, '+', '-' and '.', "
+			    "starting with a letter or a digit)");
+		else if (seen(names, name))
+			rc = bad_value(c, item, sub, "must be unique among %s",
+			               key);
+		else
+			d->apt[d->n_apt++] = glia_strdup(name);
+	}
+	json_decref(names);
+	return rc;
+}
+
+/* predictor.dependencies: {pip, conda, shell, apt} (`glia build`). */
+static int predictor_dependencies(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	glia_dependencies *d = &s->predictor.dependencies;
+	yaml_node_t *deps;
+
+	if (mapping_field(c, pred, "predictor", "dependencies", &deps) < 0)
+		return -1;
+	if (!deps)
+		return 0;
+	d->set = 1;
+	if (check_keys(c, deps, "predictor.dependencies", dependencies_keys,
+	               NULL) < 0 ||
+	    dependency_file(c, deps, "pip", &d->pip) < 0 ||
+	    dependency_file(c, deps, "conda", &d->conda) < 0 ||
+	    dependency_file(c, deps, "shell", &d->shell) < 0)
+		return -1;
+	return dependencies_apt(c, deps, d);
+}
+
 static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 {
-	yaml_node_t *pred, *deps;
+	yaml_node_t *pred;
 	int code_type;
 
 	if (mapping_field(c, api, "", "predictor", &pred) < 0)
@@ -1259,7 +1347,7 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	    predictor_batching(c, pred, s) < 0 ||
 	    predictor_signature(c, pred, s) < 0)
 		return -1;
-	return mapping_field(c, pred, "predictor", "dependencies", &deps);
+	return predictor_dependencies(c, pred, s);
 }
 
 /* ---- compute, autoscaling, update_strategy, networking ---- */
@@ -1877,10 +1965,20 @@ int glia_config_parse(const char *textp, size_t len, const char *filename,
                       const char *project_dir, glia_api_spec **specs, size_t *n,
                       glia_config_error *err)
 {
+	return glia_config_parse_flags(textp, len, filename, project_dir, 0,
+	                               specs, n, err);
+}
+
+int glia_config_parse_flags(const char *textp, size_t len, const char *filename,
+                            const char *project_dir, unsigned flags,
+                            glia_api_spec **specs, size_t *n,
+                            glia_config_error *err)
+{
 	ctx c = {
 	    .file = filename ? filename : "<config>",
 	    .project_dir = project_dir,
 	    .err = err,
+	    .flags = flags,
 	};
 
 	memset(err, 0, sizeof(*err));
@@ -1930,6 +2028,11 @@ void glia_api_spec_free(glia_api_spec *s)
 	free(s->predictor.models.paths);
 	free(s->predictor.models.dir);
 	json_decref(s->predictor.signature);
+	free(s->predictor.dependencies.pip);
+	free(s->predictor.dependencies.conda);
+	free(s->predictor.dependencies.shell);
+	free_strv(s->predictor.dependencies.apt,
+	          s->predictor.dependencies.n_apt);
 	free(s->networking.endpoint);
 	free(s->monitoring.key);
 	memset(s, 0, sizeof(*s));
@@ -2027,9 +2130,19 @@ static json_t *models_json(const glia_models *m)
 	                 m->cache_size, "disk_cache_size", m->disk_cache_size);
 }
 
+static json_t *dependencies_json(const glia_dependencies *d)
+{
+	if (!d->set)
+		return json_null();
+	return json_pack("{s:s?, s:s?, s:s?, s:o}", "pip", d->pip, "conda",
+	                 d->conda, "shell", d->shell, "apt",
+	                 strv_json(d->apt, d->n_apt));
+}
+
 static json_t *predictor_json(const glia_api_spec *s)
 {
 	json_t *env = json_object(), *command = NULL, *batching = NULL;
+	json_t *pred;
 
 	for (size_t i = 0; i < s->predictor.n_env; i++)
 		json_object_set_new(env, s->predictor.env_keys[i],
@@ -2041,7 +2154,7 @@ static json_t *predictor_json(const glia_api_spec *s)
 		batching = json_pack(
 		    "{s:i, s:o}", "max_batch_size", s->predictor.max_batch_size,
 		    "batch_interval", ms_json(s->predictor.batch_interval_ms));
-	return json_pack(
+	pred = json_pack(
 	    "{s:s, s:s?, s:o?, s:s?, s:o, s:s?, s:o, s:i, s:i, s:s, s:o, "
 	    "s:o?, s:o}",
 	    "type", glia_predictor_type_name(s->predictor.type), "path",
@@ -2058,6 +2171,9 @@ static json_t *predictor_json(const glia_api_spec *s)
 	    "signature",
 	    s->predictor.signature ? json_deep_copy(s->predictor.signature)
 	                           : json_null());
+	json_object_set_new(pred, "dependencies",
+	                    dependencies_json(&s->predictor.dependencies));
+	return pred;
 }
 
 static json_t *autoscaling_json(const glia_api_spec *s)
@@ -2331,6 +2447,37 @@ static int json_signature(jctx *j, json_t *obj, glia_api_spec *s)
 	return 0;
 }
 
+/* "dependencies": null or {"pip", "conda", "shell": str|null, "apt":
+ * [str]}. */
+static int json_dependencies(jctx *j, json_t *obj, glia_dependencies *d)
+{
+	json_t *pip, *conda, *shell, *apt, *v;
+	size_t i;
+
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (unpack(j, obj, "predictor.dependencies", "{s:o, s:o, s:o, s:o}",
+	           "pip", &pip, "conda", &conda, "shell", &shell, "apt",
+	           &apt) < 0)
+		return -1;
+	d->set = 1;
+	if (opt_str(j, pip, "predictor.dependencies.pip", &d->pip) < 0 ||
+	    opt_str(j, conda, "predictor.dependencies.conda", &d->conda) < 0 ||
+	    opt_str(j, shell, "predictor.dependencies.shell", &d->shell) < 0)
+		return -1;
+	if (!json_is_array(apt))
+		return jfail(j, "predictor.dependencies.apt: must be a list");
+	json_array_foreach(apt, i, v)
+	{
+		if (!json_is_string(v) ||
+		    !glia_is_debian_package(json_string_value(v)))
+			return jfail(j, "predictor.dependencies.apt: must hold "
+			                "Debian package names");
+	}
+	return json_strv(j, apt, "predictor.dependencies.apt", &d->apt,
+	                 &d->n_apt);
+}
+
 static int json_predictor_type(jctx *j, const char *type, glia_api_spec *s)
 {
 	for (int i = 0; predictor_types[i]; i++) {
@@ -2346,19 +2493,20 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 {
 	const char *type, *level;
 	json_t *path, *command, *ready, *config, *pypath, *env, *models, *batch;
-	json_t *sig = NULL;
+	json_t *sig = NULL, *deps = NULL;
 
-	/* "signature" may be absent: specs stored before it existed. */
+	/* "signature" and "dependencies" may be absent: specs stored before
+	 * they existed. */
 	if (unpack(j, obj, "predictor",
 	           "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
-	           "s:o, s?o}",
+	           "s:o, s?o, s?o}",
 	           "type", &type, "path", &path, "command", &command,
 	           "readiness_path", &ready, "config", &config, "python_path",
 	           &pypath, "env", &env, "processes_per_replica",
 	           &s->predictor.processes_per_replica, "threads_per_process",
 	           &s->predictor.threads_per_process, "log_level", &level,
 	           "models", &models, "server_side_batching", &batch,
-	           "signature", &sig) < 0)
+	           "signature", &sig, "dependencies", &deps) < 0)
 		return -1;
 	if (!json_is_object(config))
 		return jfail(j, "predictor.config: must be an object");
@@ -2374,7 +2522,8 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 	            &s->predictor.python_path) < 0 ||
 	    json_env(j, env, s) < 0 ||
 	    json_models(j, models, &s->predictor.models) < 0 ||
-	    json_signature(j, sig, s) < 0)
+	    json_signature(j, sig, s) < 0 ||
+	    json_dependencies(j, deps, &s->predictor.dependencies) < 0)
 		return -1;
 	return json_batching(j, batch, s);
 }
@@ -2491,7 +2640,8 @@ static int json_split_targets(jctx *j, json_t *apis, glia_api_spec *s)
 	if (!json_is_array(apis) || json_array_size(apis) == 0)
 		return jfail(j, "apis: must be a non-empty list");
 	s->split = glia_calloc(json_array_size(apis), sizeof(*s->split));
-	json_array_foreach(apis, i, v) {
+	json_array_foreach(apis, i, v)
+	{
 		const char *name;
 		int weight, shadow = 0;
 		if (unpack(j, v, "apis", "{s:s, s:i, s?b}", "name", &name,
@@ -2558,6 +2708,16 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 fail:
 	glia_api_spec_free(out);
 	return -1;
+}
+
+int glia_is_debian_package(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+-.") == n;
 }
 
 int glia_is_url(const char *path)

@@ -41,6 +41,18 @@ typedef struct glia_split_target {
 	int shadow; /* gets a copy of every request, its answer ignored */
 } glia_split_target;
 
+/* predictor.dependencies: what `glia build` puts into an image
+ * (docs/containers.md); the local daemon installs nothing. Files are paths
+ * inside the project directory, as written. */
+typedef struct glia_dependencies {
+	int set;     /* 1 when predictor.dependencies was given */
+	char *pip;   /* a requirements file for pip; NULL when not given */
+	char *conda; /* Cortex's conda package list; NULL when not given */
+	char *shell; /* a script run with bash; NULL when not given */
+	char **apt;  /* Debian package names, in file order, no repeats */
+	size_t n_apt;
+} glia_dependencies;
+
 /* An int or a percentage, as update_strategy takes them. */
 typedef struct glia_int_or_pct {
 	int value;
@@ -86,6 +98,7 @@ typedef struct glia_api_spec {
 		 * {"name", "datatype" (an Open Inference Protocol datatype),
 		 * "shape": [integers >= -1]}, as in the canonical JSON. */
 		json_t *signature;
+		glia_dependencies dependencies;
 	} predictor;
 
 	struct {
@@ -144,6 +157,20 @@ typedef struct glia_config_error {
 int glia_config_parse(const char *text, size_t len, const char *filename,
 		      const char *project_dir, glia_api_spec **specs, size_t *n,
 		      glia_config_error *err);
+
+/* glia_config_parse with flags: GLIA_CONFIG_DEPENDENCY_FILES also requires
+ * the files of predictor.dependencies (pip, conda, shell) to exist under
+ * project_dir (what `glia build` needs; a deploy does not). */
+#define GLIA_CONFIG_DEPENDENCY_FILES 1u
+int glia_config_parse_flags(const char *text, size_t len, const char *filename,
+			    const char *project_dir, unsigned flags,
+			    glia_api_spec **specs, size_t *n,
+			    glia_config_error *err);
+
+/* 1 when s is a valid Debian package name (Debian policy 5.6.1: lower-case
+ * letters, digits, '+', '-' and '.', at least two characters, starting with
+ * a letter or a digit). */
+int glia_is_debian_package(const char *s);
 
 void glia_api_spec_free(glia_api_spec *spec); /* frees members, not spec */
 void glia_api_specs_free(glia_api_spec *specs, size_t n); /* members + array */

@@ -386,7 +386,67 @@ static void cortex_only_keys_are_accepted_and_ignored(void **state)
 
 	assert_string_equal(s->name, "iris");
 	assert_int_equal(s->compute.cpu_millis, 1000);
+	/* dependencies are kept for `glia build` */
+	assert_true(s->predictor.dependencies.set);
+	assert_string_equal(s->predictor.dependencies.pip, "requirements.txt");
+	assert_string_equal(s->predictor.dependencies.shell, "setup.sh");
+	assert_null(s->predictor.dependencies.conda);
+	assert_int_equal(s->predictor.dependencies.n_apt, 0);
 	glia_api_specs_free(s, 1);
+}
+
+static void dependencies_keep_files_and_apt_packages(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API "  dependencies:\n"
+	        "    pip: deps/requirements.txt\n"
+	        "    conda: conda-packages.txt\n"
+	        "    shell: ./dependencies.sh\n"
+	        "    apt: [python3-sklearn, libgomp1, g++, libc6.1-dev]\n");
+	const glia_dependencies *d = &s->predictor.dependencies;
+
+	assert_true(d->set);
+	assert_string_equal(d->pip, "deps/requirements.txt");
+	assert_string_equal(d->conda, "conda-packages.txt");
+	assert_string_equal(d->shell, "./dependencies.sh");
+	assert_int_equal(d->n_apt, 4);
+	assert_string_equal(d->apt[0], "python3-sklearn");
+	assert_string_equal(d->apt[1], "libgomp1");
+	assert_string_equal(d->apt[2], "g++");
+	assert_string_equal(d->apt[3], "libc6.1-dev");
+	json_t *j = glia_api_spec_to_json(s);
+	assert_json(
+	    json_object_get(json_object_get(j, "predictor"), "dependencies"),
+	    "{\"apt\":[\"python3-sklearn\",\"libgomp1\",\"g++\","
+	    "\"libc6.1-dev\"],\"conda\":\"conda-packages.txt\","
+	    "\"pip\":\"deps/requirements.txt\",\"shell\":"
+	    "\"./dependencies.sh\"}");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API "  dependencies: {apt: []}\n");
+	assert_true(s->predictor.dependencies.set);
+	assert_int_equal(s->predictor.dependencies.n_apt, 0);
+	glia_api_specs_free(s, 1);
+	s = parse_one(API "  dependencies:\n");
+	assert_false(s->predictor.dependencies.set);
+	glia_api_specs_free(s, 1);
+}
+
+static void debian_package_names(void **state)
+{
+	static const char *const good[] = {"python3-numpy", "g++",      "0ad",
+	                                   "libc6.1-dev",   "xz-utils", "r8"};
+	static const char *const bad[] = {"",          "a",       "-x",  "+x",
+	                                  "Python3",   "a b",     "a;b", "a_b",
+	                                  "numpy=1.2", "x:amd64", ".ab"};
+
+	for (size_t i = 0; i < N(good); i++)
+		if (!glia_is_debian_package(good[i]))
+			fail_msg("refused %s", good[i]);
+	for (size_t i = 0; i < N(bad); i++)
+		if (glia_is_debian_package(bad[i]))
+			fail_msg("accepted \"%s\"", bad[i]);
 }
 
 static void null_values_count_as_absent(void **state)
@@ -746,10 +806,12 @@ static const bad_case bad_cases[] = {
      "got \"0\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
      "  command: [./serve]\n  models: {dir: d}\n",
-     "glia.yaml:6:3: predictor.models: only valid for type python (load_model)"},
+     "glia.yaml:6:3: predictor.models: only valid for type python "
+     "(load_model)"},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n"
      "  path: p.so\n  models: {path: m}\n",
-     "glia.yaml:6:3: predictor.models: only valid for type python (load_model)"},
+     "glia.yaml:6:3: predictor.models: only valid for type python "
+     "(load_model)"},
     {API "  models: {dir: 'https://example.invalid/models'}\n",
      "glia.yaml:6:17: predictor.models.dir: must be a local directory (a URL "
      "cannot be listed; use path or paths), got "
@@ -821,6 +883,45 @@ static const bad_case bad_cases[] = {
     {API "  dependencies: requirements.txt\n",
      "glia.yaml:6:17: predictor.dependencies: must be a mapping, got "
      "\"requirements.txt\""},
+    {API "  dependencies: {requirements: r.txt}\n",
+     "glia.yaml:6:18: predictor.dependencies.requirements: unknown key; "
+     "valid keys: "
+     "pip, conda, shell, apt"},
+    {API "  dependencies: {pip: [requirements.txt]}\n",
+     "glia.yaml:6:23: predictor.dependencies.pip: must be a non-empty "
+     "string, got a list"},
+    {API "  dependencies: {pip: /etc/requirements.txt}\n",
+     "glia.yaml:6:23: predictor.dependencies.pip: must be a path inside the "
+     "project directory (relative, without \"..\"), got "
+     "\"/etc/requirements.txt\""},
+    {API "  dependencies: {shell: ../setup.sh}\n",
+     "glia.yaml:6:25: predictor.dependencies.shell: must be a path inside "
+     "the project directory (relative, without \"..\"), got "
+     "\"../setup.sh\""},
+    {API "  dependencies: {conda: \"a/../../c.txt\"}\n",
+     "glia.yaml:6:25: predictor.dependencies.conda: must be a path inside "
+     "the project directory (relative, without \"..\"), got "
+     "\"a/../../c.txt\""},
+    {API "  dependencies: {shell: \"a\\nb.sh\"}\n",
+     "glia.yaml:6:25: predictor.dependencies.shell: must be a file name "
+     "without control characters, got \"a\\x0ab.sh\""},
+    {API "  dependencies: {apt: python3-numpy}\n",
+     "glia.yaml:6:23: predictor.dependencies.apt: must be a list of Debian "
+     "package names, got \"python3-numpy\""},
+    {API "  dependencies: {apt: [python3-numpy, Python3-Sklearn]}\n",
+     "glia.yaml:6:39: predictor.dependencies.apt[1]: must be a Debian "
+     "package name (lower-case letters, digits, '+', '-' and '.', starting "
+     "with a letter or a digit), got \"Python3-Sklearn\""},
+    {API "  dependencies: {apt: [\"curl; rm -rf /\"]}\n",
+     "glia.yaml:6:24: predictor.dependencies.apt[0]: must be a Debian "
+     "package name (lower-case letters, digits, '+', '-' and '.', starting "
+     "with a letter or a digit), got \"curl; rm -rf /\""},
+    {API "  dependencies: {apt: [{name: curl}]}\n",
+     "glia.yaml:6:24: predictor.dependencies.apt[0]: must be a Debian "
+     "package name, got a mapping"},
+    {API "  dependencies: {apt: [curl, wget, curl]}\n",
+     "glia.yaml:6:36: predictor.dependencies.apt[2]: must be unique among "
+     "predictor.dependencies.apt, got \"curl\""},
     /* compute */
     {API "compute: {cpu: lots}\n",
      "glia.yaml:6:16: compute.cpu: must be a CPU quantity > 0 like 1, 0.5 "
@@ -1076,6 +1177,42 @@ static int parse_in(const project *p, const char *path, glia_config_error *err)
 	return rc;
 }
 
+/* With GLIA_CONFIG_DEPENDENCY_FILES (glia build), the files of
+ * predictor.dependencies must exist; a deploy does not look for them. */
+static void dependency_files_must_exist_for_build(void **state)
+{
+	project *p = *state;
+	const char *yaml = "name: a\n"
+	                   "kind: RealtimeAPI\n"
+	                   "predictor:\n"
+	                   "  type: python\n"
+	                   "  path: predictor.py\n"
+	                   "  dependencies:\n"
+	                   "    shell: predictor.py\n"
+	                   "    pip: requirements.txt\n";
+	glia_api_spec *specs;
+	glia_config_error err;
+	char want[512];
+	size_t n;
+
+	assert_int_equal(glia_config_parse(yaml, strlen(yaml), "glia.yaml",
+	                                   NULL, &specs, &n, &err),
+	                 0);
+	glia_api_specs_free(specs, n);
+	assert_int_equal(glia_config_parse_flags(
+	                     yaml, strlen(yaml), "glia.yaml", p->dir,
+	                     GLIA_CONFIG_DEPENDENCY_FILES, &specs, &n, &err),
+	                 -1);
+	snprintf(want, sizeof(want),
+	         "glia.yaml:8:10: predictor.dependencies.pip: file "
+	         "\"requirements.txt\" not found in %s",
+	         p->dir);
+	assert_string_equal(err.message, want);
+	assert_string_equal(err.key, "predictor.dependencies.pip");
+	assert_int_equal(err.line, 8);
+	assert_int_equal(err.column, 10);
+}
+
 static void predictor_path_must_exist_in_project_dir(void **state)
 {
 	project *p = *state;
@@ -1110,7 +1247,8 @@ static const char doc_json[] =
     " \"command\": null, \"readiness_path\": null, \"config\": {},"
     " \"python_path\": null, \"env\": {}, \"processes_per_replica\": 1,"
     " \"threads_per_process\": 1, \"log_level\": \"info\", \"models\": null,"
-    " \"server_side_batching\": null, \"signature\": null},"
+    " \"server_side_batching\": null, \"signature\": null,"
+    " \"dependencies\": null},"
     " \"compute\": {\"cpu\": \"1000m\", \"mem\": null, \"gpu\": 0},"
     " \"autoscaling\": {\"min_replicas\": 1, \"max_replicas\": 100,"
     " \"init_replicas\": 1, \"target_replica_concurrency\": 1.0,"
@@ -1236,6 +1374,53 @@ static void json_round_trips(void **state)
 	               "    inputs: [{name: a b, datatype: BYTES, shape: []}]\n"
 	               "    outputs: [{name: y, datatype: UINT8, shape: "
 	               "[-1, 2]}]\n");
+	round_trip(API "  dependencies: {pip: r.txt, conda: c.txt, shell: s.sh,"
+	               " apt: [python3-numpy, g++]}\n");
+	round_trip(API "  dependencies: {apt: [python3-numpy]}\n");
+	round_trip(API "  dependencies: {}\n");
+}
+
+/* Specs stored before "dependencies" existed still load. */
+static void from_json_accepts_a_spec_without_dependencies(void **state)
+{
+	json_t *j = json_loads(doc_json, 0, NULL);
+	glia_api_spec out;
+	char err[256] = "";
+
+	json_object_del(json_object_get(j, "predictor"), "dependencies");
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)), 0);
+	assert_false(out.predictor.dependencies.set);
+	glia_api_spec_free(&out);
+	json_decref(j);
+}
+
+static void from_json_refuses_bad_dependencies(void **state)
+{
+	static const char *const bad[] = {
+	    "{}",
+	    "[]",
+	    "{\"pip\": null, \"conda\": null, \"shell\": null}",
+	    "{\"pip\": 1, \"conda\": null, \"shell\": null, \"apt\": []}",
+	    "{\"pip\": null, \"conda\": null, \"shell\": null, \"apt\": {}}",
+	    "{\"pip\": null, \"conda\": null, \"shell\": null, \"apt\": "
+	    "[\"Bad Name\"]}",
+	    "{\"pip\": null, \"conda\": null, \"shell\": null, \"apt\": [],"
+	    " \"npm\": null}",
+	};
+
+	for (size_t i = 0; i < N(bad); i++) {
+		json_t *j = json_loads(doc_json, 0, NULL);
+		glia_api_spec out;
+		char err[256] = "";
+
+		json_object_set_new(json_object_get(j, "predictor"),
+		                    "dependencies",
+		                    json_loads(bad[i], 0, NULL));
+		if (glia_api_spec_from_json(j, &out, err, sizeof(err)) != -1)
+			fail_msg("dependencies %s accepted", bad[i]);
+		assert_non_null(strstr(err, "predictor"));
+		json_decref(j);
+	}
 }
 
 /* Specs stored before "monitoring" existed still load. */
@@ -1393,6 +1578,8 @@ int main(void)
 	    cmocka_unit_test(list_form_gives_every_api_in_order),
 	    cmocka_unit_test(cortex_example_parses),
 	    cmocka_unit_test(cortex_only_keys_are_accepted_and_ignored),
+	    cmocka_unit_test(dependencies_keep_files_and_apt_packages),
+	    cmocka_unit_test(debian_package_names),
 	    cmocka_unit_test(null_values_count_as_absent),
 	    cmocka_unit_test(quoted_numbers_are_accepted_for_numeric_fields),
 	    cmocka_unit_test(monitoring_classification_with_key),
@@ -1406,6 +1593,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        predictor_path_must_exist_in_project_dir, project_setup,
 	        project_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        dependency_files_must_exist_for_build, project_setup,
+	        project_teardown),
 	    cmocka_unit_test(to_json_matches_documented_format),
 	    cmocka_unit_test(to_json_writes_set_models_and_batching),
 	    cmocka_unit_test(json_round_trips),
@@ -1415,6 +1605,8 @@ int main(void)
 	    cmocka_unit_test(from_json_refuses_bad_monitoring),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_signature),
 	    cmocka_unit_test(from_json_refuses_bad_signatures),
+	    cmocka_unit_test(from_json_accepts_a_spec_without_dependencies),
+	    cmocka_unit_test(from_json_refuses_bad_dependencies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
