@@ -25,7 +25,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit e2e asan clean format fuzz bench
+.PHONY: all test unit e2e asan clean format fuzz bench install uninstall deb
 all: $(BUILD)/glia
 
 $(BUILD)/obj/pyhost.o $(BUILD)/obj/pynative.o: CFLAGS += $(PY_CFLAGS)
@@ -84,6 +84,40 @@ fuzz: build-fuzz/fuzz_http build-fuzz/fuzz_config
 	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    build-fuzz/corpus-$$f fuzz/corpus/$$f 2>&1 | tail -3; \
 	done
+
+# `make install`: the binary, the Python package its workers import, the C
+# predictor header and a pkg-config file for it, under PREFIX (default
+# /usr/local), staged under DESTDIR when given. Only PREFIX moves the tree:
+# the worker finds the Python package at <bindir>/../share/glia/python.
+# `make deb`: build/glia_<version>_<arch>.deb, installed into /usr
+# (scripts/deb.sh). docs/containers.md.
+PREFIX       ?= /usr/local
+PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
+VERSION      := $(shell sed -n 's/^\#define GLIA_VERSION "\(.*\)"/\1/p' src/util.h)
+PY_PKG       := $(wildcard python/glia/*.py)
+
+install: $(BUILD)/glia
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/glia/python/glia \
+	  $(DESTDIR)$(PREFIX)/include/glia $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(BUILD)/glia $(DESTDIR)$(PREFIX)/bin/glia
+	install -m 644 $(PY_PKG) $(DESTDIR)$(PREFIX)/share/glia/python/glia/
+	install -m 644 include/glia/predictor.h $(DESTDIR)$(PREFIX)/include/glia/predictor.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
+	  'Name: glia' 'Description: glia C predictor ABI (shared libraries glia loads)' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' > $(DESTDIR)$(PKGCONFIGDIR)/glia.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/glia.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/glia $(DESTDIR)$(PKGCONFIGDIR)/glia.pc \
+	  $(DESTDIR)$(PREFIX)/include/glia/predictor.h
+	rm -rf $(DESTDIR)$(PREFIX)/share/glia
+	-rmdir $(DESTDIR)$(PREFIX)/include/glia 2>/dev/null
+
+deb: $(BUILD)/glia
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/deb/root) \
+	  PREFIX=/usr PKGCONFIGDIR=/usr/share/pkgconfig
+	scripts/deb.sh $(BUILD)/deb/root $(VERSION) $(BUILD)
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c include/glia/*.h
