@@ -27,42 +27,15 @@
 #include "supervisor.h"
 #include "util.h"
 
-/* HOST:PORT (IPv4, [IPv6] or localhost) into an address. */
+/* HOST:PORT as --listen and --admin-listen take it (util.h). */
 typedef struct listen_addr {
 	char host[256];
 	int port;
 } listen_addr;
 
-static int parse_port(const char *s, listen_addr *a)
-{
-	char *end;
-	long port = strtol(s, &end, 10);
-	if (!*s || *end || port < 0 || port > 65535)
-		return -1;
-	a->port = (int)port;
-	return 0;
-}
-
 static int parse_listen(const char *s, listen_addr *a)
 {
-	if (strncmp(s, "localhost:", 10) == 0) {
-		strcpy(a->host, "127.0.0.1");
-		return parse_port(s + 10, a);
-	}
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof a->host)
-		return -1;
-	if (parse_port(colon + 1, a) < 0)
-		return -1;
-	memcpy(a->host, s, (size_t)(colon - s));
-	a->host[colon - s] = '\0';
-	if (a->host[0] == '[') { /* [::1]:8888 */
-		size_t n = strlen(a->host);
-		memmove(a->host, a->host + 1, n);
-		if (n >= 2 && a->host[n - 2] == ']')
-			a->host[n - 2] = '\0';
-	}
-	return 0;
+	return glia_parse_listen(s, a->host, sizeof a->host, &a->port);
 }
 
 typedef struct daemon_opts {

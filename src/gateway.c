@@ -1,6 +1,7 @@
-/* gateway.c: see gateway.h. The way of a request: on_request (route) ->
- * route queue -> dispatch (pick backend) -> upstream connection (send,
- * parse answer) -> answer the client -> account. */
+/* gateway.c: see gateway.h and gateway_int.h. The way of a request:
+ * on_request (route) -> route queue -> gw_dispatch (pick a backend) ->
+ * upstream.c (send, parse the answer) -> gw_request_answered (answer the
+ * client, account) or gw_request_failed (retry or fail). */
 #include "gateway.h"
 
 #include <ctype.h>
@@ -10,136 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "httpd.h"
+#include "gateway_int.h"
 #include "logs.h"
-#include "route.h"
 #include "util.h"
 
-#define UP_READ_BUF 65536
-#define REQUEST_ID_MAX 128
-
-typedef struct greq greq;
-typedef struct upconn upconn;
-
-/* One API of a TrafficSplitter route. */
-typedef struct split_target {
-	char *api;
-	int weight, shadow;
-	int current;       /* smooth weighted round robin */
-	uint64_t requests; /* sent there (copies, for the shadow) */
-} split_target;
-
-struct glia_gateway {
-	uv_loop_t *loop;
-	glia_httpd *httpd;
-	glia_router *router;
-	glia_gateway_options opt;
-	greq *free_reqs; /* recycled requests, timers kept initialised */
-	glia_route *routes; /* every routed API, for /metrics */
-	glia_metrics_cb metrics_cb;
-	void *metrics_arg;
-	glia_repository_cb repository_cb;
-	void *repository_arg;
-	uint64_t rid_seed, rid_counter;
-	char upbuf[UP_READ_BUF];
-};
-
-struct glia_route {
-	glia_gateway *gw;
-	glia_route *next_route, *prev_route;
-	char *endpoint;
-	char *api_name;
-	char *description;
-	char *unavailable;
-	int64_t timeout_ms;
-	int max_concurrency;
-	int ready_replicas;
-	int removed;
-	int passthrough; /* command server: protocol paths forwarded as-is */
-	int refs; /* requests that point here */
-	void (*on_demand)(void *);
-	void *demand_arg;
-	greq *queue_head, *queue_tail;
-	int queued;
-	int in_flight;
-	glia_backend *backends;
-	glia_route_stats stats;
-	split_target *split; /* TrafficSplitter; NULL otherwise */
-	size_t n_split;
-};
-
-struct glia_backend {
-	glia_route *route;
-	glia_backend *next;
-	char *socket_path; /* NULL for a TCP backend */
-	int port;
-	int slots;
-	int in_flight;
-	int draining;
-	int broken; /* a connection failed before any answer: presumed dead */
-	uint64_t answered, failed; /* answers from it; of those, 5xx */
-	void (*drained)(void *);
-	void *drained_arg;
-	upconn *idle; /* keep-alive connections, ready for a request */
-	upconn *conns; /* every open connection */
-};
-
-struct upconn {
-	union {
-		uv_pipe_t pipe; /* workers: Unix sockets */
-		uv_tcp_t tcp;   /* command predictors: loopback TCP */
-		uv_stream_t stream;
-		uv_handle_t handle;
-	} h;
-	uv_connect_t creq;
-	uv_write_t wreq;
-	glia_gateway *gw;
-	glia_backend *be; /* NULL once the backend is gone */
-	greq *req;
-	int abandoned; /* its request timed out; the answer is still due */
-	glia_http_parser *parser;
-	upconn *next_idle;
-	upconn *prev, *next; /* be->conns */
-	int connected;
-	int got_bytes;
-	int closing;
-	int reused; /* taken from the idle pool: the peer may have closed it */
-	struct deferred_error *deferred;
-};
-
-/* A connect that failed at once is reported from the loop, like any other
- * failure; this outlives the connection if that closes first. */
-struct deferred_error {
-	uv_idle_t idle;
-	upconn *u; /* NULL once u is gone */
-	int error;
-};
-
-struct greq {
-	glia_gateway *gw;
-	char method[16];
-	char path[160];   /* for the access line; cut when longer */
-	char peer[64];
-	glia_route *route;
-	glia_httpd_conn *client;
-	upconn *up;
-	greq *next; /* queue or free list */
-	uv_timer_t timer;
-	glia_buf upreq; /* the request as sent upstream */
-	double start;
-	int retries;
-	int queued;
-	char id[REQUEST_ID_MAX + 1];
-};
-
-static void dispatch(glia_route *r);
-static void upconn_close(upconn *u);
-static void req_send(greq *q, glia_backend *b);
+static void observe_prediction(glia_route *r, const glia_http_msg *m);
+static void observe_predict_time(glia_route *r, const glia_http_msg *m);
+static void observe_batch_size(glia_route *r, const glia_http_msg *m);
+static void answer_client(greq *q, const glia_http_msg *m);
 
 /* ---- accounting and answers ---------------------------------------- */
 
-static void route_unref(glia_route *r)
+void gw_route_unref(glia_route *r)
 {
 	if (--r->refs > 0 || !r->removed)
 		return;
@@ -154,10 +37,10 @@ static void route_unref(glia_route *r)
 /* Keeps a failed request for `glia get API`. why may be a JSON error body
  * ({"error": ...}) or plain text. */
 static void remember_error(glia_route *r, int status, const char *id,
-			   const char *why, size_t len)
+                           const char *why, size_t len)
 {
 	glia_route_error *e =
-		&r->stats.errors[r->stats.n_errors++ % GLIA_ROUTE_ERRORS];
+	    &r->stats.errors[r->stats.n_errors++ % GLIA_ROUTE_ERRORS];
 	e->at = glia_wall();
 	e->status = status;
 	snprintf(e->request_id, sizeof e->request_id, "%s", id ? id : "-");
@@ -182,24 +65,24 @@ static void remember_error(glia_route *r, int status, const char *id,
 
 /* One access line per request answered through a route:
  * `127.0.0.1 "POST /iris" 200 31B 1.234ms rid=...`. */
-static void access_line(glia_route *r, const greq *q, int status,
-			size_t bytes, double took)
+void gw_access_line(glia_route *r, const greq *q, int status, size_t bytes,
+                    double took)
 {
 	glia_logs *logs = r->gw->opt.access_log;
 	if (!logs)
 		return;
 	char line[512];
-	int n = snprintf(line, sizeof line, "%s \"%s %s\" %d %zuB %.3fms rid=%s",
-			 q->peer, q->method, q->path, status, bytes,
-			 took * 1000.0, q->id);
+	int n = snprintf(
+	    line, sizeof line, "%s \"%s %s\" %d %zuB %.3fms rid=%s", q->peer,
+	    q->method, q->path, status, bytes, took * 1000.0, q->id);
 	if (n > 0)
 		glia_logs_access(logs, r->api_name, line,
-				 (size_t)n < sizeof line ? (size_t)n
-							 : sizeof line - 1);
+		                 (size_t)n < sizeof line ? (size_t)n
+		                                         : sizeof line - 1);
 }
 
-static void account(glia_route *r, int status, double start, const char *id,
-		    const char *why, size_t why_len)
+void gw_account(glia_route *r, int status, double start, const char *id,
+                const char *why, size_t why_len)
 {
 	glia_route_stats *st = &r->stats;
 	double now = glia_now();
@@ -220,7 +103,7 @@ static void account(glia_route *r, int status, double start, const char *id,
 		remember_error(r, status, id, why, why_len);
 }
 
-static void req_release(greq *q)
+void gw_req_release(greq *q)
 {
 	uv_timer_stop(&q->timer);
 	if (q->client)
@@ -230,35 +113,35 @@ static void req_release(greq *q)
 	if (q->route) {
 		glia_route *r = q->route;
 		q->route = NULL;
-		route_unref(r);
+		gw_route_unref(r);
 	}
 	glia_buf_reset(&q->upreq);
 	q->next = q->gw->free_reqs;
 	q->gw->free_reqs = q;
 }
 
-static void id_header(char *out, size_t n, const char *id)
+void gw_id_header(char *out, size_t n, const char *id)
 {
 	snprintf(out, n, "X-Request-ID: %s\r\n", id);
 }
 
-static void req_fail(greq *q, int status, const char *msg)
+void gw_req_fail(greq *q, int status, const char *msg)
 {
 	if (q->route) {
-		account(q->route, status, q->start, q->id, msg, strlen(msg));
-		access_line(q->route, q, status, strlen(msg),
-			    glia_now() - q->start);
+		gw_account(q->route, status, q->start, q->id, msg, strlen(msg));
+		gw_access_line(q->route, q, status, strlen(msg),
+		               glia_now() - q->start);
 		if (status == 504)
 			q->route->stats.rejected_timeout++;
 	}
 	if (q->client) {
 		char extra[REQUEST_ID_MAX + 64];
-		id_header(extra, sizeof extra, q->id);
+		gw_id_header(extra, sizeof extra, q->id);
 		if (status == 503)
 			strcat(extra, "Retry-After: 1\r\n");
 		glia_httpd_respond_error(q->client, status, msg, extra);
 	}
-	req_release(q);
+	gw_req_release(q);
 }
 
 static void queue_remove(glia_route *r, greq *q)
@@ -279,7 +162,7 @@ static void queue_remove(glia_route *r, greq *q)
 	r->queued--;
 }
 
-static void queue_push(glia_route *r, greq *q)
+void gw_queue_push(glia_route *r, greq *q)
 {
 	q->next = NULL;
 	q->queued = 1;
@@ -291,7 +174,7 @@ static void queue_push(glia_route *r, greq *q)
 	r->queued++;
 }
 
-static greq *queue_pop(glia_route *r)
+greq *gw_queue_pop(glia_route *r)
 {
 	greq *q = r->queue_head;
 	if (!q)
@@ -305,200 +188,98 @@ static greq *queue_pop(glia_route *r)
 	return q;
 }
 
-/* ---- backends -------------------------------------------------------- */
-
-static void backend_maybe_drained(glia_backend *b)
+void gw_dispatch(glia_route *r)
 {
-	if (!b->draining || b->in_flight > 0 || !b->drained)
-		return;
-	void (*cb)(void *) = b->drained;
-	b->drained = NULL;
-	cb(b->drained_arg);
-}
-
-/* The request on u is over (answered or failed): free the slot. */
-static void backend_done(glia_backend *b)
-{
-	if (!b)
-		return;
-	b->in_flight--;
-	b->route->in_flight--;
-	backend_maybe_drained(b);
-}
-
-static glia_backend *pick_backend(glia_route *r)
-{
-	glia_backend *best = NULL;
-	for (glia_backend *b = r->backends; b; b = b->next) {
-		if (b->draining || b->broken || b->in_flight >= b->slots)
-			continue;
-		/* least loaded: compare in_flight/slots without division */
-		if (!best || (long)b->in_flight * best->slots <
-				     (long)best->in_flight * b->slots)
-			best = b;
+	while (r->queue_head) {
+		glia_backend *b = gw_pick_backend(r, r->queue_head);
+		if (!b)
+			return;
+		greq *q = gw_queue_pop(r);
+		gw_send(q, b);
 	}
-	return best;
 }
 
-static int has_backend(const glia_route *r)
+void gw_queue_push_front(glia_route *r, greq *q)
 {
-	for (glia_backend *b = r->backends; b; b = b->next)
-		if (!b->draining && !b->broken)
-			return 1;
+	q->next = r->queue_head;
+	q->queued = 1;
+	r->queue_head = q;
+	if (!r->queue_tail)
+		r->queue_tail = q;
+	r->queued++;
+}
+
+/* A connect that failed (refused, no such socket) never delivered the
+ * request: it is sent again, to another backend, up to this many times. */
+#define MAX_UNDELIVERED 8
+/* "Overloaded" answers of workers that other gateways fill too. */
+#define MAX_OVERLOAD_RETRIES 1000
+
+void gw_request_failed(greq *q, glia_backend *b, int delivered, int got_bytes,
+                       const char *why)
+{
+	glia_route *r = q->route;
+	int alive = q->client && r && !r->removed;
+	if (alive && !delivered && q->undelivered < MAX_UNDELIVERED) {
+		q->undelivered++;
+		gw_queue_push_front(r, q);
+		return;
+	}
+	if (alive && !got_bytes && q->retries == 0) {
+		/* The replica died or closed before answering: the request
+		 * may have run (docs/http.md, "Retries"); it is sent once
+		 * more, elsewhere. */
+		q->retries++;
+		r->stats.retries++;
+		gw_queue_push_front(r, q);
+		return;
+	}
+	char msg[256];
+	snprintf(msg, sizeof msg, "replica failed: %s", why);
+	gw_req_fail(q, 500, msg);
+}
+
+int gw_request_answered(greq *q, glia_backend *b, const glia_http_msg *m)
+{
+	glia_route *r = q->route;
+	if (m->status == 503 && q->client && !r->removed &&
+	    q->overload_retries < MAX_OVERLOAD_RETRIES &&
+	    glia_http_msg_header(m, "X-Glia-Overloaded")) {
+		/* A worker shared with other gateways is full, or draining:
+		 * the request did not run there; it waits for room. */
+		q->overload_retries++;
+		q->avoid = b;
+		gw_queue_push_front(r, q);
+		return 1;
+	}
+	gw_account(r, m->status, q->start, q->id, m->body, m->body_len);
+	gw_access_line(r, q, m->status, m->body_len, glia_now() - q->start);
+	observe_predict_time(r, m);
+	observe_prediction(r, m);
+	observe_batch_size(r, m);
+	if (q->client)
+		answer_client(q, m);
+	gw_req_release(q);
 	return 0;
 }
 
-static void dispatch(glia_route *r)
+/* Headers of a replica's answer not passed on to the client. A relay (a
+ * worker's front) passes the X-Glia-* lines on to the gateway before it. */
+static int skip_upstream_header(const char *name, int relay)
 {
-	while (r->queue_head) {
-		glia_backend *b = pick_backend(r);
-		if (!b)
-			return;
-		greq *q = queue_pop(r);
-		req_send(q, b);
-	}
-}
-
-static glia_backend *backend_create(glia_route *r, const char *socket_path,
-				    int port, int slots)
-{
-	glia_backend *b = glia_calloc(1, sizeof *b);
-	b->route = r;
-	b->socket_path = socket_path ? glia_strdup(socket_path) : NULL;
-	b->port = port;
-	b->slots = slots > 0 ? slots : 1;
-	b->next = r->backends;
-	r->backends = b;
-	r->refs++;
-	dispatch(r);
-	return b;
-}
-
-static void backend_unlink(glia_backend *b)
-{
-	glia_route *r = b->route;
-	for (glia_backend **pp = &r->backends; *pp; pp = &(*pp)->next) {
-		if (*pp == b) {
-			*pp = b->next;
-			break;
-		}
-	}
-}
-
-glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
-			       int slots)
-{
-	return backend_create(r, socket_path, 0, slots);
-}
-
-glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots)
-{
-	return backend_create(r, NULL, port, slots);
-}
-
-void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
-{
-	b->draining = 1;
-	b->drained = done;
-	b->drained_arg = arg;
-	backend_maybe_drained(b);
-}
-
-int glia_backend_in_flight(const glia_backend *b)
-{
-	return b->in_flight;
-}
-
-void glia_backend_counts(const glia_backend *b, uint64_t *answered,
-			 uint64_t *failed)
-{
-	*answered = b->answered;
-	*failed = b->failed;
-}
-
-/* ---- upstream connections ------------------------------------------- */
-
-static void upconn_free_cb(uv_handle_t *h)
-{
-	upconn *u = h->data;
-	glia_http_parser_free(u->parser);
-	free(u);
-}
-
-static void upconn_unlink(upconn *u)
-{
-	glia_backend *b = u->be;
-	if (!b)
-		return;
-	for (upconn **pp = &b->idle; *pp; pp = &(*pp)->next_idle) {
-		if (*pp == u) {
-			*pp = u->next_idle;
-			break;
-		}
-	}
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		b->conns = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
-	u->prev = u->next = NULL;
-	u->be = NULL;
-}
-
-static void upconn_close(upconn *u)
-{
-	if (u->closing)
-		return;
-	u->closing = 1;
-	if (u->deferred)
-		u->deferred->u = NULL;
-	upconn_unlink(u);
-	uv_close(&u->h.handle, upconn_free_cb);
-}
-
-/* The upstream connection failed while q was on it. */
-static void upstream_failed(upconn *u, const char *why)
-{
-	greq *q = u->req;
-	glia_backend *b = u->be;
-	int got = u->got_bytes;
-	u->req = NULL;
-	upconn_close(u);
-	if (!q)
-		return;
-	q->up = NULL;
-	glia_route *r = q->route;
-	r->refs++; /* freeing b below may drop the last other reference */
-	/* A fresh connection that fails says the process is gone: do not send
-	 * the retry there. A pooled one may just have been closed by a live
-	 * server (keep-alive timeout), which says nothing about it. */
-	if (!got && b && !u->reused)
-		b->broken = 1;
-	backend_done(b);
-	if (!got && q->retries == 0 && q->client && r && !r->removed) {
-		/* The replica died or closed before answering: the request
-		 * was not processed, so try once more elsewhere. */
-		q->retries++;
-		r->stats.retries++;
-		queue_push(r, q);
-		dispatch(r);
-	} else {
-		char msg[256];
-		snprintf(msg, sizeof msg, "replica failed: %s", why);
-		req_fail(q, 500, msg);
-	}
-	dispatch(r);
-	route_unref(r);
-}
-
-static int skip_upstream_header(const char *name)
-{
-	static const char *hop[] = {"connection", "keep-alive",
-				    "transfer-encoding", "content-length",
-				    "x-request-id", "date", "server",
-				    "x-glia-predict-time", "x-glia-prediction",
-				    "x-glia-batch-size"};
+	if (relay && strncasecmp(name, "x-glia-", 7) == 0)
+		return strcasecmp(name, "x-glia-overloaded") == 0;
+	static const char *hop[] = {"connection",
+	                            "keep-alive",
+	                            "transfer-encoding",
+	                            "content-length",
+	                            "x-request-id",
+	                            "date",
+	                            "server",
+	                            "x-glia-predict-time",
+	                            "x-glia-prediction",
+	                            "x-glia-batch-size",
+	                            "x-glia-overloaded"};
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
@@ -532,7 +313,7 @@ static void count_class(glia_prediction_stats *ps, const char *text)
 	char label[sizeof ps->classes[0].label];
 	size_t n = strlen(text);
 	if (n >= sizeof label) { /* longer labels are kept cut, at a
-				    character boundary */
+		                    character boundary */
 		n = sizeof label - 1;
 		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 			n--;
@@ -625,7 +406,7 @@ static void answer_client(greq *q, const glia_http_msg *m)
 	glia_buf_puts(out, "\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
-		if (skip_upstream_header(h->name))
+		if (skip_upstream_header(h->name, q->gw->relay != NULL))
 			continue;
 		glia_buf_append(out, h->name, h->name_len);
 		glia_buf_puts(out, ": ");
@@ -637,260 +418,6 @@ static void answer_client(greq *q, const glia_http_msg *m)
 	glia_httpd_finish(q->client, 1);
 }
 
-static void upstream_complete(upconn *u)
-{
-	greq *q = u->req;
-	const glia_http_msg *m = glia_http_parser_msg(u->parser);
-	glia_backend *b = u->be;
-	int keep = m->keep_alive && b && !b->draining;
-	glia_route *r = q->route;
-	r->refs++;
-	account(r, m->status, q->start, q->id, m->body, m->body_len);
-	access_line(r, q, m->status, m->body_len, glia_now() - q->start);
-	observe_predict_time(r, m);
-	observe_prediction(r, m);
-	observe_batch_size(r, m);
-	if (b) {
-		b->answered++;
-		b->failed += m->status >= 500;
-	}
-	if (q->client)
-		answer_client(q, m);
-	u->req = NULL;
-	q->up = NULL;
-	req_release(q);
-	glia_http_parser_reset(u->parser);
-	u->got_bytes = 0;
-	if (keep) {
-		u->next_idle = b->idle;
-		b->idle = u;
-	} else {
-		upconn_close(u);
-	}
-	backend_done(b);
-	dispatch(r);
-	route_unref(r);
-}
-
-static void up_alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
-{
-	upconn *u = h->data;
-	buf->base = u->gw->upbuf;
-	buf->len = sizeof u->gw->upbuf;
-}
-
-/* The answer to a timed-out request arrived (or the connection ended): only
- * now is the replica's slot free again. */
-static void abandoned_done(upconn *u, int reusable)
-{
-	glia_backend *b = u->be;
-	u->abandoned = 0;
-	glia_http_parser_reset(u->parser);
-	u->got_bytes = 0;
-	if (!b) {
-		upconn_close(u);
-		return;
-	}
-	glia_route *r = b->route;
-	r->refs++;
-	if (reusable && !b->draining) {
-		u->next_idle = b->idle;
-		b->idle = u;
-	} else {
-		upconn_close(u);
-	}
-	backend_done(b);
-	dispatch(r);
-	route_unref(r);
-}
-
-static void abandoned_read(upconn *u, ssize_t n, const uv_buf_t *buf)
-{
-	size_t used;
-	if (n < 0) {
-		abandoned_done(u, 0);
-		return;
-	}
-	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
-	if (rc == GLIA_HTTP_ERROR)
-		abandoned_done(u, 0);
-	else if (rc == GLIA_HTTP_DONE)
-		abandoned_done(u, glia_http_parser_msg(u->parser)->keep_alive);
-}
-
-static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-	upconn *u = st->data;
-	if (n == 0)
-		return;
-	if (u->abandoned) {
-		abandoned_read(u, n, buf);
-		return;
-	}
-	if (!u->req) {
-		/* An idle connection: EOF or junk means it is done. */
-		upconn_close(u);
-		return;
-	}
-	if (n < 0) {
-		if (n == UV_EOF &&
-		    glia_http_parser_eof(u->parser) == GLIA_HTTP_DONE) {
-			upstream_complete(u);
-			return;
-		}
-		upstream_failed(u, n == UV_EOF ? "connection closed"
-					       : uv_strerror((int)n));
-		return;
-	}
-	u->got_bytes = 1;
-	size_t used;
-	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
-	if (rc == GLIA_HTTP_ERROR)
-		upstream_failed(u, glia_http_parser_error_message(u->parser));
-	else if (rc == GLIA_HTTP_DONE)
-		upstream_complete(u);
-}
-
-static void up_write_cb(uv_write_t *w, int status)
-{
-	upconn *u = w->data;
-	if (status < 0 && !u->closing && u->req)
-		upstream_failed(u, uv_strerror(status));
-}
-
-static void upconn_write(upconn *u)
-{
-	greq *q = u->req;
-	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
-	/* Written at once when the socket takes it (the usual case): no write
-	 * request, so libuv makes no epoll_ctl for it. */
-	int n = uv_try_write(&u->h.stream, &b, 1);
-	if (n == (int)b.len)
-		return;
-	if (n > 0) {
-		b.base += n;
-		b.len -= (size_t)n;
-	} else if (n != UV_EAGAIN) {
-		upstream_failed(u, uv_strerror(n));
-		return;
-	}
-	u->wreq.data = u;
-	int rc = uv_write(&u->wreq, &u->h.stream, &b, 1,
-			  up_write_cb);
-	if (rc < 0)
-		upstream_failed(u, uv_strerror(rc));
-}
-
-static void up_connect_cb(uv_connect_t *c, int status)
-{
-	upconn *u = c->data;
-	if (u->closing)
-		return;
-	if (status < 0) {
-		upstream_failed(u, uv_strerror(status));
-		return;
-	}
-	u->connected = 1;
-	uv_read_start(&u->h.stream, up_alloc_cb, up_read_cb);
-	if (u->req)
-		upconn_write(u);
-}
-
-static void deferred_free(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void deferred_connect_error(uv_idle_t *h)
-{
-	struct deferred_error *d = h->data;
-	uv_idle_stop(h);
-	uv_close((uv_handle_t *)h, deferred_free);
-	if (d->u) {
-		d->u->deferred = NULL;
-		up_connect_cb(&d->u->creq, d->error);
-	}
-}
-
-static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
-{
-	upconn *u = glia_calloc(1, sizeof *u);
-	u->gw = gw;
-	glia_http_limits lim = {64 * 1024, gw->opt.max_response_bytes};
-	u->h.handle.data = u;
-	u->be = b;
-	u->parser = glia_http_parser_new(GLIA_HTTP_RESPONSE, &lim);
-	u->next = b->conns;
-	if (b->conns)
-		b->conns->prev = u;
-	b->conns = u;
-	u->creq.data = u;
-	if (b->socket_path) {
-		uv_pipe_init(gw->loop, &u->h.pipe, 0);
-		u->h.handle.data = u;
-		uv_pipe_connect(&u->creq, &u->h.pipe, b->socket_path,
-				up_connect_cb);
-		return u;
-	}
-	struct sockaddr_in addr;
-	uv_ip4_addr("127.0.0.1", b->port, &addr);
-	uv_tcp_init(gw->loop, &u->h.tcp);
-	u->h.handle.data = u;
-	uv_tcp_nodelay(&u->h.tcp, 1);
-	int rc = uv_tcp_connect(&u->creq, &u->h.tcp, (struct sockaddr *)&addr,
-				up_connect_cb);
-	if (rc < 0) {
-		/* Reported like a refused connection, from the loop. */
-		struct deferred_error *d = glia_calloc(1, sizeof *d);
-		d->u = u;
-		d->error = rc;
-		u->deferred = d;
-		uv_idle_init(gw->loop, &d->idle);
-		d->idle.data = d;
-		uv_idle_start(&d->idle, deferred_connect_error);
-	}
-	return u;
-}
-
-static void req_send(greq *q, glia_backend *b)
-{
-	b->in_flight++;
-	b->route->in_flight++;
-	upconn *u = b->idle;
-	if (u) {
-		b->idle = u->next_idle;
-		u->next_idle = NULL;
-		u->reused = 1;
-	} else {
-		u = upconn_new(q->gw, b);
-	}
-	u->req = q;
-	q->up = u;
-	if (u->connected)
-		upconn_write(u);
-}
-
-void glia_backend_free(glia_backend *b)
-{
-	glia_route *r = b->route;
-	b->drained = NULL;
-	backend_unlink(b);
-	while (b->conns) {
-		upconn *u = b->conns;
-		if (u->req) {
-			upstream_failed(u, "replica stopped");
-		} else {
-			if (u->abandoned)
-				backend_done(b);
-			upconn_close(u);
-		}
-	}
-	free(b->socket_path);
-	free(b);
-	dispatch(r);
-	route_unref(r);
-}
-
 /* ---- client side ----------------------------------------------------- */
 
 static void req_timeout_cb(uv_timer_t *t)
@@ -898,28 +425,16 @@ static void req_timeout_cb(uv_timer_t *t)
 	greq *q = t->data;
 	glia_route *r = q->route;
 	r->refs++;
-	if (q->queued) {
+	if (q->queued)
 		queue_remove(r, q);
-	} else if (q->up) {
-		upconn *u = q->up;
-		u->req = NULL;
-		q->up = NULL;
-		if (u->connected) {
-			/* The replica is still working on it: its slot stays
-			 * taken until the late answer arrives. */
-			u->abandoned = 1;
-		} else {
-			glia_backend *b = u->be;
-			upconn_close(u); /* never sent */
-			backend_done(b);
-		}
-	}
+	else
+		gw_upstream_abandon(q);
 	char msg[160];
 	snprintf(msg, sizeof msg, "request timed out after %.3gs",
-		 (double)r->timeout_ms / 1000.0);
-	req_fail(q, 504, msg);
-	dispatch(r);
-	route_unref(r);
+	         (double)r->timeout_ms / 1000.0);
+	gw_req_fail(q, 504, msg);
+	gw_dispatch(r);
+	gw_route_unref(r);
 }
 
 static void client_gone(glia_httpd_conn *c, void *owner)
@@ -929,7 +444,7 @@ static void client_gone(glia_httpd_conn *c, void *owner)
 	if (q->queued) {
 		glia_route *r = q->route;
 		queue_remove(r, q);
-		req_release(q);
+		gw_req_release(q);
 	}
 	/* in flight: the answer is read and dropped, keeping the
 	 * connection usable. */
@@ -967,35 +482,27 @@ static void make_request_id(glia_gateway *gw, char *out)
 	x *= 0xBF58476D1CE4E5B9ULL;
 	x ^= x >> 27;
 	snprintf(out, REQUEST_ID_MAX, "%016llx%08llx", (unsigned long long)x,
-		 (unsigned long long)(gw->rid_counter & 0xffffffffULL));
+	         (unsigned long long)(gw->rid_counter & 0xffffffffULL));
 }
 
 /* Hop-by-hop headers, ours (X-Request-ID is set anew) and X-Glia-*: only
  * the gateway speaks those to replicas. */
-static int skip_client_header(const char *name)
+static int skip_client_header(const char *name, int relay)
 {
-	static const char *hop[] = {"connection", "keep-alive",
-				    "content-length", "transfer-encoding",
-				    "x-request-id", "expect", "upgrade",
-				    "te", "proxy-connection"};
+	static const char *hop[] = {
+	    "connection",        "keep-alive",   "content-length",
+	    "transfer-encoding", "x-request-id", "expect",
+	    "upgrade",           "te",           "proxy-connection"};
 	if (strncasecmp(name, "x-glia-", 7) == 0)
-		return 1;
+		return !relay;
 	for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
 		if (strcasecmp(name, hop[i]) == 0)
 			return 1;
 	return 0;
 }
 
-/* How a request is forwarded: the path the replica sees, and for the
- * inference protocols the method and the X-Glia-* lines that name them. */
-typedef struct forward {
-	const char *path;   /* "" means "/" */
-	const char *method; /* NULL: the client's */
-	const char *extra;  /* header lines, or NULL */
-} forward;
-
 static void build_upstream_request(greq *q, const glia_http_msg *m,
-				   const forward *f)
+                                   const forward *f)
 {
 	glia_buf *o = &q->upreq;
 	glia_buf_reset(o);
@@ -1011,7 +518,7 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 		glia_buf_puts(o, "Host: localhost\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
-		if (skip_client_header(h->name))
+		if (skip_client_header(h->name, q->gw->relay != NULL))
 			continue;
 		glia_buf_append(o, h->name, h->name_len);
 		glia_buf_puts(o, ": ");
@@ -1034,9 +541,8 @@ static int overloaded(const glia_route *r)
 /* Queues a request for r's replicas (or answers 503 at once). */
 /* A request for r, built from m and f, its timeout running; the caller
  * sets the client (or none) and queues it. */
-static greq *req_start(glia_gateway *gw, glia_route *r,
-		       const glia_http_msg *m, const forward *f,
-		       const char *id, const char *peer)
+static greq *req_start(glia_gateway *gw, glia_route *r, const glia_http_msg *m,
+                       const forward *f, const char *id, const char *peer)
 {
 	greq *q = req_new(gw);
 	q->route = r;
@@ -1051,19 +557,19 @@ static greq *req_start(glia_gateway *gw, glia_route *r,
 	build_upstream_request(q, m, f);
 	if (r->timeout_ms > 0)
 		uv_timer_start(&q->timer, req_timeout_cb,
-			       (uint64_t)r->timeout_ms, 0);
+		               (uint64_t)r->timeout_ms, 0);
 	return q;
 }
 
-static void route_request(glia_gateway *gw, glia_httpd_conn *c,
-			  const glia_http_msg *m, glia_route *r,
-			  const forward *f, const char *id)
+void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
+                      const glia_http_msg *m, glia_route *r, const forward *f,
+                      const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
-	id_header(extra, sizeof extra, id);
-	if (r->unavailable && !has_backend(r)) {
-		account(r, 503, glia_now(), id, r->unavailable,
-			strlen(r->unavailable));
+	gw_id_header(extra, sizeof extra, id);
+	if (r->unavailable && !gw_has_backend(r)) {
+		gw_account(r, 503, glia_now(), id, r->unavailable,
+		           strlen(r->unavailable));
 		r->stats.rejected_unavailable++;
 		strcat(extra, "Retry-After: 5\r\n");
 		glia_httpd_respond_error(c, 503, r->unavailable, extra);
@@ -1071,29 +577,27 @@ static void route_request(glia_gateway *gw, glia_httpd_conn *c,
 	}
 	if (overloaded(r)) {
 		static const char why[] = "overloaded";
-		account(r, 503, glia_now(), id, why, sizeof why - 1);
+		gw_account(r, 503, glia_now(), id, why, sizeof why - 1);
 		r->stats.rejected_overloaded++;
 		strcat(extra, "Retry-After: 1\r\n");
+		if (gw->relay) /* the gateway before it tries elsewhere */
+			strcat(extra, "X-Glia-Overloaded: 1\r\n");
 		glia_httpd_respond_error(
-			c, 503, "overloaded: too many requests in flight",
-			extra);
+		    c, 503, "overloaded: too many requests in flight", extra);
 		return;
 	}
 	greq *q = req_start(gw, r, m, f, id, glia_httpd_peer(c));
 	q->client = c;
 	glia_httpd_set_owner(c, client_gone, q);
-	queue_push(r, q);
-	if (!has_backend(r) && r->on_demand)
+	gw_queue_push(r, q);
+	if (!gw_has_backend(r) && r->on_demand)
 		r->on_demand(r->demand_arg);
-	dispatch(r);
+	gw_dispatch(r);
 }
 
 /* ---- TrafficSplitter ----------------------------------------------------- */
 
-static void respond_err(glia_httpd_conn *c, int status, const char *msg,
-			const char *id);
-
-static glia_route *route_by_name(glia_gateway *gw, const char *api)
+glia_route *gw_route_by_name(glia_gateway *gw, const char *api)
 {
 	for (glia_route *r = gw->routes; r; r = r->next_route)
 		if (strcmp(r->api_name, api) == 0 && !r->n_split)
@@ -1103,16 +607,16 @@ static glia_route *route_by_name(glia_gateway *gw, const char *api)
 
 /* A route can answer: it has a backend, or (a splitter) every API it
  * sends requests to has one. */
-static int route_ready(glia_gateway *gw, glia_route *r)
+int gw_route_ready(glia_gateway *gw, glia_route *r)
 {
 	if (!r->n_split)
-		return has_backend(r);
+		return gw_has_backend(r);
 	for (size_t i = 0; i < r->n_split; i++) {
 		const split_target *t = &r->split[i];
 		glia_route *to = t->shadow || t->weight <= 0
-					 ? NULL
-					 : route_by_name(gw, t->api);
-		if (!t->shadow && t->weight > 0 && (!to || !has_backend(to)))
+		                     ? NULL
+		                     : gw_route_by_name(gw, t->api);
+		if (!t->shadow && t->weight > 0 && (!to || !gw_has_backend(to)))
 			return 0;
 	}
 	return 1;
@@ -1142,20 +646,21 @@ static split_target *split_pick(glia_route *r)
 /* A copy of the request for the shadow API: no client waits for it; it
  * is dropped (not queued) when the shadow cannot take it now. */
 static void shadow_request(glia_gateway *gw, const glia_http_msg *m,
-			   glia_route *r, const forward *f, const char *id)
+                           glia_route *r, const forward *f, const char *id)
 {
-	if (!has_backend(r) || overloaded(r))
+	if (!gw_has_backend(r) || overloaded(r))
 		return;
-	queue_push(r, req_start(gw, r, m, f, id, "shadow"));
-	dispatch(r);
+	gw_queue_push(r, req_start(gw, r, m, f, id, "shadow"));
+	gw_dispatch(r);
 }
 
-static void send_shadow(glia_gateway *gw, const glia_http_msg *m,
-			glia_route *r, const forward *f, const char *id)
+static void send_shadow(glia_gateway *gw, const glia_http_msg *m, glia_route *r,
+                        const forward *f, const char *id)
 {
 	for (size_t i = 0; i < r->n_split; i++) {
 		split_target *t = &r->split[i];
-		glia_route *to = t->shadow ? route_by_name(gw, t->api) : NULL;
+		glia_route *to =
+		    t->shadow ? gw_route_by_name(gw, t->api) : NULL;
 		if (to) {
 			t->requests++;
 			shadow_request(gw, m, to, f, id);
@@ -1164,18 +669,18 @@ static void send_shadow(glia_gateway *gw, const glia_http_msg *m,
 }
 
 /* The API a splitter's request goes to, or NULL after answering 503. */
-static glia_route *split_target_route(glia_gateway *gw, glia_httpd_conn *c,
-				      glia_route *r, const char *id)
+glia_route *gw_split_target_route(glia_gateway *gw, glia_httpd_conn *c,
+                                  glia_route *r, const char *id)
 {
 	split_target *t = split_pick(r);
-	glia_route *to = t ? route_by_name(gw, t->api) : NULL;
+	glia_route *to = t ? gw_route_by_name(gw, t->api) : NULL;
 	if (!to) {
 		char msg[200];
 		snprintf(msg, sizeof msg,
-			 "traffic splitter %s: API %s is not deployed",
-			 r->api_name, t ? t->api : "?");
-		account(r, 503, glia_now(), id, msg, strlen(msg));
-		respond_err(c, 503, msg, id);
+		         "traffic splitter %s: API %s is not deployed",
+		         r->api_name, t ? t->api : "?");
+		gw_account(r, 503, glia_now(), id, msg, strlen(msg));
+		gw_respond_err(c, 503, msg, id);
 		return NULL;
 	}
 	t->requests++;
@@ -1183,223 +688,25 @@ static glia_route *split_target_route(glia_gateway *gw, glia_httpd_conn *c,
 }
 
 static void split_request(glia_gateway *gw, glia_httpd_conn *c,
-			  const glia_http_msg *m, glia_route *r,
-			  const forward *f, const char *id)
+                          const glia_http_msg *m, glia_route *r,
+                          const forward *f, const char *id)
 {
-	glia_route *to = split_target_route(gw, c, r, id);
+	glia_route *to = gw_split_target_route(gw, c, r, id);
 	if (!to)
 		return;
 	send_shadow(gw, m, r, f, id);
-	route_request(gw, c, m, to, f, id);
-}
-
-/* ---- /metrics ----------------------------------------------------------- */
-
-static void api_label(glia_buf *out, const glia_route *r, const char *extra)
-{
-	glia_buf_reset(out);
-	glia_buf_puts(out, "api=\"");
-	glia_metrics_escape(out, r->api_name);
-	glia_buf_puts(out, "\"");
-	if (extra)
-		glia_buf_puts(out, extra);
-}
-
-static void metrics_requests(glia_gateway *gw, glia_buf *out, glia_buf *lab)
-{
-	glia_metrics_header(out, "glia_requests_total", "counter",
-			    "Requests answered, by API and status code.");
-	for (glia_route *r = gw->routes; r; r = r->next_route)
-		for (int code = 100; code < 600; code++) {
-			if (!r->stats.codes[code])
-				continue;
-			char extra[32];
-			snprintf(extra, sizeof extra, ",code=\"%d\"", code);
-			api_label(lab, r, extra);
-			glia_metrics_sample(out, "glia_requests_total",
-					    lab->data,
-					    (double)r->stats.codes[code]);
-		}
-	glia_metrics_header(out, "glia_request_duration_seconds", "histogram",
-			    "Time from a request's arrival to its answer.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		api_label(lab, r, NULL);
-		glia_metrics_histogram(out, "glia_request_duration_seconds",
-				       lab->data, &r->stats.duration);
-	}
-	glia_metrics_header(out, "glia_predict_duration_seconds", "histogram",
-			    "Time inside the predictor, as replicas report it.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		api_label(lab, r, NULL);
-		glia_metrics_histogram(out, "glia_predict_duration_seconds",
-				       lab->data, &r->stats.predict);
-	}
-	glia_metrics_header(out, "glia_batch_size", "histogram",
-			    "Requests per predict call with "
-			    "server_side_batching.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		if (!r->stats.batch.count)
-			continue;
-		api_label(lab, r, NULL);
-		glia_metrics_size_histogram(out, "glia_batch_size", lab->data,
-					    &r->stats.batch);
-	}
-}
-
-/* TrafficSplitters: requests each sent to each of its APIs. */
-static void metrics_split(glia_gateway *gw, glia_buf *out, glia_buf *lab)
-{
-	glia_metrics_header(out, "glia_split_requests_total", "counter",
-			    "Requests a TrafficSplitter sent to each of its "
-			    "APIs (copies, for the shadow).");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		for (size_t i = 0; i < r->n_split; i++) {
-			api_label(lab, r, ",target=\"");
-			glia_metrics_escape(lab, r->split[i].api);
-			glia_buf_puts(lab, "\"");
-			glia_metrics_sample(out, "glia_split_requests_total",
-					    lab->data,
-					    (double)r->split[i].requests);
-		}
-	}
-}
-
-static void metrics_load(glia_gateway *gw, glia_buf *out, glia_buf *lab)
-{
-	metrics_split(gw, out, lab);
-	glia_metrics_header(out, "glia_in_flight_requests", "gauge",
-			    "Requests in glia now, running or queued (what "
-			    "the autoscaler follows).");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		api_label(lab, r, NULL);
-		glia_metrics_sample(out, "glia_in_flight_requests", lab->data,
-				    r->in_flight + r->queued);
-	}
-	glia_metrics_header(out, "glia_queued_requests", "gauge",
-			    "Requests waiting in the gateway for a replica.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		api_label(lab, r, NULL);
-		glia_metrics_sample(out, "glia_queued_requests", lab->data,
-				    r->queued);
-	}
-	glia_metrics_header(out, "glia_rejected_requests_total", "counter",
-			    "Requests glia answered itself with 503 or 504, by "
-			    "reason.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		static const char *reasons[] = {"overloaded", "unavailable",
-						"timeout"};
-		uint64_t n[] = {r->stats.rejected_overloaded,
-				r->stats.rejected_unavailable,
-				r->stats.rejected_timeout};
-		for (int i = 0; i < 3; i++) {
-			char extra[48];
-			snprintf(extra, sizeof extra, ",reason=\"%s\"",
-				 reasons[i]);
-			api_label(lab, r, extra);
-			glia_metrics_sample(out, "glia_rejected_requests_total",
-					    lab->data, (double)n[i]);
-		}
-	}
-}
-
-static void metrics_predictions(glia_gateway *gw, glia_buf *out,
-				glia_buf *lab)
-{
-	glia_metrics_header(out, "glia_prediction_class_total", "counter",
-			    "Predicted classes of APIs with monitoring "
-			    "model_type classification.");
-	for (glia_route *r = gw->routes; r; r = r->next_route) {
-		const glia_prediction_stats *ps = &r->stats.predictions;
-		for (size_t i = 0; i <= GLIA_MAX_CLASSES; i++) {
-			if (i >= ps->n_classes && i != GLIA_MAX_CLASSES)
-				continue;
-			if (!ps->classes[i].count)
-				continue;
-			api_label(lab, r, ",class=\"");
-			glia_metrics_escape(lab, ps->classes[i].label);
-			glia_buf_puts(lab, "\"");
-			glia_metrics_sample(out, "glia_prediction_class_total",
-					    lab->data,
-					    (double)ps->classes[i].count);
-		}
-	}
-	/* glia_prediction_value is a summary without quantiles (its _sum and
-	 * _count); min and max are gauges of their own. */
-	static const char *const families[] = {"glia_prediction_value",
-					       "glia_prediction_value_min",
-					       "glia_prediction_value_max"};
-	static const char *const types[] = {"summary", "gauge", "gauge"};
-	static const char *const helps[] = {
-		"Predicted values (monitoring model_type regression).",
-		"Smallest predicted value (monitoring model_type regression).",
-		"Largest predicted value (monitoring model_type regression)."};
-	static const char *const names[] = {
-		"glia_prediction_value_sum", "glia_prediction_value_count",
-		"glia_prediction_value_min", "glia_prediction_value_max"};
-	static const int family_of[] = {0, 0, 1, 2};
-	for (int k = 0; k < 4; k++) {
-		if (k != 1)
-			glia_metrics_header(out, families[family_of[k]],
-					    types[family_of[k]],
-					    helps[family_of[k]]);
-		for (glia_route *r = gw->routes; r; r = r->next_route) {
-			const glia_prediction_stats *ps =
-				&r->stats.predictions;
-			if (ps->type != GLIA_MONITOR_REGRESSION || !ps->count)
-				continue;
-			double v[] = {ps->sum, (double)ps->count, ps->min,
-				      ps->max};
-			api_label(lab, r, NULL);
-			glia_metrics_sample(out, names[k], lab->data, v[k]);
-		}
-	}
-}
-
-static void serve_metrics(glia_gateway *gw, glia_httpd_conn *c,
-			  const char *extra)
-{
-	glia_buf out, lab;
-	glia_buf_init(&out, 0);
-	glia_buf_init(&lab, 0);
-	glia_metrics_header(&out, "glia_build_info", "gauge",
-			    "Always 1; the version is a label.");
-	glia_metrics_sample(&out, "glia_build_info",
-			    "version=\"" GLIA_VERSION "\"", 1);
-	metrics_requests(gw, &out, &lab);
-	metrics_load(gw, &out, &lab);
-	metrics_predictions(gw, &out, &lab);
-	if (gw->metrics_cb)
-		gw->metrics_cb(gw->metrics_arg, &out);
-	glia_httpd_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-			   out.data, out.len, extra);
-	glia_buf_free(&out);
-	glia_buf_free(&lab);
-}
-
-void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
-				 void *arg)
-{
-	gw->metrics_cb = cb;
-	gw->metrics_arg = arg;
-}
-
-void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
-				    void *arg)
-{
-	gw->repository_cb = cb;
-	gw->repository_arg = arg;
+	gw_route_request(gw, c, m, to, f, id);
 }
 
 static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
-		       const glia_http_msg *m, glia_route *r,
-		       const char *rest, const char *id)
+                       const glia_http_msg *m, glia_route *r, const char *rest,
+                       const char *id)
 {
-	if (strcmp(m->method, "GET") == 0 && *rest == '\0' &&
-	    r->description) {
+	if (strcmp(m->method, "GET") == 0 && *rest == '\0' && r->description) {
 		char extra[REQUEST_ID_MAX + 64];
-		id_header(extra, sizeof extra, id);
+		gw_id_header(extra, sizeof extra, id);
 		glia_httpd_respond(c, 200, "application/json", r->description,
-				   strlen(r->description), extra);
+		                   strlen(r->description), extra);
 		return;
 	}
 	forward f = {rest, NULL, NULL};
@@ -1407,254 +714,72 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		split_request(gw, c, m, r, &f, id);
 		return;
 	}
-	route_request(gw, c, m, r, &f, id);
+	gw_route_request(gw, c, m, r, &f, id);
 }
 
-/* ---- inference protocols (docs/protocols.md) ----------------------------
- * Open Inference Protocol V2 under /v2 and TF Serving / KServe V1 under
- * /v1/models. A model name is an API name, or <api>.<model>. Health and
- * readiness are answered here; infer, metadata and predict go to a replica
- * with X-Glia-Protocol naming what the worker must decode. */
-
-static glia_route *route_by_model(glia_gateway *gw, const char *model)
-{
-	size_t n = strcspn(model, ".");
-	for (glia_route *r = gw->routes; r; r = r->next_route)
-		if (strlen(r->api_name) == n &&
-		    strncmp(r->api_name, model, n) == 0)
-			return r;
-	return NULL;
-}
-
-static void respond_err(glia_httpd_conn *c, int status, const char *msg,
-			const char *id);
-
-/* The route serving model, or NULL after answering 404. */
-static glia_route *route_or_404(glia_gateway *gw, glia_httpd_conn *c,
-				const char *model, const char *id)
-{
-	glia_route *r = route_by_model(gw, model);
-	if (!r) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "model '%s' not found", model);
-		respond_err(c, 404, msg, id);
-	}
-	return r;
-}
-
-static void respond_json(glia_httpd_conn *c, int status, const char *body,
-			 const char *id)
+void gw_respond_json(glia_httpd_conn *c, int status, const char *body,
+                     const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
-	id_header(extra, sizeof extra, id);
+	gw_id_header(extra, sizeof extra, id);
 	glia_httpd_respond(c, status, "application/json", body, strlen(body),
-			   extra);
+	                   extra);
 }
 
-static void respond_err(glia_httpd_conn *c, int status, const char *msg,
-			const char *id)
+void gw_respond_err(glia_httpd_conn *c, int status, const char *msg,
+                    const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
-	id_header(extra, sizeof extra, id);
+	gw_id_header(extra, sizeof extra, id);
 	glia_httpd_respond_error(c, status, msg, extra);
 }
 
-/* Model names and versions: letters, digits, '.', '_' and '-' only (they
- * are echoed into JSON and headers). */
-static int safe_name(const char *s)
+/* Relay mode (a worker's front, `glia worker --api`): every request goes
+ * to the one route as it came, with the X-Glia-* lines the gateway before
+ * it wrote; /healthz says whether the replica is ready; while draining
+ * every request is refused with X-Glia-Overloaded, so that gateway sends
+ * it elsewhere. */
+static void relay_request(glia_gateway *gw, glia_httpd_conn *c,
+                          const glia_http_msg *m, const char *id,
+                          const char *extra)
 {
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
-			return 0;
-	return 1;
-}
-
-/* A model path "<m>[/versions/<v>]<tail>" split in place into its parts;
- * model and version are copied (bounded). 0, or -1 when malformed. */
-static int split_model_path(const char *p, char *model, size_t mlen,
-			    char *version, size_t vlen, const char **tail,
-			    const char *stops)
-{
-	size_t n = strcspn(p, stops);
-	if (n == 0 || n >= mlen)
-		return -1;
-	memcpy(model, p, n);
-	model[n] = '\0';
-	p += n;
-	version[0] = '\0';
-	if (strncmp(p, "/versions/", 10) == 0) {
-		p += 10;
-		n = strcspn(p, stops);
-		if (n == 0 || n >= vlen)
-			return -1;
-		memcpy(version, p, n);
-		version[n] = '\0';
-		p += n;
-	}
-	*tail = p;
-	return safe_name(model) && safe_name(version) ? 0 : -1;
-}
-
-static void forward_protocol(glia_gateway *gw, glia_httpd_conn *c,
-			     const glia_http_msg *m, glia_route *r,
-			     const char *protocol, const char *method,
-			     const char *model, const char *version,
-			     const char *id)
-{
-	if (r->n_split) { /* a TrafficSplitter: one of its APIs answers */
-		r = split_target_route(gw, c, r, id);
-		if (!r)
-			return;
-	}
-	char extra[512];
-	int n = snprintf(extra, sizeof extra,
-			 "X-Glia-Protocol: %s\r\nX-Glia-Model: %s\r\n",
-			 protocol, model);
-	if (*version && n > 0 && (size_t)n < sizeof extra)
-		snprintf(extra + n, sizeof extra - (size_t)n,
-			 "X-Glia-Model-Version: %s\r\n", version);
-	forward f = {"/", method, extra};
-	if (r->passthrough) /* a command server speaks the protocol itself */
-		f.path = m->path;
-	route_request(gw, c, m, r, &f, id);
-}
-
-static void respond_value(glia_httpd_conn *c, int status, json_t *v,
-			  const char *id)
-{
-	char *text = json_dumps(v, JSON_COMPACT);
-	respond_json(c, status, text ? text : "{}", id);
-	free(text);
-	json_decref(v);
-}
-
-/* POST /v2/repository/index {"ready": bool}? and
- * POST /v2/repository/models/<m>/load|unload. */
-static void handle_repository(glia_gateway *gw, glia_httpd_conn *c,
-			      const glia_http_msg *m, const char *id)
-{
-	const char *p = m->path + strlen("/v2/repository");
-	char model[128], version[64];
-	const char *tail;
-	int status = 404;
-	if (strcmp(m->method, "POST") != 0 || !gw->repository_cb) {
-		respond_err(c, 404, "no such OIP route", id);
-		return;
-	}
-	if (strcmp(p, "/index") == 0) {
-		json_t *body = m->body_len ? json_loadb(m->body, m->body_len,
-							0, NULL)
-					   : json_object();
-		if (!json_is_object(body)) {
-			json_decref(body);
-			respond_err(c, 400, "the index request must be a JSON "
-				    "object like {\"ready\": true}", id);
-			return;
-		}
-		int ready = json_is_true(json_object_get(body, "ready"));
-		json_decref(body);
-		json_t *v = gw->repository_cb(gw->repository_arg, "index",
-					      NULL, ready, &status);
-		respond_value(c, status, v, id);
-		return;
-	}
-	if (strncmp(p, "/models/", 8) != 0 ||
-	    split_model_path(p + 8, model, sizeof model, version,
-			     sizeof version, &tail, "/") < 0 ||
-	    (strcmp(tail, "/load") != 0 && strcmp(tail, "/unload") != 0)) {
-		respond_err(c, 404, "no such OIP route", id);
-		return;
-	}
-	json_t *v = gw->repository_cb(gw->repository_arg, tail + 1, model, 0,
-				      &status);
-	respond_value(c, status, v, id);
-}
-
-static void handle_v2(glia_gateway *gw, glia_httpd_conn *c,
-		      const glia_http_msg *m, const char *id)
-{
-	const char *p = m->path;
+	glia_route *r = gw->relay;
 	int get = strcmp(m->method, "GET") == 0;
-	if (strcmp(p, "/v2") == 0 && get) {
-		respond_json(c, 200,
-			     "{\"name\":\"glia\",\"version\":\"" GLIA_VERSION
-			     "\",\"extensions\":[\"binary_tensor_data\","
-			     "\"model_repository\"]}",
-			     id);
+	int ready = !gw->draining && gw_has_backend(r);
+	if (strcmp(m->path, "/healthz") == 0) {
+		static const char ok[] = "{\"status\":\"ok\"}";
+		const char *no = gw->draining ? "{\"status\":\"draining\"}"
+		                              : "{\"status\":\"starting\"}";
+		glia_httpd_respond(c, ready ? 200 : 503, "application/json",
+		                   ready ? ok : no, strlen(ready ? ok : no),
+		                   extra);
 		return;
 	}
-	if (strncmp(p, "/v2/repository/", 15) == 0) {
-		handle_repository(gw, c, m, id);
+	if (strcmp(m->path, "/livez") == 0) {
+		static const char ok[] = "{\"status\":\"ok\"}";
+		glia_httpd_respond(c, 200, "application/json", ok,
+		                   sizeof ok - 1, extra);
 		return;
 	}
-	if (strcmp(p, "/v2/health/live") == 0 && get) {
-		respond_json(c, 200, "{\"live\":true}", id);
+	if (strcmp(m->path, "/metrics") == 0 && get) {
+		gw_serve_metrics(gw, c, extra);
 		return;
 	}
-	if (strcmp(p, "/v2/health/ready") == 0 && get) {
-		respond_json(c, 200, "{\"ready\":true}", id);
+	if (gw->draining) {
+		char more[REQUEST_ID_MAX + 320];
+		snprintf(more, sizeof more,
+		         "%sRetry-After: 1\r\nX-Glia-Overloaded: 1\r\n", extra);
+		glia_httpd_respond_error(c, 503,
+		                         "draining: the replica is "
+		                         "stopping",
+		                         more);
 		return;
 	}
-	char model[128], version[64], msg[300];
-	const char *tail;
-	if (strncmp(p, "/v2/models/", 11) != 0 ||
-	    split_model_path(p + 11, model, sizeof model, version,
-			     sizeof version, &tail, "/") < 0) {
-		respond_err(c, 404, "no such OIP route", id);
-		return;
-	}
-	glia_route *r = route_or_404(gw, c, model, id);
-	if (!r)
-		return;
-	if (strcmp(tail, "/ready") == 0 && get) {
-		int ready = route_ready(gw, r);
-		snprintf(msg, sizeof msg, "{\"name\":\"%s\",\"ready\":%s}",
-			 model, ready ? "true" : "false");
-		respond_json(c, ready ? 200 : 400, msg, id);
-	} else if (strcmp(tail, "/infer") == 0 &&
-		   strcmp(m->method, "POST") == 0) {
-		forward_protocol(gw, c, m, r, "v2-infer", NULL, model, version,
-				 id);
-	} else if (*tail == '\0' && get) {
-		forward_protocol(gw, c, m, r, "v2-metadata", "GET", model,
-				 version, id);
-	} else {
-		respond_err(c, 404, "no such OIP route", id);
-	}
+	forward f = {m->path, NULL, NULL};
+	gw_route_request(gw, c, m, r, &f, id);
 }
 
-static void handle_v1(glia_gateway *gw, glia_httpd_conn *c,
-		      const glia_http_msg *m, const char *id)
-{
-	char model[128], version[64], msg[400];
-	const char *tail;
-	if (split_model_path(m->path + 11, model, sizeof model, version,
-			     sizeof version, &tail, "/:") < 0) {
-		respond_err(c, 404, "no such V1 route", id);
-		return;
-	}
-	glia_route *r = route_or_404(gw, c, model, id);
-	if (!r)
-		return;
-	if (strcmp(tail, ":predict") == 0 && strcmp(m->method, "POST") == 0) {
-		forward_protocol(gw, c, m, r, "v1-predict", NULL, model,
-				 version, id);
-	} else if (*tail == '\0' && strcmp(m->method, "GET") == 0) {
-		int ready = has_backend(r);
-		snprintf(msg, sizeof msg,
-			 "{\"model_version_status\":[{\"version\":\"%s\","
-			 "\"state\":\"%s\",\"status\":{\"error_code\":"
-			 "\"OK\",\"error_message\":\"\"}}]}",
-			 *version ? version : "1",
-			 ready ? "AVAILABLE" : "UNAVAILABLE");
-		respond_json(c, 200, msg, id);
-	} else {
-		respond_err(c, 404, "no such V1 route", id);
-	}
-}
-
-static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
-		       void *data)
+static void on_request(glia_httpd_conn *c, const glia_http_msg *m, void *data)
 {
 	glia_gateway *gw = data;
 	char id[REQUEST_ID_MAX + 1];
@@ -1664,30 +789,34 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
 	else
 		make_request_id(gw, id);
 	char extra[REQUEST_ID_MAX + 64];
-	id_header(extra, sizeof extra, id);
+	gw_id_header(extra, sizeof extra, id);
 
+	if (gw->relay) {
+		relay_request(gw, c, m, id, extra);
+		return;
+	}
 	if (strcmp(m->path, "/healthz") == 0) {
 		static const char ok[] = "{\"status\":\"ok\"}";
 		glia_httpd_respond(c, 200, "application/json", ok,
-				   sizeof ok - 1, extra);
+		                   sizeof ok - 1, extra);
 		return;
 	}
 	if (strcmp(m->path, "/metrics") == 0 && strcmp(m->method, "GET") == 0) {
-		serve_metrics(gw, c, extra);
+		gw_serve_metrics(gw, c, extra);
 		return;
 	}
 	if (strncmp(m->path, "/v2", 3) == 0 &&
 	    (m->path[3] == '\0' || m->path[3] == '/')) {
-		handle_v2(gw, c, m, id);
+		gw_handle_v2(gw, c, m, id);
 		return;
 	}
 	if (strncmp(m->path, "/v1/models/", 11) == 0) {
-		handle_v1(gw, c, m, id);
+		gw_handle_v1(gw, c, m, id);
 		return;
 	}
 	const char *rest = NULL;
-	glia_route *r = glia_router_match(gw->router, m->path,
-					  strlen(m->path), &rest);
+	glia_route *r =
+	    glia_router_match(gw->router, m->path, strlen(m->path), &rest);
 	if (!r) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "no API at %.200s", m->path);
@@ -1700,7 +829,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m,
 /* ---- routes and life cycle ----------------------------------------- */
 
 glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
-				   const char *api_name)
+                                   const char *api_name)
 {
 	glia_route *r = glia_calloc(1, sizeof *r);
 	if (glia_router_add(gw->router, endpoint, r) < 0) {
@@ -1720,8 +849,7 @@ glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
 	return r;
 }
 
-void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
-			       const char *why)
+void glia_gateway_remove_route(glia_gateway *gw, glia_route *r, const char *why)
 {
 	glia_router_remove(gw->router, r->endpoint);
 	r->removed = 1;
@@ -1732,16 +860,30 @@ void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
 	if (r->next_route)
 		r->next_route->prev_route = r->prev_route;
 	greq *q;
-	while ((q = queue_pop(r)) != NULL)
-		req_fail(q, 503, why);
-	route_unref(r);
+	while ((q = gw_queue_pop(r)) != NULL)
+		gw_req_fail(q, 503, why);
+	gw_route_unref(r);
 }
 
 void glia_route_configure(glia_route *r, int64_t timeout_ms,
-			  int max_concurrency)
+                          int max_concurrency)
 {
 	r->timeout_ms = timeout_ms;
 	r->max_concurrency = max_concurrency > 0 ? max_concurrency : 1;
+}
+
+void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
+{
+	glia_route_configure(r, sp->networking.timeout_ms,
+	                     sp->autoscaling.max_replica_concurrency);
+	glia_route_set_split(r, sp->split, sp->n_split);
+	glia_route_set_passthrough(r, sp->predictor.type ==
+	                                  GLIA_PREDICTOR_COMMAND);
+	glia_route_set_monitoring(r, !sp->monitoring.set ? GLIA_MONITOR_NONE
+	                             : sp->monitoring.model_type ==
+	                                     GLIA_MODEL_REGRESSION
+	                                 ? GLIA_MONITOR_REGRESSION
+	                                 : GLIA_MONITOR_CLASSIFICATION);
 }
 
 void glia_route_set_description(glia_route *r, const char *json)
@@ -1757,10 +899,10 @@ void glia_route_set_unavailable(glia_route *r, const char *msg)
 	if (!msg)
 		return;
 	/* Requests waiting for a replica that will not come: answer now. */
-	if (!has_backend(r)) {
+	if (!gw_has_backend(r)) {
 		greq *q;
-		while ((q = queue_pop(r)) != NULL)
-			req_fail(q, 503, msg);
+		while ((q = gw_queue_pop(r)) != NULL)
+			gw_req_fail(q, 503, msg);
 	}
 }
 
@@ -1771,7 +913,7 @@ void glia_route_set_demand_cb(glia_route *r, void (*cb)(void *), void *arg)
 }
 
 void glia_route_set_split(glia_route *r, const glia_split_target *targets,
-			  size_t n)
+                          size_t n)
 {
 	for (size_t i = 0; i < r->n_split; i++)
 		free(r->split[i].api);
@@ -1824,6 +966,20 @@ int glia_route_queued(const glia_route *r)
 	return r->queued;
 }
 
+void glia_gateway_set_metrics_cb(glia_gateway *gw, glia_metrics_cb cb,
+                                 void *arg)
+{
+	gw->metrics_cb = cb;
+	gw->metrics_arg = arg;
+}
+
+void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
+                                    void *arg)
+{
+	gw->repository_cb = cb;
+	gw->repository_arg = arg;
+}
+
 static uint64_t random_seed(void)
 {
 	uint64_t s = 0;
@@ -1836,9 +992,8 @@ static uint64_t random_seed(void)
 	return s ^ (uint64_t)getpid() ^ (uint64_t)(glia_wall() * 1e6);
 }
 
-glia_gateway *glia_gateway_new(uv_loop_t *loop,
-			       const glia_gateway_options *opt, char *err,
-			       size_t errlen)
+glia_gateway *glia_gateway_new(uv_loop_t *loop, const glia_gateway_options *opt,
+                               char *err, size_t errlen)
 {
 	glia_gateway *gw = glia_calloc(1, sizeof *gw);
 	gw->loop = loop;
@@ -1849,17 +1004,40 @@ glia_gateway *glia_gateway_new(uv_loop_t *loop,
 	gw->rid_seed = random_seed();
 	glia_http_limits lim = {64 * 1024, opt->max_body_bytes};
 	gw->httpd = glia_httpd_listen_tcp(loop, opt->host, opt->port, &lim,
-					  on_request, gw, err, errlen);
+	                                  on_request, gw, err, errlen);
 	if (!gw->httpd) {
 		glia_router_free(gw->router);
 		free(gw);
 		return NULL;
 	}
+	uv_timer_init(loop, &gw->full_timer);
+	gw->full_timer.data = gw;
 	return gw;
+}
+
+glia_route *glia_gateway_find_route(glia_gateway *gw, const char *api_name)
+{
+	return gw_route_by_name(gw, api_name);
+}
+
+void glia_gateway_set_relay(glia_gateway *gw, glia_route *r)
+{
+	gw->relay = r;
+}
+
+void glia_gateway_set_draining(glia_gateway *gw, int on)
+{
+	gw->draining = on;
+}
+
+size_t glia_gateway_connections(const glia_gateway *gw)
+{
+	return gw->httpd ? glia_httpd_conn_count(gw->httpd) : 0;
 }
 
 void glia_gateway_close(glia_gateway *gw)
 {
+	uv_timer_stop(&gw->full_timer);
 	glia_httpd_close(gw->httpd);
 	gw->httpd = NULL;
 }

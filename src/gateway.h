@@ -106,12 +106,26 @@ void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
 glia_gateway *glia_gateway_new(uv_loop_t *loop,
 			       const glia_gateway_options *opt, char *err,
 			       size_t errlen);
+/* Relay mode, for the front of one replica (`glia worker --api`): every
+ * request goes to r with its path and X-Glia-* lines as they came; GET
+ * /healthz answers 200 only while r has a ready backend and the gateway
+ * is not draining; GET /livez always 200; a request beyond r's capacity
+ * (glia_route_configure) is refused with 503 and X-Glia-Overloaded, which
+ * a gateway before it takes as "send it elsewhere". */
+void glia_gateway_set_relay(glia_gateway *gw, glia_route *r);
+/* Relay mode: refuse new requests (503, X-Glia-Overloaded) and fail
+ * /healthz, while those in flight finish. */
+void glia_gateway_set_draining(glia_gateway *gw, int on);
+/* Open client connections. */
+size_t glia_gateway_connections(const glia_gateway *gw);
 /* Stops accepting and closes client connections. */
 void glia_gateway_close(glia_gateway *gw);
 
 /* Adds a route for endpoint. NULL when the endpoint is taken. */
 glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
 				   const char *api_name);
+/* The route of API api_name (not a TrafficSplitter's), or NULL. */
+glia_route *glia_gateway_find_route(glia_gateway *gw, const char *api_name);
 /* Removes the route from routing: new requests get 404, queued ones 503
  * with `why`. The route is freed once no request refers to it. */
 void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
@@ -121,6 +135,11 @@ void glia_gateway_remove_route(glia_gateway *gw, glia_route *r,
  * max_replica_concurrency (per ready replica: running + queued). */
 void glia_route_configure(glia_route *r, int64_t timeout_ms,
 			  int max_concurrency);
+/* Everything of spec the route enforces: networking.timeout,
+ * max_replica_concurrency, a TrafficSplitter's targets, passthrough for
+ * command servers, monitoring. Used by the supervisor and by `glia
+ * gateway` alike. */
+void glia_route_apply_spec(glia_route *r, const glia_api_spec *spec);
 /* Body answered to GET <endpoint> (a JSON text; copied). */
 void glia_route_set_description(glia_route *r, const char *json);
 /* When msg is not NULL, requests that find no ready backend get 503 with
@@ -141,6 +160,17 @@ glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
 			       int slots);
 /* A server on 127.0.0.1:port (a `type: command` replica). */
 glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots);
+/* A server at addr (IPv4 or IPv6, port set): a replica on another host,
+ * found by discovery (discover.h). */
+struct sockaddr;
+glia_backend *glia_backend_new_addr(glia_route *r,
+				    const struct sockaddr *addr, int slots);
+/* Broken: a fresh connection to it failed, so no request goes there. A
+ * source that still sees the replica (discovery) may try it again. */
+int glia_backend_broken(const glia_backend *b);
+void glia_backend_revive(glia_backend *b);
+/* "unix", or the address as "10.0.0.5:8080" / "[fd00::1]:8080". */
+const char *glia_backend_name(const glia_backend *b);
 /* Stops sending new requests; calls done(arg) once nothing is in flight
  * (possibly before returning). */
 void glia_backend_drain(glia_backend *b, void (*done)(void *arg), void *arg);

@@ -57,6 +57,8 @@ struct glia_logs {
 	size_t n_files;
 	size_t max_bytes; /* 0: no rotation */
 	int keep;
+	int console;          /* lines go to stdout, not to files */
+	glia_buf console_buf; /* access lines waiting for a flush */
 };
 
 glia_logs *glia_logs_new(const char *home)
@@ -66,6 +68,34 @@ glia_logs *glia_logs_new(const char *home)
 	l->max_bytes = GLIA_LOG_ROTATE_BYTES_DEFAULT;
 	l->keep = GLIA_LOG_ROTATE_KEEP_DEFAULT;
 	return l;
+}
+
+void glia_logs_set_console(glia_logs *l)
+{
+	l->console = 1;
+	glia_buf_init(&l->console_buf, 0);
+}
+
+/* "<time> <api> <replica> <text>\n" into b. */
+static void console_line(glia_buf *b, const char *ts, const char *api,
+                         const char *replica, const char *line, size_t len)
+{
+	glia_buf_puts(b, ts);
+	glia_buf_puts(b, " ");
+	glia_buf_puts(b, api);
+	glia_buf_puts(b, " ");
+	glia_buf_puts(b, replica);
+	glia_buf_puts(b, " ");
+	glia_buf_append(b, line, len);
+	glia_buf_puts(b, "\n");
+}
+
+static void console_flush(glia_logs *l)
+{
+	if (!l->console || !l->console_buf.len)
+		return;
+	glia_write_all(STDOUT_FILENO, l->console_buf.data, l->console_buf.len);
+	glia_buf_reset(&l->console_buf);
 }
 
 void glia_logs_set_rotation(glia_logs *l, size_t max_bytes, int keep)
@@ -213,7 +243,7 @@ static void access_write(glia_logs *l, access_buf *a)
 		return;
 	if (a->fd >= 0 && log_write(l, a->fd, a->buf.data, a->buf.len) < 0)
 		glia_log(GLIA_LOG_WARN, "access log of %s: write failed",
-			 a->api);
+		         a->api);
 	glia_buf_reset(&a->buf);
 }
 
@@ -231,6 +261,7 @@ static void access_drop(glia_logs *l, access_buf *a)
 
 void glia_logs_flush(glia_logs *l)
 {
+	console_flush(l);
 	for (access_buf *a = l->access; a; a = a->next)
 		access_write(l, a);
 }
@@ -250,8 +281,16 @@ static access_buf *access_for(glia_logs *l, const char *api)
 }
 
 void glia_logs_access(glia_logs *l, const char *api, const char *line,
-		      size_t len)
+                      size_t len)
 {
+	if (l->console) {
+		char now[32];
+		glia_iso_time(glia_wall(), now);
+		console_line(&l->console_buf, now, api, "gateway", line, len);
+		if (l->console_buf.len >= ACCESS_FLUSH_BYTES)
+			console_flush(l);
+		return;
+	}
 	access_buf *a = access_for(l, api);
 	char ts[32];
 	glia_iso_time(glia_wall(), ts);
@@ -267,6 +306,8 @@ void glia_logs_access(glia_logs *l, const char *api, const char *line,
 
 void glia_logs_free(glia_logs *l)
 {
+	console_flush(l);
+	glia_buf_free(&l->console_buf);
 	while (l->access) {
 		access_buf *a = l->access;
 		l->access = a->next;
@@ -287,12 +328,14 @@ void glia_logs_free(glia_logs *l)
 
 int glia_logs_open(glia_logs *l, const char *api, const char *replica)
 {
+	if (l->console)
+		return -1;
 	char *dir = glia_sprintf("%s/logs/%s", l->home, api);
 	char *path = glia_sprintf("%s/%s.log", dir, replica);
 	int fd = -1;
 	if (glia_mkdirs(dir, 0700) == 0)
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			  0600);
+		fd =
+		    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(dir);
 	if (fd >= 0)
 		track(l, fd, path);
@@ -512,11 +555,19 @@ static void push_followers(glia_logs *l, const char *api, const char *replica,
 	glia_buf_free(&b[GLIA_LOG_JSON]);
 }
 
-void glia_logs_line(glia_logs *l, int fd, const char *api,
-		    const char *replica, const char *line, size_t len)
+void glia_logs_line(glia_logs *l, int fd, const char *api, const char *replica,
+                    const char *line, size_t len)
 {
 	char ts[32];
 	glia_iso_time(glia_wall(), ts);
+	if (l->console) {
+		glia_buf b;
+		glia_buf_init(&b, 0);
+		console_line(&b, ts, api, replica, line, len);
+		console_flush(l); /* keeps access lines before it in order */
+		glia_write_all(STDOUT_FILENO, b.data, b.len);
+		glia_buf_free(&b);
+	}
 	if (fd >= 0) {
 		glia_buf b;
 		glia_buf_init(&b, 0);
@@ -525,14 +576,14 @@ void glia_logs_line(glia_logs *l, int fd, const char *api,
 		glia_buf_puts(&b, "\n");
 		if (log_write(l, fd, b.data, b.len) < 0)
 			glia_log(GLIA_LOG_WARN, "log write for %s failed",
-				 replica);
+			         replica);
 		glia_buf_free(&b);
 	}
 	push_followers(l, api, replica, ts, line, len);
 }
 
-void glia_logs_event(glia_logs *l, int fd, const char *api,
-		     const char *replica, const char *fmt, ...)
+void glia_logs_event(glia_logs *l, int fd, const char *api, const char *replica,
+                     const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -543,7 +594,8 @@ void glia_logs_event(glia_logs *l, int fd, const char *api,
 		return;
 	size_t len = (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
 	glia_logs_line(l, fd, api, replica, msg, len);
-	glia_log(GLIA_LOG_INFO, "%s/%s: %s", api, replica, msg);
+	if (!l->console) /* else already on stdout */
+		glia_log(GLIA_LOG_INFO, "%s/%s: %s", api, replica, msg);
 }
 
 /* ---- reading ---- */
@@ -603,7 +655,7 @@ static char *read_tail(const char *path, size_t cap)
 }
 
 static void collect_lines(file_data *fd, log_line **lines, size_t *n,
-			  size_t *cap)
+                          size_t *cap)
 {
 	char *p = fd->text;
 	while (*p) {
@@ -612,8 +664,8 @@ static void collect_lines(file_data *fd, log_line **lines, size_t *n,
 		if (len >= TS_LEN + 1 && p[TS_LEN] == ' ') {
 			if (*n == *cap) {
 				*cap = *cap ? *cap * 2 : 1024;
-				*lines = glia_realloc(*lines,
-						      *cap * sizeof **lines);
+				*lines =
+				    glia_realloc(*lines, *cap * sizeof **lines);
 			}
 			log_line *ll = &(*lines)[(*n)++];
 			ll->ts = p;
@@ -646,7 +698,7 @@ static void add_file(file_data **files, size_t *n, const char *replica,
 }
 
 void glia_logs_read(glia_logs *l, const char *api, const char *replica,
-		    long tail, glia_buf *out)
+                    long tail, glia_buf *out)
 {
 	glia_logs_read_fmt(l, api, replica, tail, GLIA_LOG_TEXT, out);
 }
@@ -724,7 +776,7 @@ static void follower_gone(glia_httpd_conn *c, void *owner)
 }
 
 void glia_logs_follow(glia_logs *l, glia_httpd_conn *c, const char *api,
-		      const char *replica)
+                      const char *replica)
 {
 	glia_logs_follow_fmt(l, c, api, replica, GLIA_LOG_TEXT);
 }
@@ -785,8 +837,8 @@ void glia_logs_remove(glia_logs *l, const char *api)
 }
 
 void glia_line_buf_feed(glia_line_buf *lb, const char *p, size_t n,
-			void (*cb)(void *arg, const char *line, size_t len),
-			void *arg)
+                        void (*cb)(void *arg, const char *line, size_t len),
+                        void *arg)
 {
 	if (!lb->data)
 		lb->data = glia_malloc(GLIA_LOG_LINE_MAX);
@@ -809,8 +861,8 @@ void glia_line_buf_feed(glia_line_buf *lb, const char *p, size_t n,
 }
 
 void glia_line_buf_flush(glia_line_buf *lb,
-			 void (*cb)(void *arg, const char *line, size_t len),
-			 void *arg)
+                         void (*cb)(void *arg, const char *line, size_t len),
+                         void *arg)
 {
 	if (lb->data && lb->len > 0)
 		cb(arg, lb->data, lb->len);

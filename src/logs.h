@@ -26,6 +26,12 @@ typedef struct glia_logs glia_logs;
 glia_logs *glia_logs_new(const char *home);
 void glia_logs_free(glia_logs *l);
 
+/* Console mode (`glia worker --api`, `glia gateway`: a container's logs
+ * are its output): replica lines, events and access lines go to stdout as
+ * "<time> <api> <replica> <text>", no file is written, and `glia logs`
+ * has nothing to read. Access lines are buffered like files' (flush). */
+void glia_logs_set_console(glia_logs *l);
+
 /* Log files rotate once they would grow past max_bytes (0: never), keeping
  * `keep` old files (.1 newest .. .keep oldest; 0..GLIA_LOG_ROTATE_KEEP_MAX,
  * 0 truncates instead). Default: 64 MiB, 2 old files. Applies to files

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "daemon.h"
+#include "gatewayd.h"
+#include "replica.h"
 #include "worker.h"
 
 /* `glia __exec -- CMD ARGS...`: how the daemon starts a `type: command`
@@ -24,7 +27,9 @@ static int exec_command(int argc, char **argv)
 		return 2;
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	const char *parent = getenv("GLIA_PARENT_PID");
+	if (parent && *parent ? getppid() != (pid_t)atoi(parent)
+			      : getppid() == 1)
 		return 1; /* the daemon is already gone */
 	close(3);     /* the worker status pipe: command servers use probes */
 	execvp(argv[i], argv + i);
@@ -50,6 +55,10 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "up") == 0)
 		return glia_daemon_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "worker") == 0)
-		return glia_worker_main(argc - 1, argv + 1);
+		return glia_replica_wanted(argc - 1, argv + 1)
+			       ? glia_replica_main(argc - 1, argv + 1)
+			       : glia_worker_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "gateway") == 0)
+		return glia_gatewayd_main(argc - 1, argv + 1);
 	return glia_cli_main(argc, argv);
 }

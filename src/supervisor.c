@@ -721,6 +721,9 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	for (size_t i = 0; i < n; i++)
 		v[k++] = glia_strdup(a->sup->worker_env[i]);
 	v[k++] = glia_sprintf("GLIA_API=%s", a->name);
+	/* who the process must die with (in a container the daemon may be
+	 * pid 1, so "reparented to 1" says nothing) */
+	v[k++] = glia_sprintf("GLIA_PARENT_PID=%d", (int)getpid());
 	if (a->spec.compute.gpu > 0 || a->sup->gpus.n > 0) {
 		/* its own GPUs, or none: a replica without compute.gpu does
 		 * not see the GPUs others hold */
@@ -1215,17 +1218,7 @@ static void remove_control_file(glia_api *a)
 
 static void api_configure_route(glia_api *a)
 {
-	glia_route_configure(a->route, a->spec.networking.timeout_ms,
-			     a->spec.autoscaling.max_replica_concurrency);
-	const glia_api_spec *sp = &a->spec;
-	glia_route_set_split(a->route, sp->split, sp->n_split);
-	glia_route_set_passthrough(a->route, sp->predictor.type ==
-						     GLIA_PREDICTOR_COMMAND);
-	glia_route_set_monitoring(
-		a->route, !sp->monitoring.set ? GLIA_MONITOR_NONE
-			  : sp->monitoring.model_type == GLIA_MODEL_REGRESSION
-				  ? GLIA_MONITOR_REGRESSION
-				  : GLIA_MONITOR_CLASSIFICATION);
+	glia_route_apply_spec(a->route, &a->spec);
 	char *desc = describe_json(a);
 	glia_route_set_description(a->route, desc);
 	free(desc);

@@ -1,6 +1,10 @@
 /* util.c: see util.h. */
 #include "util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -299,7 +303,7 @@ unsigned long long glia_process_start_ticks(int pid)
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
+                        struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -311,4 +315,44 @@ int glia_remove_tree(const char *path)
 	if (access(path, F_OK) < 0)
 		return errno == ENOENT ? 0 : -1;
 	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void glia_sockaddr_text(const struct sockaddr *sa, char *out, size_t n)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		snprintf(out, n, "[%s]:%d", host, ntohs(a->sin6_port));
+		return;
+	}
+	const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+	inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+	snprintf(out, n, "%s:%d", host, ntohs(a->sin_port));
+}
+
+int glia_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (strncmp(s, "localhost:", 10) == 0) {
+		snprintf(host, hostlen, "127.0.0.1");
+		colon = s + 9;
+	} else {
+		if (!colon || colon == s || (size_t)(colon - s) >= hostlen)
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || p < 0 || p > 65535)
+		return -1;
+	*port = (int)p;
+	if (host[0] == '[') { /* [::1]:8888 */
+		size_t n = strlen(host);
+		memmove(host, host + 1, n);
+		if (n >= 2 && host[n - 2] == ']')
+			host[n - 2] = '\0';
+	}
+	return 0;
 }

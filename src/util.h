@@ -68,4 +68,12 @@ unsigned long long glia_process_start_ticks(int pid);
 /* Directory of the running executable (from /proc/self/exe), malloc'd. */
 char *glia_exe_dir(void);
 
+/* An IPv4 or IPv6 socket address as "10.0.0.5:8080" or "[fd00::1]:8080"
+ * (out of at least 64 bytes). */
+struct sockaddr;
+/* "HOST:PORT", "[IPv6]:PORT" or "localhost:PORT" (127.0.0.1) into host
+ * (brackets removed) and port 0..65535. 0 or -1. */
+int glia_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+void glia_sockaddr_text(const struct sockaddr *sa, char *out, size_t n);
+
 #endif

@@ -848,14 +848,18 @@ static void wait_for_stop(void)
 /* --- main ------------------------------------------------------------- */
 
 /* Dies with the parent (the daemon). 0, or -1 when the parent is already
- * gone. The getppid()==1 check only applies when a daemon gave us the
- * status pipe: under an init process (a container), 1 is a real parent. */
+ * gone: GLIA_PARENT_PID names it (a daemon that is pid 1 in a container
+ * is a real parent); without it, being reparented to pid 1 while a daemon
+ * gave us the status pipe means the daemon died. */
 static int tie_to_parent(void)
 {
+	const char *expected = getenv("GLIA_PARENT_PID");
 	pid_t parent = getppid();
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return 0;
+	if (expected && *expected)
+		return getppid() == (pid_t)atoi(expected) ? 0 : -1;
 	if (getppid() != parent || (parent == 1 && status_fd >= 0))
 		return -1;
 	return 0;

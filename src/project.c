@@ -1,0 +1,93 @@
+/* project.c: see project.h. */
+#include "project.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define PROJECT_FILE_MAX ((size_t)4 << 20)
+
+/* The YAML file arg names (malloc'd), or NULL with err filled. */
+static char *find_file(const char *arg, char *err, size_t errlen)
+{
+	static const char *const names[] = {"glia.yaml", "cortex.yaml"};
+	struct stat st;
+	const char *dir = arg ? arg : ".";
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return glia_strdup(dir);
+	if (arg && stat(dir, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char *path = glia_sprintf("%s/%s", dir, names[i]);
+		if (access(path, F_OK) == 0)
+			return path;
+		free(path);
+	}
+	snprintf(err, errlen, "no glia.yaml or cortex.yaml in %s", dir);
+	return NULL;
+}
+
+int glia_project_load(const char *arg, int check_files, glia_project *p,
+                      char *err, size_t errlen)
+{
+	memset(p, 0, sizeof *p);
+	char *file = find_file(arg, err, errlen);
+	if (!file)
+		return -1;
+	p->file = realpath(file, NULL);
+	if (!p->file) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		free(file);
+		return -1;
+	}
+	free(file);
+	p->dir = glia_strdup(p->file);
+	*strrchr(p->dir, '/') = '\0';
+	if (!*p->dir)
+		strcpy(p->dir, "/");
+	size_t len;
+	char *text = glia_read_file(p->file, PROJECT_FILE_MAX, &len);
+	if (!text) {
+		snprintf(err, errlen, "%s: %s", p->file,
+		         errno == EFBIG ? "larger than 4 MiB"
+		                        : strerror(errno));
+		glia_project_free(p);
+		return -1;
+	}
+	glia_config_error cerr;
+	int rc =
+	    glia_config_parse(text, len, p->file, check_files ? p->dir : NULL,
+	                      &p->specs, &p->n, &cerr);
+	free(text);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", cerr.message);
+		glia_project_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+void glia_project_free(glia_project *p)
+{
+	if (p->specs)
+		glia_api_specs_free(p->specs, p->n);
+	free(p->file);
+	free(p->dir);
+	memset(p, 0, sizeof *p);
+}
+
+glia_api_spec *glia_project_api(glia_project *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->specs[i].name, name) == 0)
+			return &p->specs[i];
+	return NULL;
+}

@@ -1,0 +1,29 @@
+/* project.h: a project on disk as the commands that run it without a
+ * daemon read it (`glia worker --api`, `glia gateway`, `glia build`): the
+ * YAML file (given, or glia.yaml / cortex.yaml in a directory), its
+ * directory, and its APIs parsed and validated. */
+#ifndef GLIA_PROJECT_H
+#define GLIA_PROJECT_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct glia_project {
+	char *file; /* absolute path of the YAML file */
+	char *dir;  /* its directory: predictor paths are relative to it */
+	glia_api_spec *specs;
+	size_t n;
+} glia_project;
+
+/* Loads arg: a YAML file, or a directory holding glia.yaml (else
+ * cortex.yaml); NULL means the current directory. check_files: predictor
+ * files must exist (config.h). 0, or -1 with err filled ("file:line:col:
+ * key: ..." for a config error). */
+int glia_project_load(const char *arg, int check_files, glia_project *p,
+                      char *err, size_t errlen);
+void glia_project_free(glia_project *p);
+/* The API named name, or NULL. */
+glia_api_spec *glia_project_api(glia_project *p, const char *name);
+
+#endif

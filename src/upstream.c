@@ -1,0 +1,536 @@
+/* upstream.c: the gateway's side towards replicas (gateway_int.h). Each
+ * backend is a worker process (Unix socket) or a server on TCP (a command
+ * predictor on loopback, or a replica on another host); it takes `slots`
+ * requests at once over keep-alive connections kept in a pool. A request
+ * is written, its answer parsed, and the result handed back to gateway.c:
+ * gw_request_answered, or gw_request_failed with what is known of its
+ * delivery. */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway_int.h"
+#include "util.h"
+
+/* ---- backends -------------------------------------------------------- */
+
+static void backend_maybe_drained(glia_backend *b)
+{
+	if (!b->draining || b->in_flight > 0 || !b->drained)
+		return;
+	void (*cb)(void *) = b->drained;
+	b->drained = NULL;
+	cb(b->drained_arg);
+}
+
+/* The request on u is over (answered or failed): free the slot. */
+void gw_backend_done(glia_backend *b)
+{
+	if (!b)
+		return;
+	b->in_flight--;
+	b->route->in_flight--;
+	backend_maybe_drained(b);
+}
+
+/* How many requests b takes now: its slots, or less while it says it is
+ * full. */
+static int backend_room(glia_backend *b, double now)
+{
+	if (b->cap < 0)
+		return b->slots;
+	if (now >= b->full_until) {
+		b->cap = -1;
+		return b->slots;
+	}
+	return b->cap;
+}
+
+static int usable(const glia_backend *b)
+{
+	return !b->draining && !b->broken;
+}
+
+glia_backend *gw_pick_backend(glia_route *r, const greq *q)
+{
+	glia_backend *best = NULL, *avoided = NULL;
+	double now = glia_now();
+	for (glia_backend *b = r->backends; b; b = b->next) {
+		if (!usable(b) || b->in_flight >= backend_room(b, now))
+			continue;
+		if (q && b == q->avoid) {
+			avoided = b;
+			continue;
+		}
+		/* least loaded: compare in_flight/slots without division */
+		if (!best || (long)b->in_flight * best->slots <
+		                 (long)best->in_flight * b->slots)
+			best = b;
+	}
+	/* The one that failed this request, only when no other exists at
+	 * all (a lone replica that closed a pooled connection). */
+	if (!best && avoided) {
+		for (glia_backend *b = r->backends; b; b = b->next)
+			if (b != avoided && usable(b))
+				return NULL;
+		best = avoided;
+	}
+	return best;
+}
+
+int gw_has_backend(const glia_route *r)
+{
+	for (glia_backend *b = r->backends; b; b = b->next)
+		if (usable(b))
+			return 1;
+	return 0;
+}
+
+static void full_timer_cb(uv_timer_t *t)
+{
+	glia_gateway *gw = t->data;
+	gw->full_timer_on = 0;
+	for (glia_route *r = gw->routes; r; r = r->next_route)
+		gw_dispatch(r);
+}
+
+#define FULL_HOLD_S 0.2 /* how long an "overloaded" answer caps a backend */
+
+void gw_backend_full(glia_backend *b)
+{
+	glia_gateway *gw = b->route->gw;
+	b->cap = b->in_flight - 1; /* the answered request still counts */
+	b->full_until = glia_now() + FULL_HOLD_S;
+	if (!gw->full_timer_on) {
+		gw->full_timer_on = 1;
+		uv_timer_start(&gw->full_timer, full_timer_cb,
+		               (uint64_t)(FULL_HOLD_S * 1000) + 1, 0);
+	}
+}
+
+static glia_backend *backend_create(glia_route *r, const char *socket_path,
+                                    const struct sockaddr *addr, int slots)
+{
+	glia_backend *b = glia_calloc(1, sizeof *b);
+	b->route = r;
+	b->cap = -1;
+	if (socket_path) {
+		b->socket_path = glia_strdup(socket_path);
+		snprintf(b->name, sizeof b->name, "unix");
+	} else {
+		size_t len = addr->sa_family == AF_INET6
+		                 ? sizeof(struct sockaddr_in6)
+		                 : sizeof(struct sockaddr_in);
+		memcpy(&b->addr, addr, len);
+		glia_sockaddr_text(addr, b->name, sizeof b->name);
+	}
+	b->slots = slots > 0 ? slots : 1;
+	b->next = r->backends;
+	r->backends = b;
+	r->refs++;
+	gw_dispatch(r);
+	return b;
+}
+
+static void backend_unlink(glia_backend *b)
+{
+	glia_route *r = b->route;
+	for (glia_backend **pp = &r->backends; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+}
+
+glia_backend *glia_backend_new(glia_route *r, const char *socket_path,
+                               int slots)
+{
+	return backend_create(r, socket_path, NULL, slots);
+}
+
+glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots)
+{
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	return backend_create(r, NULL, (struct sockaddr *)&a, slots);
+}
+
+glia_backend *glia_backend_new_addr(glia_route *r, const struct sockaddr *addr,
+                                    int slots)
+{
+	return backend_create(r, NULL, addr, slots);
+}
+
+void glia_backend_revive(glia_backend *b)
+{
+	if (!b->broken)
+		return;
+	b->broken = 0;
+	gw_dispatch(b->route);
+}
+
+int glia_backend_broken(const glia_backend *b)
+{
+	return b->broken;
+}
+
+const char *glia_backend_name(const glia_backend *b)
+{
+	return b->name;
+}
+
+void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
+{
+	b->draining = 1;
+	b->drained = done;
+	b->drained_arg = arg;
+	backend_maybe_drained(b);
+}
+
+int glia_backend_in_flight(const glia_backend *b)
+{
+	return b->in_flight;
+}
+
+void glia_backend_counts(const glia_backend *b, uint64_t *answered,
+                         uint64_t *failed)
+{
+	*answered = b->answered;
+	*failed = b->failed;
+}
+
+/* ---- upstream connections ------------------------------------------- */
+
+static void upconn_free_cb(uv_handle_t *h)
+{
+	upconn *u = h->data;
+	glia_http_parser_free(u->parser);
+	free(u);
+}
+
+static void upconn_unlink(upconn *u)
+{
+	glia_backend *b = u->be;
+	if (!b)
+		return;
+	for (upconn **pp = &b->idle; *pp; pp = &(*pp)->next_idle) {
+		if (*pp == u) {
+			*pp = u->next_idle;
+			break;
+		}
+	}
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		b->conns = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+	u->be = NULL;
+}
+
+void gw_upconn_close(upconn *u)
+{
+	if (u->closing)
+		return;
+	u->closing = 1;
+	if (u->deferred)
+		u->deferred->u = NULL;
+	upconn_unlink(u);
+	uv_close(&u->h.handle, upconn_free_cb);
+}
+
+/* The upstream connection failed while q was on it. */
+static void upstream_failed(upconn *u, const char *why)
+{
+	greq *q = u->req;
+	glia_backend *b = u->be;
+	int got = u->got_bytes;
+	/* Never connected: the request cannot have reached the replica. */
+	int delivered = u->connected;
+	u->req = NULL;
+	gw_upconn_close(u);
+	if (!q)
+		return;
+	q->up = NULL;
+	glia_route *r = q->route;
+	r->refs++; /* freeing b below may drop the last other reference */
+	/* A fresh connection that fails says the process is gone: do not send
+	 * more there. A pooled one may just have been closed by a live
+	 * server (keep-alive timeout), which says nothing about it. */
+	if (!got && b && !u->reused)
+		b->broken = 1;
+	q->avoid = b; /* compared, never followed: b may be freed below */
+	gw_backend_done(b);
+	gw_request_failed(q, b, delivered, got, why);
+	gw_dispatch(r);
+	gw_route_unref(r);
+}
+
+static void upstream_complete(upconn *u)
+{
+	greq *q = u->req;
+	const glia_http_msg *m = glia_http_parser_msg(u->parser);
+	glia_backend *b = u->be;
+	int keep = m->keep_alive && b && !b->draining;
+	glia_route *r = q->route;
+	r->refs++;
+	u->req = NULL;
+	q->up = NULL;
+	if (b) {
+		b->answered++;
+		b->failed += m->status >= 500;
+	}
+	int full = gw_request_answered(q, b, m);
+	glia_http_parser_reset(u->parser);
+	u->got_bytes = 0;
+	if (keep) {
+		u->next_idle = b->idle;
+		b->idle = u;
+	} else {
+		gw_upconn_close(u);
+	}
+	if (b && full)
+		gw_backend_full(b);
+	else if (b)
+		b->cap = -1; /* it answered: it has room again */
+	gw_backend_done(b);
+	gw_dispatch(r);
+	gw_route_unref(r);
+}
+
+void gw_upstream_abandon(greq *q)
+{
+	upconn *u = q->up;
+	if (!u)
+		return;
+	u->req = NULL;
+	q->up = NULL;
+	if (u->connected) {
+		/* The replica is still working on it: its slot stays taken
+		 * until the late answer arrives. */
+		u->abandoned = 1;
+		return;
+	}
+	glia_backend *b = u->be;
+	gw_upconn_close(u); /* never sent */
+	gw_backend_done(b);
+}
+
+static void up_alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+	upconn *u = h->data;
+	buf->base = u->gw->upbuf;
+	buf->len = sizeof u->gw->upbuf;
+}
+
+/* The answer to a timed-out request arrived (or the connection ended): only
+ * now is the replica's slot free again. */
+static void abandoned_done(upconn *u, int reusable)
+{
+	glia_backend *b = u->be;
+	u->abandoned = 0;
+	glia_http_parser_reset(u->parser);
+	u->got_bytes = 0;
+	if (!b) {
+		gw_upconn_close(u);
+		return;
+	}
+	glia_route *r = b->route;
+	r->refs++;
+	if (reusable && !b->draining) {
+		u->next_idle = b->idle;
+		b->idle = u;
+	} else {
+		gw_upconn_close(u);
+	}
+	gw_backend_done(b);
+	gw_dispatch(r);
+	gw_route_unref(r);
+}
+
+static void abandoned_read(upconn *u, ssize_t n, const uv_buf_t *buf)
+{
+	size_t used;
+	if (n < 0) {
+		abandoned_done(u, 0);
+		return;
+	}
+	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
+	if (rc == GLIA_HTTP_ERROR)
+		abandoned_done(u, 0);
+	else if (rc == GLIA_HTTP_DONE)
+		abandoned_done(u, glia_http_parser_msg(u->parser)->keep_alive);
+}
+
+static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	upconn *u = st->data;
+	if (n == 0)
+		return;
+	if (u->abandoned) {
+		abandoned_read(u, n, buf);
+		return;
+	}
+	if (!u->req) {
+		/* An idle connection: EOF or junk means it is done. */
+		gw_upconn_close(u);
+		return;
+	}
+	if (n < 0) {
+		if (n == UV_EOF &&
+		    glia_http_parser_eof(u->parser) == GLIA_HTTP_DONE) {
+			upstream_complete(u);
+			return;
+		}
+		upstream_failed(u, n == UV_EOF ? "connection closed"
+		                               : uv_strerror((int)n));
+		return;
+	}
+	u->got_bytes = 1;
+	size_t used;
+	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
+	if (rc == GLIA_HTTP_ERROR)
+		upstream_failed(u, glia_http_parser_error_message(u->parser));
+	else if (rc == GLIA_HTTP_DONE)
+		upstream_complete(u);
+}
+
+static void up_write_cb(uv_write_t *w, int status)
+{
+	upconn *u = w->data;
+	if (status < 0 && !u->closing && u->req)
+		upstream_failed(u, uv_strerror(status));
+}
+
+static void upconn_write(upconn *u)
+{
+	greq *q = u->req;
+	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
+	/* Written at once when the socket takes it (the usual case): no write
+	 * request, so libuv makes no epoll_ctl for it. */
+	int n = uv_try_write(&u->h.stream, &b, 1);
+	if (n == (int)b.len)
+		return;
+	if (n > 0) {
+		b.base += n;
+		b.len -= (size_t)n;
+	} else if (n != UV_EAGAIN) {
+		upstream_failed(u, uv_strerror(n));
+		return;
+	}
+	u->wreq.data = u;
+	int rc = uv_write(&u->wreq, &u->h.stream, &b, 1, up_write_cb);
+	if (rc < 0)
+		upstream_failed(u, uv_strerror(rc));
+}
+
+static void up_connect_cb(uv_connect_t *c, int status)
+{
+	upconn *u = c->data;
+	if (u->closing)
+		return;
+	if (status < 0) {
+		upstream_failed(u, uv_strerror(status));
+		return;
+	}
+	u->connected = 1;
+	uv_read_start(&u->h.stream, up_alloc_cb, up_read_cb);
+	if (u->req)
+		upconn_write(u);
+}
+
+static void deferred_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void deferred_connect_error(uv_idle_t *h)
+{
+	struct deferred_error *d = h->data;
+	uv_idle_stop(h);
+	uv_close((uv_handle_t *)h, deferred_free);
+	if (d->u) {
+		d->u->deferred = NULL;
+		up_connect_cb(&d->u->creq, d->error);
+	}
+}
+
+static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
+{
+	upconn *u = glia_calloc(1, sizeof *u);
+	u->gw = gw;
+	glia_http_limits lim = {64 * 1024, gw->opt.max_response_bytes};
+	u->h.handle.data = u;
+	u->be = b;
+	u->parser = glia_http_parser_new(GLIA_HTTP_RESPONSE, &lim);
+	u->next = b->conns;
+	if (b->conns)
+		b->conns->prev = u;
+	b->conns = u;
+	u->creq.data = u;
+	if (b->socket_path) {
+		uv_pipe_init(gw->loop, &u->h.pipe, 0);
+		u->h.handle.data = u;
+		uv_pipe_connect(&u->creq, &u->h.pipe, b->socket_path,
+		                up_connect_cb);
+		return u;
+	}
+	uv_tcp_init(gw->loop, &u->h.tcp);
+	u->h.handle.data = u;
+	uv_tcp_nodelay(&u->h.tcp, 1);
+	int rc = uv_tcp_connect(&u->creq, &u->h.tcp,
+	                        (struct sockaddr *)&b->addr, up_connect_cb);
+	if (rc < 0) {
+		/* Reported like a refused connection, from the loop. */
+		struct deferred_error *d = glia_calloc(1, sizeof *d);
+		d->u = u;
+		d->error = rc;
+		u->deferred = d;
+		uv_idle_init(gw->loop, &d->idle);
+		d->idle.data = d;
+		uv_idle_start(&d->idle, deferred_connect_error);
+	}
+	return u;
+}
+
+void gw_send(greq *q, glia_backend *b)
+{
+	b->in_flight++;
+	b->route->in_flight++;
+	upconn *u = b->idle;
+	if (u) {
+		b->idle = u->next_idle;
+		u->next_idle = NULL;
+		u->reused = 1;
+	} else {
+		u = upconn_new(q->gw, b);
+	}
+	u->req = q;
+	q->up = u;
+	if (u->connected)
+		upconn_write(u);
+}
+
+void glia_backend_free(glia_backend *b)
+{
+	glia_route *r = b->route;
+	b->drained = NULL;
+	backend_unlink(b);
+	while (b->conns) {
+		upconn *u = b->conns;
+		if (u->req) {
+			upstream_failed(u, "replica stopped");
+		} else {
+			if (u->abandoned)
+				gw_backend_done(b);
+			gw_upconn_close(u);
+		}
+	}
+	free(b->socket_path);
+	free(b);
+	gw_dispatch(r);
+	gw_route_unref(r);
+}
