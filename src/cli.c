@@ -3,6 +3,7 @@
  * (docs/management-api.md); the pure parts (argument parsing, tables,
  * formatting) are declared in cli_internal.h for the unit tests. */
 #include "cli.h"
+#include "build.h"
 #include "simulate.h"
 
 #include <errno.h>
@@ -56,6 +57,9 @@ const char glia_cli_usage[] =
 	"  refresh API                       restart an API's replicas (rolling)\n"
 	"  delete API [-f]                   remove an API (-f: do not drain)\n"
 	"  predict API JSON|@FILE|-          send a payload, print the answer\n"
+	"  build [FILE] [-t IMAGE] [--base IMAGE] [--dry-run]\n"
+	"                                    build a container image of the\n"
+	"                                    project (glia build --help)\n"
 	"  autoscale simulate FILE --trace TRACE.csv\n"
 	"                                    replay a load trace offline\n"
 	"                                    (glia autoscale simulate --help)\n"
@@ -1671,6 +1675,8 @@ int glia_cli_main(int argc, char **argv)
 {
 	glia_cli_args a;
 	char err[256];
+	if (argc >= 2 && strcmp(argv[1], "build") == 0)
+		return glia_build_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "autoscale") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "simulate") == 0)
 			return glia_autoscale_simulate_main(argc - 2, argv + 2);

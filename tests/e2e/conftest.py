@@ -33,6 +33,15 @@ READY_TIMEOUT = 60.0
 CLI_TIMEOUT = 120.0
 
 
+def pytest_configure(config):
+    # Tests that build images or run containers (podman): slow, selected
+    # with -m containers, run by `make test` like every other test.
+    config.addinivalue_line(
+        "markers", "containers: builds images or runs containers with "
+        "podman (slow; -m containers selects them, -m 'not containers' "
+        "skips them)")
+
+
 # ---------------------------------------------------------------------------
 # small helpers
 
