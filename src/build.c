@@ -1117,9 +1117,16 @@ int glia_build_main(int argc, char **argv)
 	if (!(file = spec_file(a.file)) ||
 	    load_specs(file, &project_dir, &specs, &n) < 0)
 		goto done;
-	const char *slash = strrchr(file, '/');
-	glia_build_plan_init(&plan, specs, n, project_dir,
-	                     slash ? slash + 1 : file, a.base);
+	const char *slash = strrchr(file, '/'),
+	           *name = slash ? slash + 1 : file;
+	for (const char *c = name; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			fprintf(stderr, "glia build: the file name has control "
+			                "characters: rename it\n");
+			goto done;
+		}
+	}
+	glia_build_plan_init(&plan, specs, n, project_dir, name, a.base);
 	text = glia_build_containerfile(&plan);
 	if (a.dry_run) {
 		print_warnings(&plan);
