@@ -9,6 +9,8 @@
 #   deploy       bench/deploy_time.sh  glia deploy to first prediction
 #   oip          bench/oip.sh          OIP V2: 1M FP32 tensor, JSON vs binary
 #   batching     bench/batching.sh     PyTorch MLP, 16 conns: server-side batching or not
+#   containers   bench/containers.sh   glia build, image size, podman run to first
+#                                      prediction (not run by default: builds an image)
 #
 # `bench/run.sh model memory` runs only those. Every section runs even when
 # one fails; the exit status is 1 when any did. Environment: GLIA_BIN,
@@ -42,9 +44,9 @@ echo
 failed=()
 for s in "${sections[@]}"; do
 	case $s in
-	overhead | gateway | model | memory | oip | batching) script=$BENCH_DIR/$s.sh ;;
+	overhead | gateway | model | memory | oip | batching | containers) script=$BENCH_DIR/$s.sh ;;
 	deploy) script=$BENCH_DIR/deploy_time.sh ;;
-	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching, containers)" >&2; exit 2 ;;
 	esac
 	if ! "$script"; then
 		echo "  FAILED: $s (bench/${script##*/})"
