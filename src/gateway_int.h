@@ -67,6 +67,7 @@ struct glia_route {
 	int queued;
 	int in_flight;
 	glia_backend *backends;
+	unsigned rotation; /* where the next backend scan starts */
 	glia_route_stats stats;
 	split_target *split; /* TrafficSplitter; NULL otherwise */
 	size_t n_split;

@@ -52,26 +52,44 @@ static int usable(const glia_backend *b)
 	return !b->draining && !b->broken;
 }
 
+/* Is b better than best (fewer in flight for its slots)? Compared
+ * without division. */
+static int less_loaded(const glia_backend *b, const glia_backend *best)
+{
+	return !best || (long)b->in_flight * best->slots <
+				(long)best->in_flight * b->slots;
+}
+
 glia_backend *gw_pick_backend(glia_route *r, const greq *q)
 {
 	glia_backend *best = NULL, *avoided = NULL;
 	double now = glia_now();
-	for (glia_backend *b = r->backends; b; b = b->next) {
+	int n = 0;
+	for (glia_backend *b = r->backends; b; b = b->next)
+		n++;
+	if (!n)
+		return NULL;
+	/* Least loaded; among equals, the scan starts one further each time,
+	 * so that requests one at a time still visit every replica. */
+	int start = (int)(r->rotation++ % (unsigned)n);
+	glia_backend *first = r->backends;
+	for (int i = 0; i < start; i++)
+		first = first->next;
+	glia_backend *b = first;
+	for (int i = 0; i < n; i++, b = b->next ? b->next : r->backends) {
 		if (!usable(b) || b->in_flight >= backend_room(b, now))
 			continue;
 		if (q && b == q->avoid) {
 			avoided = b;
 			continue;
 		}
-		/* least loaded: compare in_flight/slots without division */
-		if (!best || (long)b->in_flight * best->slots <
-		                 (long)best->in_flight * b->slots)
+		if (less_loaded(b, best))
 			best = b;
 	}
 	/* The one that failed this request, only when no other exists at
 	 * all (a lone replica that closed a pooled connection). */
 	if (!best && avoided) {
-		for (glia_backend *b = r->backends; b; b = b->next)
+		for (b = r->backends; b; b = b->next)
 			if (b != avoided && usable(b))
 				return NULL;
 		best = avoided;
