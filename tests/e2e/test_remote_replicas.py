@@ -421,3 +421,50 @@ def test_gateway_usage_errors_are_clear(tmp_path):
                        timeout=60)
     assert r.returncode == 1
     assert "--discover takes dns:NAME:PORT" in r.stderr
+
+
+def test_worker_runs_c_predictors_and_batching(progs, tmp_path):
+    """A C predictor (examples/c-echo, built with make) and a Python API
+    with server_side_batching, each as one replica on its own."""
+    echo_dir = Path(__file__).resolve().parents[2] / "examples" / "c-echo"
+    r = subprocess.run(["make", "-s", "-C", str(echo_dir)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    c = progs.worker(echo_dir, "c-echo")
+    wait_healthy(c)
+    r = post(c.port, "/", {"hello": "c"})
+    assert r.status == 200 and r.json() == {"hello": "c"}, r
+
+    batching = (
+        "- name: batched\n  kind: RealtimeAPI\n  predictor:\n"
+        "    type: python\n    path: predictor.py\n"
+        "    server_side_batching: {max_batch_size: 4, "
+        "batch_interval: 200ms}\n")
+    src = ("class PythonPredictor:\n"
+           "    def __init__(self, config):\n        pass\n"
+           "    def predict(self, payload):\n"
+           "        return [{'n': len(payload), 'x': p['x']} "
+           "for p in payload]\n")
+    proj = write_project(tmp_path, batching, {"predictor.py": src},
+                         dirname="batched")
+    w = progs.worker(proj, "batched")
+    wait_healthy(w)
+    gw = progs.gateway(proj, f"static:batched=127.0.0.1:{w.port}")
+    wait_for(lambda: discovered(gw, "batched") == 1, DEADLINE)
+    answers = [None] * 4
+    barrier = threading.Barrier(4)
+
+    def one(i):
+        barrier.wait(30)
+        answers[i] = post(gw.port, "/batched", {"x": i}).json()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [a["x"] for a in answers] == [0, 1, 2, 3]
+    assert max(a["n"] for a in answers) > 1  # batched together
+    # the batch sizes reach the gateway's metrics through the front
+    m = get(gw.port, "/metrics").text
+    assert 'glia_batch_size_count{api="batched"}' in m
