@@ -2,9 +2,10 @@
  *
  * An API holds replicas; a replica holds processes_per_replica worker
  * processes ("procs"). Every event (a proc ready, a proc gone, a deploy, a
- * delete) ends in api_reconcile(), which compares what runs with what the
- * spec asks and starts or retires replicas. Retiring is: stop routing, let
- * the requests in flight finish, SIGTERM, SIGKILL after a grace period. */
+ * delete) ends in api_reconcile(), which describes what runs to the rollout
+ * core (rollout.c: which replicas to start or retire, a pure function) and
+ * carries out its plan. Retiring is: stop routing, let the requests in
+ * flight finish, SIGTERM, SIGKILL after a grace period. */
 #include "supervisor.h"
 #include "repository.h"
 
@@ -22,6 +23,7 @@
 #include "gpus.h"
 #include "probe.h"
 #include "procfs.h"
+#include "rollout.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 500
@@ -570,7 +572,7 @@ static void backoff_cb(uv_timer_t *t)
 /* Every proc of a replica that was not leaving is gone: restart later. */
 static void replica_crashed(replica *r)
 {
-	if (r->generation != r->api->generation) {
+	if (!glia_rollout_restarts(r->api->generation, r->generation)) {
 		/* An old version died during a rollout: replaced by a new one,
 		 * not restarted. */
 		r->leaving = 1;
@@ -947,25 +949,6 @@ static int replica_active(const replica *r)
 	return !r->leaving;
 }
 
-/* Picks which current replica to retire first: one not ready, else the
- * newest. */
-static replica *pick_to_retire(glia_api *a, int generation_below)
-{
-	replica *best = NULL;
-	for (replica *r = a->replicas; r; r = r->next) {
-		if (!replica_active(r))
-			continue;
-		if (generation_below ? r->generation >= a->generation
-				     : r->generation != a->generation)
-			continue;
-		if (!best || (best->state == R_READY && r->state != R_READY) ||
-		    ((best->state == R_READY) == (r->state == R_READY) &&
-		     r->created_at > best->created_at))
-			best = r;
-	}
-	return best;
-}
-
 static void count_replicas(glia_api *a, int *cur, int *cur_ready, int *old,
 			   int *ready_total)
 {
@@ -1023,51 +1006,6 @@ static void update_route(glia_api *a)
 
 static void reconcile_once(glia_api *a);
 
-/* One step of a rolling update, the way Kubernetes rolls a Deployment:
- * never more than requested + max_surge active replicas, never fewer than
- * requested - max_unavailable ready ones. Old replicas that are not ready
- * may always go. Called again on every event until no old one is left. */
-static void roll_out(glia_api *a)
-{
-	const glia_api_spec *sp = &a->spec;
-	int desired = a->requested;
-	int surge = glia_int_or_pct_resolve(sp->update_strategy.max_surge,
-					    desired, 1);
-	int unavail = glia_int_or_pct_resolve(
-		sp->update_strategy.max_unavailable, desired, 0);
-	if (surge == 0 && unavail == 0)
-		unavail = 1;
-	int cur, cur_ready, old, ready;
-	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	int active_ready = cur_ready;
-	for (replica *r = a->replicas; r; r = r->next)
-		if (replica_active(r) && r->generation != a->generation &&
-		    r->state == R_READY)
-			active_ready++;
-	/* Old replicas that serve nothing leave first. */
-	replica *r = a->replicas;
-	while (r) {
-		replica *next = r->next;
-		if (replica_active(r) && r->generation != a->generation &&
-		    r->state != R_READY) {
-			replica_retire(r);
-			old--;
-		}
-		r = next;
-	}
-	while (old > 0 && active_ready - 1 >= desired - unavail) {
-		replica *victim = pick_to_retire(a, 1);
-		if (!victim)
-			break;
-		replica_retire(victim);
-		old--;
-		active_ready--;
-	}
-	int room = desired + surge - (cur + old);
-	for (int n = desired - cur; n > 0 && room > 0; n--, room--)
-		replica_new(a);
-}
-
 /* Reconciling can trigger events that reconcile again (a replica with no
  * process left is destroyed at once): those are folded into a loop. */
 static void api_reconcile(glia_api *a)
@@ -1086,29 +1024,54 @@ static void api_reconcile(glia_api *a)
 		api_maybe_free(a);
 }
 
+static glia_rollout_state rollout_state(const replica *r)
+{
+	if (r->leaving)
+		return GLIA_ROLLOUT_LEAVING;
+	if (r->state == R_READY)
+		return GLIA_ROLLOUT_READY;
+	if (r->state == R_BACKOFF)
+		return GLIA_ROLLOUT_FAILED;
+	return GLIA_ROLLOUT_STARTING;
+}
+
+/* Describes the replicas to the rollout core (rollout.c) and carries out
+ * its plan: retirements in its order, then the new replicas. A retired
+ * replica may be unlinked at once (it is freed only when its handles have
+ * closed), so the plan's indexes refer to a copy of the list. */
 static void reconcile_once(glia_api *a)
 {
-	if (a->stopping) {
-		replica *r = a->replicas;
-		while (r) {
-			replica *next = r->next;
-			replica_retire(r);
-			r = next;
-		}
-		return;
+	size_t n = 0;
+	for (replica *r = a->replicas; r; r = r->next)
+		n++;
+	replica **list = glia_calloc(n + 1, sizeof *list);
+	glia_rollout_replica *in = glia_calloc(n + 1, sizeof *in);
+	size_t *retire = glia_calloc(n + 1, sizeof *retire);
+	size_t i = 0;
+	for (replica *r = a->replicas; r; r = r->next, i++) {
+		list[i] = r;
+		in[i].generation = r->generation;
+		in[i].state = rollout_state(r);
+		in[i].created_at = r->created_at;
 	}
-	int cur, cur_ready, old, ready;
-	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	if (old > 0)
-		roll_out(a);
-	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	if (old == 0) {
-		for (; cur < a->requested; cur++)
-			replica_new(a);
-	}
-	for (; cur > a->requested; cur--)
-		replica_retire(pick_to_retire(a, 0));
-	update_route(a);
+	glia_rollout_params p = {
+	    .desired = a->requested,
+	    .generation = a->generation,
+	    .max_surge = a->spec.update_strategy.max_surge,
+	    .max_unavailable = a->spec.update_strategy.max_unavailable,
+	    .stopping = a->stopping,
+	};
+	glia_rollout_plan plan = {.retire = retire};
+	glia_rollout_decide(&p, in, n, &plan);
+	for (size_t k = 0; k < plan.n_retire; k++)
+		replica_retire(list[plan.retire[k]]);
+	for (int k = 0; k < plan.start; k++)
+		replica_new(a);
+	free(list);
+	free(in);
+	free(retire);
+	if (!a->stopping)
+		update_route(a);
 }
 
 /* ---- APIs -------------------------------------------------------------- */
