@@ -104,6 +104,8 @@ struct upconn {
 	} h;
 	uv_connect_t creq;
 	uv_write_t wreq;
+	uv_timer_t connect_timer; /* a connect that hangs (a vanished host) */
+	int open_handles;         /* freed when both handles are closed */
 	glia_gateway *gw;
 	glia_backend *be; /* NULL once the backend is gone */
 	greq *req;

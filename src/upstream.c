@@ -15,6 +15,8 @@
 
 /* ---- backends -------------------------------------------------------- */
 
+static void upstream_failed(upconn *u, const char *why);
+
 static void backend_maybe_drained(glia_backend *b)
 {
 	if (!b->draining || b->in_flight > 0 || !b->drained)
@@ -57,7 +59,7 @@ static int usable(const glia_backend *b)
 static int less_loaded(const glia_backend *b, const glia_backend *best)
 {
 	return !best || (long)b->in_flight * best->slots <
-				(long)best->in_flight * b->slots;
+	                    (long)best->in_flight * b->slots;
 }
 
 glia_backend *gw_pick_backend(glia_route *r, const greq *q)
@@ -202,6 +204,14 @@ const char *glia_backend_name(const glia_backend *b)
 void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
 {
 	b->draining = 1;
+	b->drained = NULL; /* not called from inside the loop below */
+	/* Requests still connecting have not reached it: they go elsewhere
+	 * (a replica that vanished may never answer the connect). */
+	for (upconn *u = b->conns, *next; u; u = next) {
+		next = u->next;
+		if (u->req && !u->connected && !u->closing)
+			upstream_failed(u, "replica went away");
+	}
 	b->drained = done;
 	b->drained_arg = arg;
 	backend_maybe_drained(b);
@@ -224,6 +234,8 @@ void glia_backend_counts(const glia_backend *b, uint64_t *answered,
 static void upconn_free_cb(uv_handle_t *h)
 {
 	upconn *u = h->data;
+	if (--u->open_handles > 0)
+		return;
 	glia_http_parser_free(u->parser);
 	free(u);
 }
@@ -258,6 +270,7 @@ void gw_upconn_close(upconn *u)
 		u->deferred->u = NULL;
 	upconn_unlink(u);
 	uv_close(&u->h.handle, upconn_free_cb);
+	uv_close((uv_handle_t *)&u->connect_timer, upconn_free_cb);
 }
 
 /* The upstream connection failed while q was on it. */
@@ -450,6 +463,7 @@ static void up_connect_cb(uv_connect_t *c, int status)
 	upconn *u = c->data;
 	if (u->closing)
 		return;
+	uv_timer_stop(&u->connect_timer);
 	if (status < 0) {
 		upstream_failed(u, uv_strerror(status));
 		return;
@@ -476,6 +490,23 @@ static void deferred_connect_error(uv_idle_t *h)
 	}
 }
 
+/* A replica that answers neither yes nor no to a connect (its host or
+ * container vanished: SYNs go unanswered) is given up on after this: the
+ * request was not delivered and goes elsewhere. */
+#define CONNECT_TIMEOUT_MS 3000
+
+static void connect_timeout_cb(uv_timer_t *t)
+{
+	upconn *u = t->data;
+	if (u->closing || u->connected)
+		return;
+	if (!u->req) {
+		gw_upconn_close(u);
+		return;
+	}
+	upstream_failed(u, "connect timed out");
+}
+
 static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 {
 	upconn *u = glia_calloc(1, sizeof *u);
@@ -489,6 +520,11 @@ static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 		b->conns->prev = u;
 	b->conns = u;
 	u->creq.data = u;
+	u->open_handles = 2;
+	uv_timer_init(gw->loop, &u->connect_timer);
+	u->connect_timer.data = u;
+	uv_timer_start(&u->connect_timer, connect_timeout_cb,
+	               CONNECT_TIMEOUT_MS, 0);
 	if (b->socket_path) {
 		uv_pipe_init(gw->loop, &u->h.pipe, 0);
 		u->h.handle.data = u;

@@ -270,3 +270,17 @@ def test_with_every_replica_gone_a_request_waits_for_a_new_one(cluster):
     t.join(150)
     assert result and result[0].status == 200, result
     assert result[0].json()["host"] == container_id(w4)
+
+
+def test_request_right_after_a_replica_vanished_goes_to_the_next(cluster):
+    """The replica is removed and another started at once: DNS still lists
+    the old address for up to a second, and a connect to it is never
+    answered (the container is gone). The request must not wait for its
+    timeout there: undelivered, it goes to the new replica."""
+    old = f"{cluster.net}-w4"
+    wait_for(lambda: replicas_seen(cluster) == 1, DEADLINE)
+    podman("rm", "-f", "-t", "0", old)
+    w5 = cluster.worker("w5")
+    r = post(cluster)
+    assert r.status == 200, r
+    assert r.json()["host"] == container_id(w5)
