@@ -2735,6 +2735,14 @@ int glia_slots(int threads, int max_batch_size)
 	return slots > GLIA_SLOTS_MAX ? GLIA_SLOTS_MAX : slots;
 }
 
+int glia_spec_replica_slots(const glia_api_spec *s)
+{
+	int per = s->predictor.type == GLIA_PREDICTOR_COMMAND
+			  ? s->predictor.threads_per_process
+			  : glia_spec_slots(s);
+	return s->predictor.processes_per_replica * per;
+}
+
 int glia_spec_slots(const glia_api_spec *s)
 {
 	return glia_slots(s->predictor.threads_per_process,

@@ -216,6 +216,9 @@ int glia_is_url(const char *path);
  * many connections to it; the worker serves each on a thread. */
 #define GLIA_SLOTS_MAX 1024
 int glia_spec_slots(const glia_api_spec *s);
+/* Requests one replica of s takes at once: every process's slots (for a
+ * command server, threads_per_process each). */
+int glia_spec_replica_slots(const glia_api_spec *s);
 /* The same from the two numbers (max_batch_size 0: no batching). */
 int glia_slots(int threads, int max_batch_size);
 

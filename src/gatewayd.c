@@ -27,12 +27,8 @@
 #define DISCOVER_INTERVAL_MS 1000
 
 typedef struct gatewayd_opts {
-	const char *file;
-	char host[256];
-	int port;
+	glia_serve_args s; /* FILE, --listen, --max-body-size, ... */
 	const char *discover;
-	size_t max_body;
-	int no_access_log;
 } gatewayd_opts;
 
 typedef struct api_entry {
@@ -77,60 +73,30 @@ static int bad_usage(const char *fmt, const char *arg)
 
 static int parse_args(int argc, char **argv, gatewayd_opts *o)
 {
+	char err[300];
 	memset(o, 0, sizeof *o);
-	strcpy(o->host, "0.0.0.0");
-	o->port = 8888;
+	strcpy(o->s.host, "0.0.0.0");
+	o->s.port = 8888;
+	o->s.max_body = 32u << 20;
 	o->discover = "dns:{api}-replicas:8080";
-	o->max_body = 32u << 20;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage_text, stdout);
 			exit(0);
 		}
-		if (strcmp(a, "--no-access-log") == 0) {
-			o->no_access_log = 1;
+		int rc = glia_serve_arg(argc, argv, &i, &o->s, err, sizeof err);
+		if (rc == GLIA_ARG_BAD)
+			return bad_usage("%s", err);
+		if (rc == GLIA_ARG_TAKEN)
 			continue;
-		}
-		if (a[0] != '-') {
-			if (o->file)
-				return bad_usage("one FILE only, got also %s",
-				                 a);
-			o->file = a;
-			continue;
-		}
-		const char *v = i + 1 < argc ? argv[++i] : NULL;
-		int64_t n;
-		if (!v)
-			return bad_usage("%s needs a value", a);
-		if (strcmp(a, "--listen") == 0) {
-			if (glia_parse_listen(v, o->host, sizeof o->host,
-			                      &o->port) < 0)
-				return bad_usage("--listen takes HOST:PORT, "
-				                 "got \"%s\"",
-				                 v);
-		} else if (strcmp(a, "--discover") == 0) {
-			o->discover = v;
-		} else if (strcmp(a, "--max-body-size") == 0) {
-			if (glia_parse_mem_bytes(v, &n) < 0 || n <= 0)
-				return bad_usage("--max-body-size takes a "
-				                 "size like 32Mi, got \"%s\"",
-				                 v);
-			o->max_body = (size_t)n;
-		} else {
+		if (strcmp(a, "--discover") != 0)
 			return bad_usage("unknown option %s", a);
-		}
+		if (i + 1 >= argc)
+			return bad_usage("%s needs a value", a);
+		o->discover = argv[++i];
 	}
 	return 0;
-}
-
-/* Requests one replica takes at once: every process's slots. */
-static int replica_slots(const glia_api_spec *s)
-{
-	int per = s->predictor.type == GLIA_PREDICTOR_COMMAND
-	              ? s->predictor.threads_per_process
-	              : glia_spec_slots(s);
-	return s->predictor.processes_per_replica * per;
 }
 
 static char *describe(const glia_api_spec *s)
@@ -180,7 +146,7 @@ static int add_routes(gatewayd *g, char *err, size_t errlen)
 		if (!glia_spec_is_splitter(s))
 			e->disc = glia_discover_start(
 			    g->loop, &g->dspec, e->route, s->name,
-			    replica_slots(s), DISCOVER_INTERVAL_MS);
+			    glia_spec_replica_slots(s), DISCOVER_INTERVAL_MS);
 	}
 	return 0;
 }
@@ -265,13 +231,13 @@ static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 {
 	if (glia_discover_parse(o->discover, &g->dspec, err, errlen) < 0)
 		return -1;
-	if (glia_project_load(o->file, 0, &g->project, err, errlen) < 0)
+	if (glia_project_load(o->s.file, 0, &g->project, err, errlen) < 0)
 		return -1;
 	g->loop = uv_default_loop();
 	g->logs = glia_logs_new("/nonexistent");
 	glia_logs_set_console(g->logs);
-	glia_gateway_options go = {o->host, o->port, o->max_body, 0,
-	                           o->no_access_log ? NULL : g->logs};
+	glia_gateway_options go = {o->s.host, o->s.port, o->s.max_body, 0,
+	                           o->s.no_access_log ? NULL : g->logs};
 	g->gw = glia_gateway_new(g->loop, &go, err, errlen);
 	if (!g->gw)
 		return -1;
@@ -298,7 +264,7 @@ int glia_gatewayd_main(int argc, char **argv)
 	glia_log(GLIA_LOG_INFO,
 	         "glia %s gateway on %s:%d: %zu API(s) of %s, "
 	         "replicas from %s",
-	         GLIA_VERSION, o.host, o.port, g.n_apis, g.project.file,
+	         GLIA_VERSION, o.s.host, o.s.port, g.n_apis, g.project.file,
 	         o.discover);
 	uv_signal_init(g.loop, &g.sigint);
 	uv_signal_init(g.loop, &g.sigterm);

@@ -91,3 +91,50 @@ glia_api_spec *glia_project_api(glia_project *p, const char *name)
 			return &p->specs[i];
 	return NULL;
 }
+
+/* The value of option argv[*i], advancing *i; NULL when there is none. */
+static const char *value_of(int argc, char **argv, int *i)
+{
+	return *i + 1 < argc ? argv[++*i] : NULL;
+}
+
+int glia_serve_arg(int argc, char **argv, int *i, glia_serve_args *a, char *err,
+                   size_t errlen)
+{
+	const char *opt = argv[*i], *v;
+	int64_t n;
+	if (opt[0] != '-') {
+		if (a->file) {
+			snprintf(err, errlen, "one FILE only, got also %s",
+			         opt);
+			return GLIA_ARG_BAD;
+		}
+		a->file = opt;
+		return GLIA_ARG_TAKEN;
+	}
+	if (strcmp(opt, "--no-access-log") == 0) {
+		a->no_access_log = 1;
+		return GLIA_ARG_TAKEN;
+	}
+	if (strcmp(opt, "--listen") != 0 && strcmp(opt, "--max-body-size") != 0)
+		return GLIA_ARG_OTHER;
+	if (!(v = value_of(argc, argv, i))) {
+		snprintf(err, errlen, "%s needs a value", opt);
+		return GLIA_ARG_BAD;
+	}
+	if (strcmp(opt, "--listen") == 0) {
+		if (glia_parse_listen(v, a->host, sizeof a->host, &a->port) ==
+		    0)
+			return GLIA_ARG_TAKEN;
+		snprintf(err, errlen, "--listen takes HOST:PORT, got \"%s\"",
+		         v);
+		return GLIA_ARG_BAD;
+	}
+	if (glia_parse_mem_bytes(v, &n) == 0 && n > 0) {
+		a->max_body = (size_t)n;
+		return GLIA_ARG_TAKEN;
+	}
+	snprintf(err, errlen,
+	         "--max-body-size takes a size like 32Mi, got \"%s\"", v);
+	return GLIA_ARG_BAD;
+}

@@ -26,4 +26,24 @@ void glia_project_free(glia_project *p);
 /* The API named name, or NULL. */
 glia_api_spec *glia_project_api(glia_project *p, const char *name);
 
+/* What `glia worker --api` and `glia gateway` both take: FILE|DIR,
+ * --listen HOST:PORT, --max-body-size SIZE, --no-access-log. The caller
+ * sets the defaults first. */
+typedef struct glia_serve_args {
+	const char *file;
+	char host[256];
+	int port;
+	size_t max_body;
+	int no_access_log;
+} glia_serve_args;
+
+enum {
+	GLIA_ARG_OTHER = 0, /* not one of them: the caller's */
+	GLIA_ARG_TAKEN = 1, /* consumed (with its value: *i advanced) */
+	GLIA_ARG_BAD = -1,  /* err says why */
+};
+/* Looks at argv[*i]. */
+int glia_serve_arg(int argc, char **argv, int *i, glia_serve_args *a, char *err,
+                   size_t errlen);
+
 #endif

@@ -36,15 +36,11 @@
 #include "util.h"
 
 typedef struct replica_opts {
+	glia_serve_args s; /* FILE, --listen, --max-body-size, ... */
 	const char *api;
-	char host[256];
-	int port;
-	const char *file;
 	const char *home; /* NULL: a private temporary directory */
-	size_t max_body;
 	double stop_grace_s;
 	double startup_timeout_s;
-	int no_access_log;
 } replica_opts;
 
 typedef struct replica_host {
@@ -101,10 +97,11 @@ static int parse_duration_s(const char *v, double *out)
 
 static int parse_args(int argc, char **argv, replica_opts *o)
 {
+	char err[300];
 	memset(o, 0, sizeof *o);
-	strcpy(o->host, "0.0.0.0");
-	o->port = 8080;
-	o->max_body = 32u << 20;
+	strcpy(o->s.host, "0.0.0.0");
+	o->s.port = 8080;
+	o->s.max_body = 32u << 20;
 	o->stop_grace_s = 10;
 	o->startup_timeout_s = 300;
 	for (int i = 1; i < argc; i++) {
@@ -113,37 +110,18 @@ static int parse_args(int argc, char **argv, replica_opts *o)
 			fputs(usage_text, stdout);
 			exit(0);
 		}
-		if (strcmp(a, "--no-access-log") == 0) {
-			o->no_access_log = 1;
+		int rc = glia_serve_arg(argc, argv, &i, &o->s, err, sizeof err);
+		if (rc == GLIA_ARG_BAD)
+			return bad_usage("%s", err);
+		if (rc == GLIA_ARG_TAKEN)
 			continue;
-		}
-		if (a[0] != '-') {
-			if (o->file)
-				return bad_usage("one FILE only, got also %s",
-				                 a);
-			o->file = a;
-			continue;
-		}
 		const char *v = i + 1 < argc ? argv[++i] : NULL;
-		int64_t n;
 		if (!v)
 			return bad_usage("%s needs a value", a);
 		if (strcmp(a, "--api") == 0) {
 			o->api = v;
-		} else if (strcmp(a, "--listen") == 0) {
-			if (glia_parse_listen(v, o->host, sizeof o->host,
-			                      &o->port) < 0)
-				return bad_usage("--listen takes HOST:PORT, "
-				                 "got \"%s\"",
-				                 v);
 		} else if (strcmp(a, "--home") == 0) {
 			o->home = v;
-		} else if (strcmp(a, "--max-body-size") == 0) {
-			if (glia_parse_mem_bytes(v, &n) < 0 || n <= 0)
-				return bad_usage("--max-body-size takes a "
-				                 "size like 32Mi, got \"%s\"",
-				                 v);
-			o->max_body = (size_t)n;
 		} else if (strcmp(a, "--stop-grace") == 0) {
 			if (parse_duration_s(v, &o->stop_grace_s) < 0)
 				return bad_usage("--stop-grace takes a "
@@ -310,21 +288,21 @@ static int start(replica_host *h, const replica_opts *o, const char *home,
 	h->loop = uv_default_loop();
 	h->logs = glia_logs_new(home);
 	glia_logs_set_console(h->logs);
-	glia_gateway_options go = {o->host, o->port, o->max_body, 0,
-	                           o->no_access_log ? NULL : h->logs};
+	glia_gateway_options go = {o->s.host, o->s.port, o->s.max_body, 0,
+	                           o->s.no_access_log ? NULL : h->logs};
 	h->gw = glia_gateway_new(h->loop, &go, err, errlen);
 	if (!h->gw) {
 		glia_api_specs_free(spec, 1);
 		return -1;
 	}
 	char *exe = exe_path();
-	char *url = glia_sprintf("http://%s:%d", o->host, o->port);
+	char *url = glia_sprintf("http://%s:%d", o->s.host, o->s.port);
 	glia_supervisor_options so = {home,
 	                              exe,
 	                              url,
 	                              o->stop_grace_s,
 	                              3600,
-	                              o->max_body,
+	                              o->s.max_body,
 	                              o->startup_timeout_s,
 	                              NULL};
 	h->sup = glia_supervisor_new(h->loop, h->gw, h->store, h->logs, &so);
@@ -366,7 +344,7 @@ int glia_replica_main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	char err[1024] = "";
 	glia_project p;
-	if (glia_project_load(o.file, 1, &p, err, sizeof err) < 0) {
+	if (glia_project_load(o.s.file, 1, &p, err, sizeof err) < 0) {
 		fprintf(stderr, "glia worker: %s\n", err);
 		return 1;
 	}
@@ -387,7 +365,7 @@ int glia_replica_main(int argc, char **argv)
 		fprintf(stderr, "glia worker: %s\n", err);
 	} else {
 		glia_log(GLIA_LOG_INFO, "glia %s: replica of %s on %s:%d (%s)",
-		         GLIA_VERSION, o.api, o.host, o.port, p.file);
+		         GLIA_VERSION, o.api, o.s.host, o.s.port, p.file);
 		run(&h);
 		rc = 0;
 	}
