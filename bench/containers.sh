@@ -65,7 +65,7 @@ printf '  %-44s %8s\n' "glia build (apt cache warm or not: see note)" "${build_s
 printf '  %-44s %8s MB\n' "image size" "$(awk -v b="$size" 'BEGIN { printf "%.0f", b / 1e6 }')"
 printf '  %-44s %8s MB\n' "  of which the base image" "$(awk -v b="$base_size" 'BEGIN { printf "%.0f", b / 1e6 }')"
 
-podman network create "$net" >/dev/null
+podman network create "$net" >/dev/null 2>&1
 gw_port=$(free_port)
 podman run -d --name "$tag-gw" --network "$net" -p "127.0.0.1:$gw_port:8888" "$image" \
 	gateway /app/glia.yaml --listen 0.0.0.0:8888 >/dev/null

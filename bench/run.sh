@@ -9,6 +9,7 @@
 #   deploy       bench/deploy_time.sh  glia deploy to first prediction
 #   oip          bench/oip.sh          OIP V2: 1M FP32 tensor, JSON vs binary
 #   batching     bench/batching.sh     PyTorch MLP, 16 conns: server-side batching or not
+#   remote       bench/remote.sh       echo: glia up vs glia gateway -> glia worker --api
 #   containers   bench/containers.sh   glia build, image size, podman run to first
 #                                      prediction (not run by default: builds an image)
 #
@@ -21,7 +22,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory deploy oip batching)
+[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory deploy oip batching remote)
 
 pyver() { "$PY" -c "import $1; print($1.__version__)" 2>/dev/null || echo "not installed"; }
 nginx_version() { local b; b=$(nginx_bin) && "$b" -v 2>&1 | sed 's|.*/||' || echo "not installed"; }
@@ -44,9 +45,9 @@ echo
 failed=()
 for s in "${sections[@]}"; do
 	case $s in
-	overhead | gateway | model | memory | oip | batching | containers) script=$BENCH_DIR/$s.sh ;;
+	overhead | gateway | model | memory | oip | batching | remote | containers) script=$BENCH_DIR/$s.sh ;;
 	deploy) script=$BENCH_DIR/deploy_time.sh ;;
-	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching, containers)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching, remote, containers)" >&2; exit 2 ;;
 	esac
 	if ! "$script"; then
 		echo "  FAILED: $s (bench/${script##*/})"

@@ -99,6 +99,15 @@ static int parse_args(int argc, char **argv, gatewayd_opts *o)
 	return 0;
 }
 
+/* Requests sent to one replica at once: its slots, and as many again to
+ * wait in its front (replica.c admits exactly that), so that a replica
+ * never idles between one answer and the gateway's next request over the
+ * network. */
+static int replica_capacity(const glia_api_spec *s)
+{
+	return 2 * glia_spec_replica_slots(s);
+}
+
 static char *describe(const glia_api_spec *s)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s}", "name", s->name, "kind",
@@ -146,7 +155,7 @@ static int add_routes(gatewayd *g, char *err, size_t errlen)
 		if (!glia_spec_is_splitter(s))
 			e->disc = glia_discover_start(
 			    g->loop, &g->dspec, e->route, s->name,
-			    glia_spec_replica_slots(s), DISCOVER_INTERVAL_MS);
+			    replica_capacity(s), DISCOVER_INTERVAL_MS);
 	}
 	return 0;
 }
