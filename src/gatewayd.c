@@ -243,6 +243,7 @@ static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 	if (glia_project_load(o->s.file, 0, &g->project, err, errlen) < 0)
 		return -1;
 	g->loop = uv_default_loop();
+	/* console mode writes no file: the home is never used */
 	g->logs = glia_logs_new("/nonexistent");
 	glia_logs_set_console(g->logs);
 	glia_gateway_options go = {o->s.host, o->s.port, o->s.max_body, 0,
