@@ -4,6 +4,7 @@
  * formatting) are declared in cli_internal.h for the unit tests. */
 #include "cli.h"
 #include "build.h"
+#include "render.h"
 #include "simulate.h"
 
 #include <errno.h>
@@ -60,6 +61,9 @@ const char glia_cli_usage[] =
 	"  build [FILE] [-t IMAGE] [--base IMAGE] [--dry-run]\n"
 	"                                    build a container image of the\n"
 	"                                    project (glia build --help)\n"
+	"  render k8s [FILE] [-o DIR] [--image IMAGE] [--namespace NS]\n"
+	"                                    write Kubernetes objects for the\n"
+	"                                    project (glia render --help)\n"
 	"  worker --api NAME [--listen HOST:PORT] [FILE]\n"
 	"                                    run one replica of NAME on its own\n"
 	"                                    (glia worker --help)\n"
@@ -132,7 +136,7 @@ static const cmd_def cmd_defs[] = {
 };
 /* clang-format on */
 
-static const char *const unimplemented_cmds[] = {"job", "render"};
+static const char *const unimplemented_cmds[] = {"job"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1683,6 +1687,8 @@ int glia_cli_main(int argc, char **argv)
 	char err[256];
 	if (argc >= 2 && strcmp(argv[1], "build") == 0)
 		return glia_build_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "render") == 0)
+		return glia_render_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "autoscale") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "simulate") == 0)
 			return glia_autoscale_simulate_main(argc - 2, argv + 2);
