@@ -84,3 +84,25 @@ else
 	$SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 containers_conf
+
+# The schemas glia render k8s is validated against (tests/k8s, read by
+# tests/e2e/test_render_k8s.py): node and npm (Debian's nodejs and npm
+# when the commands are missing; a nodejs that ships npm is kept), then the
+# npm packages of tests/k8s/package-lock.json, from the npm registry.
+for cmd in node npm; do
+	command -v "$cmd" >/dev/null 2>&1 && continue
+	p=$cmd
+	[ "$cmd" = node ] && p=nodejs
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get install -y -qq --no-install-recommends "$p" ||
+		{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "$p"; }
+done
+k8s="$(cd "$(dirname "$0")/.." && pwd)/tests/k8s"
+if [ -d "$k8s/node_modules/@kubernetes-models/keda" ] &&
+	[ -d "$k8s/node_modules/@kubernetes-models/gateway-api" ] &&
+	[ -d "$k8s/node_modules/kubernetes-models" ] && [ -d "$k8s/node_modules/js-yaml" ]; then
+	echo "install-deps: the npm packages of tests/k8s are in place"
+else
+	echo "install-deps: npm ci in tests/k8s"
+	(cd "$k8s" && npm ci --no-audit --no-fund)
+fi
