@@ -1443,6 +1443,15 @@ int glia_render_main(int argc, char **argv)
 		        strerror(errno));
 		goto done;
 	}
+	const char *base = strrchr(p.file, '/') + 1;
+	if (strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789-._") != strlen(base)) {
+		fprintf(stderr,
+		        "glia render: %s: the file name must be letters, "
+		        "digits, '-', '_' and '.' (a ConfigMap key)\n",
+		        p.file);
+		goto done;
+	}
 	if (len > CONFIGMAP_MAX || strlen(text) != len) {
 		fprintf(stderr,
 		        "glia render: %s: a ConfigMap holds under "
@@ -1477,7 +1486,7 @@ int glia_render_main(int argc, char **argv)
 	glia_render_opts o = {
 	    .image = image,
 	    .ns = a.ns,
-	    .file_name = strrchr(p.file, '/') + 1,
+	    .file_name = base,
 	    .spec_text = text,
 	    .prometheus = a.prometheus,
 	    .gateway_name = a.gateway,
