@@ -6,7 +6,9 @@
 # for containers (docs/containers.md): `glia build` and the container tests
 # use podman with runc and netavark, scripts/base-image.sh uses mmdebstrap,
 # `make deb` uses dpkg-dev; podman's configuration is written below where
-# none is set.
+# none is set. catatonit builds the pause image of a pod's infra container
+# and python3-yaml reads rendered files: tests/e2e/test_kube_play.py runs a
+# rendered Deployment with `podman kube play`.
 set -eu
 PKGS="build-essential pkg-config git curl ca-certificates
 libuv1-dev libhttp-parser-dev libyaml-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
@@ -14,7 +16,8 @@ python3 python3-dev python3-numpy python3-sklearn python3-pytest
 libcmocka-dev wrk procps clang libclang-rt-14-dev prometheus
 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
 python3-flask gunicorn nginx python3-torch
-podman runc conmon netavark aardvark-dns uidmap slirp4netns fuse-overlayfs mmdebstrap dpkg-dev"
+podman runc conmon netavark aardvark-dns uidmap slirp4netns fuse-overlayfs mmdebstrap dpkg-dev
+catatonit python3-yaml"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
