@@ -5,7 +5,8 @@
 # `make bench` (bench/run.sh, docs/performance.md) follow. The last line is
 # for containers (docs/containers.md): `glia build` and the container tests
 # use podman with runc and netavark, scripts/base-image.sh uses mmdebstrap,
-# `make deb` uses dpkg-dev; podman's configuration is written below where
+# `make deb` uses dpkg-dev, `glia deploy --env` runs kubectl and its test
+# pushes to docker-registry; podman's configuration is written below where
 # none is set. catatonit builds the pause image of a pod's infra container
 # and python3-yaml reads rendered files: tests/e2e/test_kube_play.py runs a
 # rendered Deployment with `podman kube play`.
@@ -16,7 +17,7 @@ python3 python3-dev python3-numpy python3-sklearn python3-pytest
 libcmocka-dev wrk procps clang libclang-rt-14-dev prometheus
 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
 python3-flask gunicorn nginx python3-torch
-podman runc conmon netavark aardvark-dns uidmap slirp4netns fuse-overlayfs mmdebstrap dpkg-dev
+podman runc conmon netavark aardvark-dns uidmap slirp4netns fuse-overlayfs mmdebstrap dpkg-dev docker-registry kubectl
 catatonit python3-yaml"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

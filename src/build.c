@@ -561,6 +561,13 @@ static const engine *pick_engine(const char *want)
 	return found;
 }
 
+const char *glia_build_engine(const char *want)
+{
+	const engine *e = pick_engine(want);
+
+	return e ? e->name : NULL;
+}
+
 static int image_exists(const engine *e, const char *image)
 {
 	char *argv[6] = {(char *)e->name};

@@ -63,6 +63,11 @@ char *glia_build_default_tag(const char *dirname);
  * "glia build: warning:". */
 extern const char glia_build_pip_script[];
 
+/* The engine `glia build` uses: the first of podman, buildah and docker
+ * whose `info` succeeds (only want when not NULL). Its name, or NULL after
+ * explaining on stderr. */
+const char *glia_build_engine(const char *want);
+
 /* `glia build [FILE|DIR] [-t IMAGE] [--base IMAGE] [--engine NAME]
  * [--dry-run]`; argv[0] is "build". Exit status: 0, 1 (failure), 2
  * (usage). */

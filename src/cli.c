@@ -4,6 +4,7 @@
  * formatting) are declared in cli_internal.h for the unit tests. */
 #include "cli.h"
 #include "build.h"
+#include "env.h"
 #include "render.h"
 #include "simulate.h"
 
@@ -1685,6 +1686,9 @@ int glia_cli_main(int argc, char **argv)
 {
 	glia_cli_args a;
 	char err[256];
+	int status;
+	if (glia_env_dispatch(argc, argv, &status))
+		return status;
 	if (argc >= 2 && strcmp(argv[1], "build") == 0)
 		return glia_build_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "render") == 0)
