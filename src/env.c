@@ -146,9 +146,10 @@ static int parse_args(int argc, char **argv, env_args *a)
 			a->json = 1;
 			break;
 		case 'o':
-			if (strcmp(optarg, "json") != 0)
+			if (strcmp(optarg, "json") != 0 &&
+			    strcmp(optarg, "table") != 0)
 				goto bad;
-			a->json = 1;
+			a->json = strcmp(optarg, "json") == 0;
 			break;
 		default:
 			goto bad;
@@ -987,6 +988,30 @@ static int build_and_push(const kenv *k, const char *file, const char *tag)
 	return rc == 0 ? 0 : -1;
 }
 
+/* DIR/00-namespace.yaml: the namespace, applied first, so that a new one
+ * needs nothing beforehand ("default" is left alone). */
+static int write_namespace(const kenv *k, const char *dir)
+{
+	json_t *ns =
+	    json_pack("[{s:s, s:s, s:{s:s, s:{s:s}}}]", "apiVersion", "v1",
+	              "kind", "Namespace", "metadata", "name", k->ns, "labels",
+	              "app.kubernetes.io/managed-by", "glia");
+	char *yaml = glia_render_yaml(ns);
+	char *path = glia_sprintf("%s/00-namespace.yaml", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int rc =
+	    fd >= 0 && glia_write_all(fd, yaml, strlen(yaml)) == 0 ? 0 : -1;
+
+	if (fd >= 0 && close(fd) < 0)
+		rc = -1;
+	if (rc < 0)
+		fprintf(stderr, "glia: %s: %s\n", path, strerror(errno));
+	json_decref(ns);
+	free(yaml);
+	free(path);
+	return rc;
+}
+
 static int render_apply(const kenv *k, const char *file, const char *tag)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1010,7 +1035,8 @@ static int render_apply(const kenv *k, const char *file, const char *tag)
 	av_add(&v, "--namespace");
 	av_add(&v, k->ns);
 	echo(&v);
-	if (run(&v, 1, NULL, glia_render_main) == 0) {
+	if (run(&v, 1, NULL, glia_render_main) == 0 &&
+	    (strcmp(k->ns, "default") == 0 || write_namespace(k, dir) == 0)) {
 		av_free(&v);
 		kubectl(&v, k, "apply");
 		av_add(&v, "--server-side");

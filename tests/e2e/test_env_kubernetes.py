@@ -300,7 +300,8 @@ def test_deploy_env_prebuilt_image(env, tmp_path, validator):  # noqa: F811
            "-o", "json"),
     ]
     files = calls[0]["files"]
-    assert sorted(files) == ["echo.yaml", "gateway.yaml", "iris.yaml"]
+    assert sorted(files) == ["00-namespace.yaml", "echo.yaml",
+                             "gateway.yaml", "iris.yaml"]
     objects = validate_applied(validator, files, tmp_path)
     kinds = sorted((o["kind"], o["name"]) for o in objects)
     assert kinds == sorted([
@@ -309,10 +310,11 @@ def test_deploy_env_prebuilt_image(env, tmp_path, validator):  # noqa: F811
         ("Deployment", "echo"), ("Service", "echo-replicas"),
         ("PodDisruptionBudget", "echo"), ("ScaledObject", "echo"),
         ("ConfigMap", "glia-specs"), ("Deployment", "glia-gateway"),
-        ("Service", "glia-gateway"), ("HTTPRoute", "glia-gateway")])
+        ("Service", "glia-gateway"), ("HTTPRoute", "glia-gateway"),
+        ("Namespace", NS)])
     for o in objects:
         obj = o["object"]
-        assert obj["metadata"]["namespace"] == NS
+        assert obj["metadata"].get("namespace", NS) == NS
         assert obj["metadata"]["labels"][
             "app.kubernetes.io/managed-by"] == "glia"
         if o["kind"] == "Deployment":
@@ -336,7 +338,10 @@ def test_deploy_env_no_gateway_address(tmp_path, validator):  # noqa: F811
     assert e.glia("env", "add", "dev", "--kubernetes").returncode == 0
     r = e.glia("deploy", "--env", "dev", e.project, "--image", IMAGE)
     assert r.returncode == 0, r.stderr
-    argvs = [c["argv"] for c in e.calls()]
+    calls = e.calls()
+    argvs = [c["argv"] for c in calls]
+    assert sorted(calls[0]["files"]) == ["echo.yaml", "gateway.yaml",
+                                         "iris.yaml"]  # no Namespace
     assert argvs[0][:4] == ["apply", "--server-side",
                             "--field-manager=glia", "-f"]
     assert argvs[1] == ["rollout", "status", "deployment/iris", "-n",
@@ -389,6 +394,8 @@ def test_get_env(env):
         ["echo", "scaled", "to", "zero", "0/0", "0", "3", "7", "0", "0",
          "0"],
     ]
+    assert env.glia("get", "--env", "prod", "-o", "table").stdout == \
+        r.stdout
     r = env.glia("get", "--env", "prod", "-o", "json")
     doc = json.loads(r.stdout)
     assert doc["env"] == "prod" and doc["namespace"] == NS
