@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,40 @@ static void reset_getopt(void)
 	optind = 1;
 }
 
+/* Options that keep their value, by getopt's code. */
+static const struct {
+	int c;
+	size_t off;
+} str_opts[] = {
+    {'H', offsetof(env_args, home)},     {'E', offsetof(env_args, env)},
+    {'c', offsetof(env_args, context)},  {'n', offsetof(env_args, ns)},
+    {'r', offsetof(env_args, registry)}, {'t', offsetof(env_args, timeout)},
+    {'i', offsetof(env_args, image)},    {'T', offsetof(env_args, tail)},
+};
+
+/* One option (c from getopt_long, v its value); -1 when it is bad. */
+static int set_opt(env_args *a, int c, const char *v)
+{
+	for (size_t i = 0; i < sizeof str_opts / sizeof str_opts[0]; i++)
+		if (str_opts[i].c == c) {
+			*(const char **)((char *)a + str_opts[i].off) = v;
+			return 0;
+		}
+	if (c == 1 && a->n_pos < 4)
+		a->pos[a->n_pos++] = v;
+	else if (c == 'k' || c == 'f' || c == 'h' || c == 'j')
+		*(c == 'k'   ? &a->kubernetes
+		  : c == 'f' ? &a->follow
+		  : c == 'h' ? &a->help
+		             : &a->json) = 1;
+	else if (c == 'o' &&
+	         (strcmp(v, "json") == 0 || strcmp(v, "table") == 0))
+		a->json = strcmp(v, "json") == 0;
+	else if (c != 'w') /* deploy --env always waits */
+		return -1;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, env_args *a)
 {
 	static const struct option opts[] = {
@@ -100,61 +135,9 @@ static int parse_args(int argc, char **argv, env_args *a)
 	memset(a, 0, sizeof(*a));
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "-o:fhw", opts, NULL)) != -1) {
-		switch (c) {
-		case 1:
-			if (a->n_pos == 4)
-				goto bad;
-			a->pos[a->n_pos++] = optarg;
-			break;
-		case 'H':
-			a->home = optarg;
-			break;
-		case 'E':
-			a->env = optarg;
-			break;
-		case 'k':
-			a->kubernetes = 1;
-			break;
-		case 'c':
-			a->context = optarg;
-			break;
-		case 'n':
-			a->ns = optarg;
-			break;
-		case 'r':
-			a->registry = optarg;
-			break;
-		case 't':
-			a->timeout = optarg;
-			break;
-		case 'i':
-			a->image = optarg;
-			break;
-		case 'T':
-			a->tail = optarg;
-			break;
-		case 'f':
-			a->follow = 1;
-			break;
-		case 'w':
-			break; /* deploy --env always waits */
-		case 'h':
-			a->help = 1;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		case 'o':
-			if (strcmp(optarg, "json") != 0 &&
-			    strcmp(optarg, "table") != 0)
-				goto bad;
-			a->json = strcmp(optarg, "json") == 0;
-			break;
-		default:
+	while ((c = getopt_long(argc, argv, "-o:fhw", opts, NULL)) != -1)
+		if (set_opt(a, c, optarg) < 0)
 			goto bad;
-		}
-	}
 	reset_getopt();
 	return 0;
 bad:
@@ -233,8 +216,11 @@ static int run(const argvec *a, int quiet, glia_buf *out,
 			dup2(p[1], 1);
 		else if (quiet)
 			dup2(2, 1);
-		if (fn)
-			_exit(fn(a->n, (char **)a->v));
+		if (fn) {
+			int rc = fn(a->n, (char **)a->v);
+			fflush(NULL);
+			_exit(rc);
+		}
 		execvp(a->v[0], (char **)a->v);
 		fprintf(stderr, "glia: cannot run %s: %s\n", a->v[0],
 		        strerror(errno));
