@@ -54,6 +54,7 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MARKER = ".complete"
 LOG_PREFIX = "glia: models: "
 FETCH_CHUNK = 1 << 20
+MAX_BYTES = 10 << 30      # download and extracted size caps: 10 GiB
 
 
 # ---------------------------------------------------------------------------
@@ -109,18 +110,40 @@ def _default_trim():
         pass
 
 
-def _urllib_fetch(url, dest):
-    """Downloads url to the file dest; raises OSError on failure."""
+def _urllib_fetch(url, dest, max_bytes=0):
+    """Downloads url to the file dest, at most max_bytes (0: no cap);
+    raises OSError on failure."""
     import urllib.request
     req = urllib.request.Request(url, headers={"User-Agent": "glia"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp, \
                 open(dest, "wb") as out:
-            shutil.copyfileobj(resp, out, FETCH_CHUNK)
+            got = 0
+            while True:
+                chunk = resp.read(FETCH_CHUNK)
+                if not chunk:
+                    break
+                got += len(chunk)
+                if max_bytes and got > max_bytes:
+                    raise OSError(f"cannot download {url}: larger than "
+                                  f"{max_bytes} bytes "
+                                  f"(GLIA_MODEL_MAX_DOWNLOAD_BYTES)")
+                out.write(chunk)
     except OSError:
         raise
     except Exception as e:  # http.client errors are not OSErrors
         raise OSError(f"{url}: {type(e).__name__}: {e}") from e
+
+
+def _env_bytes(name, default):
+    """A positive byte count from the environment (predictor.env)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not DIGITS_RE.match(value) or int(value) <= 0:
+        raise StartupError(f"{name}: expected a positive number of bytes, "
+                           f"got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------
@@ -255,7 +278,8 @@ class _FileLock:
         self.fd = None
 
     def __enter__(self):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, self.flags)
         except BaseException:
@@ -287,36 +311,118 @@ def _check_member(name):
         raise OSError(f"refusing unsafe archive member {name!r}")
 
 
-def _extract_zip(archive, dest):
+# Archives are extracted by hand, the same on every Python (3.11.2 has no
+# tarfile.data_filter): modes 0644 / 0755 (no setuid, setgid or sticky
+# bit), never chown, files opened with O_NOFOLLOW, links only to inside
+# the archive, the total bytes written capped.
+
+
+class _Budget:
+    def __init__(self, limit):
+        self.limit = limit
+        self.left = limit
+
+    def declare(self, total):
+        """The members' sizes as the archive states them: refused early."""
+        if total > self.limit:
+            raise OSError(f"refusing archive: it expands past {self.limit} "
+                          f"bytes (GLIA_MODEL_MAX_EXTRACT_BYTES)")
+
+    def take(self, n):
+        self.left -= n
+        self.declare(self.limit - self.left)
+
+
+def _inside(root, path):
+    root = os.path.realpath(root)
+    path = os.path.realpath(path)
+    return path == root or path.startswith(root + os.sep)
+
+
+def _member_path(dest, name):
+    """Where member name goes: inside dest, its directory reached without
+    a link out of dest."""
+    _check_member(name)
+    path = os.path.normpath(os.path.join(dest, name))
+    if not _inside(dest, os.path.dirname(path)):
+        raise OSError(f"refusing archive member {name!r}: its directory "
+                      f"is a link out of the archive")
+    return path
+
+
+def _write_member(path, src, mode, budget):
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while True:
+            chunk = src.read(FETCH_CHUNK)
+            if not chunk:
+                break
+            budget.take(len(chunk))
+            out.write(chunk)
+        os.fchmod(out.fileno(), 0o755 if mode & 0o111 else 0o644)
+
+
+def _extract_zip(archive, dest, budget):
     import zipfile
     with zipfile.ZipFile(archive) as z:
-        for name in z.namelist():
-            _check_member(name)
-        z.extractall(dest)
+        infos = z.infolist()
+        for i in infos:
+            _check_member(i.filename)
+        budget.declare(sum(i.file_size for i in infos))
+        for i in infos:
+            path = _member_path(dest, i.filename)
+            if i.is_dir():
+                os.makedirs(path, 0o755, exist_ok=True)
+            else:
+                with z.open(i) as src:
+                    _write_member(path, src, i.external_attr >> 16, budget)
 
 
-def _extract_tar(archive, dest):
+def _extract_link(t, m, dest, path, budget):
+    if m.issym():
+        target = os.path.join(os.path.dirname(path), m.linkname)
+        if os.path.isabs(m.linkname) or not _inside(dest, target):
+            raise OSError(f"refusing archive member {m.name!r}: a link "
+                          f"to {m.linkname!r}, outside the archive")
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        os.symlink(m.linkname, path)
+        return
+    src = _member_path(dest, m.linkname)      # a hard link: a copy
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        _write_member(path, f, m.mode, budget)
+
+
+def _extract_tar(archive, dest, budget):
     import tarfile
     with tarfile.open(archive) as t:
         members = t.getmembers()
         for m in members:
             _check_member(m.name)
-            if m.issym() or m.islnk():
-                _check_member(m.linkname)
-            elif not (m.isfile() or m.isdir()):
+            if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
                 raise OSError(f"refusing archive member {m.name!r}: "
                               f"not a file, directory or link")
-        if hasattr(tarfile, "data_filter"):
-            t.extractall(dest, members=members, filter="data")
-        else:
-            t.extractall(dest, members=members)
+        budget.declare(sum(m.size for m in members if m.isfile()))
+        for m in members:
+            path = _member_path(dest, m.name)
+            if m.isdir():
+                os.makedirs(path, 0o755, exist_ok=True)
+            elif m.isfile():
+                _write_member(path, t.extractfile(m), m.mode, budget)
+            else:
+                _extract_link(t, m, dest, path, budget)
 
 
-def _extract(archive, dest, basename):
+def _extract(archive, dest, basename, max_bytes=MAX_BYTES):
+    budget = _Budget(max_bytes)
     if basename.lower().endswith(".zip"):
-        _extract_zip(archive, dest)
+        _extract_zip(archive, dest, budget)
     else:
-        _extract_tar(archive, dest)
+        _extract_tar(archive, dest, budget)
+    for root, _, _ in os.walk(dest):
+        os.chmod(root, 0o755)
 
 
 def _single_top(entry):
@@ -470,6 +576,10 @@ class ModelStore:
         self._settle = float(settle)
         self._capacity = int(models.get("cache_size") or 0)
         self._disk_capacity = int(models.get("disk_cache_size") or 0)
+        self._max_download = _env_bytes("GLIA_MODEL_MAX_DOWNLOAD_BYTES",
+                                        MAX_BYTES)
+        self._max_extract = _env_bytes("GLIA_MODEL_MAX_EXTRACT_BYTES",
+                                       MAX_BYTES)
         self._cache_dir = os.path.abspath(cache_dir or os.path.join(
             tempfile.gettempdir(), "glia-model-cache"))
         self._sources, self._dir = _parse_spec(models)
@@ -859,7 +969,7 @@ class ModelStore:
 
     def _materialize(self, url):
         """The local path of a URL model, downloading it once."""
-        os.makedirs(self._cache_dir, exist_ok=True)
+        os.makedirs(self._cache_dir, 0o700, exist_ok=True)
         key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
         entry = os.path.join(self._cache_dir, key)
         with _FileLock(entry + ".lock"):
@@ -876,9 +986,13 @@ class ModelStore:
         shutil.rmtree(entry, ignore_errors=True)
         os.makedirs(entry)
         try:
-            self._fetch(url, part)
+            self._fetch(url, part, self._max_download)
+            if os.path.getsize(part) > self._max_download:
+                raise OSError(f"cannot download {url}: larger than "
+                              f"{self._max_download} bytes "
+                              f"(GLIA_MODEL_MAX_DOWNLOAD_BYTES)")
             if _is_archive(base):
-                _extract(part, entry, base)
+                _extract(part, entry, base, self._max_extract)
                 rel = _single_top(entry)
             else:
                 os.replace(part, os.path.join(entry, base))

@@ -561,6 +561,116 @@ def test_url_errors_are_load_failures(tmp_path, http_root):
     assert not (tmp_path / "cache" / "evil.txt").exists()
 
 
+def add_member(t, name, data=b"", **fields):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    t.addfile(info, io.BytesIO(data) if data else None)
+
+
+def url_store(tmp_path, base, *names):
+    spec = {"paths": [{"name": n.split(".")[0], "path": f"{base}/{n}"}
+                      for n in names], "cache_size": len(names)}
+    store, rec = make_store(spec, cache_dir=str(tmp_path / "cache"))
+    store.start()
+    return store
+
+
+def test_archive_modes_are_safe_and_never_chowned(tmp_path, http_root):
+    """Issue 13, item 6: a setuid root file came out -rwsrwxrwx root."""
+    root, base, _ = http_root
+    with tarfile.open(root / "suid.tgz", "w:gz") as t:
+        add_member(t, "m", type=tarfile.DIRTYPE, mode=0o3777, uid=0)
+        add_member(t, "m/model.txt", b"suid", mode=0o4777, uid=0,
+                   gid=0, uname="root", gname="root")
+        add_member(t, "m/data.bin", b"d", mode=0o2666, uid=4242, gid=4242)
+        add_member(t, "m/alias.txt", type=tarfile.SYMTYPE,
+                   linkname="model.txt")
+        add_member(t, "m/copy.txt", type=tarfile.LNKTYPE,
+                   linkname="m/model.txt", mode=0o6755, uid=4242)
+    model = url_store(tmp_path, base, "suid.tgz").get_model("suid")
+    assert model.text == "suid"
+    m = model.path
+    modes = {n: os.lstat(os.path.join(m, n)) for n in
+             (".", "model.txt", "data.bin", "copy.txt")}
+    assert oct(modes["."].st_mode & 0o7777) == oct(0o755)
+    assert oct(modes["model.txt"].st_mode & 0o7777) == oct(0o755)
+    assert oct(modes["data.bin"].st_mode & 0o7777) == oct(0o644)
+    assert oct(modes["copy.txt"].st_mode & 0o7777) == oct(0o755)
+    assert {s.st_uid for s in modes.values()} == {os.getuid()}
+    assert {s.st_gid for s in modes.values()} == {os.getgid()}
+    assert os.readlink(os.path.join(m, "alias.txt")) == "model.txt"
+
+
+def test_archive_links_out_are_refused(tmp_path, http_root):
+    root, base, _ = http_root
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    archives = {
+        "rel.tgz": [("m/x", dict(type=tarfile.SYMTYPE,
+                                 linkname="../../../victim.txt"))],
+        "abs.tgz": [("m/x", dict(type=tarfile.SYMTYPE,
+                                 linkname=str(victim)))],
+        "hard.tgz": [("m/x", dict(type=tarfile.LNKTYPE,
+                                  linkname="../victim.txt"))],
+        # a file planted where a link to outside is: not followed
+        "via.tgz": [("m/d", dict(type=tarfile.SYMTYPE, linkname="..")),
+                    ("m/d/d", dict(type=tarfile.SYMTYPE,
+                                   linkname="../victim.txt"))],
+    }
+    for name, members in archives.items():
+        with tarfile.open(root / name, "w:gz") as t:
+            for member, fields in members:
+                add_member(t, member, b"" if fields else b"evil",
+                           **fields)
+    store = url_store(tmp_path, base, *archives)
+    for name in archives:
+        with pytest.raises(gm.ModelLoadError, match="refusing"):
+            store.get_model(name.split(".")[0])
+    assert victim.read_text() == "keep"
+
+
+def test_archive_bombs_are_refused(tmp_path, http_root, monkeypatch):
+    """A small archive that expands past GLIA_MODEL_MAX_EXTRACT_BYTES
+    (a 4.6 MB archive became 1 GiB) is a load error, its entry removed."""
+    import zipfile
+    root, base, _ = http_root
+    zeros = bytes(1 << 20)
+    with tarfile.open(root / "bomb.tgz", "w:gz") as t:
+        add_member(t, "m/model.txt", zeros)
+    with zipfile.ZipFile(root / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("m/model.txt", zeros)
+    assert os.path.getsize(root / "bomb.tgz") < 10000
+    (root / "big.bin").write_bytes(bytes(5000))
+    monkeypatch.setenv("GLIA_MODEL_MAX_EXTRACT_BYTES", "100000")
+    monkeypatch.setenv("GLIA_MODEL_MAX_DOWNLOAD_BYTES", "4096")
+    store = url_store(tmp_path, base, "bomb.tgz", "bomb.zip", "big.bin")
+    for name in ("bomb.tgz", "bomb.zip"):
+        with pytest.raises(gm.ModelLoadError,
+                           match="expands past 100000 bytes "
+                                 r"\(GLIA_MODEL_MAX_EXTRACT_BYTES\)"):
+            store.get_model("bomb")
+        store = url_store(tmp_path, base, "bomb.zip")
+    with pytest.raises(gm.ModelLoadError,
+                       match="larger than 4096 bytes "
+                             r"\(GLIA_MODEL_MAX_DOWNLOAD_BYTES\)"):
+        url_store(tmp_path, base, "big.bin").get_model("big")
+    assert [e for e in os.listdir(tmp_path / "cache")
+            if not e.endswith(".lock")] == []
+    # a written size past what the archive declares is counted too
+    budget = gm._Budget(10)
+    with pytest.raises(OSError, match="expands past 10 bytes"):
+        gm._write_member(str(tmp_path / "out"), io.BytesIO(bytes(11)),
+                         0o644, budget)
+
+
+def test_size_caps_must_be_byte_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLIA_MODEL_MAX_EXTRACT_BYTES", "10G")
+    with pytest.raises(gm.StartupError, match="GLIA_MODEL_MAX_EXTRACT"):
+        make_store({"path": str(tmp_path)})
+
+
 # ---------------------------------------------------------------------------
 # metrics and the model repository
 
