@@ -235,7 +235,7 @@ bad:
 static int lock_home(const char *home)
 {
 	char *path = glia_sprintf("%s/daemon.lock", home);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	free(path);
 	if (fd < 0)
 		return -1;
@@ -333,8 +333,11 @@ static int detach(const char *home, int *report_fd)
 	close(fds[0]);
 	setsid();
 	char *log = glia_sprintf("%s/daemon.log", home);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(
+	    log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	free(log);
+	if (fd >= 0)
+		fchmod(fd, 0600);
 	int nul = open("/dev/null", O_RDONLY);
 	if (nul >= 0) {
 		dup2(nul, 0);
@@ -368,37 +371,48 @@ static int fail_start(int report_fd, const char *fmt, ...)
 }
 
 /* GLIA_HOME/token (mode 0600): the bearer token of --admin-listen, made on
- * first start from 32 random bytes. malloc'd, or NULL with errno set. */
+ * first start from 32 random bytes. Never through a link (ELOOP).
+ * malloc'd, or NULL with errno set. */
 static char *load_token(const char *home)
 {
 	char *path = glia_sprintf("%s/token", home);
-	char *token = glia_read_file(path, 256, NULL);
-	if (token && strlen(token) >= 32) {
+	char *token = glia_calloc(1, 257);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, token, 256);
+		fchmod(fd, 0600); /* made by an older glia */
+		close(fd);
+		token[n > 0 ? n : 0] = '\0';
 		token[strcspn(token, "\r\n")] = '\0';
-		free(path);
-		return token;
+		if (strlen(token) >= 32)
+			goto out;
+	} else if (errno != ENOENT) {
+		goto fail;
 	}
-	free(token);
-	token = NULL;
 	unsigned char raw[32];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw)
-		goto out;
-	token = glia_malloc(2 * sizeof raw + 2);
+		goto fail;
+	close(fd);
 	for (size_t i = 0; i < sizeof raw; i++)
 		sprintf(token + 2 * i, "%02x", raw[i]);
-	int out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out_fd < 0 || glia_write_all(out_fd, token, strlen(token)) < 0) {
-		free(token);
-		token = NULL;
-	}
-	if (out_fd >= 0)
-		close(out_fd);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd < 0 || fchmod(fd, 0600) < 0 ||
+	    glia_write_all(fd, token, strlen(token)) < 0)
+		goto fail;
+	close(fd);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(path);
 	return token;
+fail:;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	free(token);
+	free(path);
+	errno = e;
+	return NULL;
 }
 
 static int run(const daemon_opts *o, const char *home, int report_fd)
@@ -450,8 +464,9 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
 	token = load_token(home);
 	if (!token) {
-		fail_start(report_fd, "cannot create %s/token: %s", home,
-			   strerror(errno));
+		fail_start(report_fd, "cannot use %s/token: %s", home,
+		           errno == ELOOP ? "it is a symbolic link (remove it)"
+		                          : strerror(errno));
 		goto out;
 	}
 	glia_mgmt_options mo = {sock,
@@ -517,6 +532,13 @@ int glia_daemon_main(int argc, char **argv)
 	if (glia_mkdirs(home, 0700) < 0 || glia_mkdirs(logs, 0700) < 0) {
 		fprintf(stderr, "glia: cannot create %s: %s\n", home,
 			strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	umask(077); /* every file and directory made from now on is private */
+	char why[PATH_MAX + 256];
+	if (glia_check_private_dir(home, 1, why, sizeof why) < 0) {
+		fprintf(stderr, "glia: refusing GLIA_HOME: %s\n", why);
 		rc = 1;
 		goto out;
 	}

@@ -166,8 +166,10 @@ static void rotate(glia_logs *l, int fd, log_file *f)
 		free(from);
 		free(to);
 	}
-	int nfd = open(
-	    f->path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0600);
+	int nfd = open(f->path,
+	               O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_NOFOLLOW |
+	                   O_CLOEXEC,
+	               0600);
 	if (nfd < 0) {
 		glia_log(GLIA_LOG_WARN, "cannot reopen %s: %s", f->path,
 		         strerror(errno));
@@ -335,7 +337,9 @@ int glia_logs_open(glia_logs *l, const char *api, const char *replica)
 	int fd = -1;
 	if (glia_mkdirs(dir, 0700) == 0)
 		fd =
-		    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		    open(path,
+		         O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		         0600);
 	free(dir);
 	if (fd >= 0)
 		track(l, fd, path);
@@ -629,7 +633,7 @@ typedef struct file_data {
 /* Reads the tail of one log file (at most cap bytes). */
 static char *read_tail(const char *path, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	struct stat st;

@@ -2,11 +2,15 @@
  * call is its own transaction; WAL keeps readers unblocked. */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -31,11 +35,41 @@ static const char *SCHEMA =
 	" pid INTEGER PRIMARY KEY, api TEXT NOT NULL, replica TEXT NOT NULL,"
 	" started_at REAL NOT NULL, start_ticks INTEGER NOT NULL DEFAULT 0);";
 
+/* The database and SQLite's files beside it: never links, mode 0600 (SQLite
+ * gives its -wal and -shm the database's mode), also when an older glia
+ * made them 0644. */
+static int private_files(const char *path, char *err, size_t errlen)
+{
+	static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+		char *p = glia_sprintf("%s%s", path, suffixes[i]);
+		int fd =
+		    open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i ? 0 : O_CREAT),
+		         0600);
+		int ok = fd >= 0 ? fchmod(fd, 0600) == 0 : i && errno == ENOENT;
+		if (!ok)
+			snprintf(err, errlen, "cannot open %s: %s", p,
+			         errno == ELOOP ? "it is a symbolic link"
+			                        : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(p);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
 glia_store *glia_store_open(const char *path, char *err, size_t errlen)
 {
+	if (private_files(path, err, errlen) < 0)
+		return NULL;
 	glia_store *st = glia_calloc(1, sizeof *st);
 	char *msg = NULL;
-	if (sqlite3_open(path, &st->db) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &st->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                        SQLITE_OPEN_NOFOLLOW,
+	                    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(st->db, 5000);
 	if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK)

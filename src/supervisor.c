@@ -1122,8 +1122,9 @@ static int write_spec_file(glia_api *a)
 	free(a->spec_file);
 	a->spec_file = glia_sprintf("%s/%s-%s.json", a->sup->run_dir, a->name,
 				    a->hash);
-	int fd = open(a->spec_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		      0600);
+	int fd =
+	    open(a->spec_file,
+	         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	int rc = glia_write_all(fd, a->spec_json, strlen(a->spec_json));
@@ -1898,6 +1899,21 @@ static json_t *models_json(const glia_api *a)
 			 m->last_failure);
 }
 
+/* The spec as deployed, predictor.env's values masked: they are often
+ * secrets, and `glia get -o json` output ends up in tickets and CI logs. */
+static json_t *masked_spec(glia_api *a)
+{
+	json_t *spec = json_loads(a->spec_json, 0, NULL);
+	json_t *env =
+	    json_object_get(json_object_get(spec, "predictor"), "env");
+	const char *key;
+	json_t *value;
+	void *tmp;
+	json_object_foreach_safe(env, tmp, key, value)
+	    json_object_set_new(env, key, json_string("***"));
+	return spec;
+}
+
 json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 {
 	glia_api *a = find_api(s, name);
@@ -1918,7 +1934,7 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 	json_object_set_new(j, "oom_kills", json_integer(a->oom_kills));
 	if (glia_spec_is_splitter(&a->spec))
 		json_object_set_new(j, "apis", split_json(a, 1));
-	json_object_set_new(j, "spec", json_loads(a->spec_json, 0, NULL));
+	json_object_set_new(j, "spec", masked_spec(a));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));
 	return j;
@@ -2241,6 +2257,9 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 		glia_log(GLIA_LOG_ERROR, "GPUs: %s; using none", gpu_err);
 	glia_log(GLIA_LOG_INFO, "%zu GPU(s) for compute.gpu", s->gpus.n);
 	glia_mkdirs(s->run_dir, 0700);
+	char why[PATH_MAX + 256];
+	if (glia_check_private_dir(s->run_dir, 0, why, sizeof why) < 0)
+		glia_log(GLIA_LOG_ERROR, "run directory: %s", why);
 	uv_timer_init(loop, &s->sample_timer);
 	uv_timer_init(loop, &s->tick_timer);
 	s->sample_timer.data = s->tick_timer.data = s;

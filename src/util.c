@@ -270,6 +270,38 @@ int glia_mkdirs(const char *path, int mode)
 	return 0;
 }
 
+int glia_check_private_dir(const char *path, int follow, char *why, size_t len)
+{
+	struct stat st;
+	if ((follow ? stat(path, &st) : lstat(path, &st)) < 0) {
+		snprintf(why, len, "cannot stat %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is not a directory", path);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(
+		    why, len,
+		    "%s is owned by uid %u, not by you (uid %u): its owner "
+		    "could plant files and links in it; use a directory "
+		    "of your own or fix it with `chown %u %s`",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid(),
+		    (unsigned)geteuid(), path);
+		return -1;
+	}
+	if (st.st_mode & 022) {
+		snprintf(why, len,
+		         "%s is writable by group or others (mode %04o): "
+		         "another user could plant files and links in it; fix "
+		         "it with `chmod 700 %s`",
+		         path, (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
 char *glia_exe_dir(void)
 {
 	char path[PATH_MAX];

@@ -59,6 +59,10 @@ int glia_write_all(int fd, const void *buf, size_t n);
 char *glia_read_file(const char *path, size_t max, size_t *len_out);
 /* mkdir -p with mode; 0 or -1 (errno set). */
 int glia_mkdirs(const char *path, int mode);
+/* 0 when path is a directory owned by the user and not writable by group
+ * or others; else -1 and why says what is wrong and how to fix it. follow:
+ * stat (a link to such a directory is fine) rather than lstat. */
+int glia_check_private_dir(const char *path, int follow, char *why, size_t len);
 /* Removes path and everything below it (symlinks are removed, not
  * followed). 0, or -1 when something could not be removed. */
 int glia_remove_tree(const char *path);
