@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gateway.h"
 #include "gpus.h"
+#include "httpd.h"
 #include "logs.h"
 #include "mgmt.h"
 #include "store.h"
@@ -51,6 +52,7 @@ typedef struct daemon_opts {
 	size_t log_max_size;
 	int log_keep;
 	const char *gpus; /* --gpus; NULL: detect */
+	glia_httpd_conn_limits client; /* gateway clients; 0: defaults */
 } daemon_opts;
 
 typedef struct daemon_state {
@@ -76,7 +78,11 @@ static void usage(FILE *f)
 	      "               [--no-access-log] [--admin-listen HOST:PORT]\n"
 	      "               [--log-max-size SIZE] [--log-keep N]\n"
 	      "               [--log-level debug|info|warning|error]\n"
-	      "               [--gpus none|LIST]\n",
+	      "               [--gpus none|LIST]\n"
+	      "               [--client-header-timeout DURATION]"
+	      " [--client-body-timeout DURATION]\n"
+	      "               [--keepalive-timeout DURATION]"
+	      " [--max-connections N]\n",
 	      f);
 }
 
@@ -87,6 +93,44 @@ static int parse_log_level(const char *s)
 		if (strcmp(s, names[i]) == 0)
 			return i;
 	return -1;
+}
+
+/* The gateway's client limits: 1 taken, 0 not one of them, -1 bad (message
+ * printed). */
+static int parse_client_flag(const char *a, const char *v, daemon_opts *o)
+{
+	uint64_t *ms = NULL;
+	int64_t n;
+	if (strcmp(a, "--client-header-timeout") == 0)
+		ms = &o->client.header_timeout_ms;
+	else if (strcmp(a, "--client-body-timeout") == 0)
+		ms = &o->client.body_timeout_ms;
+	else if (strcmp(a, "--keepalive-timeout") == 0)
+		ms = &o->client.keepalive_timeout_ms;
+	else if (strcmp(a, "--max-connections") != 0)
+		return 0;
+	if (ms) {
+		if (glia_parse_duration_ms(v, &n) == 0 && n >= 100) {
+			*ms = (uint64_t)n;
+			return 1;
+		}
+		fprintf(stderr,
+		        "glia up: %s takes a duration of at least 100ms, "
+		        "got \"%s\"\n",
+		        a, v);
+		return -1;
+	}
+	char *end;
+	long long k = strtoll(v, &end, 10);
+	if (*end || end == v || k < 1) {
+		fprintf(stderr,
+		        "glia up: --max-connections takes a number of at "
+		        "least 1, got \"%s\"\n",
+		        v);
+		return -1;
+	}
+	o->client.max_conns = (size_t)k;
+	return 1;
 }
 
 /* Returns 0, 2 on a usage error (message printed). */
@@ -119,6 +163,11 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 			goto bad;
 		}
 		i++;
+		int taken = parse_client_flag(a, v, o);
+		if (taken < 0)
+			goto bad;
+		if (taken)
+			continue;
 		if (strcmp(a, "--listen") == 0) {
 			if (parse_listen(v, &o->gw) < 0) {
 				fprintf(stderr,
@@ -450,8 +499,12 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	d.loop = uv_default_loop();
 	d.logs = glia_logs_new(home);
 	glia_logs_set_rotation(d.logs, o->log_max_size, o->log_keep);
-	glia_gateway_options go = {o->gw.host, o->gw.port, o->max_body, 0,
-				   o->no_access_log ? NULL : d.logs};
+	glia_gateway_options go = {o->gw.host,
+	                           o->gw.port,
+	                           o->max_body,
+	                           0,
+	                           o->no_access_log ? NULL : d.logs,
+	                           &o->client};
 	d.gw = glia_gateway_new(d.loop, &go, err, sizeof err);
 	if (!d.gw) {
 		fail_start(report_fd, "%s", err);
@@ -526,6 +579,7 @@ int glia_daemon_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	glia_raise_nofile_limit();
 	char *home = glia_home_dir(o.home_flag);
 	int report_fd = -1;
 	char *logs = glia_sprintf("%s/logs", home);

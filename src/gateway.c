@@ -437,6 +437,19 @@ static void req_timeout_cb(uv_timer_t *t)
 	gw_route_unref(r);
 }
 
+/* The client ended its side while its request waits in the queue: the
+ * request is dropped and never runs. Once started it runs to its answer
+ * (a half-closed client still reads it). */
+static void client_eof(glia_httpd_conn *c, void *owner)
+{
+	greq *q = owner;
+	if (!q->queued)
+		return;
+	queue_remove(q->route, q);
+	gw_req_release(q);
+	glia_httpd_abort(c);
+}
+
 static void client_gone(glia_httpd_conn *c, void *owner)
 {
 	greq *q = owner;
@@ -589,6 +602,7 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
 	greq *q = req_start(gw, r, m, f, id, glia_httpd_peer(c));
 	q->client = c;
 	glia_httpd_set_owner(c, client_gone, q);
+	glia_httpd_set_eof_cb(c, client_eof);
 	gw_queue_push(r, q);
 	if (!gw_has_backend(r) && r->on_demand)
 		r->on_demand(r->demand_arg);
@@ -1010,6 +1024,7 @@ glia_gateway *glia_gateway_new(uv_loop_t *loop, const glia_gateway_options *opt,
 		free(gw);
 		return NULL;
 	}
+	glia_httpd_set_conn_limits(gw->httpd, opt->client_limits);
 	uv_timer_init(loop, &gw->full_timer);
 	gw->full_timer.data = gw;
 	return gw;

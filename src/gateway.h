@@ -26,6 +26,8 @@ typedef struct glia_gateway_options {
 	size_t max_body_bytes;     /* request bodies; 413 beyond */
 	size_t max_response_bytes; /* replica answers; 500 beyond */
 	struct glia_logs *access_log; /* NULL: no access lines */
+	/* client timeouts and connection cap (httpd.h); NULL: defaults */
+	const struct glia_httpd_conn_limits *client_limits;
 } glia_gateway_options;
 
 #define GLIA_ROUTE_ERRORS 5 /* the last failed requests kept for `get` */

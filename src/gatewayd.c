@@ -19,6 +19,7 @@
 #include "config.h"
 #include "discover.h"
 #include "gateway.h"
+#include "httpd.h"
 #include "logs.h"
 #include "metrics.h"
 #include "project.h"
@@ -246,8 +247,12 @@ static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 	/* console mode writes no file: the home is never used */
 	g->logs = glia_logs_new("/nonexistent");
 	glia_logs_set_console(g->logs);
-	glia_gateway_options go = {o->s.host, o->s.port, o->s.max_body, 0,
-	                           o->s.no_access_log ? NULL : g->logs};
+	glia_gateway_options go = {o->s.host,
+	                           o->s.port,
+	                           o->s.max_body,
+	                           0,
+	                           o->s.no_access_log ? NULL : g->logs,
+	                           NULL};
 	g->gw = glia_gateway_new(g->loop, &go, err, errlen);
 	if (!g->gw)
 		return -1;
@@ -262,6 +267,7 @@ int glia_gatewayd_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	glia_raise_nofile_limit();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	gatewayd g;
 	memset(&g, 0, sizeof g);

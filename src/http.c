@@ -523,6 +523,11 @@ int glia_http_parser_started(const glia_http_parser *p)
 	return p->started;
 }
 
+int glia_http_parser_headers_done(const glia_http_parser *p)
+{
+	return p->headers_done;
+}
+
 /* The last complete message; NULL unless feed or eof returned DONE. */
 const glia_http_msg *glia_http_parser_msg(const glia_http_parser *p)
 {

@@ -78,6 +78,8 @@ int glia_http_parser_eof(glia_http_parser *p);
 int glia_http_parser_take_continue(glia_http_parser *p);
 /* Non-zero once any byte of a message has been fed since the last reset. */
 int glia_http_parser_started(const glia_http_parser *p);
+/* Non-zero once the current message's head is complete. */
+int glia_http_parser_headers_done(const glia_http_parser *p);
 const glia_http_msg *glia_http_parser_msg(const glia_http_parser *p);
 int glia_http_parser_error_status(const glia_http_parser *p);
 const char *glia_http_parser_error_message(const glia_http_parser *p);

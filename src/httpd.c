@@ -3,11 +3,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_BUF_SIZE 65536
 #define STREAM_MAX_PENDING (4u << 20) /* bytes queued to a slow follower */
+#define DEFAULT_HEADER_TIMEOUT_MS    60000
+#define DEFAULT_BODY_TIMEOUT_MS      60000
+#define DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
+#define NOFILE_RESERVE               256 /* plus 1/16 of RLIMIT_NOFILE */
 
 struct glia_httpd {
 	uv_loop_t *loop;
@@ -24,10 +29,15 @@ struct glia_httpd {
 	glia_httpd_conn *conns; /* doubly linked */
 	size_t n_conns;
 	int closing;
+	glia_httpd_conn_limits cl;
+	uv_timer_t sweep; /* closes connections past their deadline */
+	int n_handles;    /* srv and sweep: freed when both are closed */
 	char rbuf[READ_BUF_SIZE]; /* shared: the parser copies what it keeps */
 };
 
 enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING };
+/* Which deadline runs: none while a request is answered. */
+enum { PH_NONE, PH_IDLE, PH_HEAD, PH_BODY };
 
 struct glia_httpd_conn {
 	union {
@@ -48,7 +58,10 @@ struct glia_httpd_conn {
 	int peer_eof;
 	size_t stream_pending;
 	glia_httpd_close_cb on_close;
+	glia_httpd_close_cb on_eof;
 	void *owner;
+	int phase;
+	uint64_t deadline; /* uv_now ms; 0: none */
 	char peer[64];
 };
 
@@ -61,6 +74,30 @@ typedef struct stream_write {
 
 static void conn_process(glia_httpd_conn *c, const char *data, size_t len);
 static void next_request(glia_httpd_conn *c);
+
+static void set_phase(glia_httpd_conn *c, int phase)
+{
+	const glia_httpd_conn_limits *l = &c->srv->cl;
+	uint64_t ms = 0;
+	if (phase == PH_IDLE)
+		ms = l->keepalive_timeout_ms;
+	else if (phase == PH_HEAD)
+		ms = l->header_timeout_ms;
+	else if (phase == PH_BODY)
+		ms = l->body_timeout_ms;
+	c->phase = phase;
+	c->deadline = ms ? uv_now(c->srv->loop) + ms : 0;
+}
+
+/* After bytes of an incomplete request: the head's deadline runs from its
+ * first byte; the body's is renewed by every byte. */
+static void track_progress(glia_httpd_conn *c)
+{
+	if (glia_http_parser_headers_done(c->parser))
+		set_phase(c, PH_BODY);
+	else if (c->phase == PH_IDLE && glia_http_parser_started(c->parser))
+		set_phase(c, PH_HEAD);
+}
 
 static void conn_free_cb(uv_handle_t *h)
 {
@@ -108,9 +145,12 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	if (n < 0) {
 		if (n == UV_EOF &&
 		    (c->state == CONN_BUSY || c->state == CONN_WRITING)) {
-			/* Half-closed after its request: answer, then close. */
+			/* Half-closed after its request: answer, then close
+			 * (unless the owner gives up on it). */
 			c->peer_eof = 1;
 			uv_read_stop(st);
+			if (c->on_eof)
+				c->on_eof(c, c->owner);
 			return;
 		}
 		conn_close(c);
@@ -138,6 +178,7 @@ static void respond_parse_error(glia_httpd_conn *c)
 	const char *msg = glia_http_parser_error_message(c->parser);
 	uv_read_stop(&c->h.stream);
 	c->state = CONN_BUSY;
+	set_phase(c, PH_NONE);
 	glia_buf_reset(&c->out);
 	/* No request to take an id from: make one, so that every answer
 	 * carries X-Request-ID. */
@@ -175,6 +216,7 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 		return;
 	}
 	if (rc == GLIA_HTTP_AGAIN) {
+		track_progress(c);
 		if (glia_http_parser_take_continue(c->parser))
 			send_continue(c);
 		return;
@@ -185,6 +227,7 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 		return;
 	}
 	c->state = CONN_BUSY;
+	set_phase(c, PH_NONE);
 	const glia_http_msg *m = glia_http_parser_msg(c->parser);
 	c->keep_alive = m->keep_alive;
 	glia_buf_reset(&c->out);
@@ -196,7 +239,9 @@ static void next_request(glia_httpd_conn *c)
 	glia_http_parser_reset(c->parser);
 	c->state = CONN_READING;
 	c->on_close = NULL;
+	c->on_eof = NULL;
 	c->owner = NULL;
+	set_phase(c, PH_IDLE);
 	if (c->srv->closing) {
 		conn_close(c);
 		return;
@@ -232,6 +277,7 @@ void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
 		return;
 	c->keep_alive = c->keep_alive && keep_alive && !c->srv->closing;
 	c->on_close = NULL;
+	c->on_eof = NULL;
 	c->state = CONN_WRITING;
 	uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
 	/* Most answers fit the socket buffer: written here, they skip the
@@ -359,6 +405,7 @@ void glia_httpd_stream_end(glia_httpd_conn *c)
 	if (c->closed)
 		return;
 	c->on_close = NULL;
+	c->on_eof = NULL;
 	stream_write *w = glia_malloc(sizeof *w + 5);
 	w->conn = c;
 	w->len = 5;
@@ -376,11 +423,19 @@ void glia_httpd_set_owner(glia_httpd_conn *c, glia_httpd_close_cb cb,
 {
 	c->on_close = cb;
 	c->owner = owner;
+	if (!cb)
+		c->on_eof = NULL;
+}
+
+void glia_httpd_set_eof_cb(glia_httpd_conn *c, glia_httpd_close_cb cb)
+{
+	c->on_eof = cb;
 }
 
 void glia_httpd_abort(glia_httpd_conn *c)
 {
 	c->on_close = NULL;
+	c->on_eof = NULL;
 	conn_close(c);
 }
 
@@ -408,11 +463,39 @@ static void peer_name(glia_httpd_conn *c)
 	}
 }
 
+/* A connection past max_conns: accepted, told 503 and closed, so that the
+ * client sees why instead of waiting in the backlog. */
+static void refuse(glia_httpd *s)
+{
+	static char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	                    "Content-Type: application/json\r\n"
+	                    "Content-Length: 34\r\n"
+	                    "Connection: close\r\nRetry-After: 1\r\n\r\n"
+	                    "{\"error\": \"too many connections\"}\n";
+	uv_handle_t *h;
+	if (s->is_unix) {
+		h = glia_malloc(sizeof(uv_pipe_t));
+		uv_pipe_init(s->loop, (uv_pipe_t *)h, 0);
+	} else {
+		h = glia_malloc(sizeof(uv_tcp_t));
+		uv_tcp_init(s->loop, (uv_tcp_t *)h);
+	}
+	if (uv_accept(&s->srv.stream, (uv_stream_t *)h) == 0) {
+		uv_buf_t b = uv_buf_init(msg, sizeof msg - 1);
+		uv_try_write((uv_stream_t *)h, &b, 1);
+	}
+	uv_close(h, (uv_close_cb)free);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	glia_httpd *s = server->data;
 	if (status < 0 || s->closing)
 		return;
+	if (s->n_conns >= s->cl.max_conns) {
+		refuse(s);
+		return;
+	}
 	glia_httpd_conn *c = glia_calloc(1, sizeof *c);
 	c->srv = s;
 	if (s->is_unix)
@@ -436,6 +519,7 @@ static void on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->n_conns++;
+	set_phase(c, PH_HEAD);
 	uv_read_start(&c->h.stream, alloc_cb, read_cb);
 }
 
@@ -450,12 +534,107 @@ static glia_httpd *server_new(uv_loop_t *loop, const glia_http_limits *limits,
 		s->limits = *limits;
 	s->on_request = cb;
 	s->data = data;
+	s->n_handles = 1;
+	glia_httpd_set_conn_limits(s, NULL);
 	return s;
 }
 
 static void server_free_cb(uv_handle_t *h)
 {
-	free(h->data);
+	glia_httpd *s = h->data;
+	if (--s->n_handles == 0)
+		free(s);
+}
+
+/* Closes connections past their deadline. */
+static void sweep_cb(uv_timer_t *t)
+{
+	static char msg[] = "HTTP/1.1 408 Request Timeout\r\n"
+	                    "Content-Type: application/json\r\n"
+	                    "Content-Length: 31\r\nConnection: close\r\n\r\n"
+	                    "{\"error\": \"request timed out\"}\n";
+	glia_httpd *s = t->data;
+	uint64_t now = uv_now(s->loop);
+	glia_httpd_conn *next;
+	for (glia_httpd_conn *c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state != CONN_READING || !c->deadline ||
+		    c->deadline > now)
+			continue;
+		if (c->phase != PH_IDLE) {
+			uv_buf_t b = uv_buf_init(msg, sizeof msg - 1);
+			uv_try_write(&c->h.stream, &b, 1);
+		}
+		conn_close(c);
+	}
+}
+
+/* A quarter of the shortest timeout, within 10 ms..1 s. */
+static uint64_t sweep_interval(const glia_httpd_conn_limits *l)
+{
+	uint64_t ms = l->header_timeout_ms;
+	if (l->body_timeout_ms < ms)
+		ms = l->body_timeout_ms;
+	if (l->keepalive_timeout_ms < ms)
+		ms = l->keepalive_timeout_ms;
+	ms /= 4;
+	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+}
+
+static void sweep_restart(glia_httpd *s)
+{
+	uint64_t ms = sweep_interval(&s->cl);
+	uv_timer_start(&s->sweep, sweep_cb, ms, ms);
+}
+
+/* The server listens: the sweep starts. */
+static glia_httpd *listening(glia_httpd *s)
+{
+	uv_timer_init(s->loop, &s->sweep);
+	s->sweep.data = s;
+	uv_unref((uv_handle_t *)&s->sweep);
+	s->n_handles = 2;
+	sweep_restart(s);
+	return s;
+}
+
+void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l)
+{
+	glia_httpd_conn_limits d = {
+	    DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_BODY_TIMEOUT_MS,
+	    DEFAULT_KEEPALIVE_TIMEOUT_MS, glia_httpd_default_max_conns()};
+	if (l && l->header_timeout_ms)
+		d.header_timeout_ms = l->header_timeout_ms;
+	if (l && l->body_timeout_ms)
+		d.body_timeout_ms = l->body_timeout_ms;
+	if (l && l->keepalive_timeout_ms)
+		d.keepalive_timeout_ms = l->keepalive_timeout_ms;
+	if (l && l->max_conns)
+		d.max_conns = l->max_conns;
+	s->cl = d;
+	if (s->n_handles == 2)
+		sweep_restart(s);
+}
+
+size_t glia_httpd_default_max_conns(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 65536;
+	size_t n = (size_t)rl.rlim_cur;
+	size_t reserve = NOFILE_RESERVE + n / 16;
+	return n > reserve + 16 ? n - reserve : 16;
+}
+
+int glia_raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 static glia_httpd *listen_fail(glia_httpd *s, int rc, const char *what,
@@ -491,7 +670,7 @@ glia_httpd *glia_httpd_listen_tcp(uv_loop_t *loop, const char *host, int port,
 			 port);
 		return listen_fail(s, rc, what, err, errlen);
 	}
-	return s;
+	return listening(s);
 }
 
 glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
@@ -515,7 +694,7 @@ glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
 		return listen_fail(s, rc, what, err, errlen);
 	}
 	chmod(path, 0600);
-	return s;
+	return listening(s);
 }
 
 void glia_httpd_close(glia_httpd *s)
@@ -525,6 +704,8 @@ void glia_httpd_close(glia_httpd *s)
 		glia_httpd_conn *c = s->conns;
 		conn_close(c);
 	}
+	if (s->n_handles == 2)
+		uv_close((uv_handle_t *)&s->sweep, server_free_cb);
 	uv_close(&s->srv.handle, server_free_cb);
 }
 

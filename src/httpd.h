@@ -5,6 +5,7 @@
 #ifndef GLIA_HTTPD_H
 #define GLIA_HTTPD_H
 
+#include <stdint.h>
 #include <uv.h>
 
 #include "http.h"
@@ -31,6 +32,28 @@ glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
 				   const glia_http_limits *limits,
 				   glia_httpd_request_cb cb, void *data,
 				   char *err, size_t errlen);
+/* Deadlines on client connections and their number. A zero field takes
+ * the default. Timeouts close the connection: a request head not complete
+ * within header_timeout_ms of its first byte (of the accept for a new
+ * connection) or a body that sends nothing for body_timeout_ms gets a 408
+ * as it closes; a keep-alive connection idle for keepalive_timeout_ms is
+ * closed quietly. None applies while a request is being answered. Past
+ * max_conns, a new connection is accepted, answered 503 with Connection:
+ * close and closed. */
+typedef struct glia_httpd_conn_limits {
+	uint64_t header_timeout_ms;    /* default 60 s */
+	uint64_t body_timeout_ms;      /* default 60 s */
+	uint64_t keepalive_timeout_ms; /* default 75 s */
+	size_t max_conns; /* default glia_httpd_default_max_conns() */
+} glia_httpd_conn_limits;
+void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l);
+/* RLIMIT_NOFILE's soft limit less a reserve (256 + 1/16 of it) kept for
+ * the management API, backends, logs and state; at least 16. */
+size_t glia_httpd_default_max_conns(void);
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit (programs that serve
+ * call it at start). 0, or -1 when it cannot. */
+int glia_raise_nofile_limit(void);
+
 /* Stops accepting and closes every connection. Frees the server once libuv
  * is done with it. */
 void glia_httpd_close(glia_httpd *s);
@@ -61,6 +84,11 @@ void glia_httpd_stream_end(glia_httpd_conn *c);
 
 void glia_httpd_set_owner(glia_httpd_conn *c, glia_httpd_close_cb cb,
 			  void *owner);
+/* Called when the peer ends its side (EOF) while its request is being
+ * answered. The connection stays open, so a client that only half-closed
+ * still gets its answer; an owner that will not answer (the request has
+ * not started) calls glia_httpd_abort. Cleared with the owner. */
+void glia_httpd_set_eof_cb(glia_httpd_conn *c, glia_httpd_close_cb cb);
 /* Closes the connection now (the close callback is not called). */
 void glia_httpd_abort(glia_httpd_conn *c);
 /* Peer address as text ("127.0.0.1" or "unix"). */

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define DEPLOY_MAX_BYTES (8u << 20)
+#define MGMT_MAX_CONNS   128 /* within httpd's descriptor reserve */
 #define LOGS_MAX_BYTES (32u << 20)
 
 struct glia_mgmt {
@@ -304,6 +305,11 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			m->httpd = NULL;
 		}
 	}
+	glia_httpd_conn_limits cl = {0, 0, 0, MGMT_MAX_CONNS};
+	if (m->httpd)
+		glia_httpd_set_conn_limits(m->httpd, &cl);
+	if (m->admin)
+		glia_httpd_set_conn_limits(m->admin, &cl);
 	if (!m->httpd) {
 		free(m->token);
 		free(m->socket_path);

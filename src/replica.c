@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "gateway.h"
+#include "httpd.h"
 #include "logs.h"
 #include "project.h"
 #include "store.h"
@@ -288,8 +289,12 @@ static int start(replica_host *h, const replica_opts *o, const char *home,
 	h->loop = uv_default_loop();
 	h->logs = glia_logs_new(home);
 	glia_logs_set_console(h->logs);
-	glia_gateway_options go = {o->s.host, o->s.port, o->s.max_body, 0,
-	                           o->s.no_access_log ? NULL : h->logs};
+	glia_gateway_options go = {o->s.host,
+	                           o->s.port,
+	                           o->s.max_body,
+	                           0,
+	                           o->s.no_access_log ? NULL : h->logs,
+	                           NULL};
 	h->gw = glia_gateway_new(h->loop, &go, err, errlen);
 	if (!h->gw) {
 		glia_api_specs_free(spec, 1);
@@ -341,6 +346,7 @@ int glia_replica_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	glia_raise_nofile_limit();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	char err[1024] = "";
 	glia_project p;
