@@ -25,15 +25,33 @@
 
 static int status_fd = -1;
 
-static CURLcode download(const char *url, FILE *out, long long max_bytes,
-                         long *http_status, char *err)
+/* Where a download goes; max_bytes is also enforced while it arrives (curl
+ * before 8.4 checks CURLOPT_MAXFILESIZE against Content-Length only). */
+typedef struct sink {
+	FILE *out;
+	long long max_bytes, got; /* max_bytes 0: no cap */
+} sink;
+
+static size_t write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	sink *s = arg;
+	s->got += (long long)(size * n);
+	if (s->max_bytes > 0 && s->got > s->max_bytes)
+		return 0; /* curl stops with CURLE_WRITE_ERROR */
+	return fwrite(data, size, n, s->out) * size;
+}
+
+static CURLcode download(const char *url, sink *out, long *http_status,
+                         char *err)
 {
 	CURL *curl = curl_easy_init();
+	long long max_bytes = out->max_bytes;
 	CURLcode rc;
 
 	if (!curl)
 		return CURLE_FAILED_INIT;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
@@ -61,19 +79,27 @@ static PyObject *native_fetch(PyObject *self, PyObject *args)
 	char err[CURL_ERROR_SIZE] = "";
 	long http_status = 0;
 	CURLcode rc;
-	FILE *out;
+	sink out = {NULL, 0, 0};
 	int closed;
 
 	if (!PyArg_ParseTuple(args, "ss|L", &url, &dest, &max_bytes))
 		return NULL;
-	out = fopen(dest, "wbe");
-	if (!out)
+	out.max_bytes = max_bytes;
+	out.out = fopen(dest, "wbe");
+	if (!out.out)
 		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
-	Py_BEGIN_ALLOW_THREADS rc =
-	    download(url, out, max_bytes, &http_status, err);
-	closed = fclose(out);
-	Py_END_ALLOW_THREADS if (rc != CURLE_OK)
+	Py_BEGIN_ALLOW_THREADS rc = download(url, &out, &http_status, err);
+	closed = fclose(out.out);
+	Py_END_ALLOW_THREADS if (rc == CURLE_FILESIZE_EXCEEDED ||
+	                         (max_bytes > 0 && out.got > max_bytes))
 	{
+		PyErr_Format(PyExc_OSError,
+		             "cannot download %s: larger than %lld bytes "
+		             "(GLIA_MODEL_MAX_DOWNLOAD_BYTES)",
+		             url, max_bytes);
+		return NULL;
+	}
+	if (rc != CURLE_OK) {
 		PyErr_Format(PyExc_OSError, "cannot download %s: %s", url,
 		             err[0] ? err : curl_easy_strerror(rc));
 		return NULL;

@@ -93,3 +93,58 @@ def test_archives_through_a_worker(daemon, tmp_path, served):
     text = r.body.decode()
     assert "expands past 100000 bytes (GLIA_MODEL_MAX_EXTRACT_BYTES)" in text
     assert "failed to load" in text
+
+
+def test_a_download_past_the_cap_stops_early(daemon, tmp_path):
+    """Without Content-Length (curl 7.88 checks its MAXFILESIZE against
+    that only), the download stops at GLIA_MODEL_MAX_DOWNLOAD_BYTES."""
+    sent = []
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            n = 0
+            try:
+                while n < 256 << 20:
+                    self.wfile.write(bytes(64 << 10))
+                    n += 64 << 10
+            except OSError:
+                pass
+            sent.append(n)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        yaml = f"""\
+- name: big
+  kind: RealtimeAPI
+  predictor:
+    type: python
+    path: predictor.py
+    env: {{GLIA_MODEL_MAX_DOWNLOAD_BYTES: "1048576"}}
+    models:
+      paths: [{{name: big, path: "{url}"}}]
+      cache_size: 1
+      disk_cache_size: 1
+"""
+        proj = write_project(tmp_path, yaml, {"predictor.py": PREDICTOR})
+        daemon.deploy(proj / "glia.yaml")
+        daemon.wait_ready("big")
+        r = daemon.post("/big?model=big", json={})
+        assert r.status == 500, r
+        assert ("larger than 1048576 bytes (GLIA_MODEL_MAX_DOWNLOAD_BYTES)"
+                in r.body.decode()), r
+        daemon.wait_for(lambda: sent, message="the server's answer to end")
+        assert sent[0] < 64 << 20, sent
+        leftovers = [p for p in (daemon.home / "cache" / "big").iterdir()
+                     if not p.name.endswith(".lock")]
+        assert leftovers == []
+    finally:
+        server.shutdown()
+        server.server_close()
