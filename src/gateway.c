@@ -437,6 +437,15 @@ static void req_timeout_cb(uv_timer_t *t)
 	gw_route_unref(r);
 }
 
+/* Its client left: out of the queue, with an access line 499 (nginx's
+ * "client closed request"); not counted as an answer. */
+static void drop_queued(greq *q)
+{
+	gw_access_line(q->route, q, 499, 0, glia_now() - q->start);
+	queue_remove(q->route, q);
+	gw_req_release(q);
+}
+
 /* The client ended its side while its request waits in the queue: the
  * request is dropped and never runs. Once started it runs to its answer
  * (a half-closed client still reads it). */
@@ -445,8 +454,7 @@ static void client_eof(glia_httpd_conn *c, void *owner)
 	greq *q = owner;
 	if (!q->queued)
 		return;
-	queue_remove(q->route, q);
-	gw_req_release(q);
+	drop_queued(q);
 	glia_httpd_abort(c);
 }
 
@@ -454,11 +462,8 @@ static void client_gone(glia_httpd_conn *c, void *owner)
 {
 	greq *q = owner;
 	q->client = NULL;
-	if (q->queued) {
-		glia_route *r = q->route;
-		queue_remove(r, q);
-		gw_req_release(q);
-	}
+	if (q->queued)
+		drop_queued(q);
 	/* in flight: the answer is read and dropped, keeping the
 	 * connection usable. */
 }

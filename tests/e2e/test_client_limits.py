@@ -211,6 +211,47 @@ def test_queued_request_whose_client_left_never_runs(daemon_factory, tmp_path):
         r = d.post("/cancel", json={"sleep": 0}, timeout=30)
         assert r.status == 200
         assert not gone_file.exists(), "the cancelled request ran"
+        log = d.home / "logs" / "cancel" / "gateway.log"
+        wait_for(lambda: re.search(r'"POST /cancel" 499 ', log.read_text()),
+                 timeout=30, message="no 499 access line")
     finally:
         slow.close()
         gone.close()
+
+
+def test_default_cap_keeps_a_descriptor_reserve(daemon_factory, tmp_path,
+                                                monkeypatch):
+    """Under RLIMIT_NOFILE 512 (soft and hard), the gateway takes at most
+    512 - 256 - 512/16 = 224 clients; the rest get 503, and the management
+    API, replicas and logs keep their descriptors."""
+    import conftest
+    wrapper = tmp_path / "glia-512"
+    wrapper.write_text("#!/bin/sh\nexec prlimit --nofile=512:512 "
+                       f"{conftest.GLIA_BIN} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "GLIA_BIN", wrapper)
+    d = daemon_factory()
+    socks = [connect(d) for _ in range(240)]
+    try:
+        answered = {}
+
+        def refusals():
+            for s in socks:
+                try:
+                    if s not in answered:
+                        data = s.recv(65536)
+                        assert data.startswith(b"HTTP/1.1 503 "), data
+                        answered[s] = data
+                except BlockingIOError:
+                    pass
+            return len(answered) >= 240 - 224
+        wait_for(refusals, timeout=30, message="no 503 under RLIMIT_NOFILE 512")
+        held = [s for s in socks if s not in answered]
+        assert 200 <= len(held) <= 224, len(held)
+        assert d.cli("get", "-o", "json").returncode == 0
+        close_all(socks)
+        socks.clear()
+        wait_for(lambda: healthz_ok(d), timeout=20,
+                 message="gateway still refusing after connections closed")
+    finally:
+        close_all(socks)
