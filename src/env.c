@@ -276,8 +276,10 @@ static int envs_save(const char *path, json_t *root)
 	int fd, rc = -1;
 
 	*strrchr(dir, '/') = '\0';
+	/* a fresh file: never through a link planted as envs.json.tmp */
 	if (glia_mkdirs(dir, 0700) == 0 &&
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >=
+	    (unlink(tmp) == 0 || errno == ENOENT) &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >=
 	        0) {
 		rc = glia_write_all(fd, text, strlen(text)) == 0 &&
 		             glia_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0

@@ -109,3 +109,18 @@ def test_an_old_world_readable_state_db_is_made_private(daemon_factory):
     d.start()
     for name in ("state.db", "token"):
         assert stat.S_IMODE(os.stat(d.home / name).st_mode) == 0o600
+
+
+def test_envs_json_is_never_written_through_a_link(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    os.symlink(victim, home / "envs.json.tmp")
+    res = subprocess.run([str(GLIA_BIN), "env", "add", "dev", "--kubernetes"],
+                         env=dict(os.environ, GLIA_HOME=str(home)),
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert victim.read_text() == "keep\n"
+    st = os.lstat(home / "envs.json")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
