@@ -1880,6 +1880,179 @@ fail:
 	return -1;
 }
 
+/* ---- nesting, checked while the events are read ----
+ *
+ * libyaml builds a document in time growing with the square of its depth
+ * (a 200 KB file nested 100k levels takes half a minute), and the daemon
+ * parses deploys on its event loop. So the events are read once first,
+ * counting depth, and a document nested too deep is refused at the first
+ * node past the limit, before any tree is built and without reading on.
+ * Inside predictor.config the limit is node_to_json's, with its message.
+ * The nodes of the file are counted too: reading and building cost time
+ * in proportion to them (times the depth, for flow collections). */
+
+#define DOC_MAX_DEPTH  (CONFIG_MAX_DEPTH + 8)  /* any node of the file */
+#define DOC_MAX_VALUES (3 * CONFIG_MAX_VALUES) /* nodes in the file */
+
+/* A mapping or sequence still open while the events are read. */
+typedef struct frame {
+	char path[KEY_MAX]; /* its key, as messages name it */
+	char key[KEY_MAX];  /* mapping: the key of the value that comes next */
+	int is_map;
+	int at_value; /* mapping: the next node is a value, not a key */
+	size_t index; /* sequence: the index of the next item */
+	int config;   /* depth below predictor.config, -1 outside it */
+} frame;
+
+typedef struct nesting {
+	frame open[DOC_MAX_DEPTH + 1];
+	int depth;     /* collections open */
+	size_t values; /* nodes read */
+} nesting;
+
+static frame *parent(nesting *s)
+{
+	return s->depth ? &s->open[s->depth - 1] : NULL;
+}
+
+/* The key of the node that starts now, named as node_to_json names it. */
+static void child_path(nesting *s, char *out)
+{
+	const frame *p = parent(s);
+
+	out[0] = '\0';
+	if (!p || (s->depth == 1 && !p->is_map)) /* the root or an API */
+		return;
+	if (!p->is_map)
+		join_index(out, p->path, p->index);
+	else if (p->at_value)
+		join(out, p->path, p->key);
+	else
+		key_append(out, p->path);
+}
+
+/* The depth below predictor.config of the node that starts now, or -1.
+ * A key counts as deep as its mapping, as in node_to_json. */
+static int child_config(nesting *s)
+{
+	const frame *p = parent(s);
+
+	if (!p)
+		return -1;
+	if (p->config >= 0)
+		return p->config + (p->is_map && !p->at_value ? 0 : 1);
+	return p->is_map && p->at_value && !strcmp(p->path, "predictor") &&
+	               !strcmp(p->key, "config")
+	           ? 0
+	           : -1;
+}
+
+/* A node has ended: its mapping waits for a value or the next key, its
+ * sequence for the next item. */
+static void node_done(nesting *s, const yaml_event_t *e)
+{
+	frame *p = parent(s);
+
+	if (!p)
+		return;
+	if (!p->is_map) {
+		p->index++;
+		return;
+	}
+	if (!p->at_value) {
+		p->key[0] = '\0';
+		if (e->type == YAML_SCALAR_EVENT)
+			key_append(p->key, (const char *)e->data.scalar.value);
+	}
+	p->at_value = !p->at_value;
+}
+
+/* What is wrong with a node at config depth config, or NULL. */
+static const char *nesting_problem(nesting *s, int config, char *what,
+                                   size_t size)
+{
+	if (config > CONFIG_MAX_DEPTH)
+		snprintf(what, size, "nested more than %d levels deep",
+		         CONFIG_MAX_DEPTH);
+	else if (s->depth > DOC_MAX_DEPTH)
+		snprintf(what, size, "nested more than %d levels deep",
+		         DOC_MAX_DEPTH);
+	else if (++s->values > DOC_MAX_VALUES)
+		snprintf(what, size, "more than %d values in the file",
+		         DOC_MAX_VALUES);
+	else
+		return NULL;
+	return what;
+}
+
+/* Refuses the node that starts with e if it is nested too deep or one too
+ * many; opens it if it is a mapping or a sequence. */
+static int node_start(ctx *c, nesting *s, const yaml_event_t *e)
+{
+	char path[KEY_MAX], what[64];
+	int config = child_config(s);
+
+	child_path(s, path);
+	if (nesting_problem(s, config, what, sizeof(what))) {
+		set_error(c, (int)e->start_mark.line + 1,
+		          (int)e->start_mark.column + 1, path, what);
+		return -1;
+	}
+	if (e->type != YAML_SEQUENCE_START_EVENT &&
+	    e->type != YAML_MAPPING_START_EVENT) {
+		node_done(s, e);
+		return 0;
+	}
+	frame *f = &s->open[s->depth++];
+	memset(f, 0, sizeof(*f));
+	memcpy(f->path, path, sizeof(f->path));
+	f->is_map = e->type == YAML_MAPPING_START_EVENT;
+	f->config = config;
+	return 0;
+}
+
+static int nesting_event(ctx *c, nesting *s, const yaml_event_t *e)
+{
+	switch (e->type) {
+	case YAML_SCALAR_EVENT:
+	case YAML_ALIAS_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		return node_start(c, s, e);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		s->depth--;
+		node_done(s, e);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Reads the events of every document in the text: -1 with the error set at
+ * the first node nested too deep. A syntax error ends the walk with 0; the
+ * load that follows reports it as before. */
+static int check_nesting(ctx *c, const char *textp, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t e;
+	int rc = 0, end = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return fail(c, NULL, "", "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)textp,
+	                             len);
+	nesting *s = glia_calloc(1, sizeof(*s));
+	while (rc == 0 && !end && yaml_parser_parse(&parser, &e)) {
+		rc = nesting_event(c, s, &e);
+		end = e.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&e);
+	}
+	free(s);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* libyaml's reader errors carry a byte offset, not a line. */
 static void offset_to_mark(const char *textp, size_t len, size_t off,
                            yaml_mark_t *mark)
@@ -1934,6 +2107,8 @@ static int parse_document(ctx *c, const char *textp, size_t len,
 	yaml_document_t doc;
 	int rc = -1, loaded = 0;
 
+	if (check_nesting(c, textp, len) < 0)
+		return -1;
 	if (!yaml_parser_initialize(&parser))
 		return fail(c, NULL, "", "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp,

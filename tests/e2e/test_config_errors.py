@@ -6,12 +6,14 @@ error.
 
 The exact wording belongs to the config module (its unit tests pin it);
 these tests check the position, the key and the outcome."""
+import json
 import re
 import textwrap
+import threading
 
 import pytest
 
-from conftest import PREDICTORS, apis_of, simple_spec, write_project
+from conftest import PREDICTORS, apis_of, simple_spec, wait_for, write_project
 
 PREDICTOR = PREDICTORS / "versioned" / "predictor.py"
 
@@ -254,3 +256,46 @@ def test_every_documented_field_is_accepted(daemon, tmp_path):
     assert spec["networking"]["timeout"] == "30000ms"
     assert spec["compute"]["cpu"] == "500m"
     assert spec["compute"]["mem"] == 1024 ** 3
+
+
+def test_deep_yaml_is_refused_without_stalling_other_apis(daemon, tmp_path):
+    """Issue 13, point 7: a 200 KB file nested 100k levels deep was refused
+    only after libyaml spent half a minute building it on the daemon's
+    event loop, and every API's traffic waited. It is refused while it is
+    read, and a request loop against another API is answered throughout.
+    Each request has a deadline (10 s, generous for a predictor that
+    answers at once) instead of a timing assertion on the deploy."""
+    proj = write_project(tmp_path, simple_spec("steady", config={"version": 1}),
+                         {"predictor.py": PREDICTOR}, dirname="steady")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    daemon.wait_ready("steady")
+    assert daemon.post("/steady", json={}).status == 200
+
+    statuses, done = [], threading.Event()
+
+    def loop():
+        while not done.is_set():
+            try:
+                statuses.append(daemon.post("/steady", json={}, timeout=10.0).status)
+            except OSError as e:  # a timeout included
+                statuses.append(repr(e))
+
+    deep = "[" * 100_000 + "]" * 100_000 + "\n"
+    path = tmp_path / "deep" / "glia.yaml"
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        status, body = daemon.mgmt("POST", "/v1/deploy",
+                                   {"path": str(path), "content": deep},
+                                   timeout=120.0)
+        n = len(statuses)
+        wait_for(lambda: len(statuses) >= n + 5, timeout=60.0,
+                 message="requests after the deploy")
+    finally:
+        done.set()
+        t.join(timeout=60.0)
+    assert statuses and all(s == 200 for s in statuses), statuses
+    assert status == 400, (status, body)
+    text = json.dumps(body)
+    assert "glia.yaml:1:74:" in text and "nested more than 72 levels deep" in text, text
+    assert [a["name"] for a in apis_of(daemon.cli_json("get"))] == ["steady"]

@@ -1124,6 +1124,89 @@ static void alias_bomb_in_config_is_refused(void **state)
 	assert_non_null(strstr(err.message, ": more than 100000 values"));
 }
 
+/* A document nested 100k levels deep is refused at the first node past the
+ * limit, while its events are read: libyaml takes half a minute to build
+ * such a tree, on the daemon's event loop. The brackets are never closed,
+ * so a parser that read to the end would report invalid YAML instead; the
+ * error's position shows where it stopped. */
+static char *deep_yaml(const char *head, const char *open, size_t levels)
+{
+	size_t hl = strlen(head), ol = strlen(open);
+	char *s = malloc(hl + ol * levels + 1);
+
+	assert_non_null(s);
+	memcpy(s, head, hl);
+	for (size_t i = 0; i < levels; i++)
+		memcpy(s + hl + i * ol, open, ol);
+	s[hl + ol * levels] = '\0';
+	return s;
+}
+
+static void assert_too_deep(const char *yaml, int line, int column,
+                            const char *key, const char *what)
+{
+	glia_api_spec *specs;
+	size_t n;
+	glia_config_error err;
+
+	assert_int_equal(glia_config_parse(yaml, strlen(yaml), "glia.yaml",
+	                                   NULL, &specs, &n, &err),
+	                 -1);
+	assert_int_equal(err.line, line);
+	assert_int_equal(err.column, column);
+	assert_int_equal(strncmp(err.key, key, strlen(key)), 0);
+	assert_non_null(strstr(err.message, what));
+	assert_string_equal(err.message + strlen(err.message) - strlen(what),
+	                    what);
+}
+
+static void deep_documents_are_refused_while_reading(void **state)
+{
+	char *yaml = deep_yaml("", "[", 100000);
+
+	/* the root list's items are APIs: keys start below them */
+	assert_too_deep(yaml, 1, 74, "[0][0][0]",
+	                ": nested more than 72 levels deep");
+	free(yaml);
+	yaml = deep_yaml(API "  config: ", "{a: ", 100000);
+	assert_too_deep(yaml, 6, 271, "predictor.config.a.a.a",
+	                ": nested more than 64 levels deep");
+	free(yaml);
+	yaml = deep_yaml(API "---\n", "- ", 100000);
+	assert_too_deep(yaml, 7, 147, "[0][0]",
+	                ": nested more than 72 levels deep");
+	free(yaml);
+}
+
+/* Reading and building cost time in proportion to the nodes (times the
+ * depth, for flow collections): a file of more than 300000 is refused at
+ * the first one past, while it is read. */
+static void files_with_too_many_values_are_refused(void **state)
+{
+	char *yaml = deep_yaml("[", "1, ", 400000);
+
+	/* the list is the first node: its item 299999 is one too many */
+	assert_too_deep(yaml, 1, 2 + 3 * 299999, "",
+	                ": more than 300000 values in the file");
+	free(yaml);
+}
+
+/* predictor.config may be nested 64 levels deep, no more. */
+static void config_nested_to_the_limit_is_accepted(void **state)
+{
+	char *yaml = deep_yaml(API "  config: ", "{a: ", 64);
+	size_t len = strlen(yaml);
+
+	yaml = realloc(yaml, len + 64 + 3);
+	memcpy(yaml + len, "1", 1);
+	memset(yaml + len + 1, '}', 64);
+	memcpy(yaml + len + 65, "\n", 2);
+	size_t n = 0;
+	glia_api_spec *specs = parse_ok(yaml, &n);
+	glia_api_specs_free(specs, n);
+	free(yaml);
+}
+
 /* ---- project directory ---- */
 
 typedef struct project {
@@ -1590,6 +1673,9 @@ int main(void)
 	    cmocka_unit_test(invalid_specs_give_exact_messages),
 	    cmocka_unit_test(error_fields_are_filled),
 	    cmocka_unit_test(alias_bomb_in_config_is_refused),
+	    cmocka_unit_test(deep_documents_are_refused_while_reading),
+	    cmocka_unit_test(config_nested_to_the_limit_is_accepted),
+	    cmocka_unit_test(files_with_too_many_values_are_refused),
 	    cmocka_unit_test_setup_teardown(
 	        predictor_path_must_exist_in_project_dir, project_setup,
 	        project_teardown),
