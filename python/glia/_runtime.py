@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import math
 import operator
 import os
 import sys
@@ -447,6 +448,8 @@ def _decode_json(body):
         return json.loads(body)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise PayloadError("invalid JSON payload: %s" % exc) from None
+    except RecursionError:  # deeper than the interpreter's recursion limit
+        raise PayloadError("invalid JSON payload: nested too deep") from None
 
 
 def _decode_form(body):
@@ -457,7 +460,7 @@ def _decode_form(body):
     if head in (b"{", b"["):
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     out = {}
     text = body.decode("utf-8", "replace")
@@ -529,12 +532,40 @@ def _json_default(obj):
     raise _Unencodable(type(obj).__name__)
 
 
+def _non_finite(value):
+    """How JavaScript writes the first NaN or infinity in value: "NaN",
+    "Infinity" or "-Infinity" (looked for in the first 100000 values)."""
+    todo = [value]
+    for _ in range(100000):
+        if not todo:
+            break
+        v = todo.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+        if isinstance(v, dict):
+            todo.extend(reversed(list(v.values())))
+        elif isinstance(v, (list, tuple)):
+            todo.extend(reversed(v))
+        elif callable(getattr(v, "tolist", None)) and not isinstance(v, float):
+            todo.append(v.tolist())
+    return "NaN or Infinity"
+
+
 def _to_json(value):
+    """JSON bytes for value. NaN and the infinities are refused: JSON has
+    no way to write them, and clients' parsers reject "NaN"."""
     try:
-        return json.dumps(value, default=_json_default).encode()
+        return json.dumps(value, default=_json_default,
+                          allow_nan=False).encode()
     except _Unencodable as exc:
         name = str(exc)
-    except (TypeError, ValueError, RecursionError):
+    except ValueError as exc:
+        if not str(exc).startswith("Out of range float"):
+            name = type(value).__name__
+        else:
+            raise _Unencodable("predict returned a value JSON cannot "
+                               "represent: " + _non_finite(value)) from None
+    except (TypeError, RecursionError):
         name = type(value).__name__
     raise _Unencodable(
         "predictor returned a value that cannot be encoded as JSON: " + name)
