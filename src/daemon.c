@@ -24,6 +24,7 @@
 #include "httpd.h"
 #include "logs.h"
 #include "mgmt.h"
+#include "project.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -95,44 +96,6 @@ static int parse_log_level(const char *s)
 	return -1;
 }
 
-/* The gateway's client limits: 1 taken, 0 not one of them, -1 bad (message
- * printed). */
-static int parse_client_flag(const char *a, const char *v, daemon_opts *o)
-{
-	uint64_t *ms = NULL;
-	int64_t n;
-	if (strcmp(a, "--client-header-timeout") == 0)
-		ms = &o->client.header_timeout_ms;
-	else if (strcmp(a, "--client-body-timeout") == 0)
-		ms = &o->client.body_timeout_ms;
-	else if (strcmp(a, "--keepalive-timeout") == 0)
-		ms = &o->client.keepalive_timeout_ms;
-	else if (strcmp(a, "--max-connections") != 0)
-		return 0;
-	if (ms) {
-		if (glia_parse_duration_ms(v, &n) == 0 && n >= 100) {
-			*ms = (uint64_t)n;
-			return 1;
-		}
-		fprintf(stderr,
-		        "glia up: %s takes a duration of at least 100ms, "
-		        "got \"%s\"\n",
-		        a, v);
-		return -1;
-	}
-	char *end;
-	long long k = strtoll(v, &end, 10);
-	if (*end || end == v || k < 1) {
-		fprintf(stderr,
-		        "glia up: --max-connections takes a number of at "
-		        "least 1, got \"%s\"\n",
-		        v);
-		return -1;
-	}
-	o->client.max_conns = (size_t)k;
-	return 1;
-}
-
 /* Returns 0, 2 on a usage error (message printed). */
 static int parse_args(int argc, char **argv, daemon_opts *o)
 {
@@ -163,10 +126,14 @@ static int parse_args(int argc, char **argv, daemon_opts *o)
 			goto bad;
 		}
 		i++;
-		int taken = parse_client_flag(a, v, o);
-		if (taken < 0)
+		char lim_err[200];
+		int taken = glia_client_limit_arg(a, v, &o->client, lim_err,
+		                                  sizeof lim_err);
+		if (taken == GLIA_ARG_BAD) {
+			fprintf(stderr, "glia up: %s\n", lim_err);
 			goto bad;
-		if (taken)
+		}
+		if (taken == GLIA_ARG_TAKEN)
 			continue;
 		if (strcmp(a, "--listen") == 0) {
 			if (parse_listen(v, &o->gw) < 0) {

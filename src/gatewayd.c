@@ -57,6 +57,10 @@ static const char usage_text[] =
     "                    [--discover dns:NAME:PORT|static:API=HOST:PORT,"
     "...]\n"
     "                    [--max-body-size BYTES] [--no-access-log]\n"
+    "                    [--client-header-timeout DURATION]\n"
+    "                    [--client-body-timeout DURATION]\n"
+    "                    [--keepalive-timeout DURATION] [--max-connections "
+    "N]\n"
     "Routes the APIs of FILE (default: glia.yaml, else cortex.yaml) to "
     "their\n"
     "replicas (`glia worker --api`); --listen defaults to 0.0.0.0:8888 "
@@ -252,7 +256,7 @@ static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 	                           o->s.max_body,
 	                           0,
 	                           o->s.no_access_log ? NULL : g->logs,
-	                           NULL};
+	                           &o->s.client};
 	g->gw = glia_gateway_new(g->loop, &go, err, errlen);
 	if (!g->gw)
 		return -1;

@@ -98,11 +98,56 @@ static const char *value_of(int argc, char **argv, int *i)
 	return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
+int glia_client_limit_arg(const char *opt, const char *v,
+                          glia_httpd_conn_limits *l, char *err, size_t errlen)
+{
+	uint64_t *ms = NULL;
+	int64_t n;
+	if (strcmp(opt, "--client-header-timeout") == 0)
+		ms = &l->header_timeout_ms;
+	else if (strcmp(opt, "--client-body-timeout") == 0)
+		ms = &l->body_timeout_ms;
+	else if (strcmp(opt, "--keepalive-timeout") == 0)
+		ms = &l->keepalive_timeout_ms;
+	else if (strcmp(opt, "--max-connections") != 0)
+		return GLIA_ARG_OTHER;
+	if (!v) {
+		snprintf(err, errlen, "%s needs a value", opt);
+		return GLIA_ARG_BAD;
+	}
+	if (ms && glia_parse_duration_ms(v, &n) == 0 && n >= 100) {
+		*ms = (uint64_t)n;
+		return GLIA_ARG_TAKEN;
+	}
+	if (ms) {
+		snprintf(err, errlen,
+		         "%s takes a duration of at least 100ms, got \"%s\"",
+		         opt, v);
+		return GLIA_ARG_BAD;
+	}
+	char *end;
+	long long k = strtoll(v, &end, 10);
+	if (end != v && !*end && k >= 1) {
+		l->max_conns = (size_t)k;
+		return GLIA_ARG_TAKEN;
+	}
+	snprintf(err, errlen,
+	         "--max-connections takes a number of at least 1, got \"%s\"",
+	         v);
+	return GLIA_ARG_BAD;
+}
+
 int glia_serve_arg(int argc, char **argv, int *i, glia_serve_args *a, char *err,
                    size_t errlen)
 {
 	const char *opt = argv[*i], *v;
 	int64_t n;
+	int rc = glia_client_limit_arg(opt, *i + 1 < argc ? argv[*i + 1] : NULL,
+	                               &a->client, err, errlen);
+	if (rc == GLIA_ARG_TAKEN)
+		++*i;
+	if (rc != GLIA_ARG_OTHER)
+		return rc;
 	if (opt[0] != '-') {
 		if (a->file) {
 			snprintf(err, errlen, "one FILE only, got also %s",

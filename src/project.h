@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "httpd.h"
 
 typedef struct glia_project {
 	char *file; /* absolute path of the YAML file */
@@ -27,14 +28,15 @@ void glia_project_free(glia_project *p);
 glia_api_spec *glia_project_api(glia_project *p, const char *name);
 
 /* What `glia worker --api` and `glia gateway` both take: FILE|DIR,
- * --listen HOST:PORT, --max-body-size SIZE, --no-access-log. The caller
- * sets the defaults first. */
+ * --listen HOST:PORT, --max-body-size SIZE, --no-access-log and the client
+ * limits (glia_client_limit_arg). The caller sets the defaults first. */
 typedef struct glia_serve_args {
 	const char *file;
 	char host[256];
 	int port;
 	size_t max_body;
 	int no_access_log;
+	glia_httpd_conn_limits client; /* 0 fields: httpd's defaults */
 } glia_serve_args;
 
 enum {
@@ -42,6 +44,11 @@ enum {
 	GLIA_ARG_TAKEN = 1, /* consumed (with its value: *i advanced) */
 	GLIA_ARG_BAD = -1,  /* err says why */
 };
+/* --client-header-timeout, --client-body-timeout, --keepalive-timeout
+ * (durations of at least 100ms) and --max-connections N (at least 1), as
+ * `glia up` takes them too: opt with its value v (NULL when none). */
+int glia_client_limit_arg(const char *opt, const char *v,
+                          glia_httpd_conn_limits *l, char *err, size_t errlen);
 /* Looks at argv[*i]. */
 int glia_serve_arg(int argc, char **argv, int *i, glia_serve_args *a, char *err,
                    size_t errlen);

@@ -62,7 +62,11 @@ static const char usage_text[] =
     "                   [--home DIR] [--max-body-size BYTES]\n"
     "                   [--stop-grace DURATION] [--startup-timeout "
     "DURATION]\n"
-    "                   [--no-access-log]\n"
+    "                   [--no-access-log] [--client-header-timeout "
+    "DURATION]\n"
+    "                   [--client-body-timeout DURATION]\n"
+    "                   [--keepalive-timeout DURATION] [--max-connections "
+    "N]\n"
     "One replica of API NAME of FILE (default: glia.yaml, else "
     "cortex.yaml),\n"
     "serving the gateway's protocol on HOST:PORT (default "
@@ -294,7 +298,7 @@ static int start(replica_host *h, const replica_opts *o, const char *home,
 	                           o->s.max_body,
 	                           0,
 	                           o->s.no_access_log ? NULL : h->logs,
-	                           NULL};
+	                           &o->s.client};
 	h->gw = glia_gateway_new(h->loop, &go, err, errlen);
 	if (!h->gw) {
 		glia_api_specs_free(spec, 1);

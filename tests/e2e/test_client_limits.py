@@ -9,6 +9,7 @@ import re
 import select
 import socket
 import time
+import types
 
 from conftest import api_yaml, predictor_project, wait_for
 
@@ -255,3 +256,40 @@ def test_default_cap_keeps_a_descriptor_reserve(daemon_factory, tmp_path,
                  message="gateway still refusing after connections closed")
     finally:
         close_all(socks)
+
+
+def test_glia_gateway_takes_the_client_flags(tmp_path):
+    """`glia gateway` (and `glia worker --api`, same parser) take the four
+    flags: an idle connection is closed after --keepalive-timeout, and past
+    --max-connections a connection gets 503."""
+    import subprocess
+    from conftest import GLIA_BIN, free_port
+    proj = predictor_project(tmp_path, "sleepy", api_yaml("gw"))
+    port = free_port()
+    log = open(tmp_path / "gateway.log", "wb")
+    p = subprocess.Popen(
+        [str(GLIA_BIN), "gateway", str(proj), "--listen",
+         f"127.0.0.1:{port}", "--discover", "static:gw=127.0.0.1:1",
+         "--keepalive-timeout", "1s", "--max-connections", "3"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    socks = []
+    d = types.SimpleNamespace(port=port)
+    try:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port),
+                                                  timeout=2).close() is None,
+                 timeout=30, message="glia gateway not listening")
+        s = connect(d)
+        socks.append(s)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: closed_by_peer(s), timeout=20,
+                 message="idle connection still open")
+        socks += [connect(d) for _ in range(4)]
+
+        def refused():
+            return sum(1 for s in socks[1:] if closed_by_peer(s)) >= 1
+        wait_for(refused, timeout=20, message="no refusal past 3")
+    finally:
+        close_all(socks)
+        p.kill()
+        p.wait(10)
