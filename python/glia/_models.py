@@ -380,7 +380,7 @@ def _extract_zip(archive, dest, budget):
                     _write_member(path, src, i.external_attr >> 16, budget)
 
 
-def _extract_link(t, m, dest, path, budget):
+def _extract_link(m, dest, path, budget):
     if m.issym():
         target = os.path.join(os.path.dirname(path), m.linkname)
         if os.path.isabs(m.linkname) or not _inside(dest, target):
@@ -412,7 +412,7 @@ def _extract_tar(archive, dest, budget):
             elif m.isfile():
                 _write_member(path, t.extractfile(m), m.mode, budget)
             else:
-                _extract_link(t, m, dest, path, budget)
+                _extract_link(m, dest, path, budget)
 
 
 def _extract(archive, dest, basename, max_bytes=MAX_BYTES):
