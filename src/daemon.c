@@ -83,7 +83,8 @@ static void usage(FILE *f)
 	      "               [--client-header-timeout DURATION]"
 	      " [--client-body-timeout DURATION]\n"
 	      "               [--keepalive-timeout DURATION]"
-	      " [--max-connections N]\n",
+	      " [--client-send-timeout DURATION]\n"
+	      "               [--max-connections N]\n",
 	      f);
 }
 

@@ -12,6 +12,7 @@
 #define DEFAULT_HEADER_TIMEOUT_MS    60000
 #define DEFAULT_BODY_TIMEOUT_MS      60000
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
+#define DEFAULT_SEND_TIMEOUT_MS      60000
 #define NOFILE_RESERVE               256 /* plus 1/16 of RLIMIT_NOFILE */
 
 struct glia_httpd {
@@ -37,7 +38,7 @@ struct glia_httpd {
 
 enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING };
 /* Which deadline runs: none while a request is answered. */
-enum { PH_NONE, PH_IDLE, PH_HEAD, PH_BODY };
+enum { PH_NONE, PH_IDLE, PH_HEAD, PH_BODY, PH_SEND };
 
 struct glia_httpd_conn {
 	union {
@@ -57,6 +58,7 @@ struct glia_httpd_conn {
 	int closed;
 	int peer_eof;
 	size_t stream_pending;
+	size_t send_queued; /* write queue at the last sweep (PH_SEND) */
 	glia_httpd_close_cb on_close;
 	glia_httpd_close_cb on_eof;
 	void *owner;
@@ -546,6 +548,21 @@ static void server_free_cb(uv_handle_t *h)
 		free(s);
 }
 
+/* An answer or stream waiting to be sent: 1 when the peer has taken
+ * nothing of it for send_timeout_ms. */
+static int send_stalled(glia_httpd_conn *c, uint64_t now)
+{
+	size_t q = uv_stream_get_write_queue_size(&c->h.stream);
+	if (c->phase != PH_SEND || q == 0 || q < c->send_queued) {
+		c->phase = PH_SEND;
+		c->send_queued = q;
+		c->deadline = now + c->srv->cl.send_timeout_ms;
+		return 0;
+	}
+	c->send_queued = q;
+	return c->deadline <= now;
+}
+
 /* Closes connections past their deadline. */
 static void sweep_cb(uv_timer_t *t)
 {
@@ -558,6 +575,11 @@ static void sweep_cb(uv_timer_t *t)
 	glia_httpd_conn *next;
 	for (glia_httpd_conn *c = s->conns; c; c = next) {
 		next = c->next;
+		if (c->state == CONN_WRITING || c->state == CONN_STREAMING) {
+			if (send_stalled(c, now))
+				conn_close(c);
+			continue;
+		}
 		if (c->state != CONN_READING || !c->deadline ||
 		    c->deadline > now)
 			continue;
@@ -577,6 +599,8 @@ static uint64_t sweep_interval(const glia_httpd_conn_limits *l)
 		ms = l->body_timeout_ms;
 	if (l->keepalive_timeout_ms < ms)
 		ms = l->keepalive_timeout_ms;
+	if (l->send_timeout_ms < ms)
+		ms = l->send_timeout_ms;
 	ms /= 4;
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
@@ -602,13 +626,16 @@ void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l)
 {
 	glia_httpd_conn_limits d = {
 	    DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_BODY_TIMEOUT_MS,
-	    DEFAULT_KEEPALIVE_TIMEOUT_MS, glia_httpd_default_max_conns()};
+	    DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS,
+	    glia_httpd_default_max_conns()};
 	if (l && l->header_timeout_ms)
 		d.header_timeout_ms = l->header_timeout_ms;
 	if (l && l->body_timeout_ms)
 		d.body_timeout_ms = l->body_timeout_ms;
 	if (l && l->keepalive_timeout_ms)
 		d.keepalive_timeout_ms = l->keepalive_timeout_ms;
+	if (l && l->send_timeout_ms)
+		d.send_timeout_ms = l->send_timeout_ms;
 	if (l && l->max_conns)
 		d.max_conns = l->max_conns;
 	s->cl = d;

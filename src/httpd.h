@@ -37,13 +37,16 @@ glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
  * within header_timeout_ms of its first byte (of the accept for a new
  * connection) or a body that sends nothing for body_timeout_ms gets a 408
  * as it closes; a keep-alive connection idle for keepalive_timeout_ms is
- * closed quietly. None applies while a request is being answered. Past
+ * closed quietly. None applies while a request is being answered; a peer
+ * that takes no byte of its answer (or stream) for send_timeout_ms while
+ * some wait to be sent is closed. Past
  * max_conns, a new connection is accepted, answered 503 with Connection:
  * close and closed. */
 typedef struct glia_httpd_conn_limits {
 	uint64_t header_timeout_ms;    /* default 60 s */
 	uint64_t body_timeout_ms;      /* default 60 s */
 	uint64_t keepalive_timeout_ms; /* default 75 s */
+	uint64_t send_timeout_ms;      /* answer not read at all; 60 s */
 	size_t max_conns; /* default glia_httpd_default_max_conns() */
 } glia_httpd_conn_limits;
 void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l);

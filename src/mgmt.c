@@ -305,7 +305,7 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			m->httpd = NULL;
 		}
 	}
-	glia_httpd_conn_limits cl = {0, 0, 0, MGMT_MAX_CONNS};
+	glia_httpd_conn_limits cl = {0, 0, 0, 0, MGMT_MAX_CONNS};
 	if (m->httpd)
 		glia_httpd_set_conn_limits(m->httpd, &cl);
 	if (m->admin)

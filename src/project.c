@@ -109,6 +109,8 @@ int glia_client_limit_arg(const char *opt, const char *v,
 		ms = &l->body_timeout_ms;
 	else if (strcmp(opt, "--keepalive-timeout") == 0)
 		ms = &l->keepalive_timeout_ms;
+	else if (strcmp(opt, "--client-send-timeout") == 0)
+		ms = &l->send_timeout_ms;
 	else if (strcmp(opt, "--max-connections") != 0)
 		return GLIA_ARG_OTHER;
 	if (!v) {

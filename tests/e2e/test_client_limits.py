@@ -293,3 +293,57 @@ def test_glia_gateway_takes_the_client_flags(tmp_path):
         close_all(socks)
         p.kill()
         p.wait(10)
+
+
+def server_side_state(port, peer_port):
+    """The TCP state (hex, "01" established) of the daemon's end of the
+    loopback connection from peer_port, from /proc/net/tcp."""
+    local = "0100007F:%04X" % port
+    remote = "0100007F:%04X" % peer_port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return fields[3]
+    return None
+
+
+BIG_PREDICTOR = '''
+class PythonPredictor:
+    def __init__(self, config):
+        pass
+
+    def predict(self, payload):
+        return "x" * (20 << 20)
+'''
+
+
+def test_client_that_reads_nothing_of_its_answer_is_closed(daemon_factory,
+                                                           tmp_path):
+    """A 20 MiB answer to a client that never reads: closed after
+    --client-send-timeout, not held (with its buffers) for ever."""
+    from conftest import write_project
+    d = daemon_factory("--client-send-timeout", "1s")
+    proj = write_project(tmp_path, api_yaml("big"),
+                         {"predictor.py": BIG_PREDICTOR}, dirname="big")
+    d.cli("deploy", "glia.yaml", "--wait", cwd=proj, timeout=180)
+    d.wait_ready("big", timeout=90)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    try:
+        s.connect(("127.0.0.1", d.port))
+        s.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                  b"Content-Type: application/json\r\n\r\n{}")
+        # the answer is on its way once the access line is written
+        log = d.home / "logs" / "big" / "gateway.log"
+        wait_for(lambda: log.exists() and '"POST /big" 200' in log.read_text(),
+                 timeout=60, message="no answer from the predictor")
+        # reading nothing: the server's side leaves ESTABLISHED
+        peer = s.getsockname()[1]
+        wait_for(lambda: server_side_state(d.port, peer) not in (None, "01"),
+                 timeout=30, message="the server still holds the connection")
+        got = len(read_all(s, timeout=30))
+        assert got < (20 << 20), "the whole answer was sent: never closed"
+    finally:
+        s.close()
