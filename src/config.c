@@ -29,6 +29,8 @@
  *   duplicate API name "iris" (first at line 2)
  *   AsyncAPI is not supported yet (supported: RealtimeAPI)
  *   file "predictor.py" not found in /project/dir
+ *   nested more than 72 levels deep   (predictor.config: 64)
+ *   more than 300000 values in the file
  * and, without a key:
  *   invalid YAML: <libyaml's problem>
  *   empty document; expected an API mapping or a list of them
