@@ -517,6 +517,9 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 	glia_log(GLIA_LOG_INFO,
 		 "glia %s serving on %s (home %s, %d API(s) restored)",
 		 GLIA_VERSION, url, home, restored);
+	glia_log(GLIA_LOG_INFO, "gateway: up to %zu client connections",
+	         o->client.max_conns ? o->client.max_conns
+	                             : glia_httpd_default_max_conns());
 	if (report_fd >= 0) {
 		glia_write_all(report_fd, "+\n", 2);
 		close(report_fd);

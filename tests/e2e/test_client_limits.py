@@ -249,6 +249,7 @@ def test_default_cap_keeps_a_descriptor_reserve(daemon_factory, tmp_path,
         wait_for(refusals, timeout=30, message="no 503 under RLIMIT_NOFILE 512")
         held = [s for s in socks if s not in answered]
         assert 200 <= len(held) <= 224, len(held)
+        assert "gateway: up to 224 client connections" in d.log_tail(200)
         assert d.cli("get", "-o", "json").returncode == 0
         close_all(socks)
         socks.clear()
