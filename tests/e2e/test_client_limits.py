@@ -348,3 +348,29 @@ def test_client_that_reads_nothing_of_its_answer_is_closed(daemon_factory,
         assert got < (20 << 20), "the whole answer was sent: never closed"
     finally:
         s.close()
+
+
+def test_half_closed_client_still_gets_a_running_answer(daemon_factory, tmp_path):
+    """Cancellation is for queued requests: a client that half-closes after
+    sending a request that is running gets its answer."""
+    d = daemon_factory()
+    proj = predictor_project(
+        tmp_path, "sleepy",
+        api_yaml("half", config={"sleep_s": 0},
+                 predictor={"threads_per_process": 1}))
+    d.cli("deploy", "glia.yaml", "--wait", cwd=proj, timeout=180)
+    d.wait_ready("half", timeout=90)
+    started = tmp_path / "half.started"
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    try:
+        body = json.dumps({"sleep": 1, "started_file": str(started)})
+        s.sendall(b"POST /half HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s"
+                  % (len(body), body.encode()))
+        wait_for(started.exists, timeout=30, message="request not running")
+        s.shutdown(socket.SHUT_WR)
+        out = read_all(s, timeout=30)
+        assert out.startswith(b"HTTP/1.1 200 "), out
+    finally:
+        s.close()
