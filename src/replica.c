@@ -7,10 +7,11 @@
  * and a gateway in relay mode (gateway.h) is their front on HOST:PORT.
  * The front forwards the requests a gateway elsewhere sends, unchanged;
  * runs at most the replica's slots (processes x slots per process), lets
- * as many wait, and refuses more with 503 + X-Glia-Overloaded, so several
- * gateways can share it; answers GET /healthz (200 once __init__ returned, 503
- * before and while draining) and /metrics. The replica count is fixed at one:
- * the cluster (Kubernetes and KEDA) scales by running more of these.
+ * the rest wait up to max_replica_concurrency, and refuses more with 503
+ * + X-Glia-Overloaded, so several gateways can share it; answers GET /healthz
+ * (200 once __init__ returned, 503 before and while draining) and /metrics. The
+ * replica count is fixed at one: the cluster (Kubernetes and KEDA) scales by
+ * running more of these.
  *
  * SIGTERM: /healthz fails and new requests are refused (the gateway sends
  * them elsewhere); those in flight finish, for at most networking.timeout;
@@ -151,21 +152,21 @@ static int parse_args(int argc, char **argv, replica_opts *o)
 }
 
 /* The spec as one replica runs it: exactly one replica (the cluster
- * scales), and at most twice its slots at once: one request running and
- * one waiting per slot. The waiting ones are what keeps gateways that
- * share the replica fair (a gateway whose request was refused could
- * otherwise lose every race for a freed slot to one that sends the moment
- * its answer arrives); beyond that, 503 + X-Glia-Overloaded. */
+ * scales), running its slots and letting the rest wait, up to
+ * max_replica_concurrency (Cortex's per-replica bound; at least twice the
+ * slots), beyond which 503 + X-Glia-Overloaded. A gateway sends a replica
+ * at most twice its slots, so the room is what keeps gateways that share
+ * it fair: a replica that refused everything beyond its slots left a
+ * gateway whose request was refused losing every race for the freed slot
+ * to the one that sends the moment its answer arrives. */
 static void fix_to_one_replica(glia_api_spec *s)
 {
 	s->autoscaling.min_replicas = 1;
 	s->autoscaling.max_replicas = 1;
 	s->autoscaling.init_replicas = 1;
-	int slots = s->predictor.type == GLIA_PREDICTOR_COMMAND
-	                ? s->predictor.threads_per_process
-	                : glia_spec_slots(s);
-	s->autoscaling.max_replica_concurrency =
-	    2 * s->predictor.processes_per_replica * slots;
+	int room = 2 * glia_spec_replica_slots(s);
+	if (s->autoscaling.max_replica_concurrency < room)
+		s->autoscaling.max_replica_concurrency = room;
 }
 
 /* Takes the API out of the project into a one-element array for the

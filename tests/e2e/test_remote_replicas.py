@@ -174,10 +174,13 @@ def test_worker_logs_the_predictor_and_access_lines_to_stdout(progs, tmp_path):
     assert "ready after" in text
 
 
-def test_worker_refuses_beyond_its_slots_with_503_overloaded(progs, tmp_path):
-    """One slot: one request runs, one waits its turn, a third is refused
-    at once with the marker a gateway takes as "send it elsewhere"."""
-    proj = sleepy_project(tmp_path, sleepy_yaml(threads=1))
+def test_worker_refuses_beyond_its_capacity_with_503_overloaded(progs,
+                                                               tmp_path):
+    """One slot and max_replica_concurrency 2: one request runs, one waits
+    its turn, a third is refused at once with the marker a gateway takes
+    as "send it elsewhere"."""
+    proj = sleepy_project(tmp_path, sleepy_yaml(
+        threads=1, extra="  autoscaling:\n    max_replica_concurrency: 2\n"))
     w = progs.worker(proj, "sleepy")
     wait_healthy(w)
     started = tmp_path / "started"
