@@ -465,8 +465,69 @@ static void peer_name(glia_httpd_conn *c)
 	}
 }
 
-/* A connection past max_conns: accepted, told 503 and closed, so that the
- * client sees why instead of waiting in the backlog. */
+/* A connection past max_conns is accepted, told 503 and closed, so that
+ * the client sees why instead of waiting in the backlog. Its side is read
+ * out (and dropped) for up to LINGER_MS first: closing on unread request
+ * bytes would send a reset that destroys the answer. At most LINGER_MAX
+ * linger at once, over all servers; beyond, they are closed at once. */
+#define LINGER_MAX 64
+#define LINGER_MS  2000
+
+typedef struct refused {
+	union {
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} h;
+	uv_timer_t timer;
+	uv_shutdown_t sreq;
+	int open; /* handles not closed yet */
+	int closing;
+} refused;
+
+static int n_lingering;
+
+static void refused_free_cb(uv_handle_t *h)
+{
+	refused *r = h->data;
+	if (--r->open == 0) {
+		n_lingering--;
+		free(r);
+	}
+}
+
+static void refused_close(refused *r)
+{
+	if (r->closing)
+		return;
+	r->closing = 1;
+	uv_close(&r->h.handle, refused_free_cb);
+	uv_close((uv_handle_t *)&r->timer, refused_free_cb);
+}
+
+static void refused_alloc_cb(uv_handle_t *h, size_t n, uv_buf_t *buf)
+{
+	static char sink[4096];
+	buf->base = sink;
+	buf->len = sizeof sink;
+}
+
+static void refused_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	if (n < 0)
+		refused_close(st->data);
+}
+
+static void refused_timer_cb(uv_timer_t *t)
+{
+	refused_close(t->data);
+}
+
+static void refused_shutdown_cb(uv_shutdown_t *req, int status)
+{
+}
+
 static void refuse(glia_httpd *s)
 {
 	static char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -474,19 +535,30 @@ static void refuse(glia_httpd *s)
 	                    "Content-Length: 34\r\n"
 	                    "Connection: close\r\nRetry-After: 1\r\n\r\n"
 	                    "{\"error\": \"too many connections\"}\n";
-	uv_handle_t *h;
-	if (s->is_unix) {
-		h = glia_malloc(sizeof(uv_pipe_t));
-		uv_pipe_init(s->loop, (uv_pipe_t *)h, 0);
-	} else {
-		h = glia_malloc(sizeof(uv_tcp_t));
-		uv_tcp_init(s->loop, (uv_tcp_t *)h);
+	refused *r = glia_calloc(1, sizeof *r);
+	r->open = 2;
+	n_lingering++;
+	if (s->is_unix)
+		uv_pipe_init(s->loop, &r->h.pipe, 0);
+	else
+		uv_tcp_init(s->loop, &r->h.tcp);
+	uv_timer_init(s->loop, &r->timer);
+	r->h.handle.data = r;
+	r->timer.data = r;
+	if (uv_accept(&s->srv.stream, &r->h.stream) < 0) {
+		refused_close(r);
+		return;
 	}
-	if (uv_accept(&s->srv.stream, (uv_stream_t *)h) == 0) {
-		uv_buf_t b = uv_buf_init(msg, sizeof msg - 1);
-		uv_try_write((uv_stream_t *)h, &b, 1);
+	uv_buf_t b = uv_buf_init(msg, sizeof msg - 1);
+	uv_try_write(&r->h.stream, &b, 1);
+	if (n_lingering > LINGER_MAX ||
+	    uv_shutdown(&r->sreq, &r->h.stream, refused_shutdown_cb) < 0 ||
+	    uv_read_start(&r->h.stream, refused_alloc_cb, refused_read_cb) <
+	        0) {
+		refused_close(r);
+		return;
 	}
-	uv_close(h, (uv_close_cb)free);
+	uv_timer_start(&r->timer, refused_timer_cb, LINGER_MS, 0);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -36,7 +36,7 @@ def closed_by_peer(s):
             return True
 
 
-def read_all(s, timeout=15.0):
+def read_all(s, timeout=15.0, resets_ok=True):
     """Everything the server sends until it closes s."""
     s.setblocking(True)
     s.settimeout(timeout)
@@ -48,6 +48,8 @@ def read_all(s, timeout=15.0):
                 return out
             out += data
     except ConnectionResetError:
+        if not resets_ok:
+            raise
         return out
 
 
@@ -150,13 +152,19 @@ def test_connections_past_the_cap_get_503_and_mgmt_still_answers(daemon_factory)
             return out.startswith(b"HTTP/1.1 503 ")
         wait_for(full, timeout=30, message="never refused past 20")
         assert len(socks) <= 20
-        extra = socket.create_connection(("127.0.0.1", d.port), timeout=10)
-        out = read_all(extra)
-        extra.close()
-        head, _, body = out.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 503 "), out
-        assert b"Connection: close" in head
-        assert json.loads(body) == {"error": "too many connections"}
+        # clients that send their request at once read the 503 and a clean
+        # close: no reset for the unread request (which, off loopback, can
+        # destroy the answer still in flight)
+        for _ in range(20):
+            extra = socket.create_connection(("127.0.0.1", d.port),
+                                             timeout=10)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = read_all(extra, resets_ok=False)
+            extra.close()
+            head, _, body = out.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 "), out
+            assert b"Connection: close" in head
+            assert json.loads(body) == {"error": "too many connections"}
         # the management socket is not counted against the gateway's cap
         res = d.cli("get", "-o", "json")
         assert res.returncode == 0
