@@ -891,6 +891,37 @@ void glia_route_configure(glia_route *r, int64_t timeout_ms,
 	r->max_concurrency = max_concurrency > 0 ? max_concurrency : 1;
 }
 
+static void set_description(glia_route *r, const char *json)
+{
+	free(r->description);
+	r->description = json ? glia_strdup(json) : NULL;
+}
+
+/* What GET <endpoint> answers: the API's name, kind and endpoint, and its
+ * predictor type or (a TrafficSplitter) its APIs. */
+static char *describe(const glia_api_spec *sp)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s}", "name", sp->name, "kind",
+	                      sp->kind, "endpoint", sp->networking.endpoint);
+	if (glia_spec_is_splitter(sp)) {
+		json_t *apis = json_array();
+		for (size_t i = 0; i < sp->n_split; i++)
+			json_array_append_new(
+			    apis, json_pack("{s:s, s:i, s:b}", "name",
+			                    sp->split[i].api, "weight",
+			                    sp->split[i].weight, "shadow",
+			                    sp->split[i].shadow));
+		json_object_set_new(j, "apis", apis);
+	} else {
+		json_object_set_new(j, "predictor_type",
+		                    json_string(glia_predictor_type_name(
+		                        sp->predictor.type)));
+	}
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
 void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 {
 	glia_route_configure(r, sp->networking.timeout_ms,
@@ -903,13 +934,11 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 	                                     GLIA_MODEL_REGRESSION
 	                                 ? GLIA_MONITOR_REGRESSION
 	                                 : GLIA_MONITOR_CLASSIFICATION);
+	char *desc = describe(sp);
+	set_description(r, desc);
+	free(desc);
 }
 
-void glia_route_set_description(glia_route *r, const char *json)
-{
-	free(r->description);
-	r->description = json ? glia_strdup(json) : NULL;
-}
 
 void glia_route_set_unavailable(glia_route *r, const char *msg)
 {

@@ -139,11 +139,10 @@ void glia_route_configure(glia_route *r, int64_t timeout_ms,
 			  int max_concurrency);
 /* Everything of spec the route enforces: networking.timeout,
  * max_replica_concurrency, a TrafficSplitter's targets, passthrough for
- * command servers, monitoring. Used by the supervisor and by `glia
- * gateway` alike. */
+ * command servers, monitoring, and what GET <endpoint> answers (name,
+ * kind, endpoint, predictor type or the splitter's APIs). Used by the
+ * supervisor and by `glia gateway` alike. */
 void glia_route_apply_spec(glia_route *r, const glia_api_spec *spec);
-/* Body answered to GET <endpoint> (a JSON text; copied). */
-void glia_route_set_description(glia_route *r, const char *json);
 /* When msg is not NULL, requests that find no ready backend get 503 with
  * msg at once instead of waiting (the API failed to start). */
 void glia_route_set_unavailable(glia_route *r, const char *msg);

@@ -114,29 +114,6 @@ static int replica_capacity(const glia_api_spec *s)
 	return 2 * glia_spec_replica_slots(s);
 }
 
-static char *describe(const glia_api_spec *s)
-{
-	json_t *j = json_pack("{s:s, s:s, s:s}", "name", s->name, "kind",
-	                      s->kind, "endpoint", s->networking.endpoint);
-	if (glia_spec_is_splitter(s)) {
-		json_t *apis = json_array();
-		for (size_t i = 0; i < s->n_split; i++)
-			json_array_append_new(
-			    apis, json_pack("{s:s, s:i, s:b}", "name",
-			                    s->split[i].api, "weight",
-			                    s->split[i].weight, "shadow",
-			                    s->split[i].shadow));
-		json_object_set_new(j, "apis", apis);
-	} else {
-		json_object_set_new(
-		    j, "predictor_type",
-		    json_string(glia_predictor_type_name(s->predictor.type)));
-	}
-	char *text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return text;
-}
-
 /* A route (and a discoverer) for every API; -1 with err filled. */
 static int add_routes(gatewayd *g, char *err, size_t errlen)
 {
@@ -155,9 +132,6 @@ static int add_routes(gatewayd *g, char *err, size_t errlen)
 		}
 		g->n_apis++;
 		glia_route_apply_spec(e->route, s);
-		char *desc = describe(s);
-		glia_route_set_description(e->route, desc);
-		free(desc);
 		if (!glia_spec_is_splitter(s))
 			e->disc = glia_discover_start(
 			    g->loop, &g->dspec, e->route, s->name,

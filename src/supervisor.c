@@ -1076,41 +1076,21 @@ static void reconcile_once(glia_api *a)
 
 /* ---- APIs -------------------------------------------------------------- */
 
-/* A TrafficSplitter's APIs: [{"name", "weight", "shadow"}], with
- * "requests" (sent there so far) when counts is set. */
-static json_t *split_json(const glia_api *a, int counts)
+/* A TrafficSplitter's APIs: [{"name", "weight", "shadow", "requests"
+ * (sent there so far)}]. */
+static json_t *split_json(const glia_api *a)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < a->spec.n_split; i++) {
 		const glia_split_target *t = &a->spec.split[i];
-		json_t *o = json_pack("{s:s, s:i, s:b}", "name", t->api,
-				      "weight", t->weight, "shadow", t->shadow);
-		if (counts)
-			json_object_set_new(
-				o, "requests",
-				json_integer((json_int_t)(
-					a->route ? glia_route_split_count(
-							   a->route, i)
-						 : 0)));
-		json_array_append_new(list, o);
+		uint64_t n = a->route ? glia_route_split_count(a->route, i) : 0;
+		json_array_append_new(
+			list, json_pack("{s:s, s:i, s:b, s:I}", "name", t->api,
+					"weight", t->weight, "shadow",
+					t->shadow, "requests",
+					(json_int_t)n));
 	}
 	return list;
-}
-
-static char *describe_json(glia_api *a)
-{
-	json_t *j = json_pack("{s:s, s:s, s:s}", "name", a->name, "kind",
-			      a->spec.kind, "endpoint",
-			      a->spec.networking.endpoint);
-	if (glia_spec_is_splitter(&a->spec))
-		json_object_set_new(j, "apis", split_json(a, 0));
-	else
-		json_object_set_new(j, "predictor_type",
-				    json_string(glia_predictor_type_name(
-					    a->spec.predictor.type)));
-	char *text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return text;
 }
 
 static int write_spec_file(glia_api *a)
@@ -1183,9 +1163,6 @@ static void remove_control_file(glia_api *a)
 static void api_configure_route(glia_api *a)
 {
 	glia_route_apply_spec(a->route, &a->spec);
-	char *desc = describe_json(a);
-	glia_route_set_description(a->route, desc);
-	free(desc);
 }
 
 /* (Re)sizes the sample window and recommendation history for the spec;
@@ -1933,7 +1910,7 @@ json_t *glia_supervisor_get(glia_supervisor *s, const char *name)
 		json_object_set_new(j, "models", models);
 	json_object_set_new(j, "oom_kills", json_integer(a->oom_kills));
 	if (glia_spec_is_splitter(&a->spec))
-		json_object_set_new(j, "apis", split_json(a, 1));
+		json_object_set_new(j, "apis", split_json(a));
 	json_object_set_new(j, "spec", masked_spec(a));
 	json_object_set_new(j, "project_dir", json_string(a->project_dir));
 	json_object_set_new(j, "config_path", json_string(a->config_path));

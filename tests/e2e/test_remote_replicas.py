@@ -403,6 +403,14 @@ def test_gateway_serves_a_traffic_splitter_over_remote_replicas(progs,
     versions = [post(gw.port, "/split", {}).json()["version"]
                 for _ in range(20)]
     assert versions.count("a") == 16 and versions.count("b") == 4
+    # GET <endpoint> describes them as glia up does
+    assert get(gw.port, "/split").json() == {
+        "name": "split", "kind": "TrafficSplitter", "endpoint": "/split",
+        "apis": [{"name": "a", "weight": 80, "shadow": False},
+                 {"name": "b", "weight": 20, "shadow": False}]}
+    assert get(gw.port, "/a").json() == {
+        "name": "a", "kind": "RealtimeAPI", "endpoint": "/a",
+        "predictor_type": "python"}
 
 
 def test_gateway_finds_replicas_by_dns(progs, tmp_path):

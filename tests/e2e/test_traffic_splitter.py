@@ -97,6 +97,15 @@ def test_weights_are_exact_and_the_shadow_gets_copies(split):
         {"name": "iris-c", "weight": 0, "shadow": True, "requests": 100}]
     out = d.cli("get", "iris").stdout
     assert "API" in out and "WEIGHT" in out and "iris-c" in out, out
+    # GET <endpoint> describes the splitter and its targets
+    assert d.http_get("/iris").json() == {
+        "name": "iris", "kind": "TrafficSplitter", "endpoint": "/iris",
+        "apis": [{"name": "iris-a", "weight": 80, "shadow": False},
+                 {"name": "iris-b", "weight": 20, "shadow": False},
+                 {"name": "iris-c", "weight": 0, "shadow": True}]}
+    assert d.http_get("/iris-a").json() == {
+        "name": "iris-a", "kind": "RealtimeAPI", "endpoint": "/iris-a",
+        "predictor_type": "python"}
 
 
 def test_new_weights_apply_on_redeploy(split):
