@@ -261,6 +261,26 @@ class HttpSession:
             self.conn = None
 
 
+def http_get(port, path, timeout=30.0):
+    """One GET to 127.0.0.1:port on a connection of its own."""
+    s = HttpSession("127.0.0.1", port, timeout=timeout)
+    try:
+        return s.get(path)
+    finally:
+        s.close()
+
+
+def http_post(port, path, payload=None, timeout=60.0, headers=None):
+    """One POST of payload (JSON, {} when None) to 127.0.0.1:port on a
+    connection of its own."""
+    s = HttpSession("127.0.0.1", port, timeout=timeout)
+    try:
+        return s.post(path, json=payload if payload is not None else {},
+                      headers=headers)
+    finally:
+        s.close()
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, sock_path, timeout=30.0):
         super().__init__("localhost", timeout=timeout)

@@ -17,12 +17,10 @@ Every container, network and image is removed at the end, by name.
 
 Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_containers.py
 """
-import json
 import os
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
@@ -91,6 +89,16 @@ def why_not_runnable():
     return None
 
 
+def require(why, what="container tests"):
+    """Skips the caller when why (a reason it cannot run) is set; under
+    CI=true that fails instead, unless the binary is a sanitizer build."""
+    if not why:
+        return
+    if os.environ.get("CI") == "true" and "sanitizer" not in why:
+        pytest.fail(f"{what} cannot run in CI: {why}")
+    pytest.skip(why)
+
+
 class Cluster:
     """A podman network, an image, and the containers started on them;
     removes all of them by name."""
@@ -143,11 +151,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    why = why_not_runnable()
-    if why:
-        if os.environ.get("CI") == "true" and "sanitizer" not in why:
-            pytest.fail(f"container tests cannot run in CI: {why}")
-        pytest.skip(why)
+    require(why_not_runnable())
     c = Cluster(tmp_path_factory.mktemp("containers"))
     try:
         c.build()

@@ -43,14 +43,14 @@ the machine, is left).
 Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_kube_play.py
 """
 import json
-import os
 import subprocess
 import uuid
 
 import pytest
 
-from conftest import GLIA_BIN, HttpSession, free_port, wait_for, write_project
-from test_containers import podman, why_not_runnable as container_problem
+from conftest import (GLIA_BIN, free_port, http_get as get, http_post as post,
+                      wait_for, write_project)
+from test_containers import podman, require, why_not_runnable as container_problem
 
 pytestmark = pytest.mark.containers
 
@@ -95,7 +95,7 @@ def why_not_runnable():
     if why:
         return why
     try:
-        import yaml  # noqa: F401
+        import yaml  # noqa: F401 (the test reads the rendered file)
     except ImportError:
         return "no PyYAML for this python (python3-yaml: scripts/install-deps.sh)"
     # a pod needs an infra container, whose pause image podman builds with
@@ -202,11 +202,7 @@ class KubePlay:
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory):
-    why = why_not_runnable()
-    if why:
-        if os.environ.get("CI") == "true" and "sanitizer" not in why:
-            pytest.fail(f"kube play tests cannot run in CI: {why}")
-        pytest.skip(why)
+    require(why_not_runnable(), "kube play tests")
     k = KubePlay(tmp_path_factory.mktemp("kubeplay"))
     try:
         k.build()
@@ -216,22 +212,6 @@ def kube(tmp_path_factory):
         yield k
     finally:
         k.remove_all()
-
-
-def get(port, path, timeout=30):
-    s = HttpSession("127.0.0.1", port, timeout=timeout)
-    try:
-        return s.get(path)
-    finally:
-        s.close()
-
-
-def post(port, path, payload, timeout=60):
-    s = HttpSession("127.0.0.1", port, timeout=timeout)
-    try:
-        return s.post(path, json=payload)
-    finally:
-        s.close()
 
 
 def state(k):

@@ -10,19 +10,16 @@ each replica is given).
 
 Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_remote_replicas.py
 """
-import json
-import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (GLIA_BIN, PREDICTORS, HttpSession, free_port, kill_pids,
-                      pid_alive, processes_mentioning, wait_for,
-                      write_project)
+from conftest import (GLIA_BIN, PREDICTORS, free_port, http_get as get,
+                      http_post as post, kill_pids, processes_mentioning,
+                      wait_for, write_project)
 from loadgen import LoadGen
 
 DEADLINE = 60.0
@@ -97,23 +94,6 @@ def progs(tmp_path):
     p = Programs(tmp_path)
     yield p
     p.cleanup()
-
-
-def get(port, path, timeout=30.0):
-    s = HttpSession("127.0.0.1", port, timeout=timeout)
-    try:
-        return s.get(path)
-    finally:
-        s.close()
-
-
-def post(port, path, payload=None, timeout=60.0, headers=None):
-    s = HttpSession("127.0.0.1", port, timeout=timeout)
-    try:
-        return s.post(path, json=payload if payload is not None else {},
-                      headers=headers)
-    finally:
-        s.close()
 
 
 def healthy(p):
