@@ -38,11 +38,11 @@ void gw_backend_done(glia_backend *b)
 
 /* How many requests b takes now: its slots, or less while it says it is
  * full. */
-static int backend_room(glia_backend *b, double now)
+static int backend_room(glia_backend *b)
 {
-	if (b->cap < 0)
+	if (b->cap < 0) /* the usual case: no clock read on the hot path */
 		return b->slots;
-	if (now >= b->full_until) {
+	if (glia_now() >= b->full_until) {
 		b->cap = -1;
 		return b->slots;
 	}
@@ -65,7 +65,6 @@ static int less_loaded(const glia_backend *b, const glia_backend *best)
 glia_backend *gw_pick_backend(glia_route *r, const greq *q)
 {
 	glia_backend *best = NULL, *avoided = NULL;
-	double now = glia_now();
 	int n = 0;
 	for (glia_backend *b = r->backends; b; b = b->next)
 		n++;
@@ -79,7 +78,7 @@ glia_backend *gw_pick_backend(glia_route *r, const greq *q)
 		first = first->next;
 	glia_backend *b = first;
 	for (int i = 0; i < n; i++, b = b->next ? b->next : r->backends) {
-		if (!usable(b) || b->in_flight >= backend_room(b, now))
+		if (!usable(b) || b->in_flight >= backend_room(b))
 			continue;
 		if (q && b == q->avoid) {
 			avoided = b;
