@@ -113,7 +113,13 @@ static const char *const autoscaling_keys[] = {
 	"upscale_tolerance", NULL};
 static const char *const update_strategy_keys[] = {
 	"max_surge", "max_unavailable", NULL};
-static const char *const networking_keys[] = {"endpoint", "timeout", NULL};
+static const char *const networking_keys[] = {"endpoint", "timeout", "auth",
+	"rate_limit", "cors", NULL};
+static const char *const rate_limit_keys[] = {
+	"requests_per_second", "burst", NULL};
+static const char *const cors_keys[] = {
+	"allow_origins", "allow_headers", "allow_methods", "expose_headers",
+	"max_age", NULL};
 static const char *const api_types[] = {"public", "internal", NULL};
 static const char *const monitoring_keys[] = {"model_type", "key", NULL};
 static const char *const model_types[] = {
@@ -1536,6 +1542,180 @@ static const char *endpoint_problem(const char *ep)
 	return NULL;
 }
 
+/* ---- networking.auth, rate_limit, cors ---- */
+
+/* An HTTP token (RFC 9110): a header or method name. */
+static int is_http_token(const char *s)
+{
+	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+	                       "VWXYZ0123456789!#$%&'*+-.^_`|~") == strlen(s);
+}
+
+/* An origin as browsers send it: "*", or scheme://host[:port] (http or
+ * https, no path, no trailing '/'). */
+static int is_origin(const char *s)
+{
+	const char *host;
+
+	if (strcmp(s, "*") == 0)
+		return 1;
+	if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else
+		return 0;
+	size_t n = strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+	                        "RSTUVWXYZ0123456789.-[]:");
+	return n > 0 && host[n] == '\0';
+}
+
+/* What one item of a string list must be. */
+typedef struct list_rule {
+	size_t max_items, max_len;
+	int (*valid)(const char *);
+	const char *what; /* "must be ..." text of an item */
+} list_rule;
+
+static const list_rule origins_rule = {
+    GLIA_CORS_ORIGINS_MAX, GLIA_CORS_ORIGIN_LEN, is_origin,
+    "an origin like https://app.example.com (scheme://host[:port]) or *"};
+static const list_rule headers_rule = {
+    GLIA_CORS_HEADERS_MAX, GLIA_CORS_HEADER_LEN, is_http_token,
+    "a header name like Content-Type, or *"};
+static const list_rule expose_rule = {GLIA_CORS_EXPOSE_MAX,
+                                      GLIA_CORS_HEADER_LEN, is_http_token,
+                                      "a header name like X-Request-ID"};
+static const list_rule methods_rule = {16, 16, is_http_token,
+                                       "an HTTP method like POST"};
+
+/* A non-empty list of strings following rule; absent leaves *out. */
+static int str_list_field(ctx *c, yaml_node_t *map, const char *path,
+                          const char *name, const list_rule *rule,
+                          char ***out, size_t *n)
+{
+	yaml_node_t *v = get(c, map, name);
+	char key[KEY_MAX], sub[KEY_MAX];
+	const char *item = NULL;
+
+	if (!v)
+		return 0;
+	join(key, path, name);
+	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0 ||
+	    n_items(v) > rule->max_items)
+		return bad_value(c, v, key,
+		                 "must be a list of 1 to %zu strings, each %s",
+		                 rule->max_items, rule->what);
+	*out = glia_calloc(n_items(v), sizeof(char *));
+	for (size_t i = 0; i < n_items(v); i++) {
+		yaml_node_t *it = node_at(c, v->data.sequence.items.start[i]);
+		join_index(sub, key, i);
+		if (scalar(c, it, sub, rule->what, &item) < 0)
+			return -1;
+		if (strlen(item) > rule->max_len || !rule->valid(item))
+			return bad_value(c, it, sub, "must be %s (at most %zu "
+			                 "characters)", rule->what,
+			                 rule->max_len);
+		(*out)[(*n)++] = glia_strdup(item);
+	}
+	return 0;
+}
+
+static void strv_default(char ***out, size_t *n, const char *const *vals)
+{
+	size_t k = 0;
+
+	while (vals[k])
+		k++;
+	*out = glia_calloc(k, sizeof(char *));
+	for (*n = 0; *n < k; (*n)++)
+		(*out)[*n] = glia_strdup(vals[*n]);
+}
+
+/* networking.rate_limit: {requests_per_second > 0, burst >= 1}. */
+static int parse_rate_limit(ctx *c, yaml_node_t *net, glia_policy_spec *p)
+{
+	static const range rps_range = {"> 0 and <= 1000000", 0, 0, 1000001};
+	const char *path = "networking.rate_limit";
+	yaml_node_t *m;
+
+	if (mapping_field(c, net, "networking", "rate_limit", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, path, rate_limit_keys, NULL) < 0)
+		return -1;
+	if (!get(c, m, "requests_per_second"))
+		return fail(c, m, "networking.rate_limit.requests_per_second",
+		            "required (a number > 0, like 100 or 0.5)");
+	if (number_field(c, m, path, "requests_per_second", &rps_range,
+	                 &p->rate_rps) < 0)
+		return -1;
+	if (p->rate_rps > 1000000)
+		return bad_value(c, get(c, m, "requests_per_second"),
+		                 "networking.rate_limit.requests_per_second",
+		                 "must be a number %s", rps_range.desc);
+	p->rate_burst = (int)ceil(p->rate_rps);
+	return int_field(c, m, path, "burst", 1, 1000000000, &p->rate_burst);
+}
+
+/* networking.cors: allow_origins (required), allow_headers,
+ * allow_methods, expose_headers, max_age. */
+static int parse_cors(ctx *c, yaml_node_t *net, glia_cors_spec *cs)
+{
+	static const char *const dflt_headers[] = {
+	    "Content-Type", "Authorization", "X-API-Key", "X-Request-ID", NULL};
+	static const char *const dflt_methods[] = {"GET", "POST", NULL};
+	const char *path = "networking.cors";
+	int64_t max_age_ms = -1;
+	yaml_node_t *m;
+
+	if (mapping_field(c, net, "networking", "cors", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, path, cors_keys, NULL) < 0)
+		return -1;
+	if (!get(c, m, "allow_origins"))
+		return fail(c, m, "networking.cors.allow_origins",
+		            "required (a list of origins, or [\"*\"])");
+	cs->set = 1;
+	if (str_list_field(c, m, path, "allow_origins", &origins_rule,
+	                   &cs->allow_origins, &cs->n_allow_origins) < 0 ||
+	    str_list_field(c, m, path, "allow_headers", &headers_rule,
+	                   &cs->allow_headers, &cs->n_allow_headers) < 0 ||
+	    str_list_field(c, m, path, "allow_methods", &methods_rule,
+	                   &cs->allow_methods, &cs->n_allow_methods) < 0 ||
+	    str_list_field(c, m, path, "expose_headers", &expose_rule,
+	                   &cs->expose_headers, &cs->n_expose_headers) < 0 ||
+	    duration_field(c, m, path, "max_age", 1, &max_age_ms) < 0)
+		return -1;
+	if (!cs->allow_headers)
+		strv_default(&cs->allow_headers, &cs->n_allow_headers,
+		             dflt_headers);
+	if (!cs->allow_methods)
+		strv_default(&cs->allow_methods, &cs->n_allow_methods,
+		             dflt_methods);
+	cs->max_age_s = max_age_ms < 0 ? -1 : max_age_ms / 1000;
+	return 0;
+}
+
+/* networking.auth, rate_limit and cors (docs/configuration.md). */
+static int parse_policy(ctx *c, yaml_node_t *net, glia_policy_spec *p)
+{
+	static const char *const auth_modes[] = {"none", "api_key", NULL};
+	int auth = 0;
+
+	if (!net)
+		return 0;
+	if (enum_field(c, net, "networking", "auth", auth_modes, &auth) < 0)
+		return -1;
+	p->auth_api_key = auth == 1;
+	if (parse_rate_limit(c, net, p) < 0)
+		return -1;
+	return parse_cors(c, net, &p->cors);
+}
+
 static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 {
 	yaml_node_t *m, *v = NULL;
@@ -1551,7 +1731,8 @@ static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	          duration_field(c, m, "networking", "timeout", 0,
 	                         &s->networking.timeout_ms) < 0 ||
 	          enum_field(c, m, "networking", "api_type", api_types,
-	                     &api_type) < 0))
+	                     &api_type) < 0 ||
+	          parse_policy(c, m, &s->networking.policy) < 0))
 		return -1;
 	if (s->networking.endpoint) {
 		v = get(c, m, "endpoint");
@@ -2180,6 +2361,14 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+static void free_cors(glia_cors_spec *cs)
+{
+	free_strv(cs->allow_origins, cs->n_allow_origins);
+	free_strv(cs->allow_headers, cs->n_allow_headers);
+	free_strv(cs->allow_methods, cs->n_allow_methods);
+	free_strv(cs->expose_headers, cs->n_expose_headers);
+}
+
 void glia_api_spec_free(glia_api_spec *s)
 {
 	if (!s)
@@ -2211,6 +2400,7 @@ void glia_api_spec_free(glia_api_spec *s)
 	free_strv(s->predictor.dependencies.apt,
 	          s->predictor.dependencies.n_apt);
 	free(s->networking.endpoint);
+	free_cors(&s->networking.policy.cors);
 	free(s->monitoring.key);
 	memset(s, 0, sizeof(*s));
 }
@@ -2373,6 +2563,43 @@ static json_t *autoscaling_json(const glia_api_spec *s)
 	    "upscale_tolerance", s->autoscaling.upscale_tolerance);
 }
 
+/* The policy keys of "networking", present only when set, so that the
+ * canonical JSON (and the hash) of an API without them is unchanged. */
+static void policy_json(json_t *net, const glia_policy_spec *p)
+{
+	const glia_cors_spec *cs = &p->cors;
+
+	if (p->auth_api_key)
+		json_object_set_new(net, "auth", json_string("api_key"));
+	if (p->rate_rps > 0)
+		json_object_set_new(
+		    net, "rate_limit",
+		    json_pack("{s:f, s:i}", "requests_per_second", p->rate_rps,
+		              "burst", p->rate_burst));
+	if (!cs->set)
+		return;
+	json_object_set_new(
+	    net, "cors",
+	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "allow_origins",
+	              strv_json(cs->allow_origins, cs->n_allow_origins),
+	              "allow_headers",
+	              strv_json(cs->allow_headers, cs->n_allow_headers),
+	              "allow_methods",
+	              strv_json(cs->allow_methods, cs->n_allow_methods),
+	              "expose_headers",
+	              strv_json(cs->expose_headers, cs->n_expose_headers),
+	              "max_age",
+	              cs->max_age_s < 0 ? json_null()
+	                                : json_integer(cs->max_age_s)));
+}
+
+static json_t *with_policy(json_t *spec, const glia_api_spec *s)
+{
+	policy_json(json_object_get(spec, "networking"),
+	            &s->networking.policy);
+	return spec;
+}
+
 static json_t *monitoring_json(const glia_api_spec *s)
 {
 	if (!s->monitoring.set)
@@ -2392,10 +2619,12 @@ static json_t *splitter_json(const glia_api_spec *s)
 		    apis, json_pack("{s:s, s:i, s:b}", "name", s->split[i].api,
 		                    "weight", s->split[i].weight, "shadow",
 		                    s->split[i].shadow));
-	return json_pack("{s:s, s:s, s:{s:s, s:o}, s:o}", "name", s->name,
-	                 "kind", s->kind, "networking", "endpoint",
-	                 s->networking.endpoint, "timeout",
-	                 ms_json(s->networking.timeout_ms), "apis", apis);
+	return with_policy(
+	    json_pack("{s:s, s:s, s:{s:s, s:o}, s:o}", "name", s->name, "kind",
+	              s->kind, "networking", "endpoint",
+	              s->networking.endpoint, "timeout",
+	              ms_json(s->networking.timeout_ms), "apis", apis),
+	    s);
 }
 
 json_t *glia_api_spec_to_json(const glia_api_spec *s)
@@ -2405,7 +2634,7 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
 	                                   : json_null();
 
-	return json_pack(
+	return with_policy(json_pack(
 	    "{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
 	    "s:{s:s, s:o}, s:o}",
 	    "name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
@@ -2417,7 +2646,7 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	    int_or_pct_json(s->update_strategy.max_unavailable), "networking",
 	    "endpoint", s->networking.endpoint, "timeout",
 	    ms_json(s->networking.timeout_ms), "monitoring",
-	    monitoring_json(s));
+	    monitoring_json(s)), s);
 }
 
 /* from_json reports "KEY: what" into a caller's buffer. */
@@ -2766,6 +2995,56 @@ static int json_compute(jctx *j, json_t *obj, glia_api_spec *s)
 	return 0;
 }
 
+/* "cors": {"allow_origins", "allow_headers", "allow_methods",
+ * "expose_headers": [strings], "max_age": seconds or null}. */
+static int json_cors(jctx *j, json_t *cors, glia_cors_spec *cs)
+{
+	json_t *orig, *hdrs, *meths, *expose, *age;
+
+	if (unpack(j, cors, "networking.cors", "{s:o, s:o, s:o, s:o, s:o}",
+	           "allow_origins", &orig, "allow_headers", &hdrs,
+	           "allow_methods", &meths, "expose_headers", &expose,
+	           "max_age", &age) < 0)
+		return -1;
+	cs->set = 1;
+	if (json_strv(j, orig, "networking.cors.allow_origins",
+	              &cs->allow_origins, &cs->n_allow_origins) < 0 ||
+	    json_strv(j, hdrs, "networking.cors.allow_headers",
+	              &cs->allow_headers, &cs->n_allow_headers) < 0 ||
+	    json_strv(j, meths, "networking.cors.allow_methods",
+	              &cs->allow_methods, &cs->n_allow_methods) < 0 ||
+	    json_strv(j, expose, "networking.cors.expose_headers",
+	              &cs->expose_headers, &cs->n_expose_headers) < 0)
+		return -1;
+	cs->max_age_s = json_is_integer(age) ? json_integer_value(age) : -1;
+	return 0;
+}
+
+/* The optional policy keys of "networking" (see policy_json). */
+static int json_policy(jctx *j, json_t *auth, json_t *rate, json_t *cors,
+                       glia_policy_spec *p)
+{
+	if (auth && !json_is_null(auth)) {
+		if (!json_is_string(auth) ||
+		    (strcmp(json_string_value(auth), "api_key") != 0 &&
+		     strcmp(json_string_value(auth), "none") != 0))
+			return jfail(j, "networking.auth: must be api_key or "
+			                "none");
+		p->auth_api_key =
+		    strcmp(json_string_value(auth), "api_key") == 0;
+	}
+	if (rate && !json_is_null(rate)) {
+		if (unpack(j, rate, "networking.rate_limit", "{s:F, s:i}",
+		           "requests_per_second", &p->rate_rps, "burst",
+		           &p->rate_burst) < 0)
+			return -1;
+		if (!(p->rate_rps > 0) || p->rate_burst < 1)
+			return jfail(j, "networking.rate_limit: must have "
+			                "requests_per_second > 0 and burst >= 1");
+	}
+	return cors && !json_is_null(cors) ? json_cors(j, cors, &p->cors) : 0;
+}
+
 static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
 {
 	json_t *surge, *unavail;
@@ -2778,10 +3057,14 @@ static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
 	    json_int_or_pct(j, unavail, "update_strategy.max_unavailable",
 	                    &s->update_strategy.max_unavailable) < 0)
 		return -1;
-	if (unpack(j, net, "networking", "{s:s, s:s}", "endpoint", &endpoint,
-	           "timeout", &timeout) < 0)
+	json_t *auth = NULL, *rate = NULL, *cors = NULL;
+	if (unpack(j, net, "networking", "{s:s, s:s, s?o, s?o, s?o}",
+	           "endpoint", &endpoint, "timeout", &timeout, "auth", &auth,
+	           "rate_limit", &rate, "cors", &cors) < 0)
 		return -1;
 	s->networking.endpoint = glia_strdup(endpoint);
+	if (json_policy(j, auth, rate, cors, &s->networking.policy) < 0)
+		return -1;
 	return json_duration(j, timeout, "networking.timeout",
 	                     &s->networking.timeout_ms);
 }
@@ -2835,17 +3118,20 @@ static int json_split_targets(jctx *j, json_t *apis, glia_api_spec *s)
 static int json_splitter(jctx *j, json_t *json, glia_api_spec *out)
 {
 	const char *name, *kind, *endpoint, *timeout;
-	json_t *apis;
+	json_t *apis, *auth = NULL, *rate = NULL, *cors = NULL;
 
 	set_defaults(out);
-	if (unpack(j, json, "spec", "{s:s, s:s, s:{s:s, s:s}, s:o}", "name",
+	if (unpack(j, json, "spec",
+	           "{s:s, s:s, s:{s:s, s:s, s?o, s?o, s?o}, s:o}", "name",
 	           &name, "kind", &kind, "networking", "endpoint", &endpoint,
-	           "timeout", &timeout, "apis", &apis) < 0)
+	           "timeout", &timeout, "auth", &auth, "rate_limit", &rate,
+	           "cors", &cors, "apis", &apis) < 0)
 		goto fail;
 	out->name = glia_strdup(name);
 	out->kind = glia_strdup(kind);
 	out->networking.endpoint = glia_strdup(endpoint);
-	if (json_duration(j, timeout, "networking.timeout",
+	if (json_policy(j, auth, rate, cors, &out->networking.policy) < 0 ||
+	    json_duration(j, timeout, "networking.timeout",
 	                  &out->networking.timeout_ms) < 0 ||
 	    json_split_targets(j, apis, out) < 0)
 		goto fail;

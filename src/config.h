@@ -65,6 +65,35 @@ typedef enum {
 	GLIA_MODEL_REGRESSION,     /* min, max, sum and count of values */
 } glia_model_type;
 
+/* networking.auth, networking.rate_limit and networking.cors: what the
+ * gateway checks before it queues a request (docs/http.md, "Policy"). */
+#define GLIA_CORS_ORIGINS_MAX 64  /* allow_origins entries */
+#define GLIA_CORS_ORIGIN_LEN  256 /* characters of one origin */
+#define GLIA_CORS_HEADERS_MAX 32  /* allow_headers entries */
+#define GLIA_CORS_EXPOSE_MAX  16  /* expose_headers entries */
+#define GLIA_CORS_HEADER_LEN  64  /* characters of one header name */
+
+typedef struct glia_cors_spec {
+	int set;               /* networking.cors was given */
+	char **allow_origins;  /* "*" or exact origins, at least one */
+	size_t n_allow_origins;
+	char **allow_headers;  /* default Content-Type, Authorization,
+	                          X-API-Key, X-Request-ID; "*": any */
+	size_t n_allow_headers;
+	char **allow_methods;  /* default GET, POST */
+	size_t n_allow_methods;
+	char **expose_headers; /* default none */
+	size_t n_expose_headers;
+	int64_t max_age_s;     /* -1: no Access-Control-Max-Age */
+} glia_cors_spec;
+
+typedef struct glia_policy_spec {
+	int auth_api_key;           /* networking.auth: api_key */
+	double rate_rps;            /* 0: no rate_limit */
+	int rate_burst;             /* >= 1; default ceil(rps) */
+	glia_cors_spec cors;
+} glia_policy_spec;
+
 typedef struct glia_api_spec {
 	char *name;
 	char *kind; /* "RealtimeAPI" or "TrafficSplitter" */
@@ -130,6 +159,7 @@ typedef struct glia_api_spec {
 	struct {
 		char *endpoint;     /* default "/<name>"; always starts with '/' */
 		int64_t timeout_ms; /* default 60s */
+		glia_policy_spec policy; /* auth, rate_limit, cors */
 	} networking;
 
 	/* Prediction monitoring, in Cortex's shape: `monitoring: {model_type,

@@ -1010,6 +1010,52 @@ static const bad_case bad_cases[] = {
     {API "networking: {api_type: private}\n",
      "glia.yaml:6:24: networking.api_type: must be one of public, internal, "
      "got \"private\""},
+    /* networking.auth, rate_limit, cors */
+    {API "networking: {auth: basic}\n",
+     "glia.yaml:6:20: networking.auth: must be one of none, api_key, got "
+     "\"basic\""},
+    {API "networking: {rate_limit: {burst: 3}}\n",
+     "glia.yaml:6:26: networking.rate_limit.requests_per_second: required (a "
+     "number > 0, like 100 or 0.5)"},
+    {API "networking: {rate_limit: {requests_per_second: 0}}\n",
+     "glia.yaml:6:48: networking.rate_limit.requests_per_second: must be a "
+     "number > 0 and <= 1000000, got \"0\""},
+    {API "networking: {rate_limit: {requests_per_second: 2000000}}\n",
+     "glia.yaml:6:48: networking.rate_limit.requests_per_second: must be a "
+     "number > 0 and <= 1000000, got \"2000000\""},
+    {API "networking: {rate_limit: {requests_per_second: 1, burst: 0}}\n",
+     "glia.yaml:6:58: networking.rate_limit.burst: must be an integer from 1 "
+     "to 1000000000, got \"0\""},
+    {API "networking: {rate_limit: {rps: 1}}\n",
+     "glia.yaml:6:27: networking.rate_limit.rps: unknown key; valid keys: "
+     "requests_per_second, burst"},
+    {API "networking: {rate_limit: 5}\n",
+     "glia.yaml:6:26: networking.rate_limit: must be a mapping, got \"5\""},
+    {API "networking: {cors: {max_age: 10}}\n",
+     "glia.yaml:6:20: networking.cors.allow_origins: required (a list of "
+     "origins, or [\"*\"])"},
+    {API "networking: {cors: {allow_origins: [app.example.com]}}\n",
+     "glia.yaml:6:37: networking.cors.allow_origins[0]: must be an origin "
+     "like https://app.example.com (scheme://host[:port]) or * (at most 256 "
+     "characters), got \"app.example.com\""},
+    {API "networking: {cors: {allow_origins: [\"https://a.example/\"]}}\n",
+     "glia.yaml:6:37: networking.cors.allow_origins[0]: must be an origin "
+     "like https://app.example.com (scheme://host[:port]) or * (at most 256 "
+     "characters), got \"https://a.example/\""},
+    {API "networking: {cors: {allow_origins: []}}\n",
+     "glia.yaml:6:36: networking.cors.allow_origins: must be a list of 1 to "
+     "64 strings, each an origin like https://app.example.com "
+     "(scheme://host[:port]) or *, got a list"},
+    {API "networking: {cors: {allow_origins: ['*'], allow_headers: [\"a b\"]}}\n",
+     "glia.yaml:6:59: networking.cors.allow_headers[0]: must be a header "
+     "name like Content-Type, or * (at most 64 characters), got \"a b\""},
+    {API "networking: {cors: {allow_origins: ['*'], max_age: soon}}\n",
+     "glia.yaml:6:52: networking.cors.max_age: must be a duration >= 0 (like "
+     "250ms, 10s, 5m, 1h30m), got \"soon\""},
+    {API "networking: {cors: {allow_origins: ['*'], allow_credentials: true}}\n",
+     "glia.yaml:6:43: networking.cors.allow_credentials: unknown key; valid "
+     "keys: allow_origins, allow_headers, allow_methods, expose_headers, "
+     "max_age"},
     {"- name: a\n"
      "  kind: RealtimeAPI\n"
      "  predictor: {type: python, path: p.py}\n"
@@ -1461,6 +1507,53 @@ static void json_round_trips(void **state)
 	               " apt: [python3-numpy, g++]}\n");
 	round_trip(API "  dependencies: {apt: [python3-numpy]}\n");
 	round_trip(API "  dependencies: {}\n");
+	round_trip(API "networking:\n"
+	               "  auth: api_key\n"
+	               "  rate_limit: {requests_per_second: 0.5, burst: 3}\n"
+	               "  cors: {allow_origins: ['*'], max_age: 10m,\n"
+	               "         expose_headers: [X-Request-ID]}\n");
+	round_trip(API "networking: {cors: {allow_origins: "
+	               "[\"https://a.example\"]}}\n");
+}
+
+/* networking.auth, rate_limit and cors, with their defaults; the
+ * canonical JSON of an API without them has none of their keys (its hash
+ * is as before they existed). */
+static void policy_fields_parse_with_defaults(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API "networking:\n"
+	        "  auth: api_key\n"
+	        "  rate_limit: {requests_per_second: 2.5}\n"
+	        "  cors: {allow_origins: [\"https://app.example.com\", "
+	        "\"http://localhost:3000\"], max_age: 600}\n");
+	const glia_policy_spec *p = &s->networking.policy;
+
+	assert_true(p->auth_api_key);
+	assert_true(p->rate_rps == 2.5);
+	assert_int_equal(p->rate_burst, 3);
+	assert_true(p->cors.set);
+	assert_int_equal(p->cors.n_allow_origins, 2);
+	assert_string_equal(p->cors.allow_origins[1], "http://localhost:3000");
+	assert_int_equal(p->cors.n_allow_headers, 4);
+	assert_string_equal(p->cors.allow_headers[1], "Authorization");
+	assert_int_equal(p->cors.n_allow_methods, 2);
+	assert_int_equal(p->cors.n_expose_headers, 0);
+	assert_int_equal(p->cors.max_age_s, 600);
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API "networking: {auth: none, cors: {allow_origins: "
+	                  "['*'], allow_methods: [PUT]}}\n");
+	assert_false(s->networking.policy.auth_api_key);
+	assert_int_equal(s->networking.policy.cors.max_age_s, -1);
+	assert_string_equal(s->networking.policy.cors.allow_methods[0], "PUT");
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API);
+	json_t *j = glia_api_spec_to_json(s);
+	assert_int_equal(json_object_size(json_object_get(j, "networking")), 2);
+	json_decref(j);
+	glia_api_specs_free(s, 1);
 }
 
 /* Specs stored before "dependencies" existed still load. */
@@ -1685,6 +1778,7 @@ int main(void)
 	    cmocka_unit_test(to_json_matches_documented_format),
 	    cmocka_unit_test(to_json_writes_set_models_and_batching),
 	    cmocka_unit_test(json_round_trips),
+	    cmocka_unit_test(policy_fields_parse_with_defaults),
 	    cmocka_unit_test(traffic_splitter_parses),
 	    cmocka_unit_test(from_json_refuses_malformed_specs),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_monitoring),
