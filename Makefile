@@ -25,7 +25,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit e2e asan clean format fuzz bench install uninstall deb
+.PHONY: all test unit e2e asan clean format fuzz bench soak install uninstall deb
 all: $(BUILD)/glia
 
 $(BUILD)/obj/pyhost.o $(BUILD)/obj/pynative.o: CFLAGS += $(PY_CFLAGS)
@@ -52,6 +52,12 @@ e2e: $(BUILD)/glia
 	GLIA_BIN=$(abspath $(BUILD)/glia) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 test: unit e2e
+
+# Soak (not in `make test`): SOAK_SECONDS (default 300) of load with a
+# replica SIGKILLed every 2 s, slow clients and oversized bodies; prints
+# failed requests, peak RSS and descriptors (bench/soak.py).
+soak: $(BUILD)/glia
+	GLIA_BIN=$(abspath $(BUILD)/glia) $(PYTHON) bench/soak.py
 
 # Benchmarks against FastAPI, Flask and nginx: bench/run.sh prints the tables
 # (docs/performance.md). BENCH_DURATION=1s for a quick look.
