@@ -5,7 +5,7 @@
 BUILD    ?= build
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS     := libuv yaml-0.1 jansson sqlite3 libcurl
+PKGS     := libuv yaml-0.1 jansson sqlite3 libcurl libcrypto
 PY_CFLAGS := $(shell pkg-config --cflags python3-embed)
 PY_LIBS   := $(shell pkg-config --libs python3-embed)
 

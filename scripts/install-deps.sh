@@ -12,7 +12,7 @@
 # rendered Deployment with `podman kube play`.
 set -eu
 PKGS="build-essential pkg-config git curl ca-certificates
-libuv1-dev libhttp-parser-dev libyaml-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
+libuv1-dev libhttp-parser-dev libyaml-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
 python3 python3-dev python3-numpy python3-sklearn python3-pytest
 libcmocka-dev wrk procps clang libclang-rt-14-dev prometheus
 python3-fastapi python3-uvicorn python3-uvloop python3-httptools

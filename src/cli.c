@@ -72,6 +72,10 @@ const char glia_cli_usage[] =
 	"                                    --env NAME (glia env --help)\n"
 	"  env list | env remove NAME        the environments kept\n"
 	"  worker --api NAME [--listen HOST:PORT] [FILE]\n"
+	"  keys create [--api NAME] [--name LABEL] [--rate-limit RPS[:BURST]]\n"
+	"  keys list | keys revoke ID | keys export [-o FILE]\n"
+	"                                    API keys for networking.auth:\n"
+	"                                    api_key (glia keys --help)\n"
 	"                                    run one replica of NAME on its own\n"
 	"                                    (glia worker --help)\n"
 	"  gateway [FILE] [--listen HOST:PORT] [--discover SPEC]\n"
@@ -1720,3 +1724,5 @@ int glia_cli_main(int argc, char **argv)
 	}
 	return run_command(&a);
 }
+	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
+		return glia_keys_main(argc - 1, argv + 1);

@@ -11,4 +11,7 @@ int glia_cli_main(int argc, char **argv);
  * ~/.glia. Returns a malloc'd absolute path. */
 char *glia_home_dir(const char *flag_value);
 
+/* `glia keys create|list|revoke|export` (cli_keys.c); argv[0] is "keys". */
+int glia_keys_main(int argc, char **argv);
+
 #endif

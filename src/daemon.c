@@ -26,6 +26,7 @@
 #include "mgmt.h"
 #include "project.h"
 #include "store.h"
+#include "keys.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -64,6 +65,7 @@ typedef struct daemon_state {
 	glia_logs *logs;
 	glia_store *store;
 	uv_signal_t sigint, sigterm;
+	glia_keyring *keys; /* API keys (state.db), for the gateway */
 	uv_timer_t force_timer;
 	uv_timer_t flush_timer; /* buffered access lines to disk */
 	int stopping;
@@ -330,6 +332,7 @@ static int detach(const char *home, int *report_fd)
 		close(fds[1]);
 		char buf[1024];
 		ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	glia_keyring_flush(d->keys, d->store, glia_now(), 0);
 		if (n > 0 && buf[0] == '+') {
 			buf[n] = '\0';
 			printf("glia: daemon started (pid %d), log in "
@@ -340,6 +343,8 @@ static int detach(const char *home, int *report_fd)
 		if (n > 0) {
 			buf[n] = '\0';
 			fputs(buf, stderr);
+	/* when keys were last used: at most one write every 5 s */
+	glia_keyring_flush(d->keys, d->store, glia_now(), 5.0);
 		} else {
 			fprintf(stderr, "glia: the daemon failed to start; "
 					"see %s/daemon.log\n",
@@ -497,7 +502,9 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 				&d,
 				o->admin.port ? o->admin.host : NULL,
 				o->admin.port,
-				token};
+				token,
+				d.keys,
+				d.store};
 	d.mgmt = glia_mgmt_new(d.loop, d.sup, d.logs, &mo, err, sizeof err);
 	if (!d.mgmt) {
 		fail_start(report_fd, "%s", err);
@@ -535,6 +542,12 @@ out:
 	if (d.logs)
 		glia_logs_free(d.logs);
 	glia_store_close(d.store);
+	d.keys = glia_keyring_new();
+	if (glia_keyring_load_store(d.keys, d.store, glia_now()) < 0) {
+		fail_start(report_fd, "cannot read the API keys in %s", db);
+		goto out;
+	}
+	glia_gateway_set_keyring(d.gw, d.keys);
 	free(token);
 	free(db);
 	free(sock);
@@ -586,6 +599,7 @@ int glia_daemon_main(int argc, char **argv)
 	close(lock);
 out:
 	free(logs);
+	glia_keyring_free(d.keys);
 	free(home);
 	return rc;
 }

@@ -27,6 +27,7 @@ void gw_route_unref(glia_route *r)
 	if (--r->refs > 0 || !r->removed)
 		return;
 	glia_route_set_split(r, NULL, 0);
+	glia_policy_free(r->policy);
 	free(r->endpoint);
 	free(r->api_name);
 	free(r->description);
@@ -135,10 +136,11 @@ void gw_req_fail(greq *q, int status, const char *msg)
 			q->route->stats.rejected_timeout++;
 	}
 	if (q->client) {
-		char extra[REQUEST_ID_MAX + 64];
+		char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 		gw_id_header(extra, sizeof extra, q->id);
 		if (status == 503)
 			strcat(extra, "Retry-After: 1\r\n");
+		strcat(extra, q->cors);
 		glia_httpd_respond_error(q->client, status, msg, extra);
 	}
 	gw_req_release(q);
@@ -406,7 +408,8 @@ static void answer_client(greq *q, const glia_http_msg *m)
 	glia_buf_puts(out, "\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
-		if (skip_upstream_header(h->name, q->gw->relay != NULL))
+		if (skip_upstream_header(h->name, q->gw->relay != NULL) ||
+		    (q->cors[0] && strncasecmp(h->name, "access-control-", 15) == 0))
 			continue;
 		glia_buf_append(out, h->name, h->name_len);
 		glia_buf_puts(out, ": ");
@@ -423,6 +426,7 @@ static void answer_client(greq *q, const glia_http_msg *m)
 static void req_timeout_cb(uv_timer_t *t)
 {
 	greq *q = t->data;
+	glia_buf_puts(out, q->cors);
 	glia_route *r = q->route;
 	r->refs++;
 	if (q->queued)
@@ -536,7 +540,8 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 		glia_buf_puts(o, "Host: localhost\r\n");
 	for (size_t i = 0; i < m->n_headers; i++) {
 		const glia_http_header *h = &m->headers[i];
-		if (skip_client_header(h->name, q->gw->relay != NULL))
+		if (skip_client_header(h->name, q->gw->relay != NULL) ||
+		    gw_policy_hides_header(q->route, h))
 			continue;
 		glia_buf_append(o, h->name, h->name_len);
 		glia_buf_puts(o, ": ");
@@ -583,8 +588,9 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
                       const glia_http_msg *m, glia_route *r, const forward *f,
                       const char *id)
 {
-	char extra[REQUEST_ID_MAX + 64];
+	char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 	gw_id_header(extra, sizeof extra, id);
+	snprintf(q->cors, sizeof q->cors, "%s", gw->cors_now);
 	if (r->unavailable && !gw_has_backend(r)) {
 		gw_account(r, 503, glia_now(), id, r->unavailable,
 		           strlen(r->unavailable));
@@ -598,6 +604,7 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
 		gw_account(r, 503, glia_now(), id, why, sizeof why - 1);
 		r->stats.rejected_overloaded++;
 		strcat(extra, "Retry-After: 1\r\n");
+	strcat(extra, gw->cors_now);
 		if (gw->relay) /* the gateway before it tries elsewhere */
 			strcat(extra, "X-Glia-Overloaded: 1\r\n");
 		glia_httpd_respond_error(
@@ -722,7 +729,7 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
                        const char *id)
 {
 	if (strcmp(m->method, "GET") == 0 && *rest == '\0' && r->description) {
-		char extra[REQUEST_ID_MAX + 64];
+		char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 		gw_id_header(extra, sizeof extra, id);
 		glia_httpd_respond(c, 200, "application/json", r->description,
 		                   strlen(r->description), extra);
@@ -734,9 +741,12 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		return;
 	}
 	gw_route_request(gw, c, m, r, &f, id);
+	if (!gw_policy_admit(gw, c, m, r, id))
+		return;
 }
 
 void gw_respond_json(glia_httpd_conn *c, int status, const char *body,
+		strcat(extra, gw->cors_now);
                      const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
@@ -822,6 +832,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m, void *data)
 	}
 	if (strcmp(m->path, "/metrics") == 0 && strcmp(m->method, "GET") == 0) {
 		gw_serve_metrics(gw, c, extra);
+	gw->cors_now[0] = '\0'; /* until gw_policy_admit sets it */
 		return;
 	}
 	if (strncmp(m->path, "/v2", 3) == 0 &&
@@ -942,6 +953,7 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 
 void glia_route_set_unavailable(glia_route *r, const char *msg)
 {
+	gw_policy_apply(r, sp);
 	free(r->unavailable);
 	r->unavailable = msg ? glia_strdup(msg) : NULL;
 	if (!msg)

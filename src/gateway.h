@@ -66,6 +66,8 @@ typedef struct glia_route_stats {
 	uint64_t rejected_overloaded; /* 503: every replica full */
 	uint64_t rejected_unavailable; /* 503: the API failed to start */
 	uint64_t rejected_timeout;    /* 504 */
+	uint64_t rejected_unauthorized; /* 401/403: no valid API key */
+	uint64_t rejected_rate_limited; /* 429: networking.rate_limit, key's */
 	glia_histogram duration;      /* whole stay in glia */
 	glia_histogram predict;       /* inside the predictor (from replicas) */
 	glia_size_histogram batch;    /* server-side batch sizes (replicas) */
@@ -118,6 +120,10 @@ void glia_gateway_set_relay(glia_gateway *gw, glia_route *r);
 /* Relay mode: refuse new requests (503, X-Glia-Overloaded) and fail
  * /healthz, while those in flight finish. */
 void glia_gateway_set_draining(glia_gateway *gw, int on);
+/* The API keys requests to APIs with networking.auth: api_key must carry
+ * (keys.h); NULL refuses them all. k outlives its use by gw. */
+struct glia_keyring;
+void glia_gateway_set_keyring(glia_gateway *gw, struct glia_keyring *k);
 /* Open client connections. */
 size_t glia_gateway_connections(const glia_gateway *gw);
 /* Stops accepting and closes client connections. */

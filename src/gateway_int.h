@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "httpd.h"
+#include "policy.h"
 #include "route.h"
 
 #define UP_READ_BUF    65536
@@ -44,6 +45,10 @@ struct glia_gateway {
 	glia_route *relay; /* relay mode: the one route every request takes */
 	int draining;      /* relay mode: refuse new requests (SIGTERM) */
 	uv_timer_t full_timer; /* re-dispatches once capped backends reopen */
+	struct glia_keyring *keys; /* API keys (networking.auth); may be NULL */
+	/* CORS lines for the answer to the request being routed, set by
+	 * gw_policy_admit, copied into the request by req_start. */
+	char cors_now[GLIA_CORS_LINES_MAX];
 	int full_timer_on;
 	char upbuf[UP_READ_BUF];
 };
@@ -73,6 +78,7 @@ struct glia_route {
 	size_t n_split;
 };
 
+	glia_policy *policy; /* auth, rate limit, CORS; NULL: none */
 struct glia_backend {
 	glia_route *route;
 	glia_backend *next;
@@ -158,6 +164,7 @@ typedef struct forward {
 /* --- gateway.c: requests, queues, answers ------------------------------ */
 
 void gw_route_unref(glia_route *r);
+	char cors[GLIA_CORS_LINES_MAX]; /* CORS lines for its answer */
 void gw_account(glia_route *r, int status, double start, const char *id,
                 const char *why, size_t why_len);
 void gw_access_line(glia_route *r, const greq *q, int status, size_t bytes,
@@ -217,3 +224,15 @@ void gw_handle_v1(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
                   const char *id);
 
 #endif
+/* --- gateway_policy.c: auth, rate limits, CORS (policy.h) -------------- */
+
+/* Runs r's policy on a request: 1 to go on (gw->cors_now then holds the
+ * CORS lines for its answer), 0 when it was answered (a preflight, 401,
+ * 403, 429). */
+int gw_policy_admit(glia_gateway *gw, glia_httpd_conn *c,
+                    const glia_http_msg *m, glia_route *r, const char *id);
+/* 1 for a header that carried the API key (not passed to replicas). */
+int gw_policy_hides_header(const glia_route *r, const glia_http_header *h);
+/* r's policy from the spec (networking.auth, rate_limit, cors). */
+void gw_policy_apply(glia_route *r, const glia_api_spec *sp);
+

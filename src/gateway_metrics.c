@@ -99,15 +99,18 @@ static void metrics_load(glia_gateway *gw, glia_buf *out, glia_buf *lab)
 		                    r->queued);
 	}
 	glia_metrics_header(out, "glia_rejected_requests_total", "counter",
-	                    "Requests glia answered itself with 503 or 504, by "
-	                    "reason.");
+	                    "Requests glia answered itself (503, 504, 401 or "
+	                    "403, 429), by reason.");
 	for (glia_route *r = gw->routes; r; r = r->next_route) {
 		static const char *reasons[] = {"overloaded", "unavailable",
-		                                "timeout"};
+		                                "timeout", "unauthorized",
+		                                "rate_limited"};
 		uint64_t n[] = {r->stats.rejected_overloaded,
 		                r->stats.rejected_unavailable,
-		                r->stats.rejected_timeout};
-		for (int i = 0; i < 3; i++) {
+		                r->stats.rejected_timeout,
+		                r->stats.rejected_unauthorized,
+		                r->stats.rejected_rate_limited};
+		for (int i = 0; i < 5; i++) {
 			char extra[48];
 			snprintf(extra, sizeof extra, ",reason=\"%s\"",
 			         reasons[i]);

@@ -28,17 +28,20 @@ static glia_route *route_by_model(glia_gateway *gw, const char *model)
 	return NULL;
 }
 
-/* The route serving model, or NULL after answering 404. */
+/* The route serving model, or NULL after answering (404, or what the
+ * API's policy answered: a preflight, 401, 403, 429). */
 static glia_route *route_or_404(glia_gateway *gw, glia_httpd_conn *c,
-                                const char *model, const char *id)
+                                const glia_http_msg *m, const char *model,
+                                const char *id)
 {
 	glia_route *r = route_by_model(gw, model);
 	if (!r) {
 		char msg[200];
 		snprintf(msg, sizeof msg, "model '%s' not found", model);
 		gw_respond_err(c, 404, msg, id);
+		return NULL;
 	}
-	return r;
+	return gw_policy_admit(gw, c, m, r, id) ? r : NULL;
 }
 
 /* Model names and versions: letters, digits, '.', '_' and '-' only (they
@@ -187,7 +190,7 @@ void gw_handle_v2(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
 		gw_respond_err(c, 404, "no such OIP route", id);
 		return;
 	}
-	glia_route *r = route_or_404(gw, c, model, id);
+	glia_route *r = route_or_404(gw, c, m, model, id);
 	if (!r)
 		return;
 	if (strcmp(tail, "/ready") == 0 && get) {
@@ -217,7 +220,7 @@ void gw_handle_v1(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
 		gw_respond_err(c, 404, "no such V1 route", id);
 		return;
 	}
-	glia_route *r = route_or_404(gw, c, model, id);
+	glia_route *r = route_or_404(gw, c, m, model, id);
 	if (!r)
 		return;
 	if (strcmp(tail, ":predict") == 0 && strcmp(m->method, "POST") == 0) {

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "daemon.h"
 #include "gatewayd.h"
@@ -39,6 +40,7 @@ static int exec_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	glia_cgroup_join_from_env(); /* before any user code can run */
 	if (argc >= 2 && strcmp(argv[1], "__exec") == 0)
 		return exec_command(argc, argv);
 	/* `glia --home DIR up ...` means `glia up --home DIR ...`. */

@@ -32,6 +32,8 @@ static void send_json(glia_httpd_conn *c, int status, json_t *j)
 	char *text = json_dumps(j, JSON_COMPACT);
 	glia_httpd_respond(c, status, "application/json", text, strlen(text),
 			   NULL);
+	struct glia_keyring *keys;
+	glia_store *store;
 	free(text);
 	json_decref(j);
 }
@@ -307,6 +309,8 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 	}
 	glia_httpd_conn_limits cl = {0, 0, 0, 0, MGMT_MAX_CONNS};
 	if (m->httpd)
+	} else if (glia_mgmt_keys_route(m->keys, m->store, c, msg)) {
+		/* /v1/keys..., answered */
 		glia_httpd_set_conn_limits(m->httpd, &cl);
 	if (m->admin)
 		glia_httpd_set_conn_limits(m->admin, &cl);
@@ -333,3 +337,5 @@ void glia_mgmt_close(glia_mgmt *m)
 	free(m->gateway_url);
 	free(m);
 }
+	m->keys = opt->keys;
+	m->store = opt->store;

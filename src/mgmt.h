@@ -21,11 +21,21 @@ typedef struct glia_mgmt_options {
 	const char *admin_host; /* NULL: Unix socket only */
 	int admin_port;
 	const char *token;
+	/* API keys: POST/GET /v1/keys, DELETE /v1/keys/ID (NULL: 404) */
+	struct glia_keyring *keys;
+	glia_store *store;
 } glia_mgmt_options;
 
 glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			 glia_logs *logs, const glia_mgmt_options *opt,
 			 char *err, size_t errlen);
 void glia_mgmt_close(glia_mgmt *m);
+
+/* mgmt_keys.c: answers POST /v1/keys, GET /v1/keys, GET
+ * /v1/keys/export and DELETE /v1/keys/ID (docs/management-api.md) and
+ * returns 1; 0 for any other path. keys NULL: 404 for them. */
+struct glia_httpd_conn;
+int glia_mgmt_keys_route(struct glia_keyring *keys, glia_store *st,
+			 struct glia_httpd_conn *c, const glia_http_msg *msg);
 
 #endif

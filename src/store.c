@@ -33,7 +33,13 @@ static const char *SCHEMA =
 	" api TEXT PRIMARY KEY, models_json TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS processes ("
 	" pid INTEGER PRIMARY KEY, api TEXT NOT NULL, replica TEXT NOT NULL,"
-	" started_at REAL NOT NULL, start_ticks INTEGER NOT NULL DEFAULT 0);";
+	" started_at REAL NOT NULL, start_ticks INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS api_keys ("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, api TEXT,"
+	" sha256 TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,"
+	" last_used REAL NOT NULL DEFAULT 0,"
+	" rate_rps REAL NOT NULL DEFAULT 0,"
+	" rate_burst INTEGER NOT NULL DEFAULT 0);";
 
 /* The database and SQLite's files beside it: never links, mode 0600 (SQLite
  * gives its -wal and -shm the database's mode), also when an older glia
@@ -279,4 +285,83 @@ char *glia_store_get_unloaded(glia_store *st, const char *api)
 		out = col_text(stmt, 0);
 	sqlite3_finalize(stmt);
 	return out;
+}
+
+/* ---- API keys ---- */
+
+int glia_store_put_key(glia_store *st, const glia_stored_key *k)
+{
+	return exec_bound(st,
+			  "INSERT INTO api_keys VALUES (?,?,?,?,?,?,?,?)",
+			  "ttttdddi", k->id, k->name, k->api, k->hash_hex,
+			  k->created_at, k->last_used, k->rate_rps,
+			  k->rate_burst);
+}
+
+int glia_store_delete_key(glia_store *st, const char *id)
+{
+	if (exec_bound(st, "DELETE FROM api_keys WHERE id = ?", "t", id) < 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+}
+
+int glia_store_key_used(glia_store *st, const char *id, double at)
+{
+	return exec_bound(st, "UPDATE api_keys SET last_used = ? WHERE id = ?",
+			  "dt", at, id);
+}
+
+static void key_from_row(sqlite3_stmt *stmt, glia_stored_key *k)
+{
+	k->id = col_text(stmt, 0);
+	k->name = col_text(stmt, 1);
+	k->api = sqlite3_column_type(stmt, 2) == SQLITE_NULL
+			 ? NULL
+			 : col_text(stmt, 2);
+	k->hash_hex = col_text(stmt, 3);
+	k->created_at = sqlite3_column_double(stmt, 4);
+	k->last_used = sqlite3_column_double(stmt, 5);
+	k->rate_rps = sqlite3_column_double(stmt, 6);
+	k->rate_burst = sqlite3_column_int(stmt, 7);
+}
+
+int glia_store_load_keys(glia_store *st, glia_stored_key **out, size_t *n)
+{
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 8, count = 0;
+	glia_stored_key *keys = glia_calloc(cap, sizeof *keys);
+	const char *sql = "SELECT id, name, api, sha256, created_at, last_used,"
+			  " rate_rps, rate_burst FROM api_keys"
+			  " ORDER BY created_at, id";
+	int rc = SQLITE_ERROR;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (count == cap) {
+				cap *= 2;
+				keys = glia_realloc(keys, cap * sizeof *keys);
+			}
+			key_from_row(stmt, &keys[count++]);
+		}
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		glia_log(GLIA_LOG_ERROR, "state.db: %s",
+			 sqlite3_errmsg(st->db));
+		glia_stored_keys_free(keys, count);
+		return -1;
+	}
+	*out = keys;
+	*n = count;
+	return 0;
+}
+
+void glia_stored_keys_free(glia_stored_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i].id);
+		free(keys[i].name);
+		free(keys[i].api);
+		free(keys[i].hash_hex);
+	}
+	free(keys);
 }

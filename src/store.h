@@ -51,3 +51,25 @@ int glia_store_take_pids(glia_store *st, int **pids,
 			 unsigned long long **start_ticks, size_t *n);
 
 #endif
+/* API keys (keys.h): only the SHA-256 of a key is stored, as hex. */
+typedef struct glia_stored_key {
+	char *id;
+	char *name;
+	char *api; /* NULL: every API */
+	char *hash_hex;
+	double created_at;
+	double last_used; /* 0: never */
+	double rate_rps;  /* 0: no limit of its own */
+	int rate_burst;
+} glia_stored_key;
+
+/* Adds a key (its id and hash are new). 0 or -1. */
+int glia_store_put_key(glia_store *st, const glia_stored_key *key);
+/* 0 when removed, 1 when there was no such key, -1 on an error. */
+int glia_store_delete_key(glia_store *st, const char *id);
+/* Every key, oldest first; free with glia_stored_keys_free. 0 or -1. */
+int glia_store_load_keys(glia_store *st, glia_stored_key **out, size_t *n);
+void glia_stored_keys_free(glia_stored_key *keys, size_t n);
+/* Records when a key was last used. 0 or -1. */
+int glia_store_key_used(glia_store *st, const char *id, double at);
+

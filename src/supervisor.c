@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "autoscale.h"
+#include "cgroup.h"
 #include "gpus.h"
 #include "probe.h"
 #include "procfs.h"
@@ -52,6 +53,8 @@ typedef struct proc {
 	uint64_t answered, failed; /* from backends already released */
 	glia_probe *probe;  /* readiness attempt in flight */
 	int models_resident; /* as its last "models" line said */
+	char *cgroup;        /* its cgroup (cgroup.h), NULL: found by /proc */
+	char tag[48];        /* GLIA_PROC_TAG: what it starts inherits it */
 } proc;
 
 /* One of a proc's output pipes. Allocated per start, so a pipe kept open by
@@ -77,6 +80,7 @@ struct replica {
 	double created_at, started_at, ready_at;
 	char *error;
 	int oom; /* killed for compute.mem: error says so, not a start failure */
+	int64_t mem_bytes; /* resident, all its processes (compute.mem) */
 	int n_procs;
 	proc *procs;
 	int alive_procs;
@@ -144,6 +148,8 @@ struct glia_supervisor {
 	uv_timer_t sample_timer, tick_timer;
 	char **worker_env; /* ours plus GLIA_MAX_BODY_BYTES */
 	glia_gpus gpus;    /* compute.gpu: who holds which GPU */
+	glia_cgroups *cgroups; /* NULL: replica processes found by /proc */
+	unsigned spawns;       /* for GLIA_PROC_TAG */
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 	int shutting_down;
@@ -303,14 +309,30 @@ static int count_ready_procs(const replica *r)
 	return n;
 }
 
+/* sig to p, its process group and what it started that left the group
+ * (setsid(), a double fork): by p's cgroup, else by what /proc shows. */
+static void proc_signal(const proc *p, int sig)
+{
+	kill(-p->pid, sig);
+	kill(p->pid, sig);
+	if (p->cgroup) {
+		glia_cgroup_signal(p->cgroup, sig);
+		return;
+	}
+	glia_procfs_owner o = {p->pid, p->tag};
+	glia_procfs_member *m;
+	size_t n = glia_procfs_members(&o, 1, &m);
+	for (size_t i = 0; i < n; i++)
+		kill(m[i].pid, sig);
+	free(m);
+}
+
 static void kill_procs(replica *r, int sig)
 {
 	for (int i = 0; i < r->n_procs; i++) {
 		proc *p = &r->procs[i];
-		if (p->alive && p->pid > 0) {
-			kill(-p->pid, sig); /* its process group */
-			kill(p->pid, sig);
-		}
+		if (p->alive && p->pid > 0)
+			proc_signal(p, sig);
 	}
 }
 
@@ -604,7 +626,9 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 		glia_probe_cancel(p->probe);
 		p->probe = NULL;
 	}
-	kill(-p->pid, SIGKILL); /* whatever it left in its group */
+	proc_signal(p, SIGKILL); /* whatever it left behind */
+	glia_cgroups_release(sup->cgroups, p->cgroup);
+	p->cgroup = NULL;
 	p->exit_status = (int)status;
 	p->term_signal = sig;
 	p->models_resident = 0;
@@ -718,7 +742,7 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	size_t n = 0;
 	while (a->sup->worker_env[n])
 		n++;
-	char **v = glia_calloc(n + sp->predictor.n_env + 12, sizeof *v);
+	char **v = glia_calloc(n + sp->predictor.n_env + 14, sizeof *v);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		v[k++] = glia_strdup(a->sup->worker_env[i]);
@@ -739,6 +763,10 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 		v[k++] = glia_sprintf("GLIA_MODEL_CONTROL=%s",
 				      a->control_file);
 	v[k++] = glia_sprintf("GLIA_REPLICA_ID=%s", r->id);
+	/* how its processes are found, even those that leave its group */
+	v[k++] = glia_sprintf("GLIA_PROC_TAG=%s", p->tag);
+	if (p->cgroup)
+		v[k++] = glia_sprintf("GLIA_CGROUP=%s", p->cgroup);
 	if (p->port > 0) {
 		for (size_t i = 0; i < sp->predictor.n_env; i++)
 			v[k++] = glia_sprintf("%s=%s", sp->predictor.env_keys[i],
@@ -749,19 +777,52 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	return v;
 }
 
+/* p's tag and, where cgroups are used, a fresh cgroup. */
+static void proc_track(replica *r, proc *p)
+{
+	glia_supervisor *s = r->api->sup;
+	snprintf(p->tag, sizeof p->tag, "%d.%u", (int)getpid(), ++s->spawns);
+	if (!s->cgroups)
+		return;
+	char name[160];
+	snprintf(name, sizeof name, "%s.%d.%d", r->id, p->index,
+		 p->spawn_seq);
+	p->cgroup = glia_cgroups_new_leaf(s->cgroups, name);
+	if (!p->cgroup)
+		replica_event(r, "cannot create cgroup %s/%s: %s; its "
+				 "processes are found through /proc",
+			      glia_cgroups_dir(s->cgroups), name,
+			      strerror(errno));
+}
+
+/* The child joins its cgroup itself before it runs user code; this covers
+ * a child that could not. ESRCH: it is gone already. */
+static void proc_join(replica *r, proc *p)
+{
+	if (!p->cgroup || glia_cgroup_add(p->cgroup, p->pid) == 0 ||
+	    errno == ESRCH)
+		return;
+	replica_event(r, "cannot move process %d into cgroup %s: %s; its "
+			 "processes are found through /proc",
+		      p->pid, p->cgroup, strerror(errno));
+	glia_cgroups_release(r->api->sup->cgroups, p->cgroup);
+	p->cgroup = NULL;
+}
+
 static int spawn_proc(replica *r, proc *p)
 {
 	glia_api *a = r->api;
 	glia_supervisor *s = a->sup;
 	int is_command = a->spec.predictor.type == GLIA_PREDICTOR_COMMAND;
 	p->port = is_command ? glia_free_port() : 0;
+	p->spawn_seq++;
+	proc_track(r, p);
 	char **args = is_command ? command_args(a, p) : worker_args(a, r, p);
 	char **env = spawn_env(a, r, p);
 
 	out_pipe *pipes[3];
 	uv_stdio_container_t stdio[4];
 	stdio[0].flags = UV_IGNORE;
-	p->spawn_seq++;
 	for (int k = 0; k < 3; k++) {
 		out_pipe *op = glia_calloc(1, sizeof *op);
 		op->p = p;
@@ -791,6 +852,8 @@ static int spawn_proc(replica *r, proc *p)
 	free_strv(env);
 	if (rc < 0) {
 		replica_event(r, "cannot start worker: %s", uv_strerror(rc));
+		glia_cgroups_release(s->cgroups, p->cgroup);
+		p->cgroup = NULL;
 		p->process.data = r;
 		r->open_handles++;
 		uv_close((uv_handle_t *)&p->process, handle_closed);
@@ -802,6 +865,7 @@ static int spawn_proc(replica *r, proc *p)
 	p->pid = p->process.pid;
 	p->alive = 1;
 	r->alive_procs++;
+	proc_join(r, p);
 	glia_store_add_pid(s->store, p->pid, a->name, r->id,
 			   glia_process_start_ticks(p->pid));
 	for (int k = 0; k < 3; k++)
@@ -1232,7 +1296,7 @@ static void format_bytes(char *out, size_t n, int64_t b)
 		snprintf(out, n, "%.1f MiB", (double)b / (double)(1 << 20));
 }
 
-/* The replica went over compute.mem: kill every process group of it; it
+/* The replica went over compute.mem: kill every process of it; it
  * restarts with backoff like after a crash, reported as out of memory. */
 static void kill_for_memory(replica *r, int64_t used)
 {
@@ -1253,45 +1317,56 @@ static void kill_for_memory(replica *r, int64_t used)
 		 r->error);
 	for (int i = 0; i < r->n_procs; i++)
 		if (r->procs[i].alive)
-			kill(-r->procs[i].pid, SIGKILL);
+			proc_signal(&r->procs[i], SIGKILL);
 }
 
 /* Every second, for APIs with compute.mem: the resident memory of each
- * replica (all its processes and what they started, by process group),
- * in one pass over /proc. */
+ * replica, all its processes and everything they started: by cgroup, else
+ * in one pass over /proc for every process without one. */
 static void check_memory(glia_supervisor *s)
 {
-	size_t n = 0;
+	size_t n = 0, k = 0;
 	for (glia_api *a = s->apis; a; a = a->next)
 		for (replica *r = a->replicas; r; r = r->next)
-			if (replica_has_memory_limit(r))
-				n += (size_t)r->n_procs;
-	if (n == 0)
-		return;
-	int *groups = glia_calloc(n, sizeof *groups);
-	int64_t *bytes = glia_calloc(n, sizeof *bytes);
-	size_t k = 0;
+			for (int i = 0; replica_has_memory_limit(r) &&
+					i < r->n_procs; i++)
+				n += !r->procs[i].cgroup;
+	glia_procfs_owner *owners = glia_calloc(n + 1, sizeof *owners);
 	for (glia_api *a = s->apis; a; a = a->next)
 		for (replica *r = a->replicas; r; r = r->next)
-			if (replica_has_memory_limit(r))
-				for (int i = 0; i < r->n_procs; i++)
-					groups[k++] = r->procs[i].alive
-							      ? r->procs[i].pid
-							      : -1;
-	glia_procfs_group_rss(groups, n, bytes);
+			for (int i = 0; replica_has_memory_limit(r) &&
+					i < r->n_procs; i++) {
+				const proc *p = &r->procs[i];
+				if (p->cgroup)
+					continue;
+				owners[k].pid = p->alive ? p->pid : -1;
+				owners[k++].tag = p->tag;
+			}
+	glia_procfs_member *m = NULL;
+	size_t nm = n ? glia_procfs_members(owners, n, &m) : 0;
+	int64_t *bytes = glia_calloc(n + 1, sizeof *bytes);
+	for (size_t i = 0; i < nm; i++)
+		bytes[m[i].owner] += m[i].rss;
+	free(m);
+	free(owners);
 	k = 0;
 	for (glia_api *a = s->apis; a; a = a->next)
 		for (replica *r = a->replicas; r; r = r->next) {
 			if (!replica_has_memory_limit(r))
 				continue;
 			int64_t used = 0;
-			for (int i = 0; i < r->n_procs; i++)
-				used += bytes[k++];
+			for (int i = 0; i < r->n_procs; i++) {
+				const proc *p = &r->procs[i];
+				if (!p->cgroup)
+					used += bytes[k++];
+				else if (p->alive)
+					used += glia_cgroup_rss(p->cgroup);
+			}
+			r->mem_bytes = used;
 			if (used > a->spec.compute.mem_bytes *
 					   MEM_LIMIT_FACTOR)
 				kill_for_memory(r, used);
 		}
-	free(groups);
 	free(bytes);
 }
 
@@ -1301,6 +1376,7 @@ static void sample_cb(uv_timer_t *t)
 	glia_supervisor *s = t->data;
 	double now = glia_wall();
 	check_memory(s);
+	glia_cgroups_sweep(s->cgroups);
 	for (glia_api *a = s->apis; a; a = a->next) {
 		if (a->stopping || !a->route)
 			continue;
@@ -1820,6 +1896,9 @@ static json_t *replica_json(replica *r)
 			 "error", r->error ? json_string(r->error) : json_null(),
 			 "requests", (json_int_t)answered, "errors_5xx",
 			 (json_int_t)failed);
+	if (r->api->spec.compute.mem_bytes > 0) /* measured every second */
+		json_object_set_new(j, "memory_bytes",
+				    json_integer((json_int_t)r->mem_bytes));
 	if (r->api->spec.compute.gpu > 0) { /* compute.gpu: which ones */
 		char *gpus = glia_gpus_visible(&r->api->sup->gpus, r);
 		json_object_set_new(j, "gpus", json_string(gpus));
@@ -2200,12 +2279,29 @@ static char **worker_environment(size_t max_body)
 	char **env = glia_calloc(n + 2, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "GLIA_MAX_BODY_BYTES=", 20) != 0)
+		if (strncmp(environ[i], "GLIA_MAX_BODY_BYTES=", 20) != 0 &&
+		    strncmp(environ[i], "GLIA_PROC_TAG=", 14) != 0 &&
+		    strncmp(environ[i], "GLIA_CGROUP=", 12) != 0)
 			env[k++] = glia_strdup(environ[i]);
 	env[k++] = glia_sprintf("GLIA_MAX_BODY_BYTES=%zu",
 				max_body ? max_body : (size_t)32 << 20);
 	env[k] = NULL;
 	return env;
+}
+
+/* A cgroup per replica process where cgroup v2 can be used (cgroup.h). */
+static void open_cgroups(glia_supervisor *s)
+{
+	char why[PATH_MAX + 128];
+	s->cgroups = glia_cgroups_open(why, sizeof why);
+	if (s->cgroups)
+		glia_log(GLIA_LOG_INFO, "replica processes tracked by cgroup "
+					"under %s",
+			 glia_cgroups_dir(s->cgroups));
+	else
+		glia_log(GLIA_LOG_INFO, "replica processes tracked through "
+					"/proc (no cgroup: %s)",
+			 why);
 }
 
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
@@ -2233,6 +2329,7 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 	if (glia_gpus_init(&s->gpus, opt->gpus, gpu_err, sizeof gpu_err) < 0)
 		glia_log(GLIA_LOG_ERROR, "GPUs: %s; using none", gpu_err);
 	glia_log(GLIA_LOG_INFO, "%zu GPU(s) for compute.gpu", s->gpus.n);
+	open_cgroups(s);
 	glia_mkdirs(s->run_dir, 0700);
 	char why[PATH_MAX + 256];
 	if (glia_check_private_dir(s->run_dir, 0, why, sizeof why) < 0)
@@ -2322,6 +2419,7 @@ void glia_supervisor_free(glia_supervisor *s)
 	free(s->gateway_url);
 	free(s->run_dir);
 	glia_gpus_free(&s->gpus);
+	glia_cgroups_close(s->cgroups, 3.0);
 	free(s);
 }
 

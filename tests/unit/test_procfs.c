@@ -1,12 +1,17 @@
-/* test_procfs.c: /proc/<pid>/stat parsing (command names with spaces and
- * parentheses, malformed lines) and the process-group memory sum over the
- * real /proc for this test's own group. */
+/* test_procfs.c: /proc/<pid>/stat and environ parsing (command names with
+ * spaces and parentheses, malformed lines) and, over the real /proc, the
+ * processes found for an owner: its process group, a child that left it
+ * with the owner's GLIA_PROC_TAG, and one that left it without (by its
+ * parent). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,13 +50,92 @@ static void refuses_malformed(void **state)
 	assert_int_equal(glia_procfs_parse_stat("", &pgrp, &rss), -1);
 }
 
-static void sums_this_process_group(void **state)
+static void reads_environ_entries(void **state)
 {
-	int groups[2] = {(int)getpgrp(), -12345};
-	int64_t bytes[2] = {-1, -1};
-	glia_procfs_group_rss(groups, 2, bytes);
-	assert_true(bytes[0] > 1024 * 1024); /* at least this test's own RSS */
-	assert_int_equal(bytes[1], 0);
+	static const char env[] = "A=1\0GLIA_PROC_TAG=7.3\0GLIA_PROC_TAGX=9\0";
+	const char *v = glia_procfs_environ_get(env, sizeof env - 1,
+	                                        "GLIA_PROC_TAG");
+	assert_non_null(v);
+	assert_string_equal(v, "7.3");
+	assert_null(glia_procfs_environ_get(env, sizeof env - 1, "B"));
+	/* an entry cut off at the end is not read past it */
+	assert_null(glia_procfs_environ_get("X=1", 3, "X"));
+}
+
+static void parses_parent_and_session(void **state)
+{
+	glia_procfs_stat st;
+	assert_int_equal(
+	    glia_procfs_parse_stat_full("9 (a b) S 7 8 6" TAIL, &st), 0);
+	assert_int_equal(st.ppid, 7);
+	assert_int_equal(st.pgrp, 8);
+	assert_int_equal(st.session, 6);
+}
+
+/* Starts `sleep 60` in a session of its own, with env. */
+static pid_t start_escapee(char **env)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		execle("/bin/sleep", "sleep", "60", (char *)NULL, env);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int64_t rss_of(const glia_procfs_owner *o, size_t n, int pid,
+                      size_t *owner)
+{
+	glia_procfs_member *m;
+	size_t k = glia_procfs_members(o, n, &m);
+	int64_t rss = -1;
+	for (size_t i = 0; i < k; i++)
+		if (m[i].pid == pid) {
+			rss = m[i].rss;
+			*owner = m[i].owner;
+		}
+	free(m);
+	return rss;
+}
+
+/* Polls (up to 10 s) until pid is found as a member of owners[want]. */
+static int found_within(const glia_procfs_owner *o, size_t n, int pid,
+                        size_t want)
+{
+	for (int i = 0; i < 1000; i++) {
+		size_t owner = (size_t)-1;
+		if (rss_of(o, n, pid, &owner) >= 0 && owner == want)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void finds_group_tag_and_children(void **state)
+{
+	char tag[64];
+	snprintf(tag, sizeof tag, "GLIA_PROC_TAG=unit-%d", (int)getpid());
+	char *tagged_env[] = {tag, NULL}, *no_env[] = {NULL};
+	glia_procfs_owner o[2] = {{-1, tag + 14}, {(int)getpgrp(), NULL}};
+	size_t owner = 9;
+
+	/* this process, by its process group, with its resident memory */
+	assert_true(rss_of(o, 2, (int)getpid(), &owner) > 1024 * 1024);
+	assert_int_equal(owner, 1);
+	/* left the group and the session: by the tag it inherited */
+	pid_t tagged = start_escapee(tagged_env);
+	/* left them without the tag: by its parent, this process */
+	pid_t child = start_escapee(no_env);
+	assert_true(found_within(o, 2, tagged, 0));
+	assert_true(found_within(o, 2, child, 1));
+	/* neither once the owners are others */
+	glia_procfs_owner none[1] = {{-1, "unit-none"}};
+	assert_int_equal(rss_of(none, 1, tagged, &owner), -1);
+	kill(tagged, SIGKILL);
+	kill(child, SIGKILL);
+	waitpid(tagged, NULL, 0);
+	waitpid(child, NULL, 0);
 }
 
 int main(void)
@@ -59,7 +143,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parses_plain_and_odd_names),
 	    cmocka_unit_test(refuses_malformed),
-	    cmocka_unit_test(sums_this_process_group),
+	    cmocka_unit_test(reads_environ_entries),
+	    cmocka_unit_test(parses_parent_and_session),
+	    cmocka_unit_test(finds_group_tag_and_children),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
