@@ -71,11 +71,11 @@ const char glia_cli_usage[] =
 	"                                    describe, logs and delete take\n"
 	"                                    --env NAME (glia env --help)\n"
 	"  env list | env remove NAME        the environments kept\n"
-	"  worker --api NAME [--listen HOST:PORT] [FILE]\n"
 	"  keys create [--api NAME] [--name LABEL] [--rate-limit RPS[:BURST]]\n"
 	"  keys list | keys revoke ID | keys export [-o FILE]\n"
 	"                                    API keys for networking.auth:\n"
 	"                                    api_key (glia keys --help)\n"
+	"  worker --api NAME [--listen HOST:PORT] [FILE]\n"
 	"                                    run one replica of NAME on its own\n"
 	"                                    (glia worker --help)\n"
 	"  gateway [FILE] [--listen HOST:PORT] [--discover SPEC]\n"
@@ -1703,6 +1703,8 @@ int glia_cli_main(int argc, char **argv)
 		return glia_build_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "render") == 0)
 		return glia_render_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
+		return glia_keys_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "autoscale") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "simulate") == 0)
 			return glia_autoscale_simulate_main(argc - 2, argv + 2);
@@ -1724,5 +1726,3 @@ int glia_cli_main(int argc, char **argv)
 	}
 	return run_command(&a);
 }
-	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
-		return glia_keys_main(argc - 1, argv + 1);

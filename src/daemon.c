@@ -25,8 +25,8 @@
 #include "logs.h"
 #include "mgmt.h"
 #include "project.h"
-#include "store.h"
 #include "keys.h"
+#include "store.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -64,8 +64,8 @@ typedef struct daemon_state {
 	glia_supervisor *sup;
 	glia_logs *logs;
 	glia_store *store;
-	uv_signal_t sigint, sigterm;
 	glia_keyring *keys; /* API keys (state.db), for the gateway */
+	uv_signal_t sigint, sigterm;
 	uv_timer_t force_timer;
 	uv_timer_t flush_timer; /* buffered access lines to disk */
 	int stopping;
@@ -280,6 +280,7 @@ static void finish(void *arg)
 	daemon_state *d = arg;
 	glia_log(GLIA_LOG_INFO, "stopped");
 	glia_logs_flush(d->logs);
+	glia_keyring_flush(d->keys, d->store, glia_now(), 0);
 	uv_timer_stop(&d->flush_timer);
 	glia_gateway_close(d->gw);
 	glia_mgmt_close(d->mgmt);
@@ -290,6 +291,8 @@ static void flush_cb(uv_timer_t *t)
 {
 	daemon_state *d = t->data;
 	glia_logs_flush(d->logs);
+	/* when keys were last used: at most one write every 5 s */
+	glia_keyring_flush(d->keys, d->store, glia_now(), 5.0);
 }
 
 static void force_cb(uv_timer_t *t)
@@ -332,7 +335,6 @@ static int detach(const char *home, int *report_fd)
 		close(fds[1]);
 		char buf[1024];
 		ssize_t n = read(fds[0], buf, sizeof buf - 1);
-	glia_keyring_flush(d->keys, d->store, glia_now(), 0);
 		if (n > 0 && buf[0] == '+') {
 			buf[n] = '\0';
 			printf("glia: daemon started (pid %d), log in "
@@ -343,8 +345,6 @@ static int detach(const char *home, int *report_fd)
 		if (n > 0) {
 			buf[n] = '\0';
 			fputs(buf, stderr);
-	/* when keys were last used: at most one write every 5 s */
-	glia_keyring_flush(d->keys, d->store, glia_now(), 5.0);
 		} else {
 			fprintf(stderr, "glia: the daemon failed to start; "
 					"see %s/daemon.log\n",
@@ -488,6 +488,12 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 				      o->autoscale_interval_s, o->max_body,
 				      o->startup_timeout_s, o->gpus};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
+	d.keys = glia_keyring_new();
+	if (glia_keyring_load_store(d.keys, d.store, glia_now()) < 0) {
+		fail_start(report_fd, "cannot read the API keys in %s", db);
+		goto out;
+	}
+	glia_gateway_set_keyring(d.gw, d.keys);
 	token = load_token(home);
 	if (!token) {
 		fail_start(report_fd, "cannot use %s/token: %s", home,
@@ -541,13 +547,8 @@ out:
 		glia_supervisor_free(d.sup);
 	if (d.logs)
 		glia_logs_free(d.logs);
+	glia_keyring_free(d.keys);
 	glia_store_close(d.store);
-	d.keys = glia_keyring_new();
-	if (glia_keyring_load_store(d.keys, d.store, glia_now()) < 0) {
-		fail_start(report_fd, "cannot read the API keys in %s", db);
-		goto out;
-	}
-	glia_gateway_set_keyring(d.gw, d.keys);
 	free(token);
 	free(db);
 	free(sock);
@@ -599,7 +600,6 @@ int glia_daemon_main(int argc, char **argv)
 	close(lock);
 out:
 	free(logs);
-	glia_keyring_free(d.keys);
 	free(home);
 	return rc;
 }

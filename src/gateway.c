@@ -138,9 +138,9 @@ void gw_req_fail(greq *q, int status, const char *msg)
 	if (q->client) {
 		char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 		gw_id_header(extra, sizeof extra, q->id);
+		strcat(extra, q->cors);
 		if (status == 503)
 			strcat(extra, "Retry-After: 1\r\n");
-		strcat(extra, q->cors);
 		glia_httpd_respond_error(q->client, status, msg, extra);
 	}
 	gw_req_release(q);
@@ -416,6 +416,7 @@ static void answer_client(greq *q, const glia_http_msg *m)
 		glia_buf_append(out, h->value, h->value_len);
 		glia_buf_puts(out, "\r\n");
 	}
+	glia_buf_puts(out, q->cors);
 	append_id_and_length(out, q->id, m->body_len);
 	glia_buf_append(out, m->body, m->body_len);
 	glia_httpd_finish(q->client, 1);
@@ -426,7 +427,6 @@ static void answer_client(greq *q, const glia_http_msg *m)
 static void req_timeout_cb(uv_timer_t *t)
 {
 	greq *q = t->data;
-	glia_buf_puts(out, q->cors);
 	glia_route *r = q->route;
 	r->refs++;
 	if (q->queued)
@@ -577,6 +577,7 @@ static greq *req_start(glia_gateway *gw, glia_route *r, const glia_http_msg *m,
 	snprintf(q->method, sizeof q->method, "%s", m->method);
 	snprintf(q->path, sizeof q->path, "%s", m->path);
 	snprintf(q->peer, sizeof q->peer, "%s", peer);
+	snprintf(q->cors, sizeof q->cors, "%s", gw->cors_now);
 	build_upstream_request(q, m, f);
 	if (r->timeout_ms > 0)
 		uv_timer_start(&q->timer, req_timeout_cb,
@@ -590,7 +591,7 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
 {
 	char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 	gw_id_header(extra, sizeof extra, id);
-	snprintf(q->cors, sizeof q->cors, "%s", gw->cors_now);
+	strcat(extra, gw->cors_now);
 	if (r->unavailable && !gw_has_backend(r)) {
 		gw_account(r, 503, glia_now(), id, r->unavailable,
 		           strlen(r->unavailable));
@@ -604,7 +605,6 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
 		gw_account(r, 503, glia_now(), id, why, sizeof why - 1);
 		r->stats.rejected_overloaded++;
 		strcat(extra, "Retry-After: 1\r\n");
-	strcat(extra, gw->cors_now);
 		if (gw->relay) /* the gateway before it tries elsewhere */
 			strcat(extra, "X-Glia-Overloaded: 1\r\n");
 		glia_httpd_respond_error(
@@ -728,9 +728,12 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
                        const glia_http_msg *m, glia_route *r, const char *rest,
                        const char *id)
 {
+	if (!gw_policy_admit(gw, c, m, r, id))
+		return;
 	if (strcmp(m->method, "GET") == 0 && *rest == '\0' && r->description) {
 		char extra[REQUEST_ID_MAX + 64 + GLIA_CORS_LINES_MAX];
 		gw_id_header(extra, sizeof extra, id);
+		strcat(extra, gw->cors_now);
 		glia_httpd_respond(c, 200, "application/json", r->description,
 		                   strlen(r->description), extra);
 		return;
@@ -741,12 +744,9 @@ static void handle_api(glia_gateway *gw, glia_httpd_conn *c,
 		return;
 	}
 	gw_route_request(gw, c, m, r, &f, id);
-	if (!gw_policy_admit(gw, c, m, r, id))
-		return;
 }
 
 void gw_respond_json(glia_httpd_conn *c, int status, const char *body,
-		strcat(extra, gw->cors_now);
                      const char *id)
 {
 	char extra[REQUEST_ID_MAX + 64];
@@ -819,6 +819,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m, void *data)
 		make_request_id(gw, id);
 	char extra[REQUEST_ID_MAX + 64];
 	gw_id_header(extra, sizeof extra, id);
+	gw->cors_now[0] = '\0'; /* until gw_policy_admit sets it */
 
 	if (gw->relay) {
 		relay_request(gw, c, m, id, extra);
@@ -832,7 +833,6 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m, void *data)
 	}
 	if (strcmp(m->path, "/metrics") == 0 && strcmp(m->method, "GET") == 0) {
 		gw_serve_metrics(gw, c, extra);
-	gw->cors_now[0] = '\0'; /* until gw_policy_admit sets it */
 		return;
 	}
 	if (strncmp(m->path, "/v2", 3) == 0 &&
@@ -940,6 +940,7 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 	glia_route_set_split(r, sp->split, sp->n_split);
 	glia_route_set_passthrough(r, sp->predictor.type ==
 	                                  GLIA_PREDICTOR_COMMAND);
+	gw_policy_apply(r, sp);
 	glia_route_set_monitoring(r, !sp->monitoring.set ? GLIA_MONITOR_NONE
 	                             : sp->monitoring.model_type ==
 	                                     GLIA_MODEL_REGRESSION
@@ -953,7 +954,6 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 
 void glia_route_set_unavailable(glia_route *r, const char *msg)
 {
-	gw_policy_apply(r, sp);
 	free(r->unavailable);
 	r->unavailable = msg ? glia_strdup(msg) : NULL;
 	if (!msg)

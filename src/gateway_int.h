@@ -76,9 +76,9 @@ struct glia_route {
 	glia_route_stats stats;
 	split_target *split; /* TrafficSplitter; NULL otherwise */
 	size_t n_split;
+	glia_policy *policy; /* auth, rate limit, CORS; NULL: none */
 };
 
-	glia_policy *policy; /* auth, rate limit, CORS; NULL: none */
 struct glia_backend {
 	glia_route *route;
 	glia_backend *next;
@@ -152,6 +152,7 @@ struct greq {
 	glia_backend *avoid;  /* failed this request: not tried again */
 	int queued;
 	char id[REQUEST_ID_MAX + 1];
+	char cors[GLIA_CORS_LINES_MAX]; /* CORS lines for its answer */
 };
 /* How a request is forwarded: the path the replica sees, and for the
  * inference protocols the method and the X-Glia-* lines that name them. */
@@ -164,7 +165,6 @@ typedef struct forward {
 /* --- gateway.c: requests, queues, answers ------------------------------ */
 
 void gw_route_unref(glia_route *r);
-	char cors[GLIA_CORS_LINES_MAX]; /* CORS lines for its answer */
 void gw_account(glia_route *r, int status, double start, const char *id,
                 const char *why, size_t why_len);
 void gw_access_line(glia_route *r, const greq *q, int status, size_t bytes,
@@ -215,15 +215,6 @@ void gw_backend_done(glia_backend *b);
 /* The replica said it is full: cap b at what it holds now for a while. */
 void gw_backend_full(glia_backend *b);
 
-/* --- gateway_metrics.c, gateway_oip.c ---------------------------------- */
-
-void gw_serve_metrics(glia_gateway *gw, glia_httpd_conn *c, const char *extra);
-void gw_handle_v2(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
-                  const char *id);
-void gw_handle_v1(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
-                  const char *id);
-
-#endif
 /* --- gateway_policy.c: auth, rate limits, CORS (policy.h) -------------- */
 
 /* Runs r's policy on a request: 1 to go on (gw->cors_now then holds the
@@ -236,3 +227,12 @@ int gw_policy_hides_header(const glia_route *r, const glia_http_header *h);
 /* r's policy from the spec (networking.auth, rate_limit, cors). */
 void gw_policy_apply(glia_route *r, const glia_api_spec *sp);
 
+/* --- gateway_metrics.c, gateway_oip.c ---------------------------------- */
+
+void gw_serve_metrics(glia_gateway *gw, glia_httpd_conn *c, const char *extra);
+void gw_handle_v2(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
+                  const char *id);
+void gw_handle_v1(glia_gateway *gw, glia_httpd_conn *c, const glia_http_msg *m,
+                  const char *id);
+
+#endif

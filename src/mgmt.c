@@ -24,6 +24,8 @@ struct glia_mgmt {
 	char *home;
 	char *gateway_url;
 	void (*on_shutdown)(void *);
+	struct glia_keyring *keys;
+	glia_store *store;
 	void *arg;
 };
 
@@ -32,8 +34,6 @@ static void send_json(glia_httpd_conn *c, int status, json_t *j)
 	char *text = json_dumps(j, JSON_COMPACT);
 	glia_httpd_respond(c, status, "application/json", text, strlen(text),
 			   NULL);
-	struct glia_keyring *keys;
-	glia_store *store;
 	free(text);
 	json_decref(j);
 }
@@ -273,6 +273,8 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 		send_json(c, 200, glia_supervisor_list(m->sup));
 	} else if (strncmp(path, "/v1/apis/", 9) == 0) {
 		handle_api_path(m, c, msg, path + 9);
+	} else if (glia_mgmt_keys_route(m->keys, m->store, c, msg)) {
+		/* /v1/keys..., answered */
 	} else if (strcmp(path, "/v1/shutdown") == 0 && post) {
 		send_json(c, 200, json_pack("{s:s}", "result", "stopping"));
 		if (m->on_shutdown)
@@ -293,6 +295,8 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 	m->home = glia_strdup(opt->home);
 	m->gateway_url = glia_strdup(opt->gateway_url);
 	m->on_shutdown = opt->on_shutdown;
+	m->keys = opt->keys;
+	m->store = opt->store;
 	m->arg = opt->arg;
 	glia_http_limits lim = {64 * 1024, DEPLOY_MAX_BYTES};
 	m->token = glia_strdup(opt->token ? opt->token : "");
@@ -309,8 +313,6 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 	}
 	glia_httpd_conn_limits cl = {0, 0, 0, 0, MGMT_MAX_CONNS};
 	if (m->httpd)
-	} else if (glia_mgmt_keys_route(m->keys, m->store, c, msg)) {
-		/* /v1/keys..., answered */
 		glia_httpd_set_conn_limits(m->httpd, &cl);
 	if (m->admin)
 		glia_httpd_set_conn_limits(m->admin, &cl);
@@ -337,5 +339,3 @@ void glia_mgmt_close(glia_mgmt *m)
 	free(m->gateway_url);
 	free(m);
 }
-	m->keys = opt->keys;
-	m->store = opt->store;

@@ -50,7 +50,6 @@ int glia_store_remove_pid(glia_store *st, int pid);
 int glia_store_take_pids(glia_store *st, int **pids,
 			 unsigned long long **start_ticks, size_t *n);
 
-#endif
 /* API keys (keys.h): only the SHA-256 of a key is stored, as hex. */
 typedef struct glia_stored_key {
 	char *id;
@@ -73,3 +72,4 @@ void glia_stored_keys_free(glia_stored_key *keys, size_t n);
 /* Records when a key was last used. 0 or -1. */
 int glia_store_key_used(glia_store *st, const char *id, double at);
 
+#endif
