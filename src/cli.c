@@ -1182,10 +1182,16 @@ static int cmd_describe(cli *c)
 		glia_buf head_lines;
 		glia_buf_init(&head_lines, 0);
 		replicas_text(j, s, sizeof s);
-		glia_buf_printf(&head_lines, "%-13s%s ready, %lld up-to-date\n",
+		glia_buf_printf(&head_lines, "%-13s%s ready, %lld up-to-date",
 				"replicas:", s,
 				(long long)json_integer_value(
 					jget2(j, "replicas", "up_to_date")));
+		json_int_t unreachable = json_integer_value(
+			jget2(j, "replicas", "unreachable"));
+		if (unreachable > 0) /* running, but the gateway cannot reach */
+			glia_buf_printf(&head_lines, ", %lld unreachable",
+					(long long)unreachable);
+		glia_buf_puts(&head_lines, "\n");
 		render_autoscaler(json_object_get(j, "autoscaler"), &head_lines);
 		glia_buf_puts(&head_lines, "\n");
 		fwrite(head_lines.data, 1, head_lines.len, stdout);

@@ -114,7 +114,7 @@ static const char *const autoscaling_keys[] = {
 static const char *const update_strategy_keys[] = {
 	"max_surge", "max_unavailable", NULL};
 static const char *const networking_keys[] = {"endpoint", "timeout", "auth",
-	"rate_limit", "cors", NULL};
+	"rate_limit", "cors", "retries", NULL};
 static const char *const rate_limit_keys[] = {
 	"requests_per_second", "burst", NULL};
 static const char *const cors_keys[] = {
@@ -1732,6 +1732,8 @@ static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	                         &s->networking.timeout_ms) < 0 ||
 	          enum_field(c, m, "networking", "api_type", api_types,
 	                     &api_type) < 0 ||
+	          bool_field(c, m, "networking", "retries",
+	                     &s->networking.retries) < 0 ||
 	          parse_policy(c, m, &s->networking.policy) < 0))
 		return -1;
 	if (s->networking.endpoint) {
@@ -1954,6 +1956,7 @@ static void set_defaults(glia_api_spec *s)
 	s->update_strategy.max_surge = (glia_int_or_pct){25, 1};
 	s->update_strategy.max_unavailable = (glia_int_or_pct){25, 1};
 	s->networking.timeout_ms = 60 * 1000;
+	s->networking.retries = 1;
 	s->predictor.config = json_object();
 	s->predictor.log_level = glia_strdup("info");
 }
@@ -2634,7 +2637,7 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	json_t *mem = s->compute.mem_bytes ? json_integer(s->compute.mem_bytes)
 	                                   : json_null();
 
-	return with_policy(json_pack(
+	json_t *j = with_policy(json_pack(
 	    "{s:s, s:s, s:o, s:{s:o, s:o, s:i}, s:o, s:{s:o, s:o}, "
 	    "s:{s:s, s:o}, s:o}",
 	    "name", s->name, "kind", s->kind ? s->kind : "RealtimeAPI",
@@ -2647,6 +2650,10 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	    "endpoint", s->networking.endpoint, "timeout",
 	    ms_json(s->networking.timeout_ms), "monitoring",
 	    monitoring_json(s)), s);
+	if (!s->networking.retries) /* only when off: hashes stay as they were */
+		json_object_set_new(json_object_get(j, "networking"), "retries",
+		                    json_false());
+	return j;
 }
 
 /* from_json reports "KEY: what" into a caller's buffer. */
@@ -3063,6 +3070,10 @@ static int json_rest(jctx *j, json_t *us, json_t *net, glia_api_spec *s)
 	           "rate_limit", &rate, "cors", &cors) < 0)
 		return -1;
 	s->networking.endpoint = glia_strdup(endpoint);
+	json_t *retries = json_object_get(net, "retries");
+	if (retries && !json_is_boolean(retries))
+		return jfail(j, "networking.retries: must be true or false");
+	s->networking.retries = !retries || json_is_true(retries);
 	if (json_policy(j, auth, rate, cors, &s->networking.policy) < 0)
 		return -1;
 	return json_duration(j, timeout, "networking.timeout",

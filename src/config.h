@@ -160,6 +160,8 @@ typedef struct glia_api_spec {
 		char *endpoint;     /* default "/<name>"; always starts with '/' */
 		int64_t timeout_ms; /* default 60s */
 		glia_policy_spec policy; /* auth, rate_limit, cors */
+		int retries; /* default 1: a request that may have run is
+		                resent once (docs/http.md "Retries") */
 	} networking;
 
 	/* Prediction monitoring, in Cortex's shape: `monitoring: {model_type,

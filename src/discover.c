@@ -2,7 +2,8 @@
  * uv_getaddrinfo per host (on libuv's thread pool: the loop never waits
  * for DNS); when the last answer of a round is in, the set of addresses
  * is compared with the backends: new ones are added, missing ones
- * drained, broken ones still listed revived. A round in which a lookup
+ * drained, broken ones still listed probed at once (a probe that
+ * answers brings them back: upstream.c). A round in which a lookup
  * failed for a reason other than "no such name" removes nothing. */
 #include "discover.h"
 
@@ -212,6 +213,8 @@ static void add_address(glia_discover *d, const struct sockaddr *sa)
 	d->backends = k;
 	glia_log(GLIA_LOG_INFO, "api %s: replica %s found", d->api, name);
 	k->b = glia_backend_new_addr(d->route, sa, d->slots);
+	/* a replica's front (glia worker --api) says 200 once it serves */
+	glia_backend_set_health_path(k->b, "/healthz");
 }
 
 static void drop(glia_discover *d, known *k, const char *why)

@@ -227,7 +227,7 @@ void gw_request_failed(greq *q, glia_backend *b, int delivered, int got_bytes,
 		gw_queue_push_front(r, q);
 		return;
 	}
-	if (alive && !got_bytes && q->retries == 0) {
+	if (alive && !got_bytes && q->retries == 0 && !r->no_retry) {
 		/* The replica died or closed before answering: the request
 		 * may have run (docs/http.md, "Retries"); it is sent once
 		 * more, elsewhere. */
@@ -236,7 +236,15 @@ void gw_request_failed(greq *q, glia_backend *b, int delivered, int got_bytes,
 		gw_queue_push_front(r, q);
 		return;
 	}
-	char msg[256];
+	char msg[320];
+	if (r && r->no_retry && delivered && !got_bytes) {
+		snprintf(msg, sizeof msg,
+		         "replica failed: %s; not resent (networking.retries is "
+		         "false): the request may have run",
+		         why);
+		gw_req_fail(q, 502, msg);
+		return;
+	}
 	snprintf(msg, sizeof msg, "replica failed: %s", why);
 	gw_req_fail(q, 500, msg);
 }
@@ -572,7 +580,10 @@ static greq *req_start(glia_gateway *gw, glia_route *r, const glia_http_msg *m,
 	r->refs++;
 	q->client = NULL;
 	q->start = glia_now();
-	q->retries = 0;
+	q->retries = 0; /* a recycled request starts over */
+	q->undelivered = 0;
+	q->overload_retries = 0;
+	q->avoid = NULL;
 	snprintf(q->id, sizeof q->id, "%s", id);
 	snprintf(q->method, sizeof q->method, "%s", m->method);
 	snprintf(q->path, sizeof q->path, "%s", m->path);
@@ -941,6 +952,7 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 	glia_route_set_passthrough(r, sp->predictor.type ==
 	                                  GLIA_PREDICTOR_COMMAND);
 	gw_policy_apply(r, sp);
+	r->no_retry = !sp->networking.retries;
 	glia_route_set_monitoring(r, !sp->monitoring.set ? GLIA_MONITOR_NONE
 	                             : sp->monitoring.model_type ==
 	                                     GLIA_MODEL_REGRESSION

@@ -172,9 +172,25 @@ glia_backend *glia_backend_new_tcp(glia_route *r, int port, int slots);
 struct sockaddr;
 glia_backend *glia_backend_new_addr(glia_route *r,
 				    const struct sockaddr *addr, int slots);
-/* Broken: a fresh connection to it failed, so no request goes there. A
- * source that still sees the replica (discovery) may try it again. */
+/* A backend is down after a connect to it failed (unreachable) or a
+ * connection ended (reset, EOF) with a request on it and no answer
+ * (suspect): no request goes there until a probe succeeds. Probes (a
+ * fresh connect, or a GET of the health path answered 2xx) run with
+ * backoff, 100 ms doubling to 2 s (health.h). */
+enum { GLIA_BACKEND_UP, GLIA_BACKEND_SUSPECT, GLIA_BACKEND_UNREACHABLE };
+typedef struct glia_backend_health {
+	int down;          /* GLIA_BACKEND_* */
+	double down_s;     /* how long it has been down */
+	int probes_failed; /* consecutive, since it went down */
+	const char *why;   /* what took it down; "" when up */
+} glia_backend_health;
+void glia_backend_health_of(const glia_backend *b, glia_backend_health *out);
+/* Probes GET path instead of a bare connect (a replica's /healthz, a
+ * command server's readiness_path). */
+void glia_backend_set_health_path(glia_backend *b, const char *path);
+/* Down (either kind). */
 int glia_backend_broken(const glia_backend *b);
+/* A source still sees the replica (discovery): probe it now. */
 void glia_backend_revive(glia_backend *b);
 /* "unix", or the address as "10.0.0.5:8080" / "[fd00::1]:8080". */
 const char *glia_backend_name(const glia_backend *b);

@@ -65,6 +65,8 @@ struct glia_route {
 	int ready_replicas;
 	int removed;
 	int passthrough; /* command server: protocol paths forwarded as-is */
+	int no_retry;    /* networking.retries false: never resend a
+	                    request that may have run */
 	int refs;        /* requests that point here */
 	void (*on_demand)(void *);
 	void *demand_arg;
@@ -88,7 +90,15 @@ struct glia_backend {
 	int slots;
 	int in_flight;
 	int draining;
-	int broken; /* a connection failed before any answer: presumed dead */
+	/* Down (GLIA_BACKEND_SUSPECT or _UNREACHABLE): no request goes
+	 * there until a probe succeeds; probed with backoff (health.h). */
+	int down;
+	char down_why[96];
+	double down_since;
+	int probes_failed;        /* consecutive, since it went down */
+	uv_timer_t *probe_timer;  /* allocated: closes after b is freed */
+	upconn *probe;            /* the probe connection in flight */
+	char *health_path;        /* probe with GET of it; NULL: a connect */
 	/* The replica answered "overloaded" (other gateways fill it too):
 	 * no more than `cap` requests go there until full_until (or until
 	 * one of ours finishes). -1: no cap. */
@@ -123,6 +133,8 @@ struct upconn {
 	int got_bytes;
 	int closing;
 	int reused; /* taken from the idle pool: the peer may have closed it */
+	int written; /* the whole request was handed to the socket */
+	int probe;   /* a health probe of be, carrying no request */
 	struct deferred_error *deferred;
 };
 

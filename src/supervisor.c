@@ -22,6 +22,7 @@
 #include "autoscale.h"
 #include "cgroup.h"
 #include "gpus.h"
+#include "health.h"
 #include "probe.h"
 #include "procfs.h"
 #include "rollout.h"
@@ -450,6 +451,9 @@ static void proc_became_ready(proc *p)
 	p->backend = p->port > 0
 			     ? glia_backend_new_tcp(a->route, p->port, slots)
 			     : glia_backend_new(a->route, p->socket, slots);
+	if (p->port > 0) /* probed again as at start when it fails */
+		glia_backend_set_health_path(p->backend,
+					     a->spec.predictor.readiness_path);
 	if (count_ready_procs(r) < r->n_procs)
 		return;
 	r->state = R_READY;
@@ -1013,18 +1017,49 @@ static int replica_active(const replica *r)
 	return !r->leaving;
 }
 
+/* A ready replica the gateway sends nothing to: one of its backends is
+ * down (a connect failed, or a connection was reset with a request on it)
+ * until a probe answers. 1 and the longest-down backend's health in *h. */
+static int replica_unreachable(const replica *r, glia_backend_health *h)
+{
+	int down = 0;
+	h->down = GLIA_BACKEND_UP;
+	h->down_s = 0;
+	h->probes_failed = 0;
+	h->why = "";
+	if (r->state != R_READY)
+		return 0;
+	for (int i = 0; i < r->n_procs; i++) {
+		glia_backend_health bh;
+		if (!r->procs[i].backend)
+			continue;
+		glia_backend_health_of(r->procs[i].backend, &bh);
+		if (bh.down && (!down || bh.down_s > h->down_s))
+			*h = bh;
+		down |= bh.down != GLIA_BACKEND_UP;
+	}
+	return down;
+}
+
+/* Ready and reachable: counted as ready by glia get. */
+static int replica_serving(const replica *r)
+{
+	glia_backend_health h;
+	return r->state == R_READY && !replica_unreachable(r, &h);
+}
+
 static void count_replicas(glia_api *a, int *cur, int *cur_ready, int *old,
 			   int *ready_total)
 {
 	*cur = *cur_ready = *old = *ready_total = 0;
 	for (replica *r = a->replicas; r; r = r->next) {
-		if (r->state == R_READY)
+		if (replica_serving(r))
 			(*ready_total)++;
 		if (!replica_active(r))
 			continue;
 		if (r->generation == a->generation) {
 			(*cur)++;
-			*cur_ready += r->state == R_READY;
+			*cur_ready += replica_serving(r);
 		} else {
 			(*old)++;
 		}
@@ -1370,13 +1405,54 @@ static void check_memory(glia_supervisor *s)
 	free(bytes);
 }
 
-/* Every second: in-flight (running + queued) of each API, and memory. */
+/* The gateway has not reached r for a while although its processes run
+ * (its socket vanished, its server closed its port, it hangs): restart it
+ * like a crashed replica (health.h bounds the wait). */
+static void restart_unreachable(replica *r, const glia_backend_health *h)
+{
+	glia_api *a = r->api;
+	replica_event(r,
+		      "unreachable for %.1fs (%s; %d probes failed); "
+		      "restarting it",
+		      h->down_s, h->why, h->probes_failed);
+	glia_log(GLIA_LOG_WARN,
+		 "%s: replica %s unreachable for %.1fs (%s); restarting it",
+		 a->name, r->id, h->down_s, h->why);
+	r->state = R_BACKOFF;
+	remove_backends(r);
+	kill_procs(r, SIGKILL);
+	if (r->alive_procs == 0)
+		replica_crashed(r);
+}
+
+/* Every second: ready replicas whose backends stay down. */
+static void check_unreachable(glia_supervisor *s)
+{
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (a->stopping)
+			continue;
+		for (replica *r = a->replicas; r; r = r->next) {
+			glia_backend_health h;
+			if (!r->leaving && replica_unreachable(r, &h) &&
+			    glia_unreachable_restart(h.probes_failed,
+						     h.down_s)) {
+				/* the list may change: one per API a tick */
+				restart_unreachable(r, &h);
+				break;
+			}
+		}
+	}
+}
+
+/* Every second: in-flight (running + queued) of each API, memory, and
+ * replicas the gateway cannot reach. */
 static void sample_cb(uv_timer_t *t)
 {
 	glia_supervisor *s = t->data;
 	double now = glia_wall();
 	check_memory(s);
 	glia_cgroups_sweep(s->cgroups);
+	check_unreachable(s);
 	for (glia_api *a = s->apis; a; a = a->next) {
 		if (a->stopping || !a->route)
 			continue;
@@ -1833,9 +1909,12 @@ static json_t *api_summary(glia_api *a)
 	glia_supervisor *s = a->sup;
 	int cur, cur_ready, old, ready;
 	count_replicas(a, &cur, &cur_ready, &old, &ready);
-	int failed = 0;
-	for (replica *r = a->replicas; r; r = r->next)
+	int failed = 0, unreachable = 0;
+	for (replica *r = a->replicas; r; r = r->next) {
+		glia_backend_health h;
 		failed += replica_active(r) && r->state == R_BACKOFF;
+		unreachable += replica_active(r) && replica_unreachable(r, &h);
+	}
 	glia_route_stats st = {0};
 	if (a->route)
 		st = *glia_route_get_stats(a->route);
@@ -1861,6 +1940,8 @@ static json_t *api_summary(glia_api *a)
 		a->route ? glia_route_in_flight(a->route) : 0, "queued",
 		a->route ? glia_route_queued(a->route) : 0);
 	free(url);
+	json_object_set_new(json_object_get(j, "replicas"), "unreachable",
+			    json_integer(unreachable));
 	json_object_set_new(j, "autoscaler", autoscaler_json(a));
 	json_object_set_new(j, "last_minute", last_minute_json(a));
 	return j;
@@ -1888,12 +1969,21 @@ static json_t *replica_json(replica *r)
 	const char *state = rstate_names[r->state];
 	if (r->state == R_BACKOFF && r->error)
 		state = "failed";
+	glia_backend_health h;
+	json_t *error = r->error ? json_string(r->error) : json_null();
+	if (replica_unreachable(r, &h)) {
+		state = "unreachable";
+		json_decref(error);
+		error = json_sprintf("unreachable for %.1fs: %s (%d probes "
+				     "failed)",
+				     h.down_s, h.why, h.probes_failed);
+	}
 	json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:f, s:i, s:b, s:o, s:I, s:I}",
 			 "id", r->id, "pids", pids, "state", state,
 			 "restarts", r->restarts, "age_s",
 			 glia_wall() - r->created_at, "in_flight", in_flight,
 			 "up_to_date", r->generation == r->api->generation,
-			 "error", r->error ? json_string(r->error) : json_null(),
+			 "error", error,
 			 "requests", (json_int_t)answered, "errors_5xx",
 			 (json_int_t)failed);
 	if (r->api->spec.compute.mem_bytes > 0) /* measured every second */

@@ -11,11 +11,16 @@
 #include <string.h>
 
 #include "gateway_int.h"
+#include "health.h"
+#include "logs.h"
 #include "util.h"
 
 /* ---- backends -------------------------------------------------------- */
 
 static void upstream_failed(upconn *u, const char *why);
+static upconn *upconn_new(glia_gateway *gw, glia_backend *b);
+static void connect_timeout_cb(uv_timer_t *t);
+void gw_upconn_close(upconn *u);
 
 static void backend_maybe_drained(glia_backend *b)
 {
@@ -51,7 +56,7 @@ static int backend_room(glia_backend *b)
 
 static int usable(const glia_backend *b)
 {
-	return !b->draining && !b->broken;
+	return !b->draining && !b->down;
 }
 
 /* Is b better than best (fewer in flight for its slots)? Compared
@@ -128,6 +133,148 @@ void gw_backend_full(glia_backend *b)
 	}
 }
 
+/* ---- health: down backends and their probes (health.h) ---------------- */
+
+static void probe_timer_cb(uv_timer_t *t);
+
+static void probe_schedule(glia_backend *b, unsigned ms)
+{
+	if (!b->probe_timer) {
+		b->probe_timer = glia_calloc(1, sizeof *b->probe_timer);
+		uv_timer_init(b->route->gw->loop, b->probe_timer);
+		b->probe_timer->data = b;
+	}
+	uv_timer_start(b->probe_timer, probe_timer_cb, ms, 0);
+}
+
+/* No request goes to b until a probe succeeds. An unreachable verdict
+ * overrides a suspect one; the probe schedule keeps running. */
+static void backend_down(glia_backend *b, int kind, const char *why)
+{
+	if (b->draining || b->down >= kind)
+		return;
+	snprintf(b->down_why, sizeof b->down_why, "%s", why);
+	if (b->down) {
+		b->down = kind;
+		return;
+	}
+	b->down = kind;
+	b->down_since = glia_now();
+	b->probes_failed = 0;
+	glia_log(GLIA_LOG_INFO, "api %s: replica %s %s (%s); probing it",
+	         b->route->api_name, b->name,
+	         kind == GLIA_BACKEND_UNREACHABLE ? "unreachable" : "suspect",
+	         why);
+	probe_schedule(b, glia_probe_delay_ms(0));
+}
+
+static void backend_up(glia_backend *b)
+{
+	glia_log(GLIA_LOG_INFO,
+	         "api %s: replica %s answers again after %.1fs (%d probes "
+	         "failed)",
+	         b->route->api_name, b->name, glia_now() - b->down_since,
+	         b->probes_failed);
+	b->down = GLIA_BACKEND_UP;
+	b->down_why[0] = '\0';
+	b->probes_failed = 0;
+	if (b->probe_timer)
+		uv_timer_stop(b->probe_timer);
+	gw_dispatch(b->route);
+}
+
+/* The probe u of its backend ended: ok, or one more failure. */
+static void probe_finish(upconn *u, int ok)
+{
+	glia_backend *b = u->be;
+	gw_upconn_close(u);
+	if (!b)
+		return;
+	b->probe = NULL;
+	if (!b->down || b->draining)
+		return;
+	if (ok) {
+		backend_up(b);
+		return;
+	}
+	b->probes_failed++;
+	probe_schedule(b, glia_probe_delay_ms(b->probes_failed));
+}
+
+static void probe_timer_cb(uv_timer_t *t)
+{
+	glia_backend *b = t->data;
+	if (!b->down || b->draining || b->probe)
+		return;
+	upconn *u = upconn_new(b->route->gw, b);
+	u->probe = 1;
+	b->probe = u;
+	uv_timer_start(&u->connect_timer, connect_timeout_cb,
+	               GLIA_PROBE_TIMEOUT_MS, 0);
+}
+
+/* Connected: a bare probe is done; otherwise GET the health path, whose
+ * answer is read by probe_read within the same time limit. */
+static void probe_connected(upconn *u)
+{
+	glia_backend *b = u->be;
+	if (!b || !b->health_path) {
+		probe_finish(u, 1);
+		return;
+	}
+	char req[512];
+	int n = snprintf(req, sizeof req,
+	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+	                 "glia-probe\r\nConnection: close\r\n\r\n",
+	                 b->health_path, b->socket_path ? "localhost" : b->name);
+	uv_buf_t buf = uv_buf_init(req, (unsigned)n);
+	/* A short request on a fresh socket: written at once or not at all. */
+	if (n <= 0 || (size_t)n >= sizeof req ||
+	    uv_try_write(&u->h.stream, &buf, 1) != n) {
+		probe_finish(u, 0);
+		return;
+	}
+	uv_timer_start(&u->connect_timer, connect_timeout_cb,
+	               GLIA_PROBE_TIMEOUT_MS, 0);
+}
+
+static void probe_read(upconn *u, ssize_t n, const uv_buf_t *buf)
+{
+	size_t used;
+	if (n < 0) {
+		probe_finish(u, glia_http_parser_eof(u->parser) ==
+		                        GLIA_HTTP_DONE &&
+		                    glia_http_parser_msg(u->parser)->status / 100 ==
+		                        2);
+		return;
+	}
+	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
+	if (rc == GLIA_HTTP_ERROR)
+		probe_finish(u, 0);
+	else if (rc == GLIA_HTTP_DONE)
+		probe_finish(
+		    u, glia_http_parser_msg(u->parser)->status / 100 == 2);
+}
+
+void glia_backend_health_of(const glia_backend *b, glia_backend_health *out)
+{
+	out->down = b->down;
+	out->down_s = b->down ? glia_now() - b->down_since : 0.0;
+	out->probes_failed = b->probes_failed;
+	out->why = b->down_why;
+}
+
+void glia_backend_set_health_path(glia_backend *b, const char *path)
+{
+	free(b->health_path);
+	b->health_path = path && *path ? glia_strdup(path) : NULL;
+}
+
+static void probe_timer_free(uv_handle_t *h)
+{
+	free(h);
+}
+
 static glia_backend *backend_create(glia_route *r, const char *socket_path,
                                     const struct sockaddr *addr, int slots)
 {
@@ -184,15 +331,13 @@ glia_backend *glia_backend_new_addr(glia_route *r, const struct sockaddr *addr,
 
 void glia_backend_revive(glia_backend *b)
 {
-	if (!b->broken)
-		return;
-	b->broken = 0;
-	gw_dispatch(b->route);
+	if (b->down && !b->probe && !b->draining)
+		probe_schedule(b, 0);
 }
 
 int glia_backend_broken(const glia_backend *b)
 {
-	return b->broken;
+	return b->down != GLIA_BACKEND_UP;
 }
 
 const char *glia_backend_name(const glia_backend *b)
@@ -203,6 +348,8 @@ const char *glia_backend_name(const glia_backend *b)
 void glia_backend_drain(glia_backend *b, void (*done)(void *), void *arg)
 {
 	b->draining = 1;
+	if (b->probe_timer)
+		uv_timer_stop(b->probe_timer);
 	b->drained = NULL; /* not called from inside the loop below */
 	/* Requests still connecting have not reached it: they go elsewhere
 	 * (a replica that vanished may never answer the connect). */
@@ -278,8 +425,10 @@ static void upstream_failed(upconn *u, const char *why)
 	greq *q = u->req;
 	glia_backend *b = u->be;
 	int got = u->got_bytes;
-	/* Never connected: the request cannot have reached the replica. */
-	int delivered = u->connected;
+	/* Not wholly written (never connected, or the write failed): the
+	 * replica cannot have run it. */
+	int delivered = u->written;
+	int connected = u->connected;
 	u->req = NULL;
 	gw_upconn_close(u);
 	if (!q)
@@ -287,11 +436,17 @@ static void upstream_failed(upconn *u, const char *why)
 	q->up = NULL;
 	glia_route *r = q->route;
 	r->refs++; /* freeing b below may drop the last other reference */
-	/* A fresh connection that fails says the process is gone: do not send
-	 * more there. A pooled one may just have been closed by a live
-	 * server (keep-alive timeout), which says nothing about it. */
-	if (!got && b && !u->reused)
-		b->broken = 1;
+	/* No connection: the replica is gone or not listening. A connection
+	 * that ended with no answer: it probably died (or a live server
+	 * closed a pooled connection): suspect until a probe answers. */
+	if (!got && b) {
+		char what[96];
+		snprintf(what, sizeof what, "%s%s", connected ? "" : "connect: ",
+		         why);
+		backend_down(b, connected ? GLIA_BACKEND_SUSPECT
+		                          : GLIA_BACKEND_UNREACHABLE,
+		             what);
+	}
 	q->avoid = b; /* compared, never followed: b may be freed below */
 	gw_backend_done(b);
 	gw_request_failed(q, b, delivered, got, why);
@@ -400,6 +555,10 @@ static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	upconn *u = st->data;
 	if (n == 0)
 		return;
+	if (u->probe) {
+		probe_read(u, n, buf);
+		return;
+	}
 	if (u->abandoned) {
 		abandoned_read(u, n, buf);
 		return;
@@ -433,6 +592,8 @@ static void up_write_cb(uv_write_t *w, int status)
 	upconn *u = w->data;
 	if (status < 0 && !u->closing && u->req)
 		upstream_failed(u, uv_strerror(status));
+	else if (status == 0)
+		u->written = 1;
 }
 
 static void upconn_write(upconn *u)
@@ -441,9 +602,12 @@ static void upconn_write(upconn *u)
 	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
 	/* Written at once when the socket takes it (the usual case): no write
 	 * request, so libuv makes no epoll_ctl for it. */
+	u->written = 0;
 	int n = uv_try_write(&u->h.stream, &b, 1);
-	if (n == (int)b.len)
+	if (n == (int)b.len) {
+		u->written = 1;
 		return;
+	}
 	if (n > 0) {
 		b.base += n;
 		b.len -= (size_t)n;
@@ -463,12 +627,20 @@ static void up_connect_cb(uv_connect_t *c, int status)
 	if (u->closing)
 		return;
 	uv_timer_stop(&u->connect_timer);
+	if (status < 0 && u->probe) {
+		probe_finish(u, 0);
+		return;
+	}
 	if (status < 0) {
 		upstream_failed(u, uv_strerror(status));
 		return;
 	}
 	u->connected = 1;
 	uv_read_start(&u->h.stream, up_alloc_cb, up_read_cb);
+	if (u->probe) {
+		probe_connected(u);
+		return;
+	}
 	if (u->req)
 		upconn_write(u);
 }
@@ -497,7 +669,13 @@ static void deferred_connect_error(uv_idle_t *h)
 static void connect_timeout_cb(uv_timer_t *t)
 {
 	upconn *u = t->data;
-	if (u->closing || u->connected)
+	if (u->closing)
+		return;
+	if (u->probe) { /* no connection, or no answer, in time */
+		probe_finish(u, 0);
+		return;
+	}
+	if (u->connected)
 		return;
 	if (!u->req) {
 		gw_upconn_close(u);
@@ -571,7 +749,10 @@ void glia_backend_free(glia_backend *b)
 {
 	glia_route *r = b->route;
 	b->drained = NULL;
+	b->draining = 1; /* its failing requests mark nothing */
 	backend_unlink(b);
+	if (b->probe_timer)
+		uv_close((uv_handle_t *)b->probe_timer, probe_timer_free);
 	while (b->conns) {
 		upconn *u = b->conns;
 		if (u->req) {
@@ -583,6 +764,7 @@ void glia_backend_free(glia_backend *b)
 		}
 	}
 	free(b->socket_path);
+	free(b->health_path);
 	free(b);
 	gw_dispatch(r);
 	gw_route_unref(r);
