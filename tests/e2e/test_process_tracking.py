@@ -193,3 +193,23 @@ def test_glia_down_stops_children_that_left_the_group(escapees, mode):
              timeout=60, message="every process of the replica gone")
     if leaf:  # the daemon's whole subtree is gone once it has exited
         assert not os.path.exists(os.path.dirname(leaf))
+
+
+def test_a_restart_after_a_crash_stops_what_the_old_daemon_left(escapees):
+    """The children do not die with a SIGKILLed daemon (their parent, the
+    worker, does); the next `glia up` kills them through the dead daemon's
+    cgroup subtree and removes it."""
+    d, pids, worker = escapees("cgroup")
+    leaf = _check_running(d, pids, worker, "cgroup")
+    old = os.path.dirname(leaf)
+
+    d.kill9()
+    wait_for(lambda: not pid_alive(worker), timeout=30,
+             message="the worker dead with its daemon")
+    assert all(pid_alive(p) for p in pids)
+    d.start()
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=60,
+             message="the children of the dead daemon's replica gone")
+    # (any glia daemon starting in the same cgroup may be the one that
+    # removes it, so the log line is not checked)
+    assert not os.path.exists(old)
