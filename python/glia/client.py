@@ -304,10 +304,11 @@ class Client:
     """
 
     def __init__(self, home=None, url=None, token=None, timeout=60.0,
-                 gateway_url=None):
+                 gateway_url=None, api_key=None):
         """See :func:`glia.client`."""
         self.timeout = timeout
         self.token = token
+        self.api_key = api_key
         self.gateway_url = gateway_url.rstrip("/") if gateway_url else None
         if url is not None:
             parts = urllib.parse.urlsplit(url)
@@ -592,7 +593,8 @@ class Client:
         "refreshing"}``; :meth:`wait` waits for the new replicas."""
         return self._call("POST", _api_path(name, "refresh"))
 
-    def predict(self, name, payload, headers=None, timeout=None):
+    def predict(self, name, payload, headers=None, timeout=None,
+                api_key=None):
         """Calls the API through the gateway and returns its answer.
 
         payload: bytes (sent as ``application/octet-stream``), str (sent as
@@ -608,6 +610,11 @@ class Client:
         The API's URL comes from :meth:`get_api` (the gateway address the
         daemon listens on); when that address is not reachable from here,
         give ``gateway_url`` to :func:`glia.client`.
+
+        api_key (default: the client's): sent as ``Authorization: Bearer
+        KEY`` for APIs with ``networking.auth: api_key`` (a missing or
+        wrong key raises GliaError with status 401, a key for another API
+        403, a rate limit 429), unless headers set Authorization.
         """
         detail = self.get_api(name)
         if self.gateway_url:
@@ -631,6 +638,9 @@ class Client:
         given = {k.lower() for k in (headers or {})}
         if "content-type" not in given:
             hdrs["Content-Type"] = ctype
+        key = api_key if api_key is not None else self.api_key
+        if key and "authorization" not in given:
+            hdrs["Authorization"] = "Bearer " + key
         hdrs.update(headers or {})
         return self._gateway_post(url, data, hdrs, timeout)
 
@@ -737,7 +747,8 @@ class Client:
         raise GliaError("jobs are not supported yet")
 
 
-def client(home=None, url=None, token=None, timeout=60.0, gateway_url=None):
+def client(home=None, url=None, token=None, timeout=60.0, gateway_url=None,
+           api_key=None):
     """A :class:`Client` of a glia daemon.
 
     Without url, the local daemon: its Unix socket ``GLIA_HOME/glia.sock``,
@@ -752,13 +763,14 @@ def client(home=None, url=None, token=None, timeout=60.0, gateway_url=None):
     timeout: seconds to wait for each answer (default 60). gateway_url:
     the gateway's base URL for :meth:`Client.predict` when the URL the
     daemon reports (``http://127.0.0.1:8888/...`` by default) is not the
-    one to use from here.
+    one to use from here. api_key: the key :meth:`Client.predict` sends
+    to APIs with ``networking.auth: api_key`` (``glia keys create``).
 
     Nothing is contacted until the first call: a daemon that is not
     running makes that call raise GliaError ("... not reachable at ...").
     """
     return Client(home=home, url=url, token=token, timeout=timeout,
-                  gateway_url=gateway_url)
+                  gateway_url=gateway_url, api_key=api_key)
 
 
 class _CallableModule(types.ModuleType):

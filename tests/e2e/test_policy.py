@@ -250,3 +250,18 @@ def test_answers_carry_cors_headers_for_an_allowed_origin(d):
     assert "Access-Control-Allow-Origin" not in other.headers
     assert d.post("/open", json={}, headers={"Origin": ORIGIN}).headers.get(
         "Access-Control-Allow-Origin") is None
+
+
+def test_the_python_client_sends_its_api_key(d):
+    import sys
+    from conftest import REPO
+    sys.path.insert(0, str(REPO / "python"))
+    import glia
+    key = create_key(d, "--api", "secure")["key"]
+    assert glia.client(home=d.home, api_key=key).predict(
+        "secure", {"x": 1})["ok"] is True
+    assert glia.client(home=d.home).predict("secure", {"x": 1},
+                                            api_key=key)["ok"] is True
+    with pytest.raises(glia.GliaError) as e:
+        glia.client(home=d.home).predict("secure", {"x": 1})
+    assert e.value.status == 401
