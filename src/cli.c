@@ -24,6 +24,7 @@
 #include "cli_internal.h"
 #include "client.h"
 #include "config.h"
+#include "daemon.h"
 #include "http.h"
 #include "util.h"
 
@@ -1630,16 +1631,59 @@ static int daemon_answers(const cli *c)
 	return -1;
 }
 
+/* Waits until the daemon answers no more on its socket and has exited
+ * (released GLIA_HOME/daemon.lock). 0 (printed "stopped"), or 1. */
+static int wait_stopped(cli *c)
+{
+	int64_t timeout = c->a->timeout_ms > 0 ? c->a->timeout_ms
+					       : DOWN_WAIT_DEFAULT_MS;
+	uint64_t deadline = glia_now_ms() + (uint64_t)timeout;
+	int up;
+	while (((up = daemon_answers(c)) > 0 ||
+		(up == 0 && glia_daemon_lock_holder(c->home) > 0)) &&
+	       glia_now_ms() < deadline)
+		nap(DOWN_POLL_MS);
+	if (up < 0)
+		return 1;
+	if (up || glia_daemon_lock_holder(c->home) > 0) {
+		fprintf(stderr, "glia: the daemon is still running after %s\n",
+			c->a->timeout ? c->a->timeout : "60s");
+		return 1;
+	}
+	printf("glia: stopped\n");
+	return 0;
+}
+
+/* Nothing answers on the socket (deleted, or replaced): a daemon that
+ * still holds GLIA_HOME/daemon.lock gets SIGTERM, which drains like
+ * POST /v1/shutdown. */
+static int down_by_signal(cli *c)
+{
+	int pid = glia_daemon_lock_holder(c->home);
+	if (pid <= 0) {
+		fprintf(stderr, "glia: no daemon running (GLIA_HOME=%s)\n",
+			c->home);
+		return 1;
+	}
+	fprintf(stderr,
+		"glia: the daemon (pid %d) does not answer on %s; stopping "
+		"it with SIGTERM\n",
+		pid, c->sock);
+	if (kill(pid, SIGTERM) < 0) {
+		fprintf(stderr, "glia: cannot signal pid %d: %s\n", pid,
+			strerror(errno));
+		return 1;
+	}
+	return wait_stopped(c);
+}
+
 static int cmd_down(cli *c)
 {
 	int up = daemon_answers(c);
 	if (up < 0)
 		return 1;
-	if (!up) {
-		fprintf(stderr, "glia: no daemon running (GLIA_HOME=%s)\n",
-			c->home);
-		return 1;
-	}
+	if (!up)
+		return down_by_signal(c);
 	char err[512];
 	glia_client_response r = {0};
 	int rc = glia_client_request(c->sock, NULL, 0, "POST", "/v1/shutdown",
@@ -1652,20 +1696,7 @@ static int cmd_down(cli *c)
 	if (refused)
 		return 1;
 	/* Any other failure: the daemon may have gone before answering. */
-	int64_t timeout = c->a->timeout_ms > 0 ? c->a->timeout_ms
-					       : DOWN_WAIT_DEFAULT_MS;
-	uint64_t deadline = glia_now_ms() + (uint64_t)timeout;
-	while ((up = daemon_answers(c)) > 0 && glia_now_ms() < deadline)
-		nap(DOWN_POLL_MS);
-	if (up < 0)
-		return 1;
-	if (up) {
-		fprintf(stderr, "glia: the daemon is still running after %s\n",
-			c->a->timeout ? c->a->timeout : "60s");
-		return 1;
-	}
-	printf("glia: stopped\n");
-	return 0;
+	return wait_stopped(c);
 }
 
 /* ---- dispatch ---- */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -267,6 +268,56 @@ static int lock_home(const char *home)
 	if (ftruncate(fd, 0) == 0)
 		glia_write_all(fd, pid, (size_t)n);
 	return fd;
+}
+
+/* True when /proc/locks shows pid holding an exclusive flock on the file
+ * st describes. Lines look like
+ * "1: FLOCK  ADVISORY  WRITE 1234 00:2c:5678 0 EOF"; waiters ("->") are
+ * skipped. */
+static int holds_flock(int pid, const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	char line[256];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		char type[16], mode[16];
+		int holder;
+		unsigned maj, min;
+		unsigned long ino;
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: %15s %*s %15s %d %x:%x:%lu", type, mode,
+		           &holder, &maj, &min, &ino) != 6)
+			continue;
+		found = strcmp(type, "FLOCK") == 0 &&
+		        strcmp(mode, "WRITE") == 0 && holder == pid &&
+		        ino == (unsigned long)st->st_ino &&
+		        maj == major(st->st_dev) && min == minor(st->st_dev);
+	}
+	fclose(f);
+	return found;
+}
+
+int glia_daemon_lock_holder(const char *home)
+{
+	char *path = glia_sprintf("%s/daemon.lock", home);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return 0;
+	char buf[32];
+	struct stat st;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	int ok = n > 0 && fstat(fd, &st) == 0;
+	close(fd);
+	if (!ok)
+		return 0;
+	buf[n] = '\0';
+	long pid = strtol(buf, NULL, 10);
+	if (pid <= 0 || pid > INT_MAX)
+		return 0;
+	return holds_flock((int)pid, &st) ? (int)pid : 0;
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -588,12 +639,16 @@ int glia_daemon_main(int argc, char **argv)
 		goto out;
 	}
 	int lock = lock_home(home);
-	if (lock < 0) {
+	if (lock == -2) {
 		rc = fail_start(report_fd,
-				lock == -2 ? "a daemon is already running for "
-					     "GLIA_HOME=%s"
-					   : "cannot lock %s/daemon.lock",
-				home);
+		                "a daemon is already running for GLIA_HOME=%s "
+		                "(pid %d; `glia down` stops it)",
+		                home, glia_daemon_lock_holder(home));
+		goto out;
+	}
+	if (lock < 0) {
+		rc = fail_start(report_fd, "cannot lock %s/daemon.lock: %s",
+		                home, strerror(errno));
 		goto out;
 	}
 	rc = run(&o, home, report_fd);

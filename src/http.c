@@ -613,6 +613,8 @@ const char *glia_http_status_text(int status)
 		return "Gateway Timeout";
 	case 505:
 		return "HTTP Version Not Supported";
+	case 507:
+		return "Insufficient Storage";
 	default:
 		return "Unknown";
 	}

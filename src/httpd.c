@@ -1,10 +1,13 @@
 /* httpd.c: see httpd.h. */
 #include "httpd.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define READ_BUF_SIZE 65536
@@ -772,6 +775,31 @@ glia_httpd *glia_httpd_listen_tcp(uv_loop_t *loop, const char *host, int port,
 	return listening(s);
 }
 
+/* A Unix socket bound at path (a stale file there replaced), mode 0600.
+ * Bound here rather than by uv_pipe_bind, whose close unlinks the path
+ * whatever it then holds: the owner removes the file when it is still its
+ * own. The fd, or a negative libuv error. */
+static int bind_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return UV_ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	mode_t old = umask(0077);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	int e = errno;
+	umask(old);
+	if (rc < 0) {
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
 				   const glia_http_limits *limits,
 				   glia_httpd_request_cb cb, void *data,
@@ -781,10 +809,10 @@ glia_httpd *glia_httpd_listen_unix(uv_loop_t *loop, const char *path,
 	s->is_unix = 1;
 	uv_pipe_init(loop, &s->srv.pipe, 0);
 	s->srv.handle.data = s;
-	unlink(path);
-	mode_t old = umask(0077);
-	int rc = uv_pipe_bind(&s->srv.pipe, path);
-	umask(old);
+	int fd = bind_unix(path);
+	int rc = fd < 0 ? fd : uv_pipe_open(&s->srv.pipe, fd);
+	if (rc < 0 && fd >= 0)
+		close(fd);
 	if (rc == 0)
 		rc = uv_listen(&s->srv.stream, 128, on_connection);
 	if (rc < 0) {

@@ -23,7 +23,8 @@ typedef void (*glia_httpd_request_cb)(glia_httpd_conn *c,
 typedef void (*glia_httpd_close_cb)(glia_httpd_conn *c, void *owner);
 
 /* Starts listening. host:port for TCP, or a path for a Unix socket (mode
- * 0600, stale file replaced). 0, or a negative libuv error with err filled. */
+ * 0600, stale file replaced; glia_httpd_close leaves the file: its owner
+ * removes it). NULL with err filled on failure. */
 glia_httpd *glia_httpd_listen_tcp(uv_loop_t *loop, const char *host, int port,
 				  const glia_http_limits *limits,
 				  glia_httpd_request_cb cb, void *data,

@@ -1,9 +1,11 @@
 /* mgmt.c: see mgmt.h. */
 #include "mgmt.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,9 +15,15 @@
 #define DEPLOY_MAX_BYTES (8u << 20)
 #define MGMT_MAX_CONNS   128 /* within httpd's descriptor reserve */
 #define LOGS_MAX_BYTES (32u << 20)
+#define SOCKET_CHECK_MS 2000
 
 struct glia_mgmt {
+	uv_loop_t *loop;
 	glia_httpd *httpd;
+	glia_httpd *stale; /* on a deleted socket, until its clients leave */
+	uv_timer_t *sock_timer; /* checks that the socket is still there */
+	dev_t sock_dev;         /* the socket file this daemon made */
+	ino_t sock_ino;
 	glia_httpd *admin; /* TCP, token required; NULL when not asked for */
 	char *token;
 	glia_supervisor *sup;
@@ -81,11 +89,12 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 		glia_httpd_respond_error(c, 400, cerr.message, NULL);
 		goto out;
 	}
-	char err[512];
+	char err[1024];
+	int status = 409;
 	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
-					     path, err, sizeof err);
+					     path, err, sizeof err, &status);
 	if (!res) {
-		glia_httpd_respond_error(c, 409, err, NULL);
+		glia_httpd_respond_error(c, status, err, NULL);
 		goto out;
 	}
 	send_json(c, 200, res);
@@ -177,6 +186,28 @@ static void not_found(glia_httpd_conn *c, const char *api)
 	glia_httpd_respond_error(c, 404, msg, NULL);
 }
 
+static void handle_delete(glia_mgmt *m, glia_httpd_conn *c,
+			  const glia_http_msg *msg, const char *name)
+{
+	char why[1024];
+	int rc = glia_supervisor_delete(m->sup, name,
+					query_long(msg->query, "force", 0) != 0);
+	if (rc == -2) {
+		const char *user = glia_supervisor_splitter_using(m->sup, name);
+		snprintf(why, sizeof why,
+			 "API %s is used by TrafficSplitter %s; delete or "
+			 "change that first",
+			 name, user ? user : "?");
+		glia_httpd_respond_error(c, 409, why, NULL);
+	} else if (rc == -3) {
+		int status = glia_supervisor_save_error(m->sup, why, sizeof why);
+		glia_httpd_respond_error(c, status, why, NULL);
+	} else {
+		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
+					    "result", "deleted"));
+	}
+}
+
 /* Routes /v1/apis/NAME[/ACTION]. */
 static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 			    const glia_http_msg *msg, const char *rest)
@@ -199,21 +230,7 @@ static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 	if (*action == '\0' && get) {
 		send_json(c, 200, glia_supervisor_get(m->sup, name));
 	} else if (*action == '\0' && strcmp(msg->method, "DELETE") == 0) {
-		if (glia_supervisor_delete(
-			    m->sup, name,
-			    query_long(msg->query, "force", 0) != 0) == -2) {
-			char why[200];
-			const char *user =
-			    glia_supervisor_splitter_using(m->sup, name);
-			snprintf(why, sizeof why,
-				 "API %s is used by TrafficSplitter %s; delete "
-				 "or change that first",
-				 name, user ? user : "?");
-			glia_httpd_respond_error(c, 409, why, NULL);
-			return;
-		}
-		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
-					    "result", "deleted"));
+		handle_delete(m, c, msg, name);
 	} else if (strcmp(action, "refresh") == 0 &&
 		   strcmp(msg->method, "POST") == 0) {
 		glia_supervisor_refresh(m->sup, name);
@@ -284,11 +301,77 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 	}
 }
 
+static const glia_http_limits MGMT_LIMITS = {64 * 1024, DEPLOY_MAX_BYTES};
+static const glia_httpd_conn_limits MGMT_CONN_LIMITS = {
+    .max_conns = MGMT_MAX_CONNS};
+
+/* The Unix socket, listening, its file remembered (so that only it is
+ * removed at the end). NULL with err filled. */
+static glia_httpd *listen_socket(glia_mgmt *m, char *err, size_t errlen)
+{
+	glia_httpd *h = glia_httpd_listen_unix(m->loop, m->socket_path,
+	                                       &MGMT_LIMITS, on_request, m,
+	                                       err, errlen);
+	if (!h)
+		return NULL;
+	glia_httpd_set_conn_limits(h, &MGMT_CONN_LIMITS);
+	struct stat st;
+	if (lstat(m->socket_path, &st) == 0) {
+		m->sock_dev = st.st_dev;
+		m->sock_ino = st.st_ino;
+	}
+	return h;
+}
+
+/* True while the socket file is the one this daemon made. */
+static int socket_is_ours(const glia_mgmt *m)
+{
+	struct stat st;
+	return lstat(m->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == m->sock_dev && st.st_ino == m->sock_ino;
+}
+
+/* Every SOCKET_CHECK_MS: a deleted glia.sock (a cleanup script, a careless
+ * rm) is made again, so that the CLI finds the daemon; the old listener
+ * stays for the connections it has. A path that holds something else is
+ * left alone (`glia down` still finds the daemon by daemon.lock). */
+static void socket_check_cb(uv_timer_t *t)
+{
+	glia_mgmt *m = t->data;
+	struct stat st;
+	if (m->stale && glia_httpd_conn_count(m->stale) == 0) {
+		glia_httpd_close(m->stale);
+		m->stale = NULL;
+	}
+	if (lstat(m->socket_path, &st) == 0 || errno != ENOENT)
+		return;
+	char err[512];
+	glia_httpd *h = listen_socket(m, err, sizeof err);
+	if (!h) {
+		glia_log(GLIA_LOG_WARN, "%s was deleted and cannot be made "
+		                        "again: %s",
+		         m->socket_path, err);
+		return;
+	}
+	if (m->stale)
+		glia_httpd_close(m->stale);
+	m->stale = m->httpd;
+	m->httpd = h;
+	glia_log(GLIA_LOG_WARN, "%s was deleted; listening on it again",
+	         m->socket_path);
+}
+
+static void timer_free_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
 glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			 glia_logs *logs, const glia_mgmt_options *opt,
 			 char *err, size_t errlen)
 {
 	glia_mgmt *m = glia_calloc(1, sizeof *m);
+	m->loop = loop;
 	m->sup = sup;
 	m->logs = logs;
 	m->socket_path = glia_strdup(opt->socket_path);
@@ -298,24 +381,19 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 	m->keys = opt->keys;
 	m->store = opt->store;
 	m->arg = opt->arg;
-	glia_http_limits lim = {64 * 1024, DEPLOY_MAX_BYTES};
 	m->token = glia_strdup(opt->token ? opt->token : "");
-	m->httpd = glia_httpd_listen_unix(loop, opt->socket_path, &lim,
-					  on_request, m, err, errlen);
+	m->httpd = listen_socket(m, err, errlen);
 	if (m->httpd && opt->admin_host) {
 		m->admin = glia_httpd_listen_tcp(loop, opt->admin_host,
-						 opt->admin_port, &lim,
+						 opt->admin_port, &MGMT_LIMITS,
 						 on_request, m, err, errlen);
 		if (!m->admin) {
 			glia_httpd_close(m->httpd);
 			m->httpd = NULL;
 		}
 	}
-	glia_httpd_conn_limits cl = {0, 0, 0, 0, MGMT_MAX_CONNS};
-	if (m->httpd)
-		glia_httpd_set_conn_limits(m->httpd, &cl);
 	if (m->admin)
-		glia_httpd_set_conn_limits(m->admin, &cl);
+		glia_httpd_set_conn_limits(m->admin, &MGMT_CONN_LIMITS);
 	if (!m->httpd) {
 		free(m->token);
 		free(m->socket_path);
@@ -324,16 +402,25 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 		free(m);
 		return NULL;
 	}
+	m->sock_timer = glia_calloc(1, sizeof *m->sock_timer);
+	uv_timer_init(loop, m->sock_timer);
+	m->sock_timer->data = m;
+	uv_timer_start(m->sock_timer, socket_check_cb, SOCKET_CHECK_MS,
+	               SOCKET_CHECK_MS);
 	return m;
 }
 
 void glia_mgmt_close(glia_mgmt *m)
 {
+	uv_close((uv_handle_t *)m->sock_timer, timer_free_cb);
 	glia_httpd_close(m->httpd);
+	if (m->stale)
+		glia_httpd_close(m->stale);
 	if (m->admin)
 		glia_httpd_close(m->admin);
 	free(m->token);
-	unlink(m->socket_path);
+	if (socket_is_ours(m))
+		unlink(m->socket_path);
 	free(m->socket_path);
 	free(m->home);
 	free(m->gateway_url);

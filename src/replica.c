@@ -318,7 +318,7 @@ static int start(replica_host *h, const replica_opts *o, const char *home,
 	                              NULL};
 	h->sup = glia_supervisor_new(h->loop, h->gw, h->store, h->logs, &so);
 	json_t *res = glia_supervisor_deploy(h->sup, spec, 1, p->dir, p->file,
-	                                     err, errlen);
+	                                     err, errlen, NULL);
 	free(exe);
 	free(url);
 	if (!res)

@@ -1,5 +1,6 @@
 /* store.c: see store.h. Writes are few (deploys, process starts), so every
- * call is its own transaction; WAL keeps readers unblocked. */
+ * call is its own transaction, committed (and synced: synchronous=FULL)
+ * before it returns; WAL keeps readers unblocked. */
 #include "store.h"
 
 #include <errno.h>
@@ -16,11 +17,14 @@
 
 struct glia_store {
 	sqlite3 *db;
+	char *path;
+	char err[256]; /* why the last write failed */
+	int full;      /* ... and whether it was a full disk (SQLITE_FULL) */
 };
 
 static const char *SCHEMA =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA synchronous=FULL;"
 	"CREATE TABLE IF NOT EXISTS apis ("
 	" name TEXT PRIMARY KEY, spec_json TEXT NOT NULL,"
 	" spec_hash TEXT NOT NULL, project_dir TEXT NOT NULL,"
@@ -66,6 +70,78 @@ static int private_files(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Fills why with what PRAGMA quick_check found wrong. SQLITE_OK when the
+ * file is sound, SQLITE_CORRUPT when it is damaged, or SQLite's error when
+ * it could not be read at all. Reads only. */
+static int quick_check(sqlite3 *db, char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &stmt,
+	                            NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(stmt, 0);
+		rc = r && strcmp(r, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+		const char *prefix = "*** in database main ***\n";
+		if (r && strncmp(r, prefix, strlen(prefix)) == 0)
+			r += strlen(prefix);
+		snprintf(why, whylen, "%s", r ? r : "no answer");
+		for (char *p = why; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+	} else {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Reads every row of every table once (they are small): SQLITE_OK, or
+ * the error of the first that cannot be read, with why filled. */
+static int read_tables(sqlite3 *db, char *why, size_t whylen)
+{
+	static const char *sql[] = {
+		"SELECT * FROM apis", "SELECT * FROM api_history",
+		"SELECT * FROM unloaded_models", "SELECT * FROM processes"};
+	for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+		sqlite3_stmt *stmt = NULL;
+		int rc = sqlite3_prepare_v2(db, sql[i], -1, &stmt, NULL);
+		while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			rc = SQLITE_OK;
+		if (rc != SQLITE_DONE)
+			snprintf(why, whylen, "%s: %s", sql[i] + 14,
+			         sqlite3_errmsg(db));
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* A damaged file is refused: check is quick_check, run before anything is
+ * written into the file (the schema would write over it), then
+ * read_tables once they exist (a table that cannot be read would look like
+ * a daemon with no API). 0, or -1 with err filled. */
+static int check_integrity(sqlite3 *db, const char *path,
+                           int (*check)(sqlite3 *, char *, size_t), char *err,
+                           size_t errlen)
+{
+	char why[200];
+	int rc = check(db, why, sizeof why);
+	if (rc == SQLITE_OK)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		snprintf(err, errlen,
+		         "%s is damaged (%s) and was left as it is: restore it "
+		         "from a backup, or move it aside with its -wal and -shm "
+		         "files (mv %s %s.damaged) to start with no API",
+		         path, why, path, path);
+	else
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
+	return -1;
+}
+
 glia_store *glia_store_open(const char *path, char *err, size_t errlen)
 {
 	if (private_files(path, err, errlen) < 0)
@@ -78,18 +154,24 @@ glia_store *glia_store_open(const char *path, char *err, size_t errlen)
 	                    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(st->db, 5000);
+	if (check_integrity(st->db, path, quick_check, err, errlen) < 0)
+		goto refused;
 	if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
+	if (check_integrity(st->db, path, read_tables, err, errlen) < 0)
+		goto refused;
 	/* state.db files from before start_ticks existed: add it. */
 	sqlite3_exec(st->db,
 		     "ALTER TABLE processes ADD COLUMN start_ticks INTEGER "
 		     "NOT NULL DEFAULT 0",
 		     NULL, NULL, NULL);
+	st->path = glia_strdup(path);
 	return st;
 fail:
 	snprintf(err, errlen, "cannot open %s: %s", path,
 		 msg ? msg : sqlite3_errmsg(st->db));
 	sqlite3_free(msg);
+refused:
 	sqlite3_close(st->db);
 	free(st);
 	return NULL;
@@ -100,7 +182,28 @@ void glia_store_close(glia_store *st)
 	if (!st)
 		return;
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
+}
+
+const char *glia_store_path(const glia_store *st)
+{
+	return st->path;
+}
+
+const char *glia_store_error(const glia_store *st, int *full)
+{
+	if (full)
+		*full = st->full;
+	return st->err;
+}
+
+/* Keeps why a write failed, for glia_store_error, and logs it. */
+static void note_failure(glia_store *st)
+{
+	st->full = (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_FULL;
+	snprintf(st->err, sizeof st->err, "%s", sqlite3_errmsg(st->db));
+	glia_log(GLIA_LOG_ERROR, "state.db: %s", st->err);
 }
 
 /* Runs one statement binding text (or NULL) and double parameters given as
@@ -128,13 +231,31 @@ static int exec_bound(glia_store *st, const char *sql, const char *fmt, ...)
 out:
 	va_end(ap);
 	if (rc < 0)
-		glia_log(GLIA_LOG_ERROR, "state.db: %s", sqlite3_errmsg(st->db));
+		note_failure(st);
 	sqlite3_finalize(stmt);
 	return rc;
 }
 
-int glia_store_put_api(glia_store *st, const glia_stored_api *a,
-		       const char *action)
+/* One change is one transaction: BEGIN, its statements, then end_change,
+ * which commits when rc is 0 and otherwise (or when the commit fails: a
+ * full disk shows up there, as the WAL is written) rolls back, so the
+ * change is saved whole or not at all. 0 or -1. */
+static int begin_change(glia_store *st)
+{
+	return exec_bound(st, "BEGIN IMMEDIATE", "");
+}
+
+static int end_change(glia_store *st, int rc)
+{
+	if (rc == 0 && exec_bound(st, "COMMIT", "") == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int put_one(glia_store *st, const glia_stored_api *a,
+                   const char *action)
 {
 	if (exec_bound(st,
 		       "INSERT OR REPLACE INTO apis VALUES (?,?,?,?,?,?,?)",
@@ -148,15 +269,36 @@ int glia_store_put_api(glia_store *st, const glia_stored_api *a,
 			  "tttd", a->name, action, a->spec_json, glia_wall());
 }
 
+int glia_store_put_apis(glia_store *st, const glia_stored_api *apis,
+                        const char *const *actions, size_t n)
+{
+	if (begin_change(st) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = put_one(st, &apis[i], actions[i]);
+	return end_change(st, rc);
+}
+
+int glia_store_put_api(glia_store *st, const glia_stored_api *a,
+		       const char *action)
+{
+	return glia_store_put_apis(st, a, &action, 1);
+}
+
 int glia_store_delete_api(glia_store *st, const char *name)
 {
-	if (exec_bound(st, "DELETE FROM apis WHERE name = ?", "t", name) < 0 ||
-	    glia_store_set_unloaded(st, name, NULL) < 0)
+	if (begin_change(st) < 0)
 		return -1;
-	return exec_bound(st,
-			  "INSERT INTO api_history (name, action, at)"
-			  " VALUES (?, 'deleted', ?)",
-			  "td", name, glia_wall());
+	int rc = exec_bound(st, "DELETE FROM apis WHERE name = ?", "t", name);
+	if (rc == 0)
+		rc = glia_store_set_unloaded(st, name, NULL);
+	if (rc == 0)
+		rc = exec_bound(st,
+		                "INSERT INTO api_history (name, action, at)"
+		                " VALUES (?, 'deleted', ?)",
+		                "td", name, glia_wall());
+	return end_change(st, rc);
 }
 
 static char *col_text(sqlite3_stmt *stmt, int i)
@@ -197,7 +339,7 @@ int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n)
 	*n = count;
 	return 0;
 fail:
-	glia_log(GLIA_LOG_ERROR, "state.db: %s", sqlite3_errmsg(st->db));
+	note_failure(st);
 	sqlite3_finalize(stmt);
 	glia_stored_apis_free(apis, count);
 	return -1;

@@ -18,17 +18,29 @@ typedef struct glia_stored_api {
 	double updated_at;
 } glia_stored_api;
 
-/* Opens (creating if needed) the database. NULL with err filled on failure. */
+/* Opens (creating if needed) the database. NULL with err filled on failure;
+ * a damaged file (PRAGMA quick_check) is refused, with what to do, and
+ * left as it is. */
 glia_store *glia_store_open(const char *path, char *err, size_t errlen);
 void glia_store_close(glia_store *st);
+const char *glia_store_path(const glia_store *st);
+
+/* Every change below is one transaction, committed before the call
+ * returns 0; on -1 nothing of it was saved and glia_store_error says why. */
 
 /* Inserts or replaces an API; appends to its history ("action": created,
  * updated, deleted). 0 or -1. */
 int glia_store_put_api(glia_store *st, const glia_stored_api *api,
 		       const char *action);
+/* The same for n APIs at once (actions[i] for apis[i]): all or none. */
+int glia_store_put_apis(glia_store *st, const glia_stored_api *apis,
+			const char *const *actions, size_t n);
 int glia_store_delete_api(glia_store *st, const char *name);
+/* Why the last call failed (SQLite's message, "database or disk is full"
+ * for a full disk); *full (may be NULL) is set when the disk was full. */
+const char *glia_store_error(const glia_store *st, int *full);
 /* Loads every API, sorted by name. Caller frees with
- * glia_stored_apis_free. 0 or -1. */
+ * glia_stored_apis_free. 0 or -1 (a table that cannot be read). */
 int glia_store_load_apis(glia_store *st, glia_stored_api **out, size_t *n);
 void glia_stored_apis_free(glia_stored_api *apis, size_t n);
 

@@ -1589,14 +1589,6 @@ static glia_api *api_create(glia_supervisor *s, glia_api_spec *spec,
 	return a;
 }
 
-static void api_store(glia_api *a, const char *action)
-{
-	glia_stored_api st = {a->name,	      a->spec_json, a->hash,
-			      a->project_dir, a->config_path, a->created_at,
-			      a->updated_at};
-	glia_store_put_api(a->sup->store, &st, action);
-}
-
 /* Replaces the spec of a running API and rolls out a new generation. */
 static void api_update(glia_api *a, glia_api_spec *spec, char *json,
 		       char *hash, const char *project_dir,
@@ -1709,22 +1701,87 @@ static int endpoint_conflict(glia_supervisor *s, glia_api_spec *specs,
 	return 0;
 }
 
-static const char *deploy_one(glia_supervisor *s, glia_api_spec *spec,
-			      const char *project_dir,
-			      const char *config_path)
+/* err for a change state.db did not take (nothing was applied): 507 when
+ * the disk is full, 500 otherwise. */
+static int save_failed(glia_supervisor *s, char *err, size_t errlen)
 {
-	char *json = spec_to_text(spec);
-	char *hash = spec_hash(json, spec, project_dir);
-	glia_api *a = find_api(s, spec->name);
-	if (a && strcmp(a->hash, hash) == 0) {
-		free(json);
-		free(hash);
-		glia_api_spec_free(spec);
+	int full = 0;
+	const char *why = glia_store_error(s->store, &full);
+	snprintf(err, errlen,
+	         "cannot save the change in %s: %s; nothing was changed%s",
+	         glia_store_path(s->store), why,
+	         full ? " (free space on the disk that holds GLIA_HOME, then "
+	                "try again)"
+	              : "");
+	return full ? 507 : 500;
+}
+
+/* One API of a deploy, worked out before anything changes. */
+typedef struct deploy_plan {
+	glia_api_spec *spec;
+	glia_api *api; /* the running API it changes; NULL: a new one */
+	char *json, *hash;
+	const char *result; /* "created", "updated" or "unchanged" */
+} deploy_plan;
+
+static void plan_one(glia_supervisor *s, glia_api_spec *spec,
+		     const char *project_dir, deploy_plan *p)
+{
+	p->spec = spec;
+	p->json = spec_to_text(spec);
+	p->hash = spec_hash(p->json, spec, project_dir);
+	p->api = find_api(s, spec->name);
+	p->result = !p->api                          ? "created"
+		    : strcmp(p->api->hash, p->hash) == 0 ? "unchanged"
+		                                         : "updated";
+}
+
+static void plan_free(deploy_plan *p)
+{
+	free(p->json);
+	free(p->hash);
+	glia_api_spec_free(p->spec);
+}
+
+/* Saves every change of the deploy in one transaction, before any is
+ * applied, so that what is acknowledged is what a restart brings back.
+ * 0 or -1. */
+static int save_plans(glia_supervisor *s, const deploy_plan *plans, size_t n,
+		      const char *project_dir, const char *config_path,
+		      double now)
+{
+	glia_stored_api *rows = glia_calloc(n ? n : 1, sizeof *rows);
+	const char **actions = glia_calloc(n ? n : 1, sizeof *actions);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const deploy_plan *p = &plans[i];
+		if (strcmp(p->result, "unchanged") == 0)
+			continue;
+		glia_stored_api row = {p->spec->name, p->json, p->hash,
+				       (char *)project_dir, (char *)config_path,
+				       p->api ? p->api->created_at : now, now};
+		rows[k] = row;
+		actions[k++] = p->result;
+	}
+	int rc = k ? glia_store_put_apis(s->store, rows, actions, k) : 0;
+	free(rows);
+	free(actions);
+	return rc;
+}
+
+/* Applies one saved change to the running state; takes the plan. */
+static const char *apply_one(glia_supervisor *s, deploy_plan *p,
+			     const char *project_dir,
+			     const char *config_path, double now)
+{
+	glia_api *a = p->api;
+	if (strcmp(p->result, "unchanged") == 0) {
+		plan_free(p);
 		return "unchanged";
 	}
 	if (a) {
 		int moved = strcmp(a->spec.networking.endpoint,
-				   spec->networking.endpoint) != 0;
+				   p->spec->networking.endpoint) != 0;
 		if (moved) {
 			/* A new endpoint: the old route retires with the old
 			 * replicas; new ones attach to the new route. */
@@ -1732,23 +1789,24 @@ static const char *deploy_one(glia_supervisor *s, glia_api_spec *spec,
 						  "the API moved to another "
 						  "endpoint");
 			a->route = glia_gateway_add_route(
-				s->gw, spec->networking.endpoint, spec->name);
+				s->gw, p->spec->networking.endpoint,
+				p->spec->name);
 			glia_route_set_demand_cb(a->route, api_demand, a);
 			for (replica *r = a->replicas; r; r = r->next)
 				replica_retire(r);
 		}
-		api_update(a, spec, json, hash, project_dir, config_path);
-		api_store(a, "updated");
+		api_update(a, p->spec, p->json, p->hash, project_dir,
+			   config_path);
+		a->updated_at = now;
 		return "updated";
 	}
-	a = api_create(s, spec, json, hash, project_dir, config_path);
+	a = api_create(s, p->spec, p->json, p->hash, project_dir, config_path);
 	if (!a) { /* checked before; kept for safety */
-		free(json);
-		free(hash);
-		glia_api_spec_free(spec);
+		glia_store_delete_api(s->store, p->spec->name);
+		plan_free(p);
 		return "failed: endpoint taken";
 	}
-	api_store(a, "created");
+	a->created_at = a->updated_at = now;
 	api_reconcile(a);
 	return "created";
 }
@@ -1756,24 +1814,35 @@ static const char *deploy_one(glia_supervisor *s, glia_api_spec *spec,
 json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 			       size_t n, const char *project_dir,
 			       const char *config_path, char *err,
-			       size_t errlen)
+			       size_t errlen, int *status)
 {
+	int st = 409;
+	json_t *out = NULL;
+	deploy_plan *plans = NULL;
 	if (s->shutting_down) {
 		snprintf(err, errlen, "the daemon is shutting down");
-		glia_api_specs_free(specs, n);
-		return NULL;
+		goto refused;
 	}
 	if (endpoint_conflict(s, specs, n, err, errlen) ||
-	    split_problem(s, specs, n, err, errlen)) {
-		glia_api_specs_free(specs, n);
-		return NULL;
+	    split_problem(s, specs, n, err, errlen))
+		goto refused;
+	plans = glia_calloc(n ? n : 1, sizeof *plans);
+	for (size_t i = 0; i < n; i++)
+		plan_one(s, &specs[i], project_dir, &plans[i]);
+	double now = glia_wall();
+	if (save_plans(s, plans, n, project_dir, config_path, now) < 0) {
+		st = save_failed(s, err, errlen);
+		for (size_t i = 0; i < n; i++)
+			plan_free(&plans[i]);
+		free(specs);
+		goto done;
 	}
 	json_t *list = json_array();
 	for (size_t i = 0; i < n; i++) {
 		char *name = glia_strdup(specs[i].name);
 		char *endpoint = glia_strdup(specs[i].networking.endpoint);
 		const char *result =
-			deploy_one(s, &specs[i], project_dir, config_path);
+			apply_one(s, &plans[i], project_dir, config_path, now);
 		json_array_append_new(list,
 				      json_pack("{s:s, s:s, s:s}", "name", name,
 						"result", result, "endpoint",
@@ -1783,7 +1852,16 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 		free(endpoint);
 	}
 	free(specs);
-	return json_pack("{s:o}", "apis", list);
+	out = json_pack("{s:o}", "apis", list);
+	st = 200;
+	goto done;
+refused:
+	glia_api_specs_free(specs, n);
+done:
+	free(plans);
+	if (status)
+		*status = st;
+	return out;
 }
 
 int glia_supervisor_has_api(glia_supervisor *s, const char *name)
@@ -1799,7 +1877,8 @@ int glia_supervisor_delete(glia_supervisor *s, const char *name, int force)
 		return -1;
 	if (splitter_using(s, name))
 		return -2;
-	glia_store_delete_api(s->store, name);
+	if (glia_store_delete_api(s->store, name) < 0)
+		return -3;
 	a->stopping = 1;
 	a->deleted = 1;
 	a->force = force;
@@ -1809,6 +1888,11 @@ int glia_supervisor_delete(glia_supervisor *s, const char *name, int force)
 	glia_log(GLIA_LOG_INFO, "delete %s", name);
 	api_reconcile(a);
 	return 0;
+}
+
+int glia_supervisor_save_error(glia_supervisor *s, char *err, size_t errlen)
+{
+	return save_failed(s, err, errlen);
 }
 
 int glia_supervisor_refresh(glia_supervisor *s, const char *name)
@@ -2168,19 +2252,29 @@ static json_t *repo_load(glia_supervisor *s, const char *action,
 	json_decref(models);
 	if (!known || !a->unloaded)
 		return repo_error(status, 404, "model '%s' not found", model);
+	/* The new set is saved first: the running one changes only then. */
+	json_t *next = json_deep_copy(a->unloaded);
 	size_t i;
 	json_t *v;
-	json_array_foreach(a->unloaded, i, v) {
+	json_array_foreach(next, i, v) {
 		if (strcmp(json_string_value(v), dot + 1) == 0) {
-			json_array_remove(a->unloaded, i);
+			json_array_remove(next, i);
 			break;
 		}
 	}
 	if (strcmp(action, "unload") == 0)
-		json_array_append_new(a->unloaded, json_string(dot + 1));
-	char *text = json_dumps(a->unloaded, JSON_COMPACT);
-	glia_store_set_unloaded(s->store, a->name, text);
+		json_array_append_new(next, json_string(dot + 1));
+	char *text = json_dumps(next, JSON_COMPACT);
+	int saved = glia_store_set_unloaded(s->store, a->name, text);
 	free(text);
+	if (saved < 0) {
+		json_decref(next);
+		char why[1024];
+		*status = save_failed(s, why, sizeof why);
+		return json_pack("{s:s}", "error", why);
+	}
+	json_decref(a->unloaded);
+	a->unloaded = next;
 	write_control_file(a);
 	glia_log(GLIA_LOG_INFO, "%s: model %s %sed through the repository API",
 		 a->name, dot + 1, action);

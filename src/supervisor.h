@@ -34,17 +34,25 @@ glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 int glia_supervisor_restore(glia_supervisor *s);
 
 /* Creates or updates each API. Takes ownership of specs (an array of n).
- * On success returns {"apis": [{"name", "result", "endpoint"}]}; on a
- * conflict (an endpoint taken by another API) returns NULL, applies
- * nothing, and fills err. */
+ * Every change is saved in state.db before any is applied. On success
+ * returns {"apis": [{"name", "result", "endpoint"}]}; otherwise NULL,
+ * having applied nothing, with err filled and *status (may be NULL) the
+ * HTTP status to answer: 409 for a conflict (an endpoint taken by another
+ * API, ...), 507 when state.db could not be written for a full disk, 500
+ * for another write failure. */
 json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 			       size_t n, const char *project_dir,
 			       const char *config_path, char *err,
-			       size_t errlen);
+			       size_t errlen, int *status);
 /* 0, -1 when there is no such API, -2 when a TrafficSplitter sends
- * requests to it (delete that first). force: stop replicas at once
- * instead of letting them finish what they hold. */
+ * requests to it (delete that first), -3 when state.db could not save the
+ * deletion (the API keeps running; glia_supervisor_save_error says why).
+ * force: stop replicas at once instead of letting them finish what they
+ * hold. */
 int glia_supervisor_delete(glia_supervisor *s, const char *name, int force);
+/* Why the last change could not be saved: fills err and returns the HTTP
+ * status (507 for a full disk, else 500). */
+int glia_supervisor_save_error(glia_supervisor *s, char *err, size_t errlen);
 /* The TrafficSplitter that sends requests to api, or NULL. */
 const char *glia_supervisor_splitter_using(glia_supervisor *s,
 					   const char *api);

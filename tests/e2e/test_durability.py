@@ -1,0 +1,271 @@
+"""Durability of the daemon's state (issue 13, items 4 and 9).
+
+- A state change is acknowledged only once state.db holds it: on a full
+  disk `glia deploy` / `glia delete` fail with an error naming the disk and
+  change nothing (running replicas, routes); after space comes back and the
+  daemon restarts, the APIs are exactly those acknowledged.
+- A damaged state.db (a zeroed page) makes `glia up` refuse to start, with
+  the file named and left as it was.
+- A deleted glia.sock: `glia up` and `glia down` still agree, through
+  GLIA_HOME/daemon.lock (held by the daemon, holding its pid).
+
+The full disk is a real one: a small tmpfs mounted for the test (root only;
+CI runs as root)."""
+import errno
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import (GLIA_BIN, PREDICTORS, pid_alive, predictor_project,
+                      simple_spec, wait_for, write_project)
+
+DISK_SIZE = "16m"
+
+
+@pytest.fixture
+def small_disk():
+    """A 16 MiB tmpfs mounted on a fresh directory under /tmp (mode 0700,
+    fit for GLIA_HOME); unmounted and removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs as a full disk "
+                    "(CI runs as root)")
+    path = Path(tempfile.mkdtemp(prefix="glia-full-", dir="/tmp"))
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                          f"size={DISK_SIZE},mode=0700", "tmpfs", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        path.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True,
+                       timeout=30)
+        path.rmdir()
+
+
+def fill_disk(path):
+    """Writes path/filler until the filesystem has no block left."""
+    filler = path / "filler"
+    with open(filler, "ab", buffering=0) as f:
+        for chunk in (1 << 20, 4096, 1):
+            block = b"\0" * chunk
+            while True:
+                try:
+                    f.write(block)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC, e
+                    break
+    assert os.statvfs(path).f_bavail == 0
+    return filler
+
+
+def versioned_project(tmp_path, name, version, dirname):
+    return predictor_project(tmp_path, "versioned",
+                             simple_spec(name, config={"version": version}),
+                             dirname=dirname)
+
+
+def version_of(d, api):
+    r = d.post("/" + api, json={})
+    assert r.status == 200, r
+    return r.json()["version"]
+
+
+def names(d):
+    return sorted(a["name"] for a in d.list_apis())
+
+
+def assert_disk_error(res):
+    assert res.returncode != 0, (res.stdout, res.stderr)
+    assert "disk is full" in res.stderr and "state.db" in res.stderr, res.stderr
+    assert "nothing was changed" in res.stderr, res.stderr
+
+
+def test_a_full_disk_fails_deploy_and_delete_and_changes_nothing(
+        small_disk, daemon_factory, tmp_path):
+    d = daemon_factory(home=small_disk)
+    kept = versioned_project(tmp_path, "kept", 1, "kept")
+    upd = versioned_project(tmp_path, "upd", 1, "upd")
+    fresh = versioned_project(tmp_path, "fresh", 1, "fresh")
+    d.deploy("glia.yaml", cwd=kept)
+    d.deploy("glia.yaml", cwd=upd)
+    kept_pids = d.replica_pids("kept")
+    filler = fill_disk(small_disk)
+
+    # delete: refused, the API keeps its replicas and keeps serving
+    assert_disk_error(d.cli("delete", "kept", check=False))
+    status, body = d.mgmt("DELETE", "/v1/apis/kept")
+    assert status == 507, (status, body)
+    assert "disk is full" in body["error"], body
+    assert version_of(d, "kept") == 1
+    assert d.replica_pids("kept") == kept_pids
+
+    # a new API: refused, no route, no replica
+    assert_disk_error(d.cli("deploy", "glia.yaml", cwd=fresh, check=False))
+    assert d.post("/fresh", json={}).status == 404
+    assert names(d) == ["kept", "upd"]
+
+    # an update: refused, the old version keeps serving
+    (upd / "glia.yaml").write_text(simple_spec("upd", config={"version": 2}))
+    assert_disk_error(d.cli("deploy", "glia.yaml", cwd=upd, check=False))
+    assert version_of(d, "upd") == 1
+    assert d.get("upd")["replicas"]["up_to_date"] >= 1
+
+    # refresh saves nothing: it restarts the replicas, the API keeps serving
+    d.cli("refresh", "kept")
+    d.wait_ready("kept")
+    assert version_of(d, "kept") == 1
+
+    # the daemon lives through the failed writes (logs, access lines too)
+    for _ in range(20):
+        assert d.post("/kept", json={"mark": "while-full"}).status == 200
+    d.cli("logs", "kept")
+    assert d.alive()
+
+    # space again: a delete now is acknowledged, and every acknowledged
+    # change (and only those) is there after a restart
+    filler.unlink()
+    res = d.cli("delete", "upd")
+    assert "upd: deleted" in res.stdout
+    d.restart()
+    assert names(d) == ["kept"]
+    d.wait_ready("kept")
+    assert version_of(d, "kept") == 1
+    assert d.post("/upd", json={}).status == 404
+    assert d.post("/fresh", json={}).status == 404
+
+
+def test_a_daemon_restarted_on_a_full_disk_serves_what_was_saved(
+        small_disk, daemon_factory, tmp_path):
+    d = daemon_factory(home=small_disk)
+    proj = versioned_project(tmp_path, "saved", 7, "saved")
+    d.deploy("glia.yaml", cwd=proj)
+    fill_disk(small_disk)
+    d.restart()
+    d.wait_ready("saved")
+    assert version_of(d, "saved") == 7
+
+
+# ---------------------------------------------------------------------------
+# a damaged state.db (issue 13, item 9)
+
+
+def two_apis(d, tmp_path):
+    yaml = (simple_spec("alpha", config={"version": "a1"}) +
+            simple_spec("beta", config={"version": "b1"}))
+    proj = write_project(tmp_path, yaml,
+                         {"predictor.py": PREDICTORS / "versioned" / "predictor.py"})
+    d.deploy("glia.yaml", cwd=proj)
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def zero_page(db, number):
+    """Overwrites page `number` (1-based) of the SQLite file db with zeros,
+    in place (as dd conv=notrunc would)."""
+    with open(db, "r+b") as f:
+        header = f.read(100)
+        size = int.from_bytes(header[16:18], "big")
+        size = 65536 if size == 1 else size
+        assert os.path.getsize(db) >= number * size, "the file is too short"
+        f.seek((number - 1) * size)
+        f.write(b"\0" * size)
+
+
+def up_in_foreground(d, timeout=60):
+    """`glia up` for d's home and port, expected to exit by itself."""
+    d.proc = subprocess.Popen(
+        [str(GLIA_BIN), "up", "--listen", f"127.0.0.1:{d.port}", "--home",
+         str(d.home)], env=d.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    out, err = d.proc.communicate(timeout=timeout)
+    return d.proc.returncode, out, err
+
+
+def test_a_zeroed_page_in_state_db_refuses_the_start_and_keeps_the_file(
+        daemon_factory, tmp_path):
+    d = daemon_factory()
+    two_apis(d, tmp_path)
+    assert d.stop().returncode == 0
+    db = d.home / "state.db"
+    assert not Path(f"{db}-wal").exists() or os.path.getsize(f"{db}-wal") == 0
+    zero_page(db, 2)
+    before = sha256(db)
+
+    rc, out, err = up_in_foreground(d)
+    assert rc != 0, (out, err)
+    assert f"{db} is damaged (Page 2: " in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "restore it from a backup" in err and "move it aside" in err, err
+    assert sha256(db) == before, "glia up wrote into the damaged state.db"
+
+    # as the message says: moved aside, glia starts with no API
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{db}{suffix}").exists():
+            os.rename(f"{db}{suffix}", f"{db}{suffix}.damaged")
+    d.start()
+    assert d.list_apis() == []
+    assert sha256(f"{db}.damaged") == before
+
+
+# ---------------------------------------------------------------------------
+# a deleted glia.sock (issue 13, item 9): `glia up` and `glia down` agree
+
+
+def second_up(d):
+    """Another `glia up` for d's home (on another port): must refuse."""
+    from conftest import free_port
+    return subprocess.run(
+        [str(GLIA_BIN), "up", "--listen", f"127.0.0.1:{free_port()}",
+         "--home", str(d.home)], env=d.env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60)
+
+
+def test_a_deleted_socket_is_made_again_and_a_second_up_refused(
+        daemon, tmp_path):
+    proj = predictor_project(tmp_path, "versioned", simple_spec("sock"))
+    daemon.deploy("glia.yaml", cwd=proj)
+    daemon.sock_path.unlink()
+
+    res = second_up(daemon)
+    assert res.returncode != 0, (res.stdout, res.stderr)
+    assert "already running" in res.stderr, res.stderr
+    assert f"pid {daemon.pid}" in res.stderr, res.stderr
+
+    wait_for(lambda: daemon.cli("get", "sock", check=False).returncode == 0,
+             timeout=30, message="glia get to reach the daemon again")
+    assert daemon.post("/sock", json={}).status == 200
+    assert "listening on it again" in daemon.log_tail()
+
+
+def test_down_stops_a_daemon_whose_socket_is_gone(daemon, tmp_path):
+    proj = predictor_project(tmp_path, "versioned", simple_spec("nosock"))
+    daemon.deploy("glia.yaml", cwd=proj)
+    pids = daemon.replica_pids("nosock")
+    # a plain file where the socket was: nothing answers there, and the
+    # daemon leaves it alone (it only makes a missing socket again)
+    daemon.sock_path.unlink()
+    daemon.sock_path.write_text("not a socket\n")
+
+    res = second_up(daemon)
+    assert res.returncode != 0 and "already running" in res.stderr, res.stderr
+
+    res = daemon.cli("down", check=False)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert f"pid {daemon.pid}" in res.stderr and "SIGTERM" in res.stderr, res.stderr
+    assert "stopped" in res.stdout
+    assert daemon.proc.wait(timeout=60) == 0
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=30,
+             message="the replicas to stop")
+    assert daemon.sock_path.read_text() == "not a socket\n"
+
+    res = daemon.cli("down", check=False)
+    assert res.returncode == 1 and "no daemon running" in res.stderr, res.stderr
