@@ -87,7 +87,8 @@ static void usage(FILE *f)
 	      " [--client-body-timeout DURATION]\n"
 	      "               [--keepalive-timeout DURATION]"
 	      " [--client-send-timeout DURATION]\n"
-	      "               [--max-connections N]\n",
+	      "               [--max-connections N] [--max-buffered-bytes "
+	      "SIZE]\n",
 	      f);
 }
 

@@ -116,6 +116,8 @@ void gw_req_release(greq *q)
 		q->route = NULL;
 		gw_route_unref(r);
 	}
+	if (q->upreq.cap > (256u << 10))
+		glia_buf_free(&q->upreq); /* a big body is not kept for reuse */
 	glia_buf_reset(&q->upreq);
 	q->next = q->gw->free_reqs;
 	q->gw->free_reqs = q;

@@ -62,6 +62,7 @@ static const char usage_text[] =
     "                    [--keepalive-timeout DURATION]\n"
     "                    [--client-send-timeout DURATION] [--max-connections "
     "N]\n"
+    "                    [--max-buffered-bytes SIZE]\n"
     "Routes the APIs of FILE (default: glia.yaml, else cortex.yaml) to "
     "their\n"
     "replicas (`glia worker --api`); --listen defaults to 0.0.0.0:8888 "

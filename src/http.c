@@ -13,9 +13,20 @@
  * 80 KiB cap still applies above that), and the body cap is checked against
  * Content-Length or the chunk size before the bytes are read.
  *
- * Stricter than http-parser built non-strict: header names must be tokens
- * and values free of control bytes, as RFC 9110 asks; both are request
- * smuggling vectors otherwise. */
+ * http-parser parses heads only: bodies are framed here (Content-Length,
+ * chunked, or up to EOF for a response), because Debian's libhttp-parser is
+ * built non-strict and takes any two bytes after chunk data, or any byte
+ * after a CR, as a line end. Stricter than that build everywhere: a CR in a
+ * head must be followed by LF; chunk-size lines and chunk data end in CRLF;
+ * Transfer-Encoding must be exactly "chunked" (another coding before it is
+ * 501, chunked missing or not last is 400); header names must be tokens and
+ * values free of control bytes, as RFC 9110 asks. Each is a request
+ * smuggling vector otherwise.
+ *
+ * Storage: a body of known length is allocated once, at its full size;
+ * other bodies grow by doubling, never past the limits. Storage larger than
+ * SHRINK_ABOVE is released on reset, not kept for the next message, and
+ * every byte of storage is charged to the parser's budget when it has one. */
 #include "http.h"
 
 #include <http_parser.h>
@@ -26,11 +37,36 @@
 
 #define DEFAULT_MAX_HEADER_BYTES (64 * 1024)
 #define DEFAULT_MAX_BODY_BYTES   (32 * 1024 * 1024)
+#define SHRINK_ABOVE             (256 * 1024)
+#define SMALL_STORE              4096
+#define MAX_CHUNK_LINE           4096 /* chunk-size line with extensions */
+
+#include <stdatomic.h>
+
+/* How a body is delimited, decided when the head is complete. */
+enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_EOF };
+
+/* Where the chunked reader stands. */
+enum chunk_state {
+	CH_SIZE,       /* hex digits of a chunk size */
+	CH_BWS,        /* whitespace after the size: only ';' may follow */
+	CH_EXT,        /* chunk extensions, up to CR */
+	CH_SIZE_LF,    /* the LF of the size line */
+	CH_DATA,       /* chunk_left bytes of data */
+	CH_DATA_CR,    /* the CRLF after the data */
+	CH_DATA_LF,
+	CH_TRAILER,    /* start of a trailer line, or the final CRLF */
+	CH_TRAILER_LN, /* inside a trailer line */
+	CH_TRAILER_LF, /* the LF of a trailer line */
+	CH_END_LF,     /* the LF of the final CRLF */
+};
+
+static _Atomic size_t released_bytes; /* glia_http_take_released */
 
 /* Which data callback ran last: decides where one string ends. */
 enum last_cb { CB_NONE, CB_FIELD, CB_VALUE };
 
-enum state { ST_PARSING, ST_DONE, ST_ERROR };
+enum state { ST_PARSING, ST_BODY, ST_DONE, ST_ERROR };
 
 typedef struct header_off {
 	size_t name_off, name_len;
@@ -46,8 +82,16 @@ struct glia_http_parser {
 	int headers_done; /* on_headers_complete seen */
 	int expect_continue; /* "Expect: 100-continue" not yet answered */
 	int url_done;     /* the url's NUL has been stored */
+	int head_cr;      /* the last head byte was a CR: LF must follow */
 	enum last_cb last;
 	size_t header_bytes; /* bytes fed while in the header section */
+	enum body_mode body_mode;
+	enum chunk_state chunk;
+	size_t body_left;  /* BODY_LENGTH: bytes still to come */
+	size_t chunk_left; /* CH_DATA: bytes of the chunk still to come */
+	size_t chunk_line; /* bytes of the chunk-size line or trailers */
+	int chunk_digits;
+	glia_http_budget *budget;
 	glia_buf store;      /* url, headers, body */
 	glia_buf path;       /* url up to '?' */
 	size_t url_len;
@@ -65,19 +109,18 @@ static int on_url(http_parser *hp, const char *at, size_t len);
 static int on_header_field(http_parser *hp, const char *at, size_t len);
 static int on_header_value(http_parser *hp, const char *at, size_t len);
 static int on_headers_complete(http_parser *hp);
-static int on_body(http_parser *hp, const char *at, size_t len);
-static int on_chunk_header(http_parser *hp);
 static int on_message_complete(http_parser *hp);
+static int hex_val(char c);
 
+/* No body callbacks: on_headers_complete tells http-parser to skip the body
+ * and stop, and body_feed reads it. */
 static const http_parser_settings settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
     .on_message_complete = on_message_complete,
-    .on_chunk_header = on_chunk_header,
 };
 
 /* Records the first error of a message; returns -1 for the callbacks. */
@@ -90,8 +133,50 @@ static int fail_with(glia_http_parser *p, int status, const char *msg)
 	return -1;
 }
 
+/* Gives the store exactly cap bytes, charged to the budget (force: even
+ * past it, for the small store a reset keeps). */
+static int store_resize(glia_http_parser *p, size_t cap, int force)
+{
+	size_t old = p->store.cap;
+	glia_http_budget *b = p->budget;
+
+	if (b && cap > old && !force && b->used + (cap - old) > b->max)
+		return fail_with(p, 503,
+		                 "server busy: too many request bytes "
+		                 "buffered, retry later");
+	p->store.data = glia_realloc(p->store.data, cap);
+	p->store.cap = cap;
+	if (b)
+		b->used = b->used + cap - old;
+	return 0;
+}
+
+/* Largest store a message can need: the head, its NULs, the body. */
+static size_t store_limit(const glia_http_parser *p)
+{
+	return p->limits.max_header_bytes + p->limits.max_body_bytes +
+	       2 * GLIA_HTTP_MAX_HEADERS + 64;
+}
+
+/* Room for len more bytes and the NUL, doubling but not past the limit. */
+static int store_reserve(glia_http_parser *p, size_t len)
+{
+	size_t need = p->store.len + len + 1;
+	size_t cap = p->store.cap ? p->store.cap : 256;
+
+	if (need <= p->store.cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > store_limit(p) && need <= store_limit(p))
+		cap = store_limit(p);
+	return store_resize(p, cap, 0);
+}
+
 static int store_append(glia_http_parser *p, const char *at, size_t len)
 {
+	if (store_reserve(p, len) < 0)
+		return -1;
 	if (glia_buf_append(&p->store, at, len) < 0)
 		return fail_with(p, 500, "out of parser memory");
 	return 0;
@@ -291,9 +376,95 @@ static int expects_continue(const glia_http_parser *p)
 	return 0;
 }
 
+/* One coding of a Transfer-Encoding list: 1 for "chunked", 0 for another,
+ * -1 for an empty element (skipped, as lists allow). */
+static int coding_is_chunked(const char *s, size_t n)
+{
+	while (n && is_ows(*s)) {
+		s++;
+		n--;
+	}
+	while (n && is_ows(s[n - 1]))
+		n--;
+	if (n == 0)
+		return -1;
+	return n == 7 && strncasecmp(s, "chunked", 7) == 0;
+}
+
+/* Transfer-Encoding, over every field line of it: chunked once and last,
+ * nothing else (RFC 9112 6.1 and 6.3). Sets *chunked. */
+static int check_transfer_encoding(glia_http_parser *p, int *chunked)
+{
+	int n_chunked = 0, other = 0, last = 0;
+
+	*chunked = 0;
+	for (size_t i = 0; i < p->n_hdr; i++) {
+		const header_off *h = &p->hdr[i];
+		const char *v = p->store.data + h->value_off;
+		if (h->name_len != 17 ||
+		    strncasecmp(p->store.data + h->name_off,
+		                "transfer-encoding", 17) != 0)
+			continue;
+		for (size_t a = 0; a <= h->value_len;) {
+			size_t b = a;
+			while (b < h->value_len && v[b] != ',')
+				b++;
+			int c = coding_is_chunked(v + a, b - a);
+			if (c >= 0) {
+				n_chunked += c;
+				other += !c;
+				last = c;
+			}
+			a = b + 1;
+		}
+	}
+	if (n_chunked == 0 && other == 0)
+		return 0;
+	if (n_chunked != 1 || !last)
+		return fail_with(p, 400,
+		                 "Transfer-Encoding must end with chunked, "
+		                 "once");
+	if (other)
+		return fail_with(p, 501,
+		                 "transfer codings other than chunked are not "
+		                 "supported");
+	*chunked = 1;
+	return 0;
+}
+
+/* How the body is delimited (RFC 9112 6.3); a known length is allocated at
+ * once, within the budget. */
+static int choose_body(glia_http_parser *p, int chunked)
+{
+	unsigned status = p->hp.status_code;
+
+	p->body_mode = BODY_NONE;
+	if (p->kind == GLIA_HTTP_RESPONSE &&
+	    (status / 100 == 1 || status == 204 || status == 304))
+		return 0;
+	if (chunked) {
+		p->body_mode = BODY_CHUNKED;
+		p->chunk = CH_SIZE;
+		return 0;
+	}
+	if (p->hp.flags & F_CONTENTLENGTH) {
+		if (p->hp.content_length == 0)
+			return 0;
+		p->body_mode = BODY_LENGTH;
+		p->body_left = (size_t)p->hp.content_length;
+		return store_reserve(p, p->body_left);
+	}
+	if (p->kind == GLIA_HTTP_RESPONSE)
+		p->body_mode = BODY_EOF;
+	return 0;
+}
+
+/* Returns 1: http-parser skips the body (body_feed reads it) and reports
+ * the message complete right after the head. */
 static int on_headers_complete(http_parser *hp)
 {
 	glia_http_parser *p = from_hp(hp);
+	int chunked;
 
 	if (end_url(p) < 0)
 		return -1;
@@ -304,33 +475,17 @@ static int on_headers_complete(http_parser *hp)
 		return -1;
 	if (p->kind == GLIA_HTTP_REQUEST && check_target(p) < 0)
 		return -1;
+	if (check_transfer_encoding(p, &chunked) < 0)
+		return -1;
 	if (check_content_length(p) < 0)
 		return -1;
 	if (store_path(p) < 0)
 		return -1;
 	p->body_off = p->store.len;
+	if (choose_body(p, chunked) < 0)
+		return -1;
 	p->expect_continue = p->kind == GLIA_HTTP_REQUEST && expects_continue(p);
-	return 0;
-}
-
-static int on_body(http_parser *hp, const char *at, size_t len)
-{
-	glia_http_parser *p = from_hp(hp);
-
-	if (len > p->limits.max_body_bytes - p->body_len)
-		return fail_with(p, 413, "body too large");
-	p->body_len += len;
-	return store_append(p, at, len);
-}
-
-/* Fails on a chunk that would overflow the body cap before reading it. */
-static int on_chunk_header(http_parser *hp)
-{
-	glia_http_parser *p = from_hp(hp);
-
-	if (hp->content_length > p->limits.max_body_bytes - p->body_len)
-		return fail_with(p, 413, "body too large");
-	return 0;
+	return 1;
 }
 
 static void build_msg(glia_http_parser *p)
@@ -351,8 +506,9 @@ static void build_msg(glia_http_parser *p)
 	m->status = p->kind == GLIA_HTTP_RESPONSE ? (int)p->hp.status_code : 0;
 	m->http_major = p->hp.http_major;
 	m->http_minor = p->hp.http_minor;
-	m->keep_alive = http_should_keep_alive(&p->hp);
-	m->chunked = (p->hp.flags & F_CHUNKED) != 0;
+	m->keep_alive =
+	    p->body_mode != BODY_EOF && http_should_keep_alive(&p->hp);
+	m->chunked = p->body_mode == BODY_CHUNKED;
 	for (size_t i = 0; i < p->n_hdr; i++) {
 		m->headers[i].name = base + p->hdr[i].name_off;
 		m->headers[i].name_len = p->hdr[i].name_len;
@@ -364,14 +520,222 @@ static void build_msg(glia_http_parser *p)
 	m->body_len = p->body_len;
 }
 
+static void finish_message(glia_http_parser *p)
+{
+	/* The body is last in the buffer, so it is already NUL-terminated. */
+	build_msg(p);
+	p->state = ST_DONE;
+}
+
+/* Right after the head (the body is skipped): the message is complete, or
+ * its body comes next. */
 static int on_message_complete(http_parser *hp)
 {
 	glia_http_parser *p = from_hp(hp);
 
-	/* The body is last in the buffer, so it is already NUL-terminated. */
-	build_msg(p);
-	p->state = ST_DONE;
-	http_parser_pause(hp, 1); /* leave pipelined bytes unconsumed */
+	http_parser_pause(hp, 1); /* leave the rest unconsumed */
+	if (p->body_mode == BODY_NONE)
+		finish_message(p);
+	else
+		p->state = ST_BODY;
+	return 0;
+}
+
+static int body_append(glia_http_parser *p, const char *at, size_t len)
+{
+	if (len > p->limits.max_body_bytes - p->body_len)
+		return fail_with(p, 413, "body too large");
+	p->body_len += len;
+	return store_append(p, at, len);
+}
+
+static int bad_chunk(glia_http_parser *p, const char *why)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof msg, "malformed chunked body: %s", why);
+	return fail_with(p, 400, msg);
+}
+
+/* A hex digit of a chunk size, checked against the body cap at once. */
+static int chunk_digit(glia_http_parser *p, char c)
+{
+	int d = hex_val(c);
+	size_t room = p->limits.max_body_bytes - p->body_len;
+
+	if (d < 0)
+		return bad_chunk(p, "invalid chunk size");
+	if (p->chunk_left > room / 16)
+		return fail_with(p, 413, "body too large");
+	p->chunk_left = p->chunk_left * 16 + (size_t)d;
+	if (p->chunk_left > room)
+		return fail_with(p, 413, "body too large");
+	p->chunk_digits++;
+	return 0;
+}
+
+/* A byte of a chunk-size line, an extension or a trailer line: counted
+ * against its cap; control bytes other than HTAB refused. */
+static int chunk_line_byte(glia_http_parser *p, unsigned char c, size_t cap,
+                           int status, const char *what)
+{
+	if (++p->chunk_line > cap)
+		return fail_with(p, status, what);
+	if (is_ctl(c))
+		return bad_chunk(p, "control byte in a chunk line");
+	return 0;
+}
+
+/* The size line is complete: data next, or the trailers after the last. */
+static void chunk_size_done(glia_http_parser *p)
+{
+	p->chunk = p->chunk_left ? CH_DATA : CH_TRAILER;
+	p->chunk_line = 0;
+}
+
+/* One byte of chunk framing (everything but data). 1 when it ended the
+ * message, 0 to go on, -1 on an error. */
+static int chunk_byte(glia_http_parser *p, char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	switch (p->chunk) {
+	case CH_SIZE:
+		if (c == '\r' && p->chunk_digits) {
+			p->chunk = CH_SIZE_LF;
+			return 0;
+		}
+		if ((c == ';' || is_ows(c)) && p->chunk_digits) {
+			p->chunk = c == ';' ? CH_EXT : CH_BWS;
+			return 0;
+		}
+		if (chunk_line_byte(p, u, MAX_CHUNK_LINE, 400,
+		                    "malformed chunked body: size line too "
+		                    "long") < 0)
+			return -1;
+		return chunk_digit(p, c);
+	case CH_BWS:
+		if (c == ';')
+			p->chunk = CH_EXT;
+		else if (!is_ows(c))
+			return bad_chunk(p, "invalid chunk size");
+		return chunk_line_byte(p, u, MAX_CHUNK_LINE, 400,
+		                       "malformed chunked body: size line "
+		                       "too long");
+	case CH_EXT:
+		if (c == '\r') {
+			p->chunk = CH_SIZE_LF;
+			return 0;
+		}
+		return chunk_line_byte(p, u, MAX_CHUNK_LINE, 400,
+		                       "malformed chunked body: chunk "
+		                       "extension too long");
+	case CH_SIZE_LF:
+		if (c != '\n')
+			return bad_chunk(p, "chunk size line must end in CRLF");
+		chunk_size_done(p);
+		return 0;
+	case CH_DATA_CR:
+		if (c != '\r')
+			return bad_chunk(p, "chunk data must end in CRLF");
+		p->chunk = CH_DATA_LF;
+		return 0;
+	case CH_DATA_LF:
+		if (c != '\n')
+			return bad_chunk(p, "chunk data must end in CRLF");
+		p->chunk = CH_SIZE;
+		p->chunk_digits = 0;
+		return 0;
+	case CH_TRAILER:
+		if (c == '\r') {
+			p->chunk = CH_END_LF;
+			return 0;
+		}
+		p->chunk = CH_TRAILER_LN;
+		/* fall through */
+	case CH_TRAILER_LN:
+		if (c == '\r') {
+			p->chunk = CH_TRAILER_LF;
+			return 0;
+		}
+		return chunk_line_byte(p, u, p->limits.max_header_bytes, 431,
+		                       "trailer section too large");
+	case CH_TRAILER_LF:
+		if (c != '\n')
+			return bad_chunk(p, "trailer line must end in CRLF");
+		p->chunk = CH_TRAILER;
+		return 0;
+	case CH_END_LF:
+		if (c != '\n')
+			return bad_chunk(p, "chunked body must end in CRLF");
+		return 1;
+	default:
+		return bad_chunk(p, "internal state");
+	}
+}
+
+/* Reads a chunked body from data; *used gets the bytes taken. */
+static int chunked_feed(glia_http_parser *p, const char *data, size_t len,
+                        size_t *used)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (p->chunk == CH_DATA) {
+			size_t n = len - i < p->chunk_left ? len - i
+			                                   : p->chunk_left;
+			if (body_append(p, data + i, n) < 0)
+				return -1;
+			i += n;
+			p->chunk_left -= n;
+			if (p->chunk_left == 0)
+				p->chunk = CH_DATA_CR;
+			continue;
+		}
+		int rc = chunk_byte(p, data[i++]);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			finish_message(p);
+			break;
+		}
+	}
+	*used = i;
+	return 0;
+}
+
+/* Reads body bytes; *used gets how many were taken (all of them but what
+ * follows the message). -1 on an error. */
+static int body_feed(glia_http_parser *p, const char *data, size_t len,
+                     size_t *used)
+{
+	size_t n = len;
+
+	*used = 0;
+	if (p->body_mode == BODY_CHUNKED)
+		return chunked_feed(p, data, len, used);
+	if (p->body_mode == BODY_LENGTH && n > p->body_left)
+		n = p->body_left;
+	if (body_append(p, data, n) < 0)
+		return -1;
+	*used = n;
+	if (p->body_mode == BODY_LENGTH) {
+		p->body_left -= n;
+		if (p->body_left == 0)
+			finish_message(p);
+	}
+	return 0;
+}
+
+/* Every CR of a head must be followed by LF (http-parser non-strict takes
+ * any byte after a CR as the LF). */
+static int check_head_bytes(glia_http_parser *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p->head_cr && s[i] != '\n')
+			return fail_with(p, 400, "bare CR in the message head");
+		p->head_cr = s[i] == '\r';
+	}
 	return 0;
 }
 
@@ -390,19 +754,58 @@ glia_http_parser *glia_http_parser_new(glia_http_kind kind,
 	glia_buf_init(&p->store, 0);
 	glia_buf_init(&p->path, 0);
 	/* Allocate now, so that data is never NULL (empty url, empty body). */
+	store_resize(p, SMALL_STORE, 1);
 	glia_buf_append(&p->store, "", 0);
 	glia_buf_append(&p->path, "", 0);
 	glia_http_parser_reset(p);
 	return p;
 }
 
+/* Gives storage grown past SHRINK_ABOVE back (to the budget and to malloc):
+ * one big request must not pin its size for the connection's life. */
+static void store_shrink(glia_http_parser *p)
+{
+	if (p->store.cap <= SHRINK_ABOVE)
+		return;
+	atomic_fetch_add(&released_bytes, p->store.cap - SMALL_STORE);
+	free(p->store.data);
+	if (p->budget)
+		p->budget->used -= p->store.cap;
+	p->store.data = NULL;
+	p->store.cap = 0;
+	store_resize(p, SMALL_STORE, 1);
+}
+
 void glia_http_parser_free(glia_http_parser *p)
 {
 	if (!p)
 		return;
+	if (p->store.cap > SHRINK_ABOVE)
+		atomic_fetch_add(&released_bytes, p->store.cap);
+	if (p->budget)
+		p->budget->used -= p->store.cap;
 	glia_buf_free(&p->store);
 	glia_buf_free(&p->path);
 	free(p);
+}
+
+void glia_http_parser_set_budget(glia_http_parser *p, glia_http_budget *b)
+{
+	if (p->budget)
+		p->budget->used -= p->store.cap;
+	p->budget = b;
+	if (b)
+		b->used += p->store.cap;
+}
+
+size_t glia_http_parser_buffered(const glia_http_parser *p)
+{
+	return p->store.cap;
+}
+
+size_t glia_http_take_released(void)
+{
+	return atomic_exchange(&released_bytes, 0);
 }
 
 void glia_http_parser_reset(glia_http_parser *p)
@@ -415,8 +818,13 @@ void glia_http_parser_reset(glia_http_parser *p)
 	p->headers_done = 0;
 	p->expect_continue = 0;
 	p->url_done = 0;
+	p->head_cr = 0;
 	p->last = CB_NONE;
 	p->header_bytes = 0;
+	p->body_mode = BODY_NONE;
+	p->body_left = p->chunk_left = p->chunk_line = 0;
+	p->chunk_digits = 0;
+	store_shrink(p);
 	glia_buf_reset(&p->store);
 	glia_buf_reset(&p->path);
 	p->url_len = 0;
@@ -469,24 +877,36 @@ int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
 	if (p->state == ST_ERROR)
 		return GLIA_HTTP_ERROR;
 	while (off < len) {
+		size_t got = 0;
+		if (p->state == ST_BODY) {
+			int rc = body_feed(p, data + off, len - off, &got);
+			off += got;
+			*consumed = off;
+			if (rc < 0) {
+				p->state = ST_ERROR;
+				return GLIA_HTTP_ERROR;
+			}
+			if (p->state == ST_DONE)
+				return GLIA_HTTP_DONE;
+			continue;
+		}
 		size_t n = len - off;
-		int in_header = !p->headers_done;
-		if (in_header &&
-		    n > p->limits.max_header_bytes - p->header_bytes)
+		if (n > p->limits.max_header_bytes - p->header_bytes)
 			n = p->limits.max_header_bytes - p->header_bytes;
-		size_t got =
-		    http_parser_execute(&p->hp, &settings, data + off, n);
+		got = http_parser_execute(&p->hp, &settings, data + off, n);
+		if (check_head_bytes(p, data + off, got) < 0)
+			return parse_error(p);
 		off += got;
 		*consumed = off;
 		if (p->state == ST_DONE)
 			return GLIA_HTTP_DONE;
+		if (p->state == ST_BODY)
+			continue;
 		if (HTTP_PARSER_ERRNO(&p->hp) != HPE_OK || got < n)
 			return parse_error(p);
-		if (in_header && !p->headers_done) {
-			p->header_bytes += got;
-			if (p->header_bytes >= p->limits.max_header_bytes)
-				return header_overflow(p);
-		}
+		p->header_bytes += got;
+		if (p->header_bytes >= p->limits.max_header_bytes)
+			return header_overflow(p);
 	}
 	return GLIA_HTTP_AGAIN;
 }
@@ -499,9 +919,10 @@ int glia_http_parser_eof(glia_http_parser *p)
 		return GLIA_HTTP_ERROR;
 	if (!p->started)
 		return GLIA_HTTP_AGAIN;
-	http_parser_execute(&p->hp, &settings, "", 0);
-	if (p->state == ST_DONE)
+	if (p->state == ST_BODY && p->body_mode == BODY_EOF) {
+		finish_message(p);
 		return GLIA_HTTP_DONE;
+	}
 	p->state = ST_ERROR;
 	fail_with(p, 400,
 	          p->kind == GLIA_HTTP_REQUEST
@@ -513,7 +934,7 @@ int glia_http_parser_eof(glia_http_parser *p)
 int glia_http_parser_take_continue(glia_http_parser *p)
 {
 	int want = p->expect_continue && p->headers_done &&
-		   p->state == ST_PARSING;
+		   p->state == ST_BODY;
 	p->expect_continue = 0;
 	return want;
 }
@@ -526,6 +947,13 @@ int glia_http_parser_started(const glia_http_parser *p)
 int glia_http_parser_headers_done(const glia_http_parser *p)
 {
 	return p->headers_done;
+}
+
+const glia_http_msg *glia_http_parser_head(glia_http_parser *p)
+{
+	if (p->state == ST_BODY)
+		build_msg(p);
+	return p->state == ST_BODY || p->state == ST_DONE ? &p->msg : NULL;
 }
 
 /* The last complete message; NULL unless feed or eof returned DONE. */

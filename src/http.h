@@ -46,13 +46,30 @@ typedef struct glia_http_limits {
 
 typedef struct glia_http_parser glia_http_parser;
 
+/* Bytes of message storage shared by the parsers of one server. A parser
+ * given a budget charges every byte it allocates (a body of known length at
+ * once, when its head is complete) and gives them back when it shrinks or
+ * is freed; a message that would take used past max fails with 503. */
+typedef struct glia_http_budget {
+	size_t max;
+	size_t used;
+} glia_http_budget;
+
 /* limits may be NULL for the defaults. Never returns NULL. */
 glia_http_parser *glia_http_parser_new(glia_http_kind kind,
 				       const glia_http_limits *limits);
 void glia_http_parser_free(glia_http_parser *p);
 /* Forget the current message; ready for the next one on the same
- * connection. Keeps allocated memory. */
+ * connection. Keeps up to 256 KiB of storage; more is freed. */
 void glia_http_parser_reset(glia_http_parser *p);
+/* Charges p's storage to b from now on (NULL: to nothing). b must outlive
+ * p or be unset first. */
+void glia_http_parser_set_budget(glia_http_parser *p, glia_http_budget *b);
+/* Bytes of storage p holds now. */
+size_t glia_http_parser_buffered(const glia_http_parser *p);
+/* Bytes of big storage freed by every parser of the process since the
+ * last call (a server calls malloc_trim when it is worth it). */
+size_t glia_http_take_released(void);
 
 enum {
 	GLIA_HTTP_AGAIN = 0, /* need more bytes */
@@ -64,8 +81,9 @@ enum {
  * *consumed gets how many bytes of data were used: on DONE, bytes after the
  * message (a pipelined next request) are not consumed and must be fed again
  * after reset. After ERROR, glia_http_parser_error_status gives the status to
- * answer (400, 413 body too large, 431 headers too large, 505 version) and
- * glia_http_parser_error_message a short human-readable reason. */
+ * answer (400 malformed, 413 body too large, 431 headers too large, 501 a
+ * transfer coding other than chunked, 503 the budget is spent, 505 version)
+ * and glia_http_parser_error_message a short human-readable reason. */
 int glia_http_parser_feed(glia_http_parser *p, const char *data, size_t len,
 			  size_t *consumed);
 /* The peer closed the connection: completes a response whose body is
@@ -80,6 +98,9 @@ int glia_http_parser_take_continue(glia_http_parser *p);
 int glia_http_parser_started(const glia_http_parser *p);
 /* Non-zero once the current message's head is complete. */
 int glia_http_parser_headers_done(const glia_http_parser *p);
+/* Once the head is complete: the message so far (headers; the body is what
+ * has arrived). Valid until the next feed; NULL before the head is done. */
+const glia_http_msg *glia_http_parser_head(glia_http_parser *p);
 const glia_http_msg *glia_http_parser_msg(const glia_http_parser *p);
 int glia_http_parser_error_status(const glia_http_parser *p);
 const char *glia_http_parser_error_message(const glia_http_parser *p);

@@ -2,8 +2,11 @@
 #include "httpd.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,6 +14,18 @@
 #include <unistd.h>
 
 #define READ_BUF_SIZE 65536
+#define PENDING_PAUSE (256u << 10) /* pipelined bytes before reading pauses */
+#define OUT_KEEP      (256u << 10) /* answer buffer kept between requests */
+#define TRIM_AFTER    (1u << 20)   /* bytes released before a malloc_trim */
+#define TRIM_EVERY_MS 1000
+#define MAX_BUFFERED_DEFAULT ((size_t)1 << 30) /* or a quarter of RAM */
+/* Lingering closes (refused connections, refused requests): the peer's
+ * bytes are read and dropped until its EOF, or LINGER_MS without a byte
+ * (a refused request: LINGER_TOTAL_MS or LINGER_MAX_BYTES in all). */
+#define LINGER_MAX       64 /* refused connections lingering at once */
+#define LINGER_MS        2000
+#define LINGER_TOTAL_MS  30000
+#define LINGER_MAX_BYTES (64u << 20)
 #define STREAM_MAX_PENDING (4u << 20) /* bytes queued to a slow follower */
 #define DEFAULT_HEADER_TIMEOUT_MS    60000
 #define DEFAULT_BODY_TIMEOUT_MS      60000
@@ -34,12 +49,14 @@ struct glia_httpd {
 	size_t n_conns;
 	int closing;
 	glia_httpd_conn_limits cl;
+	glia_http_budget budget; /* request bytes held by every connection */
+	glia_httpd_head_cb on_head;
 	uv_timer_t sweep; /* closes connections past their deadline */
 	int n_handles;    /* srv and sweep: freed when both are closed */
 	char rbuf[READ_BUF_SIZE]; /* shared: the parser copies what it keeps */
 };
 
-enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING };
+enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING, CONN_LINGER };
 /* Which deadline runs: none while a request is answered. */
 enum { PH_NONE, PH_IDLE, PH_HEAD, PH_BODY, PH_SEND };
 
@@ -56,10 +73,16 @@ struct glia_httpd_conn {
 	glia_buf pending; /* bytes after a complete request (pipelining) */
 	glia_buf out;
 	uv_write_t wreq;
+	uv_shutdown_t sreq;
 	int state;
 	int keep_alive;
 	int closed;
 	int peer_eof;
+	int linger;      /* the request was not read whole: linger at the end */
+	int head_seen;   /* the head callback ran for this request */
+	int read_paused; /* too many pipelined bytes wait */
+	size_t lingered; /* bytes dropped while lingering */
+	uint64_t linger_end;
 	size_t stream_pending;
 	size_t send_queued; /* write queue at the last sweep (PH_SEND) */
 	glia_httpd_close_cb on_close;
@@ -79,6 +102,9 @@ typedef struct stream_write {
 
 static void conn_process(glia_httpd_conn *c, const char *data, size_t len);
 static void next_request(glia_httpd_conn *c);
+static void conn_done(glia_httpd_conn *c);
+
+static _Atomic size_t out_released; /* big answer buffers freed */
 
 static void set_phase(glia_httpd_conn *c, int phase)
 {
@@ -126,6 +152,8 @@ static void conn_close(glia_httpd_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_conns--;
+	/* The server may be freed before this connection. */
+	glia_http_parser_set_budget(c->parser, NULL);
 	if (c->on_close) {
 		glia_httpd_close_cb cb = c->on_close;
 		c->on_close = NULL;
@@ -147,6 +175,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	glia_httpd_conn *c = st->data;
+	if (c->state == CONN_LINGER) {
+		uint64_t now = uv_now(c->srv->loop);
+		c->lingered += n > 0 ? (size_t)n : 0;
+		c->deadline = now + LINGER_MS < c->linger_end ? now + LINGER_MS
+							       : c->linger_end;
+		if (n < 0 || c->lingered > LINGER_MAX_BYTES)
+			conn_close(c);
+		return;
+	}
 	if (n < 0) {
 		if (n == UV_EOF &&
 		    (c->state == CONN_BUSY || c->state == CONN_WRITING)) {
@@ -169,31 +206,87 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		break;
 	case CONN_BUSY:
 	case CONN_WRITING:
-		if (glia_buf_append(&c->pending, buf->base, (size_t)n) < 0)
+		if (glia_buf_append(&c->pending, buf->base, (size_t)n) < 0) {
 			conn_close(c);
+			break;
+		}
+		/* Pipelined bytes wait in the kernel, not here, past this. */
+		if (c->pending.len >= PENDING_PAUSE) {
+			uv_read_stop(st);
+			c->read_paused = 1;
+		}
 		break;
 	default: /* streaming: input is only watched for the peer leaving */
 		break;
 	}
 }
 
+/* splitmix64 over a state seeded once from getrandom: ids that say
+ * nothing about the process (no pid, no count) and cost no system call. */
+uint64_t glia_httpd_random64(void)
+{
+	static _Atomic uint64_t state;
+	static _Atomic int seeded;
+	if (!atomic_exchange(&seeded, 1)) {
+		uint64_t seed = 0;
+		if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+			seed = (uint64_t)uv_hrtime() * 0x9E3779B97F4A7C15ULL;
+		atomic_fetch_xor(&state, seed);
+	}
+	uint64_t z = atomic_fetch_add(&state, 0x9E3779B97F4A7C15ULL) +
+		     0x9E3779B97F4A7C15ULL;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* Answers a request that is refused before it was read whole (a parse
+ * error, a head the owner refused), then lingers: the rest of what the
+ * client sends is read and dropped, so the answer is not lost to a reset.
+ * The answer carries an X-Request-ID (random: there is no request id to
+ * take), and a 503 a Retry-After. */
+static void refuse_request(glia_httpd_conn *c, int status, const char *msg,
+			   const char *extra_headers)
+{
+	char extra[512];
+	snprintf(extra, sizeof extra, "X-Request-ID: err-%016llx\r\n%s%s",
+		 (unsigned long long)glia_httpd_random64(),
+		 status == 503 ? "Retry-After: 1\r\n" : "",
+		 extra_headers ? extra_headers : "");
+	uv_read_stop(&c->h.stream);
+	c->state = CONN_BUSY;
+	c->linger = 1;
+	c->keep_alive = 0;
+	set_phase(c, PH_NONE);
+	glia_buf_reset(&c->out);
+	glia_http_format_error(&c->out, status, msg, 0, extra);
+	glia_httpd_finish(c, 0);
+}
+
 static void respond_parse_error(glia_httpd_conn *c)
 {
 	int status = glia_http_parser_error_status(c->parser);
 	const char *msg = glia_http_parser_error_message(c->parser);
-	uv_read_stop(&c->h.stream);
-	c->state = CONN_BUSY;
-	set_phase(c, PH_NONE);
-	glia_buf_reset(&c->out);
-	/* No request to take an id from: make one, so that every answer
-	 * carries X-Request-ID. */
-	static unsigned long counter;
-	char extra[80];
-	snprintf(extra, sizeof extra, "X-Request-ID: err-%x-%lx\r\n",
-		 (unsigned)getpid(), ++counter);
-	glia_http_format_error(&c->out, status ? status : 400,
-			       msg ? msg : "bad request", 0, extra);
-	glia_httpd_finish(c, 0);
+	refuse_request(c, status ? status : 400, msg ? msg : "bad request",
+		       NULL);
+}
+
+/* Once per request, when its head is complete: the owner may refuse it
+ * before its body is read (the body is then never buffered). 1 when it
+ * did. */
+static int check_head(glia_httpd_conn *c)
+{
+	if (c->head_seen || !c->srv->on_head ||
+	    !glia_http_parser_headers_done(c->parser))
+		return 0;
+	c->head_seen = 1;
+	glia_httpd_refusal r = {0, NULL, NULL};
+	const glia_http_msg *m = glia_http_parser_head(c->parser);
+	if (!m || c->srv->on_head(c, m, c->srv->data, &r) == 0)
+		return 0;
+	refuse_request(c, r.status ? r.status : 400,
+		       r.message ? r.message : "refused", r.extra_headers);
+	return 1;
 }
 
 static void continue_write_cb(uv_write_t *req, int status)
@@ -220,6 +313,8 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 		respond_parse_error(c);
 		return;
 	}
+	if (check_head(c))
+		return;
 	if (rc == GLIA_HTTP_AGAIN) {
 		track_progress(c);
 		if (glia_http_parser_take_continue(c->parser))
@@ -239,6 +334,8 @@ static void conn_process(glia_httpd_conn *c, const char *data, size_t len)
 	c->srv->on_request(c, m, c->srv->data);
 }
 
+/* Pipelined requests that arrived before the peer ended its side are
+ * still answered, in order; then the connection closes. */
 static void next_request(glia_httpd_conn *c)
 {
 	glia_http_parser_reset(c->parser);
@@ -246,8 +343,9 @@ static void next_request(glia_httpd_conn *c)
 	c->on_close = NULL;
 	c->on_eof = NULL;
 	c->owner = NULL;
+	c->head_seen = 0;
 	set_phase(c, PH_IDLE);
-	if (c->srv->closing) {
+	if (c->srv->closing || (c->peer_eof && c->pending.len == 0)) {
 		conn_close(c);
 		return;
 	}
@@ -257,6 +355,54 @@ static void next_request(glia_httpd_conn *c)
 		conn_process(c, tmp.data, tmp.len);
 		glia_buf_free(&tmp);
 	}
+	if (c->closed)
+		return;
+	if (c->peer_eof && c->state == CONN_READING) {
+		conn_close(c); /* what is left can never be complete */
+		return;
+	}
+	if (c->read_paused && !c->peer_eof && c->state != CONN_LINGER) {
+		c->read_paused = 0;
+		uv_read_start(&c->h.stream, alloc_cb, read_cb);
+	}
+}
+
+/* A big answer buffer is not kept for the connection's next request. */
+static void release_out(glia_httpd_conn *c)
+{
+	if (c->out.cap <= OUT_KEEP)
+		return;
+	atomic_fetch_add(&out_released, c->out.cap);
+	glia_buf_free(&c->out);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+}
+
+/* After a refusal: our side is shut (the client reads the answer, then
+ * EOF) while its bytes are read and dropped, until it closes or sends
+ * nothing for LINGER_MS (LINGER_TOTAL_MS, LINGER_MAX_BYTES at most). */
+static void start_linger(glia_httpd_conn *c)
+{
+	c->state = CONN_LINGER;
+	c->deadline = uv_now(c->srv->loop) + LINGER_MS;
+	c->linger_end = uv_now(c->srv->loop) + LINGER_TOTAL_MS;
+	if (uv_shutdown(&c->sreq, &c->h.stream, shutdown_cb) < 0 ||
+	    uv_read_start(&c->h.stream, alloc_cb, read_cb) < 0)
+		conn_close(c);
+}
+
+/* The answer is sent: the next request, or the end of the connection. */
+static void conn_done(glia_httpd_conn *c)
+{
+	release_out(c);
+	if (c->keep_alive)
+		next_request(c);
+	else if (c->linger && !c->peer_eof)
+		start_linger(c);
+	else
+		conn_close(c);
 }
 
 static void finish_write_cb(uv_write_t *req, int status)
@@ -264,11 +410,11 @@ static void finish_write_cb(uv_write_t *req, int status)
 	glia_httpd_conn *c = req->data;
 	if (c->closed)
 		return;
-	if (status < 0 || !c->keep_alive || c->peer_eof) {
+	if (status < 0) {
 		conn_close(c);
 		return;
 	}
-	next_request(c);
+	conn_done(c);
 }
 
 glia_buf *glia_httpd_out(glia_httpd_conn *c)
@@ -292,10 +438,7 @@ void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
 	if (c->pending.len == 0 && c->peer_eof == 0) {
 		int n = uv_try_write(&c->h.stream, &b, 1);
 		if (n == (int)b.len) {
-			if (!c->keep_alive)
-				conn_close(c);
-			else
-				next_request(c);
+			conn_done(c);
 			return;
 		}
 		if (n > 0) {
@@ -473,8 +616,6 @@ static void peer_name(glia_httpd_conn *c)
  * out (and dropped) for up to LINGER_MS first: closing on unread request
  * bytes would send a reset that destroys the answer. At most LINGER_MAX
  * linger at once, over all servers; beyond, they are closed at once. */
-#define LINGER_MAX 64
-#define LINGER_MS  2000
 
 typedef struct refused {
 	union {
@@ -587,6 +728,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if (!s->is_unix)
 		uv_tcp_nodelay(&c->h.tcp, 1);
 	c->parser = glia_http_parser_new(GLIA_HTTP_REQUEST, &s->limits);
+	glia_http_parser_set_budget(c->parser, &s->budget);
 	glia_buf_init(&c->pending, s->limits.max_header_bytes +
 					   s->limits.max_body_bytes + 1024);
 	glia_buf_init(&c->out, 0);
@@ -638,6 +780,22 @@ static int send_stalled(glia_httpd_conn *c, uint64_t now)
 	return c->deadline <= now;
 }
 
+/* Gives memory freed by big requests and answers back to the system, at
+ * most once per TRIM_EVERY_MS: glibc keeps freed heap pages (and, after a
+ * big free, raises its mmap threshold so the next big buffers come from
+ * the heap too). */
+static void maybe_trim(uint64_t now)
+{
+	static size_t released;
+	static uint64_t last;
+	released += glia_http_take_released() + atomic_exchange(&out_released, 0);
+	if (released < TRIM_AFTER || now - last < TRIM_EVERY_MS)
+		return;
+	released = 0;
+	last = now;
+	malloc_trim(0);
+}
+
 /* Closes connections past their deadline. */
 static void sweep_cb(uv_timer_t *t)
 {
@@ -648,8 +806,14 @@ static void sweep_cb(uv_timer_t *t)
 	glia_httpd *s = t->data;
 	uint64_t now = uv_now(s->loop);
 	glia_httpd_conn *next;
+	maybe_trim(now);
 	for (glia_httpd_conn *c = s->conns; c; c = next) {
 		next = c->next;
+		if (c->state == CONN_LINGER) {
+			if (c->deadline <= now)
+				conn_close(c);
+			continue;
+		}
 		if (c->state == CONN_WRITING || c->state == CONN_STREAMING) {
 			if (send_stalled(c, now))
 				conn_close(c);
@@ -702,7 +866,7 @@ void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l)
 	glia_httpd_conn_limits d = {
 	    DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_BODY_TIMEOUT_MS,
 	    DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS,
-	    glia_httpd_default_max_conns()};
+	    glia_httpd_default_max_conns(), 0};
 	if (l && l->header_timeout_ms)
 		d.header_timeout_ms = l->header_timeout_ms;
 	if (l && l->body_timeout_ms)
@@ -713,9 +877,36 @@ void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l)
 		d.send_timeout_ms = l->send_timeout_ms;
 	if (l && l->max_conns)
 		d.max_conns = l->max_conns;
+	d.max_buffered = l && l->max_buffered ? l->max_buffered
+					      : glia_httpd_default_max_buffered();
+	/* One request of the largest size always fits. */
+	size_t one = s->limits.max_header_bytes + s->limits.max_body_bytes +
+		     (1u << 20);
+	if (d.max_buffered < one)
+		d.max_buffered = one;
 	s->cl = d;
+	s->budget.max = d.max_buffered;
 	if (s->n_handles == 2)
 		sweep_restart(s);
+}
+
+size_t glia_httpd_default_max_buffered(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	size_t quarter = pages > 0 && size > 0
+			     ? (size_t)pages / 4 * (size_t)size
+			     : MAX_BUFFERED_DEFAULT;
+	return quarter < MAX_BUFFERED_DEFAULT ? quarter : MAX_BUFFERED_DEFAULT;
+}
+
+void glia_httpd_set_head_cb(glia_httpd *s, glia_httpd_head_cb cb)
+{
+	s->on_head = cb;
+}
+
+size_t glia_httpd_buffered(const glia_httpd *s)
+{
+	return s->budget.used;
 }
 
 size_t glia_httpd_default_max_conns(void)

@@ -49,8 +49,41 @@ typedef struct glia_httpd_conn_limits {
 	uint64_t keepalive_timeout_ms; /* default 75 s */
 	uint64_t send_timeout_ms;      /* answer not read at all; 60 s */
 	size_t max_conns; /* default glia_httpd_default_max_conns() */
+	/* Request bytes (heads and bodies) held by all the connections of the
+	 * server: a request that would take more is answered 503 with
+	 * Retry-After before its body is read (a body of known length is
+	 * counted whole when its head arrives). Default
+	 * glia_httpd_default_max_buffered(); never less than one request of
+	 * the largest size. */
+	size_t max_buffered;
 } glia_httpd_conn_limits;
 void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l);
+/* 1 GiB, or a quarter of the RAM when that is less. */
+size_t glia_httpd_default_max_buffered(void);
+/* Request bytes the server's connections hold now. */
+size_t glia_httpd_buffered(const glia_httpd *s);
+
+/* A head refused by a head callback: status, {"error": message}, and extra
+ * header lines ("Name: value\r\n", may be NULL). */
+typedef struct glia_httpd_refusal {
+	int status;
+	const char *message;
+	const char *extra_headers;
+} glia_httpd_refusal;
+/* Called once per request when its head is complete, before its body is
+ * read (head->body holds what arrived so far). Return 0 to go on; else
+ * fill r: the request is answered with it, its body is never buffered,
+ * and the connection closes after a lingering read of what the client
+ * still sends. */
+typedef int (*glia_httpd_head_cb)(glia_httpd_conn *c,
+				  const glia_http_msg *head, void *data,
+				  glia_httpd_refusal *r);
+void glia_httpd_set_head_cb(glia_httpd *s, glia_httpd_head_cb cb);
+
+/* A random 64-bit value (splitmix64 seeded once from getrandom), for ids
+ * that reveal nothing about the process. */
+uint64_t glia_httpd_random64(void);
+
 /* RLIMIT_NOFILE's soft limit less a reserve (256 + 1/16 of it) kept for
  * the management API, backends, logs and state; at least 16. */
 size_t glia_httpd_default_max_conns(void);

@@ -257,19 +257,38 @@ static int token_matches(const char *given, const char *token)
 
 /* Over TCP every call needs the bearer token; the Unix socket is guarded
  * by its file mode. */
-static int authorized(glia_mgmt *m, glia_httpd_conn *c,
-		      const glia_http_msg *msg)
+#define UNAUTHORIZED "missing or wrong bearer token (see GLIA_HOME/token)"
+#define AUTHENTICATE "WWW-Authenticate: Bearer\r\n"
+
+static int token_ok(glia_mgmt *m, glia_httpd_conn *c, const glia_http_msg *msg)
 {
 	if (strcmp(glia_httpd_peer(c), "unix") == 0)
 		return 1;
 	const char *auth = glia_http_msg_header(msg, "Authorization");
-	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
-	    token_matches(auth + 7, m->token))
+	return auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	       token_matches(auth + 7, m->token);
+}
+
+/* The token is checked on the head, before a byte of the body is read:
+ * a client without it cannot make the daemon hold a body (401, then the
+ * connection closes). */
+static int check_head(glia_httpd_conn *c, const glia_http_msg *head,
+		      void *data, glia_httpd_refusal *r)
+{
+	if (token_ok(data, c, head))
+		return 0;
+	r->status = 401;
+	r->message = UNAUTHORIZED;
+	r->extra_headers = AUTHENTICATE;
+	return 1;
+}
+
+static int authorized(glia_mgmt *m, glia_httpd_conn *c,
+		      const glia_http_msg *msg)
+{
+	if (token_ok(m, c, msg))
 		return 1;
-	glia_httpd_respond_error(c, 401,
-				 "missing or wrong bearer token (see "
-				 "GLIA_HOME/token)",
-				 "WWW-Authenticate: Bearer\r\n");
+	glia_httpd_respond_error(c, 401, UNAUTHORIZED, AUTHENTICATE);
 	return 0;
 }
 
@@ -392,8 +411,10 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			m->httpd = NULL;
 		}
 	}
-	if (m->admin)
+	if (m->admin) {
 		glia_httpd_set_conn_limits(m->admin, &MGMT_CONN_LIMITS);
+		glia_httpd_set_head_cb(m->admin, check_head);
+	}
 	if (!m->httpd) {
 		free(m->token);
 		free(m->socket_path);

@@ -98,11 +98,29 @@ static const char *value_of(int argc, char **argv, int *i)
 	return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
+/* --max-buffered-bytes SIZE: request bytes all client connections may
+ * hold at once. */
+static int max_buffered_arg(const char *v, glia_httpd_conn_limits *l,
+                            char *err, size_t errlen)
+{
+	int64_t n;
+	if (v && glia_parse_mem_bytes(v, &n) == 0 && n > 0) {
+		l->max_buffered = (size_t)n;
+		return GLIA_ARG_TAKEN;
+	}
+	snprintf(err, errlen,
+	         "--max-buffered-bytes takes a size like 1Gi, got \"%s\"",
+	         v ? v : "");
+	return GLIA_ARG_BAD;
+}
+
 int glia_client_limit_arg(const char *opt, const char *v,
                           glia_httpd_conn_limits *l, char *err, size_t errlen)
 {
 	uint64_t *ms = NULL;
 	int64_t n;
+	if (strcmp(opt, "--max-buffered-bytes") == 0)
+		return max_buffered_arg(v, l, err, errlen);
 	if (strcmp(opt, "--client-header-timeout") == 0)
 		ms = &l->header_timeout_ms;
 	else if (strcmp(opt, "--client-body-timeout") == 0)

@@ -45,9 +45,9 @@ enum {
 	GLIA_ARG_BAD = -1,  /* err says why */
 };
 /* --client-header-timeout, --client-body-timeout, --keepalive-timeout,
- * --client-send-timeout (durations of at least 100ms) and --max-connections N
- * (at least 1), as `glia up` takes them too: opt with its value v (NULL when
- * none). */
+ * --client-send-timeout (durations of at least 100ms), --max-connections N
+ * (at least 1) and --max-buffered-bytes SIZE, as `glia up` takes them too:
+ * opt with its value v (NULL when none). */
 int glia_client_limit_arg(const char *opt, const char *v,
                           glia_httpd_conn_limits *l, char *err, size_t errlen);
 /* Looks at argv[*i]. */

@@ -69,6 +69,7 @@ static const char usage_text[] =
     "                   [--keepalive-timeout DURATION]\n"
     "                   [--client-send-timeout DURATION] [--max-connections "
     "N]\n"
+    "                   [--max-buffered-bytes SIZE]\n"
     "One replica of API NAME of FILE (default: glia.yaml, else "
     "cortex.yaml),\n"
     "serving the gateway's protocol on HOST:PORT (default "

@@ -170,6 +170,61 @@ static const http_case cases[] = {
         400),
     BAD("unsupported transfer-encoding", REQ,
         "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 0, 0, 0, 400),
+    /* Strict framing (issue 13, item 9): Debian's libhttp-parser, built
+     * non-strict, accepted every one of these. */
+    BAD("chunk data not followed by CRLF", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabcXY4\r\ndefg\r\n0\r\n\r\n",
+        0, 0, 0, 400),
+    BAD("chunk data followed by LF only", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\n0\r\n\r\n",
+        0, 0, 0, 400),
+    BAD("chunk size line ending in CR and another byte", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\rXabc\r\n0\r\n\r\n",
+        0, 0, 0, 400),
+    BAD("chunk size with trailing space and no extension", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3 \r\nabc\r\n0\r\n\r\n",
+        0, 0, 0, 400),
+    BAD("chunked body whose final line is CR and another byte", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\rX",
+        0, 0, 0, 400),
+    BAD("trailer line ending in CR and another byte", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-T: 1\rX\r\n",
+        0, 0, 0, 400),
+    BAD("trailer section over the header limit", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-T: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaa\r\n\r\n",
+        64, 0, 0, 431),
+    BAD("Transfer-Encoding: gzip, chunked is not implemented", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+        0, 0, 0, 501),
+    BAD("gzip and chunked on two Transfer-Encoding lines", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        0, 0, 0, 501),
+    BAD("chunked twice", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        0, 0, 0, 400),
+    BAD("chunked not last", REQ,
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 0,
+        0, 0, 400),
+    BAD("bare CR ending the head", REQ,
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\n\rXabc", 0, 0, 0, 400),
+    BAD("chunked response data not followed by CRLF", RES,
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabcXY0\r\n\r\n",
+        0, 0, 0, 400),
+    OK_REQ("chunked in capitals, an extension after whitespace, a trailer",
+           "POST /m HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
+           "3 ;a=b\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
+           "POST", "/m", "", "abc", 1, 1, 1, NULL, NULL),
     BAD("request cut short at EOF", REQ,
         "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", 0, 0, 1, 400),
     OK_RES("response with Content-Length",
@@ -622,6 +677,92 @@ static void url_decode_table(void **state)
 	glia_buf_free(&b);
 }
 
+/* Feeds a whole string; returns the result. */
+static int feed_str(glia_http_parser *p, const char *s)
+{
+	size_t used;
+
+	return glia_http_parser_feed(p, s, strlen(s), &used);
+}
+
+/* Two parsers share a budget: the second big body is refused 503 before a
+ * byte of it is stored; once the first is done and reset its storage is
+ * given back (to the budget and as released bytes) and the second fits. */
+static void budget_is_shared_and_given_back(void **state)
+{
+	(void)state;
+	glia_http_budget b = {0, 0};
+	glia_http_parser *p1 = glia_http_parser_new(REQ, NULL);
+	glia_http_parser *p2 = glia_http_parser_new(REQ, NULL);
+	const char *head = "POST / HTTP/1.1\r\nContent-Length: 300000\r\n\r\n";
+	char *body = calloc(1, 300001);
+	memset(body, 'x', 300000);
+
+	glia_http_parser_set_budget(p1, &b);
+	glia_http_parser_set_budget(p2, &b);
+	size_t small = b.used;
+	b.max = small + 600000; /* one body (512 KiB of storage), not two */
+	glia_http_take_released();
+	assert_int_equal(feed_str(p1, head), GLIA_HTTP_AGAIN);
+	assert_true(glia_http_parser_buffered(p1) > 300000);
+	assert_int_equal(b.used, small - 4096 + glia_http_parser_buffered(p1));
+	assert_int_equal(feed_str(p2, head), GLIA_HTTP_ERROR);
+	assert_int_equal(glia_http_parser_error_status(p2), 503);
+	assert_int_equal(feed_str(p1, body), GLIA_HTTP_DONE);
+	glia_http_parser_reset(p1);
+	assert_int_equal(b.used, small);
+	assert_true(glia_http_take_released() > 290000);
+	glia_http_parser_reset(p2);
+	assert_int_equal(feed_str(p2, head), GLIA_HTTP_AGAIN);
+	assert_int_equal(feed_str(p2, body), GLIA_HTTP_DONE);
+	assert_int_equal(glia_http_parser_msg(p2)->body_len, 300000);
+	glia_http_parser_free(p1);
+	glia_http_parser_free(p2);
+	assert_int_equal(b.used, 0);
+	free(body);
+}
+
+/* A chunked body grows by doubling, but never past what the limits allow. */
+static void chunked_storage_stays_within_the_limits(void **state)
+{
+	(void)state;
+	glia_http_limits lim = {1024, 100000};
+	glia_http_parser *p = glia_http_parser_new(REQ, &lim);
+	char chunk[100010];
+
+	assert_int_equal(
+	    feed_str(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	    GLIA_HTTP_AGAIN);
+	snprintf(chunk, sizeof chunk, "%x\r\n", 99990);
+	size_t n = strlen(chunk);
+	memset(chunk + n, 'y', 99990);
+	memcpy(chunk + n + 99990, "\r\n0\r\n\r\n", 8);
+	size_t used;
+	assert_int_equal(glia_http_parser_feed(p, chunk, n + 99998, &used),
+	                 GLIA_HTTP_DONE);
+	assert_true(glia_http_parser_buffered(p) <= 1024 + 100000 + 256);
+	glia_http_parser_free(p);
+}
+
+/* The head is readable once complete, before the body arrives. */
+static void head_is_readable_before_the_body(void **state)
+{
+	(void)state;
+	glia_http_parser *p = glia_http_parser_new(REQ, NULL);
+
+	assert_null(glia_http_parser_head(p));
+	assert_int_equal(feed_str(p, "POST /x HTTP/1.1\r\nAuthorization: t\r\n"
+	                             "Content-Length: 10\r\n\r\nab"),
+	                 GLIA_HTTP_AGAIN);
+	const glia_http_msg *m = glia_http_parser_head(p);
+	assert_non_null(m);
+	assert_string_equal(m->path, "/x");
+	assert_string_equal(glia_http_msg_header(m, "authorization"), "t");
+	assert_int_equal(feed_str(p, "cdefghij"), GLIA_HTTP_DONE);
+	assert_string_equal(glia_http_parser_msg(p)->body, "abcdefghij");
+	glia_http_parser_free(p);
+}
+
 static void expect_continue_is_reported_once_before_the_body(void **state)
 {
 	(void)state;
@@ -660,6 +801,9 @@ int main(void)
 	    cmocka_unit_test(status_text_known_and_unknown),
 	    cmocka_unit_test(url_decode_table),
 	    cmocka_unit_test(expect_continue_is_reported_once_before_the_body),
+	    cmocka_unit_test(budget_is_shared_and_given_back),
+	    cmocka_unit_test(chunked_storage_stays_within_the_limits),
+	    cmocka_unit_test(head_is_readable_before_the_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
