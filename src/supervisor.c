@@ -315,7 +315,8 @@ static int count_ready_procs(const replica *r)
 static void proc_signal(const proc *p, int sig)
 {
 	kill(-p->pid, sig);
-	kill(p->pid, sig);
+	if (p->alive) /* once reaped, its pid may be another's */
+		kill(p->pid, sig);
 	if (p->cgroup) {
 		glia_cgroup_signal(p->cgroup, sig);
 		return;
