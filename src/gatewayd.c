@@ -20,6 +20,7 @@
 #include "discover.h"
 #include "gateway.h"
 #include "httpd.h"
+#include "keys.h"
 #include "logs.h"
 #include "metrics.h"
 #include "project.h"
@@ -30,6 +31,7 @@
 typedef struct gatewayd_opts {
 	glia_serve_args s; /* FILE, --listen, --max-body-size, ... */
 	const char *discover;
+	const char *api_keys; /* --api-keys FILE (glia keys export) */
 } gatewayd_opts;
 
 typedef struct api_entry {
@@ -50,6 +52,9 @@ typedef struct gatewayd {
 	uv_timer_t drain_timer, flush_timer;
 	double drain_deadline;
 	int stopping;
+	glia_keyring *keys;    /* --api-keys; NULL without */
+	const char *keys_path;
+	uv_fs_poll_t keys_poll; /* reloads the file when it changes */
 } gatewayd;
 
 static const char usage_text[] =
@@ -62,12 +67,14 @@ static const char usage_text[] =
     "                    [--keepalive-timeout DURATION]\n"
     "                    [--client-send-timeout DURATION] [--max-connections "
     "N]\n"
-    "                    [--max-buffered-bytes SIZE]\n"
+    "                    [--max-buffered-bytes SIZE] [--api-keys FILE]\n"
     "Routes the APIs of FILE (default: glia.yaml, else cortex.yaml) to "
     "their\n"
     "replicas (`glia worker --api`); --listen defaults to 0.0.0.0:8888 "
     "and\n"
-    "--discover to dns:{api}-replicas:8080 ({api}: the API's name).\n";
+    "--discover to dns:{api}-replicas:8080 ({api}: the API's name).\n"
+    "--api-keys: the keys `glia keys export` wrote, for APIs with\n"
+    "networking.auth: api_key (reread when the file changes).\n";
 
 static int bad_usage(const char *fmt, const char *arg)
 {
@@ -97,11 +104,14 @@ static int parse_args(int argc, char **argv, gatewayd_opts *o)
 			return bad_usage("%s", err);
 		if (rc == GLIA_ARG_TAKEN)
 			continue;
-		if (strcmp(a, "--discover") != 0)
+		if (strcmp(a, "--discover") != 0 && strcmp(a, "--api-keys") != 0)
 			return bad_usage("unknown option %s", a);
 		if (i + 1 >= argc)
 			return bad_usage("%s needs a value", a);
-		o->discover = argv[++i];
+		if (strcmp(a, "--api-keys") == 0)
+			o->api_keys = argv[++i];
+		else
+			o->discover = argv[++i];
 	}
 	return 0;
 }
@@ -217,6 +227,46 @@ static void flush_cb(uv_timer_t *t)
 	glia_logs_flush(g->logs);
 }
 
+/* The --api-keys file changed: its keys replace the old ones; a file
+ * that cannot be read or parsed leaves them as they were. */
+static void keys_changed(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+                         const uv_stat_t *curr)
+{
+	gatewayd *g = h->data;
+	char err[512];
+	if (glia_keyring_load_file(g->keys, g->keys_path, glia_now(), err,
+	                           sizeof err) < 0)
+		glia_log(GLIA_LOG_WARN, "API keys kept as they were: %s", err);
+	else
+		glia_log(GLIA_LOG_INFO, "API keys reloaded: %zu key(s) from %s",
+		         glia_keyring_count(g->keys), g->keys_path);
+}
+
+/* --api-keys FILE: loaded now (an error stops the start), then watched. */
+static int load_keys(gatewayd *g, const char *path, char *err, size_t errlen)
+{
+	g->keys = glia_keyring_new();
+	g->keys_path = path;
+	if (glia_keyring_load_file(g->keys, path, glia_now(), err, errlen) < 0)
+		return -1;
+	glia_gateway_set_keyring(g->gw, g->keys);
+	uv_fs_poll_init(g->loop, &g->keys_poll);
+	g->keys_poll.data = g;
+	uv_fs_poll_start(&g->keys_poll, keys_changed, path, 1000);
+	return 0;
+}
+
+/* An API that needs keys with no --api-keys refuses every request. */
+static void warn_keyless(const gatewayd *g)
+{
+	for (size_t i = 0; !g->keys && i < g->project.n; i++)
+		if (g->project.specs[i].networking.policy.auth_api_key)
+			glia_log(GLIA_LOG_WARN,
+			         "API %s has networking.auth: api_key but no "
+			         "--api-keys FILE was given: its requests get 401",
+			         g->project.specs[i].name);
+}
+
 static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 {
 	if (glia_discover_parse(o->discover, &g->dspec, err, errlen) < 0)
@@ -237,6 +287,9 @@ static int start(gatewayd *g, const gatewayd_opts *o, char *err, size_t errlen)
 	if (!g->gw)
 		return -1;
 	glia_gateway_set_metrics_cb(g->gw, metrics_cb, g);
+	if (o->api_keys && load_keys(g, o->api_keys, err, errlen) < 0)
+		return -1;
+	warn_keyless(g);
 	return add_routes(g, err, errlen);
 }
 
@@ -278,6 +331,7 @@ out:
 	if (g.logs)
 		glia_logs_free(g.logs);
 	free(g.apis);
+	glia_keyring_free(g.keys);
 	glia_project_free(&g.project);
 	glia_discover_spec_free(&g.dspec);
 	return rc;

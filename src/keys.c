@@ -239,6 +239,31 @@ fail:
 	return -1;
 }
 
+int glia_keyring_load_file(glia_keyring *k, const char *path, double now,
+                           char *err, size_t errlen)
+{
+	size_t len = 0;
+	char why[256];
+	char *text = glia_read_file(path, 16u << 20, &len);
+	if (!text) {
+		snprintf(err, errlen, "%s: cannot read it (or larger than 16 "
+		         "MiB)", path);
+		return -1;
+	}
+	json_error_t je;
+	json_t *doc = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!doc) {
+		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		return -1;
+	}
+	int rc = glia_keyring_load_json(k, doc, now, why, sizeof why);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, why);
+	json_decref(doc);
+	return rc;
+}
+
 /* ---- state.db ---- */
 
 int glia_keyring_load_store(glia_keyring *k, glia_store *st, double now)

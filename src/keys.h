@@ -57,6 +57,11 @@ json_t *glia_keyring_json(const glia_keyring *k, int with_hash);
 int glia_keyring_load_json(glia_keyring *k, json_t *doc, double now,
                            char *err, size_t errlen);
 
+/* glia_keyring_load_json from a file `glia keys export` wrote (at most
+ * 16 MiB). 0, or -1 with err naming the file (k unchanged). */
+int glia_keyring_load_file(glia_keyring *k, const char *path, double now,
+                           char *err, size_t errlen);
+
 /* ---- state.db (glia up) ---- */
 
 /* Loads every stored key. 0 or -1. */

@@ -265,3 +265,45 @@ def test_the_python_client_sends_its_api_key(d):
     with pytest.raises(glia.GliaError) as e:
         glia.client(home=d.home).predict("secure", {"x": 1})
     assert e.value.status == 401
+
+
+def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
+    """`glia gateway --api-keys FILE` (no state.db there): the hashed keys
+    `glia keys export` wrote; a revoke reaches it with the next export."""
+    import subprocess
+    from conftest import GLIA_BIN, free_port
+    info = create_key(d, "--api", "secure", "--name", "edge")
+    keys = tmp_path / "keys.json"
+    d.cli("keys", "export", "-o", keys)
+    assert info["key"] not in keys.read_text()
+    assert (keys.stat().st_mode & 0o777) == 0o600
+    proj = write_project(tmp_path, """
+- name: secure
+  kind: RealtimeAPI
+  predictor: {type: python, path: predictor.py}
+  networking: {auth: api_key, timeout: 1s}
+""", {"predictor.py": PREDICTOR})
+    port = free_port()
+    log = open(tmp_path / "gateway.log", "wb")
+    p = subprocess.Popen(
+        [str(GLIA_BIN), "gateway", str(proj), "--listen",
+         f"127.0.0.1:{port}", "--discover", "static:secure=127.0.0.1:1",
+         "--api-keys", str(keys)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    gw = type(d)(d.home, port=port)  # its HTTP helpers, on the gateway
+    try:
+        wait_for(lambda: gw.http_get("/healthz").status == 200, timeout=30,
+                 message="glia gateway listening")
+        assert gw.post("/secure", json={}).status == 401
+        # no replica answers: the request passes the key check and waits
+        r = gw.post("/secure", json={}, headers=bearer(info["key"]))
+        assert r.status not in (401, 403, 429), r
+        d.cli("keys", "revoke", info["id"])
+        d.cli("keys", "export", "-o", keys)
+        wait_for(lambda: gw.post("/secure", json={}, headers=bearer(
+            info["key"])).status == 401, timeout=60, interval=0.5,
+            message="the revoked key refused after the file changed")
+    finally:
+        p.kill()
+        p.wait(10)
