@@ -269,3 +269,56 @@ def test_down_stops_a_daemon_whose_socket_is_gone(daemon, tmp_path):
 
     res = daemon.cli("down", check=False)
     assert res.returncode == 1 and "no daemon running" in res.stderr, res.stderr
+
+
+MODELS_PREDICTOR = """\
+import os
+
+
+class PythonPredictor:
+    def __init__(self, config, python_client):
+        self.client = python_client
+
+    def load_model(self, model_path):
+        with open(os.path.join(model_path, "name.txt")) as f:
+            return f.read().strip()
+
+    def predict(self, payload, query_params):
+        return {"model": self.client.get_model(query_params.get("model"))}
+"""
+
+
+def repository_states(d):
+    r = d.request("POST", "/v2/repository/index", json={})
+    assert r.status == 200, r
+    return {m["name"]: m["state"] for m in r.json()}
+
+
+def test_a_full_disk_fails_a_model_unload_and_keeps_the_model(
+        small_disk, daemon_factory, tmp_path):
+    d = daemon_factory(home=small_disk)
+    yaml = ("- name: repo\n  kind: RealtimeAPI\n  predictor:\n"
+            "    type: python\n    path: predictor.py\n"
+            "    models: {dir: models}\n")
+    proj = write_project(tmp_path, yaml, {
+        "predictor.py": MODELS_PREDICTOR,
+        "models/a/1/name.txt": "model a\n",
+        "models/b/1/name.txt": "model b\n"})
+    d.deploy("glia.yaml", cwd=proj)
+    assert repository_states(d)["repo.a"] == "READY"
+    filler = fill_disk(small_disk)
+
+    r = d.request("POST", "/v2/repository/models/repo.a/unload")
+    assert r.status == 507, r
+    assert "disk is full" in r.json()["error"], r
+    assert repository_states(d)["repo.a"] == "READY"
+    assert d.post("/repo?model=a", json={}).json() == {"model": "model a"}
+
+    # with space, an unload is saved and survives a restart
+    filler.unlink()
+    r = d.request("POST", "/v2/repository/models/repo.b/unload")
+    assert r.status == 200, r
+    d.restart()
+    d.wait_ready("repo")
+    states = repository_states(d)
+    assert states["repo.a"] == "READY" and states["repo.b"] == "UNAVAILABLE", states
