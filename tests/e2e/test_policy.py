@@ -307,3 +307,17 @@ def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
     finally:
         p.kill()
         p.wait(10)
+
+
+def test_keys_and_their_last_use_survive_a_restart(d):
+    """Runs last: restarts the module's daemon."""
+    info = create_key(d, "--api", "secure", "--name", "durable")
+    assert d.post("/secure", json={}, headers=bearer(info["key"])).status == 200
+    d.stop()  # glia down: writes last_used (SIGKILL could lose 5 s of it)
+    d.start()
+    d.wait_ready("secure")
+    listed = {k["id"]: k for k in d.cli_json("keys", "list")}
+    assert listed[info["id"]]["name"] == "durable"
+    assert listed[info["id"]]["last_used"] is not None  # written at down
+    assert d.post("/secure", json={}, headers=bearer(info["key"])).status == 200
+    assert d.post("/secure", json={}).status == 401
