@@ -80,11 +80,14 @@ FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS)) -lhttp_parser
 build-fuzz/fuzz_http: fuzz/fuzz_http.c src/http.c src/util.c
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
-build-fuzz/fuzz_config: fuzz/fuzz_config.c src/config.c src/duration.c src/util.c
+build-fuzz/fuzz_config: fuzz/fuzz_config.c src/config.c src/duration.c src/s3.c src/util.c
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
-fuzz: build-fuzz/fuzz_http build-fuzz/fuzz_config
-	@set -e; for f in http config; do \
+build-fuzz/fuzz_s3: fuzz/fuzz_s3.c src/s3.c src/util.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
+fuzz: build-fuzz/fuzz_http build-fuzz/fuzz_config build-fuzz/fuzz_s3
+	@set -e; for f in http config s3; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  echo "== fuzz_$$f for $(FUZZ_SECONDS)s"; \
 	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

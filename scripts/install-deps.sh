@@ -9,7 +9,8 @@
 # pushes to docker-registry; podman's configuration is written below where
 # none is set. catatonit builds the pause image of a pod's infra container
 # and python3-yaml reads rendered files: tests/e2e/test_kube_play.py runs a
-# rendered Deployment with `podman kube play`.
+# rendered Deployment with `podman kube play`. python3-botocore checks the
+# AWS Signature V4 of glia's S3 requests in tests/e2e/test_s3_models.py.
 set -eu
 PKGS="build-essential pkg-config git curl ca-certificates
 libuv1-dev libhttp-parser-dev libyaml-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
@@ -18,7 +19,7 @@ libcmocka-dev wrk procps clang libclang-rt-14-dev prometheus
 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
 python3-flask gunicorn nginx python3-torch
 podman runc conmon netavark aardvark-dns uidmap slirp4netns fuse-overlayfs mmdebstrap dpkg-dev docker-registry kubectl
-catatonit python3-yaml"
+catatonit python3-yaml python3-botocore"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
@@ -109,4 +110,14 @@ if [ -d "$k8s/node_modules/@kubernetes-models/keda" ] &&
 else
 	echo "install-deps: npm ci in tests/k8s"
 	(cd "$k8s" && npm ci --no-audit --no-fund)
+fi
+
+# The local S3-compatible server of tests/e2e/test_s3_models.py (npm's
+# s3rver, tests/s3/package-lock.json).
+s3="$(cd "$(dirname "$0")/.." && pwd)/tests/s3"
+if [ -d "$s3/node_modules/s3rver" ]; then
+	echo "install-deps: the npm packages of tests/s3 are in place"
+else
+	echo "install-deps: npm ci in tests/s3"
+	(cd "$s3" && npm ci --no-audit --no-fund)
 fi

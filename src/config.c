@@ -39,6 +39,7 @@
  * did in Cortex: "models:" with nothing after it leaves models unset. */
 #include "config.h"
 
+#include "s3.h"
 #include "util.h"
 
 #include <limits.h>
@@ -1027,6 +1028,47 @@ static int model_paths(ctx *c, yaml_node_t *models, glia_models *m)
 	return rc;
 }
 
+/* An s3:// model location at node n must name a valid bucket. */
+static int s3_location(ctx *c, yaml_node_t *n, const char *key,
+                       const char *location)
+{
+	char *bucket = NULL, *object = NULL, err[512];
+
+	if (!location || !glia_s3_is_url(location))
+		return 0;
+	if (glia_s3_parse_url(location, &bucket, &object, err, sizeof err) < 0) {
+		size_t len = strlen(location);
+		int prefixed = strncmp(err, location, len) == 0 && err[len];
+		return bad_value(c, n, key, "%s", prefixed ? err + len + 2 : err);
+	}
+	free(bucket);
+	free(object);
+	return 0;
+}
+
+/* models.path, paths[].path and dir, where they are s3:// URLs. */
+static int model_locations(ctx *c, yaml_node_t *models, glia_models *m)
+{
+	yaml_node_t *paths = get(c, models, "paths");
+	char item_key[KEY_MAX], key[KEY_MAX];
+
+	if (s3_location(c, get(c, models, "path"), "predictor.models.path",
+	                m->path) < 0 ||
+	    s3_location(c, get(c, models, "dir"), "predictor.models.dir",
+	                m->dir) < 0)
+		return -1;
+	for (size_t i = 0; i < m->n_paths; i++) {
+		yaml_node_t *item =
+		    node_at(c, paths->data.sequence.items.start[i]);
+		const char *where = m->paths[i].path;
+		join_index(item_key, "predictor.models.paths", i);
+		join(key, item_key, "path");
+		if (s3_location(c, get(c, item, "path"), key, where) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* cache_size and disk_cache_size go together, disk >= memory. */
 static int model_cache(ctx *c, yaml_node_t *models, glia_models *m)
 {
@@ -1072,10 +1114,13 @@ static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	    model_paths(c, v, m) < 0 ||
 	    str_field(c, v, path, "dir", &m->dir) < 0)
 		return -1;
-	if (m->dir && glia_is_url(m->dir))
-		return bad_value(c, get(c, v, "dir"), "predictor.models.dir",
-		                 "must be a local directory (a URL cannot "
-		                 "be listed; use path or paths)");
+	if (m->dir && glia_is_url(m->dir) && !glia_s3_is_url(m->dir))
+		return bad_value(
+		    c, get(c, v, "dir"), "predictor.models.dir",
+		    "must be a local directory or an s3:// prefix (an http(s) "
+		    "URL cannot be listed; use path or paths)");
+	if (model_locations(c, v, m) < 0)
+		return -1;
 	return model_cache(c, v, m);
 }
 
@@ -3197,7 +3242,7 @@ int glia_is_debian_package(const char *s)
 int glia_is_url(const char *path)
 {
 	return strncmp(path, "http://", 7) == 0 ||
-	       strncmp(path, "https://", 8) == 0;
+	       strncmp(path, "https://", 8) == 0 || glia_s3_is_url(path);
 }
 
 int glia_slots(int threads, int max_batch_size)

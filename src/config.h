@@ -239,7 +239,8 @@ int glia_edit_distance(const char *a, const char *b);
 /* 1 for kind TrafficSplitter. */
 int glia_spec_is_splitter(const glia_api_spec *s);
 
-/* 1 when path is an http:// or https:// URL (a model to download). */
+/* 1 when path is an http://, https:// or s3:// URL: a remote model, never
+ * joined to the project directory nor copied into an image. */
 int glia_is_url(const char *path);
 
 /* Requests one worker process of s takes at once: threads_per_process, and

@@ -1,16 +1,24 @@
 /* pynative.c: see pynative.h. Python side:
  *
  *   fetch(url, dest, max_bytes=0)  download url into the file dest
- *                                  (http and https, redirects followed);
+ *                                  (http and https, redirects followed;
+ *                                  s3://bucket/key signed, see s3.h);
  *                                  OSError with curl's reason on failure
+ *   s3_list(url, max_keys=0, page_keys=0)
+ *                                  [(key, size, etag, mtime)] of the
+ *                                  objects under s3://bucket/prefix
+ *   s3_head(url)                   (size, etag, mtime) of an object, or
+ *                                  None when there is none
  *   malloc_trim()                  return free heap pages to the system
  *   emit(line)                     one line to the daemon (no newline)
  *
- * fetch and malloc_trim release the GIL while they run. */
+ * fetch, s3_list, s3_head and malloc_trim release the GIL while they run.
+ * The S3 configuration is read from the environment at each call. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "pynative.h"
+#include "s3.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -72,6 +80,121 @@ static CURLcode download(const char *url, sink *out, long *http_status,
 	return rc;
 }
 
+/* The S3 configuration, or NULL with OSError set. */
+static int s3_config(glia_s3_config *c)
+{
+	char err[512];
+
+	if (glia_s3_config_load(c, err, sizeof err) == 0)
+		return 0;
+	PyErr_Format(PyExc_OSError, "S3 configuration: %s", err);
+	return -1;
+}
+
+static PyObject *s3_fetch(const char *url, const char *dest,
+                          long long max_bytes)
+{
+	glia_s3_config c;
+	char err[1024];
+	int rc, too_big = 0, closed;
+	FILE *out;
+
+	if (s3_config(&c) < 0)
+		return NULL;
+	out = fopen(dest, "wbe");
+	if (!out) {
+		glia_s3_config_free(&c);
+		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
+	}
+	Py_BEGIN_ALLOW_THREADS rc =
+	    glia_s3_get(&c, url, out, max_bytes, &too_big, err, sizeof err);
+	closed = fclose(out);
+	Py_END_ALLOW_THREADS glia_s3_config_free(&c);
+	if (too_big) {
+		PyErr_Format(PyExc_OSError,
+		             "cannot download %s: larger than %lld bytes "
+		             "(GLIA_MODEL_MAX_DOWNLOAD_BYTES)",
+		             url, max_bytes);
+		return NULL;
+	}
+	if (rc < 0) {
+		PyErr_SetString(PyExc_OSError, err);
+		return NULL;
+	}
+	if (closed != 0)
+		return PyErr_SetFromErrnoWithFilename(PyExc_OSError, dest);
+	return PyLong_FromLong(200);
+}
+
+static PyObject *native_s3_list(PyObject *self, PyObject *args)
+{
+	const char *url;
+	Py_ssize_t max_keys = 0;
+	int page_keys = 0;
+	glia_s3_config c;
+	glia_s3_list l;
+	char err[1024];
+	int rc;
+
+	if (!PyArg_ParseTuple(args, "s|ni", &url, &max_keys, &page_keys))
+		return NULL;
+	if (max_keys < 0 || max_keys > GLIA_S3_MAX_KEYS || page_keys < 0 ||
+	    page_keys > 1000)
+		return PyErr_Format(PyExc_ValueError,
+		                    "max_keys: 0 to %d, page_keys: 0 to 1000",
+		                    GLIA_S3_MAX_KEYS);
+	if (s3_config(&c) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS rc =
+	    glia_s3_list_prefix(&c, url, (size_t)max_keys, page_keys, &l, err,
+	                        sizeof err);
+	Py_END_ALLOW_THREADS glia_s3_config_free(&c);
+	if (rc < 0) {
+		PyErr_SetString(PyExc_OSError, err);
+		return NULL;
+	}
+	PyObject *out = PyList_New((Py_ssize_t)l.n);
+	for (size_t i = 0; out && i < l.n; i++) {
+		glia_s3_object *o = &l.items[i];
+		PyObject *t = Py_BuildValue("(sLsL)", o->key, o->size, o->etag,
+		                            (long long)o->last_modified);
+		if (!t) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+	}
+	glia_s3_list_free(&l);
+	return out;
+}
+
+static PyObject *native_s3_head(PyObject *self, PyObject *args)
+{
+	const char *url;
+	glia_s3_config c;
+	long long size = 0;
+	char *etag = NULL, err[1024];
+	int64_t mtime = 0;
+	int rc;
+
+	if (!PyArg_ParseTuple(args, "s", &url))
+		return NULL;
+	if (s3_config(&c) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS rc =
+	    glia_s3_head(&c, url, &size, &etag, &mtime, err, sizeof err);
+	Py_END_ALLOW_THREADS glia_s3_config_free(&c);
+	if (rc < 0) {
+		PyErr_SetString(PyExc_OSError, err);
+		return NULL;
+	}
+	if (rc == 0)
+		Py_RETURN_NONE;
+	PyObject *t = Py_BuildValue("(LsL)", size, etag, (long long)mtime);
+	free(etag);
+	return t;
+}
+
 static PyObject *native_fetch(PyObject *self, PyObject *args)
 {
 	const char *url, *dest;
@@ -84,6 +207,8 @@ static PyObject *native_fetch(PyObject *self, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "ss|L", &url, &dest, &max_bytes))
 		return NULL;
+	if (glia_s3_is_url(url))
+		return s3_fetch(url, dest, max_bytes);
 	out.max_bytes = max_bytes;
 	out.out = fopen(dest, "wbe");
 	if (!out.out)
@@ -138,6 +263,11 @@ static PyObject *native_emit(PyObject *self, PyObject *arg)
 static PyMethodDef native_methods[] = {
     {"fetch", native_fetch, METH_VARARGS,
      "fetch(url, dest, max_bytes=0) -> HTTP status: download url to dest"},
+    {"s3_list", native_s3_list, METH_VARARGS,
+     "s3_list(url, max_keys=0, page_keys=0) -> [(key, size, etag, mtime)] "
+     "under a prefix"},
+    {"s3_head", native_s3_head, METH_VARARGS,
+     "s3_head(url) -> (size, etag, mtime), or None without the object"},
     {"malloc_trim", native_malloc_trim, METH_NOARGS,
      "Give free heap memory back to the system."},
     {"emit", native_emit, METH_O,

@@ -104,9 +104,13 @@ static int valid_model_name(const char *s)
 	return 1;
 }
 
+/* The models of a local models.dir (an s3:// prefix is listed by the
+ * replicas, not here). */
 static void add_dir_models(json_t *list, const char *dir,
                            const char *project_dir)
 {
+	if (glia_is_url(dir))
+		return;
 	char *full = resolve(project_dir, dir);
 	DIR *d = opendir(full);
 	struct dirent *e;

@@ -16,6 +16,18 @@ downloaded on first load into cache_dir/<sha256(url)[:16]>/ (archives are
 extracted), shared across processes with an flock and a .complete marker,
 and bounded to disk_cache_size entries (least recently used go first).
 
+s3://bucket/key locations (the C side, _glia_native, lists and signs): a
+prefix that holds objects (key + "/...") is a directory, mirrored into
+cache_dir/s3-<sha256(url)[:16]>/ (objects downloaded to a temporary name
+and renamed in, mtimes from LastModified, an index of ETags so unchanged
+objects are not downloaded again, objects no longer listed removed, an
+flock shared by the processes of a replica) and then scanned like a local
+directory; a single object is downloaded like an http(s) URL. A
+models.dir prefix mirrors all of its models. The mirrors are synced at
+start (an error fails it) and then every GLIA_S3_POLL_INTERVAL seconds
+(default 10) by rescan(), and also while a version is settling; an error
+while polling is logged and what is mirrored keeps serving.
+
 cache_size N > 0: an LRU of N (name, version) entries loaded on demand,
 one load per key at a time (single flight), the loader run without the
 store lock; a failed "latest" falls back to the next highest version.
@@ -38,6 +50,7 @@ import collections
 import fcntl
 import gc
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -184,6 +197,25 @@ def _parse_version(value):
 
 def _is_url(location):
     return location.startswith(("http://", "https://"))
+
+
+def _is_s3(location):
+    return location.startswith("s3://")
+
+
+def _env_seconds(name, default):
+    """A positive number of seconds from the environment (predictor.env)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        raise StartupError(f"{name}: expected seconds from 0 to 86400 "
+                           f"(like 10 or 0.5), got {value!r}")
+    return seconds
 
 
 def _existing_ancestor(path):
@@ -462,19 +494,183 @@ def _write_marker(entry, rel):
 
 
 # ---------------------------------------------------------------------------
+# s3:// directories, mirrored
+
+
+def _s3_split(url):
+    """(bucket, key) of s3://bucket/key."""
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def _s3_prefix(url):
+    """url as a directory prefix: ending with "/" (a bucket: as is)."""
+    key = _s3_split(url)[1]
+    return url if not key or key.endswith("/") else url + "/"
+
+
+def _safe_rel(rel):
+    """A key below the prefix that maps to a path inside the mirror."""
+    return (not rel.startswith("/") and "\0" not in rel and "\\" not in rel
+            and all(p not in ("", ".", "..") for p in rel.split("/")))
+
+
+def _ancestors(rel):
+    parent = os.path.dirname(rel)
+    while parent:
+        yield parent
+        parent = os.path.dirname(parent)
+
+
+class _S3Mirror:
+    """A local copy of the objects under an s3:// prefix; see the module
+    docstring. sync() raises OSError with the S3 error."""
+
+    def __init__(self, url, cache_dir, fetch, s3_list, max_object,
+                 max_total, log):
+        self.url = _s3_prefix(url)
+        self.bucket, self.prefix = _s3_split(self.url)
+        digest = hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:16]
+        self.root = os.path.join(cache_dir, "s3-" + digest)
+        self._cache_dir = cache_dir
+        self._fetch = fetch
+        self._list = s3_list
+        self._max_object = max_object
+        self._max_total = max_total
+        self._log = log
+        self._warned = set()
+
+    def _warn(self, msg):
+        if msg not in self._warned:
+            self._warned.add(msg)
+            self._log(msg)
+
+    def listing(self):
+        """{relative path: (key, size, etag, mtime)} of what to mirror."""
+        wanted = {}
+        for key, size, etag, mtime in self._list(self.url):
+            rel = key[len(self.prefix):]
+            if not key.startswith(self.prefix) or not rel \
+                    or rel.endswith("/"):
+                continue                # a "folder" marker object
+            if not _safe_rel(rel):
+                self._warn(f"skipping s3://{self.bucket}/{key}: a key with "
+                           f"an empty, '.' or '..' part is not mirrored")
+                continue
+            wanted[rel] = (key, size, etag, mtime)
+        parents = {a for rel in wanted for a in _ancestors(rel)}
+        for rel in sorted(r for r in wanted if r in parents):
+            self._warn(f"skipping s3://{self.bucket}/{wanted[rel][0]}: "
+                       f"objects exist under {rel}/ too")
+            del wanted[rel]
+        total = sum(v[1] for v in wanted.values())
+        if total > self._max_total:
+            raise OSError(f"{self.url}: {total} bytes, more than "
+                          f"{self._max_total} (GLIA_MODEL_MAX_EXTRACT_BYTES)")
+        return wanted
+
+    def sync(self):
+        """Makes the mirror equal to the listing; True when it changed."""
+        wanted = self.listing()
+        os.makedirs(self._cache_dir, 0o700, exist_ok=True)
+        with _FileLock(self.root + ".lock"):
+            os.makedirs(self.root, 0o755, exist_ok=True)
+            index = self._read_index()
+            changed = False
+            try:
+                for rel in sorted(wanted):
+                    if self._fresh(rel, wanted[rel], index):
+                        continue
+                    key, size, etag, mtime = wanted[rel]
+                    self._download(key, os.path.join(self.root, rel), mtime)
+                    index[rel] = [etag, size, mtime]
+                    changed = True
+            finally:
+                changed |= self._remove_stale(wanted)
+                self._write_index({r: v for r, v in index.items()
+                                   if r in wanted})
+        return changed
+
+    def _fresh(self, rel, obj, index):
+        path = os.path.join(self.root, rel)
+        return (index.get(rel) == [obj[2], obj[1], obj[3]]
+                and os.path.isfile(path) and not os.path.islink(path))
+
+    def _make_parents(self, path):
+        """The directories above path inside the mirror, replacing a file
+        that an earlier listing had there."""
+        rel = os.path.relpath(os.path.dirname(path), self.root)
+        at = self.root
+        for part in ([] if rel == "." else rel.split(os.sep)):
+            at = os.path.join(at, part)
+            if os.path.islink(at) or (os.path.exists(at)
+                                      and not os.path.isdir(at)):
+                os.unlink(at)
+            if not os.path.isdir(at):
+                os.mkdir(at, 0o755)
+
+    def _download(self, key, path, mtime):
+        tmp = self.root + ".part"
+        try:
+            self._fetch(f"s3://{self.bucket}/{key}", tmp, self._max_object)
+            if mtime:
+                os.utime(tmp, (mtime, mtime))
+            self._make_parents(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _remove_stale(self, wanted):
+        """Deletes the files no longer listed and empty directories."""
+        removed = False
+        for top, dirs, files in os.walk(self.root, topdown=False):
+            for name in files:
+                full = os.path.join(top, name)
+                if os.path.relpath(full, self.root) not in wanted:
+                    os.unlink(full)
+                    removed = True
+            for name in dirs:
+                full = os.path.join(top, name)
+                if os.path.islink(full):
+                    os.unlink(full)
+                elif not os.listdir(full):
+                    os.rmdir(full)
+        return removed
+
+    def _read_index(self):
+        try:
+            with open(self.root + ".index.json", encoding="utf-8") as f:
+                index = json.load(f)
+            return index if isinstance(index, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write_index(self, index):
+        path = self.root + ".index.json"
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(index, f)
+        os.replace(path + ".tmp", path)
+
+
+# ---------------------------------------------------------------------------
 # the store's records
 
 
 class _Source:
     """One configured model: path / paths[i] (a local path or a URL)."""
 
-    __slots__ = ("name", "location", "field", "is_url")
+    __slots__ = ("name", "location", "field", "is_url", "mirror")
 
     def __init__(self, name, location, field):
         self.name = name
         self.field = field
         self.is_url = _is_url(location)
-        self.location = location if self.is_url else os.path.abspath(
+        self.mirror = None      # an s3:// directory: its _S3Mirror
+        remote = self.is_url or _is_s3(location)
+        self.location = location if remote else os.path.abspath(
             os.path.expanduser(location))
 
 
@@ -540,7 +736,8 @@ class _Plan:
 
 
 def _parse_spec(spec):
-    """([_Source], dir root or None) from the models spec."""
+    """([_Source], dir root or None) from the models spec; an s3:// dir
+    is returned as given."""
     given = [k for k in ("path", "paths", "dir") if spec.get(k)]
     if len(given) != 1:
         raise StartupError("predictor.models: set exactly one of path, "
@@ -548,6 +745,8 @@ def _parse_spec(spec):
     if spec.get("path"):
         return [_Source(None, spec["path"], "predictor.models.path")], None
     if spec.get("dir"):
+        if _is_s3(spec["dir"]):
+            return [], spec["dir"]
         root = os.path.abspath(os.path.expanduser(spec["dir"]))
         return [], root
     sources = []
@@ -566,9 +765,11 @@ class ModelStore:
 
     def __init__(self, models, loader, *, cache_dir=None, fetch=None,
                  emit=None, log=None, clock=time.monotonic, settle=0.5,
-                 trim=None):
+                 trim=None, s3_list=None, s3_head=None):
         self._loader = loader
         self._fetch = fetch or _urllib_fetch
+        self._s3_list = s3_list
+        self._s3_head = s3_head
         self._emit = emit
         self._log_fn = log or _stderr_log
         self._trim_fn = trim or _default_trim
@@ -583,6 +784,10 @@ class ModelStore:
         self._cache_dir = os.path.abspath(cache_dir or os.path.join(
             tempfile.gettempdir(), "glia-model-cache"))
         self._sources, self._dir = _parse_spec(models)
+        self._dir_mirror = None                    # models.dir on S3
+        self._s3_poll = _env_seconds("GLIA_S3_POLL_INTERVAL", 10.0)
+        self._s3_due = 0.0
+        self._s3_error = None
         self._lock = threading.Lock()
         self._models = {}                          # name -> _Model
         self._cache = collections.OrderedDict()    # key -> _Entry, LRU first
@@ -632,6 +837,7 @@ class ModelStore:
     def start(self):
         """Scans the sources (StartupError when one is missing) and, with
         caching disabled, loads everything. Returns the dirs to watch."""
+        self._start_s3()
         found = self._scan_all(startup=True)
         plan = _Plan()
         with self._lock:
@@ -654,6 +860,88 @@ class ModelStore:
                                                            src.location))
         return model
 
+    # -- S3 ---------------------------------------------------------------
+
+    def _mirror(self, url):
+        return _S3Mirror(url, self._cache_dir, self._fetch, self._s3_list,
+                         self._max_download, self._max_extract, self._log)
+
+    def _mirrors(self):
+        """[(field, _S3Mirror)] of the s3:// directories."""
+        out = [(src.field, src.mirror) for src in self._sources
+               if src.mirror is not None]
+        if self._dir_mirror is not None:
+            out.append(("predictor.models.dir", self._dir_mirror))
+        return out
+
+    def _classify(self, src):
+        """An s3:// source: a directory (mirrored) when objects are under
+        key + "/", else a single object (downloaded like a URL)."""
+        url = src.location
+        key = _s3_split(url)[1]
+        if not key or key.endswith("/") or self._s3_list(url + "/", 1):
+            src.mirror = self._mirror(url)
+            if not self._s3_list(src.mirror.url, 1):
+                raise OSError(f"{src.mirror.url}: no objects under this "
+                              f"prefix")
+        elif self._s3_head(url) is None:
+            raise OSError(f"{url}: no such object, and no objects under "
+                          f"{url}/")
+        else:
+            src.is_url = True
+
+    def _start_s3(self):
+        """Classifies the s3:// sources and mirrors the directories;
+        StartupError naming the field and the URL on an S3 error."""
+        s3 = [src for src in self._sources if _is_s3(src.location)]
+        s3_dir = self._dir is not None and _is_s3(self._dir)
+        if not s3 and not s3_dir:
+            return
+        if self._s3_list is None or self._s3_head is None:
+            raise StartupError("s3:// models are read by the glia worker "
+                               "(its _glia_native module)")
+        field = "predictor.models.dir"
+        try:
+            for src in s3:
+                field = src.field
+                self._classify(src)
+            if s3_dir:
+                field = "predictor.models.dir"
+                self._dir_mirror = self._mirror(self._dir)
+                if not self._s3_list(self._dir_mirror.url, 1):
+                    raise OSError(f"{self._dir_mirror.url}: no objects "
+                                  f"under this prefix")
+            for field, mirror in self._mirrors():
+                mirror.sync()
+        except OSError as e:
+            raise StartupError(f"{field}: {e}") from None
+        self._s3_due = self._clock() + self._s3_poll
+
+    def _poll_s3(self, now):
+        """Syncs the mirrors when the poll is due, or while a version
+        settles (its fingerprint is only seen again through a sync)."""
+        mirrors = self._mirrors()
+        if not mirrors or (now < self._s3_due and not self._pending):
+            return
+        self._s3_due = now + self._s3_poll
+        errors = []
+        for field, mirror in mirrors:
+            try:
+                mirror.sync()
+            except Exception as e:  # noqa: BLE001 - keep serving
+                errors.append(f"{field}: {e}")
+        error = "; ".join(errors) or None
+        if error != self._s3_error:
+            self._log(f"S3 poll failed (serving what was mirrored): {error}"
+                      if error else "S3 poll works again")
+            self._s3_error = error
+
+    def _s3_wait(self):
+        """Seconds until the next S3 poll, or None without S3 dirs."""
+        if not self._mirrors():
+            return None
+        return max(self._s3_due - self._clock(), 0.05)
+
     def _all_keys(self):
         return [(name, v)
                 for name in sorted(self._models, key=lambda n: n or "")
@@ -667,6 +955,10 @@ class ModelStore:
         for src in self._sources:
             if src.is_url:
                 continue
+            if src.mirror is not None:      # never watched: polled
+                found[src.name] = _scan_local(src.mirror.root)._replace(
+                    watch=[])
+                continue
             scan = _scan_local(src.location)
             if startup and not scan.exists:
                 raise StartupError(f"{src.field}: {src.location} does not "
@@ -677,7 +969,8 @@ class ModelStore:
         return found
 
     def _scan_dir(self, startup):
-        root = self._dir
+        mirror = self._dir_mirror
+        root = self._dir if mirror is None else mirror.root
         if not os.path.isdir(root):
             what = "is not a directory" if os.path.exists(root) else \
                 "does not exist"
@@ -691,7 +984,9 @@ class ModelStore:
             if not NAME_RE.match(entry.name):
                 self._skip(entry.name)
                 continue
-            found[entry.name] = _scan_local(entry.path)
+            scan = _scan_local(entry.path)
+            found[entry.name] = scan if mirror is None else \
+                scan._replace(watch=[])
         return found
 
     def _skip(self, name):
@@ -702,7 +997,7 @@ class ModelStore:
 
     def _watch_list(self, found):
         dirs = set()
-        if self._dir is not None:
+        if self._dir is not None and self._dir_mirror is None:
             dirs.add(self._dir if os.path.isdir(self._dir)
                      else _existing_ancestor(self._dir))
         for scan in found.values():
@@ -828,6 +1123,7 @@ class ModelStore:
 
     def _rescan(self):
         now = self._clock()
+        self._poll_s3(now)
         found = self._scan_all()
         plan = _Plan()
         with self._lock:
@@ -838,7 +1134,8 @@ class ModelStore:
         if plan.loads:
             self._trim()
         self._watch = self._watch_list(found)
-        return list(self._watch), (min(plan.waits) if plan.waits else None)
+        waits = plan.waits + [w for w in [self._s3_wait()] if w is not None]
+        return list(self._watch), (min(waits) if waits else None)
 
     def _reload(self, key):
         try:

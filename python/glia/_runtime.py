@@ -308,6 +308,8 @@ def _model_store(pred, instance):
     return _models.ModelStore(pred["models"], instance.load_model,
                               cache_dir=cache_dir,
                               fetch=_glia_native.fetch,
+                              s3_list=_glia_native.s3_list,
+                              s3_head=_glia_native.s3_head,
                               emit=_glia_native.emit, trim=trim)
 
 

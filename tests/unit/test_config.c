@@ -813,9 +813,22 @@ static const bad_case bad_cases[] = {
      "glia.yaml:6:3: predictor.models: only valid for type python "
      "(load_model)"},
     {API "  models: {dir: 'https://example.invalid/models'}\n",
-     "glia.yaml:6:17: predictor.models.dir: must be a local directory (a URL "
-     "cannot be listed; use path or paths), got "
+     "glia.yaml:6:17: predictor.models.dir: must be a local directory or an "
+     "s3:// prefix (an http(s) URL cannot be listed; use path or paths), got "
      "\"https://example.invalid/models\""},
+    /* s3:// locations: the bucket name is checked at deploy */
+    {API "  models: {path: 's3://My_Bucket/m'}\n",
+     "glia.yaml:6:18: predictor.models.path: the bucket name may hold only "
+     "lower-case letters, digits, '.' and '-' (s3://BUCKET/KEY), got "
+     "\"s3://My_Bucket/m\""},
+    {API "  models: {dir: 's3://ab/models/'}\n",
+     "glia.yaml:6:17: predictor.models.dir: the bucket name must be 3 to 63 "
+     "characters long (s3://BUCKET/KEY), got \"s3://ab/models/\""},
+    {API "  models:\n    paths:\n      - {name: a, path: 's3://bkt/a'}\n"
+         "      - {name: b, path: 's3://-bkt/b'}\n",
+     "glia.yaml:9:25: predictor.models.paths[1].path: the bucket name must "
+     "start and end with a letter or a digit (s3://BUCKET/KEY), got "
+     "\"s3://-bkt/b\""},
     /* server_side_batching */
     {API "  server_side_batching: {max_batch_size: 1, batch_interval: 10ms}\n",
      "glia.yaml:6:42: predictor.server_side_batching.max_batch_size: must be "
