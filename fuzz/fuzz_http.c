@@ -1,11 +1,13 @@
 /* fuzz_http.c: libFuzzer driver for the HTTP parser (src/http.c).
  *
  * The first input byte picks how the rest is cut into feeds (1..31 bytes,
- * or all at once) and whether small limits apply; the rest goes through a
- * request parser, message after message as a pipelining connection would,
- * then through a response parser finished by EOF. Every message is checked
- * against the promises of http.h, and the URL decoder and error formatter
- * are run on what was parsed. See fuzz/README.md. */
+ * or all at once), whether small limits apply and whether the parser is
+ * charged to a small budget; the rest goes through a request parser,
+ * message after message as a pipelining connection would, then through a
+ * response parser finished by EOF. Every message is checked against the
+ * promises of http.h (the head as soon as it is complete, the budget's
+ * count against the parser's storage), and the URL decoder and error
+ * formatter are run on what was parsed. See fuzz/README.md. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,7 @@ static void answer_error(const glia_http_parser *p)
 	int status = glia_http_parser_error_status(p);
 
 	CHECK(status >= 400 && status <= 599);
+	CHECK(glia_http_parser_msg(p) == NULL);
 	glia_buf_init(&b, 0);
 	CHECK(glia_http_format_error(
 	          &b, status, glia_http_parser_error_message(p), 0, NULL) == 0);
@@ -55,13 +58,25 @@ static void answer_error(const glia_http_parser *p)
 
 /* Feeds data in pieces of step bytes (0: all at once), resetting after each
  * complete message; stops at the first error. Ends with EOF. */
+/* The head, readable as soon as it is complete and until the next feed. */
+static void check_head(glia_http_parser *p)
+{
+	const glia_http_msg *m = glia_http_parser_head(p);
+
+	CHECK((m != NULL) == (glia_http_parser_headers_done(p) != 0));
+	if (m)
+		check_msg(m);
+}
+
 static void run(glia_http_kind kind, const glia_http_limits *lim,
-                const uint8_t *data, size_t len, size_t step)
+                glia_http_budget *budget, const uint8_t *data, size_t len,
+                size_t step)
 {
 	glia_http_parser *p = glia_http_parser_new(kind, lim);
 	size_t off = 0;
 	int rc = GLIA_HTTP_AGAIN;
 
+	glia_http_parser_set_budget(p, budget);
 	while (off < len) {
 		size_t n = step && step < len - off ? step : len - off,
 		       used = 0;
@@ -69,8 +84,13 @@ static void run(glia_http_kind kind, const glia_http_limits *lim,
 		                           &used);
 		CHECK(used <= n);
 		off += used;
+		if (budget)
+			CHECK(budget->used == glia_http_parser_buffered(p) &&
+			      budget->used <= budget->max);
 		if (rc == GLIA_HTTP_ERROR)
 			break;
+		if (rc == GLIA_HTTP_AGAIN)
+			check_head(p);
 		if (rc == GLIA_HTTP_DONE) {
 			check_msg(glia_http_parser_msg(p));
 			if (kind == GLIA_HTTP_REQUEST)
@@ -87,17 +107,21 @@ static void run(glia_http_kind kind, const glia_http_limits *lim,
 	if (rc == GLIA_HTTP_ERROR)
 		answer_error(p);
 	glia_http_parser_free(p);
+	if (budget)
+		CHECK(budget->used == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const glia_http_limits small = {256, 256};
+	glia_http_budget budget = {8192, 0};
 
 	if (size < 1)
 		return 0;
 	size_t step = data[0] & 31; /* 0: the whole input in one feed */
 	const glia_http_limits *lim = data[0] & 32 ? &small : NULL;
-	run(GLIA_HTTP_REQUEST, lim, data + 1, size - 1, step);
-	run(GLIA_HTTP_RESPONSE, lim, data + 1, size - 1, step);
+	glia_http_budget *b = data[0] & 64 ? &budget : NULL;
+	run(GLIA_HTTP_REQUEST, lim, b, data + 1, size - 1, step);
+	run(GLIA_HTTP_RESPONSE, lim, b, data + 1, size - 1, step);
 	return 0;
 }
