@@ -38,6 +38,7 @@ static int status_fd = -1;
 typedef struct sink {
 	FILE *out;
 	long long max_bytes, got; /* max_bytes 0: no cap */
+	int write_errno;          /* why writing the file failed (ENOSPC) */
 } sink;
 
 static size_t write_cb(char *data, size_t size, size_t n, void *arg)
@@ -46,7 +47,10 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 	s->got += (long long)(size * n);
 	if (s->max_bytes > 0 && s->got > s->max_bytes)
 		return 0; /* curl stops with CURLE_WRITE_ERROR */
-	return fwrite(data, size, n, s->out) * size;
+	size_t done = fwrite(data, size, n, s->out);
+	if (done < n) /* curl stops with CURLE_WRITE_ERROR */
+		s->write_errno = errno ? errno : EIO;
+	return done * size;
 }
 
 static CURLcode download(const char *url, sink *out, long *http_status,
@@ -202,7 +206,7 @@ static PyObject *native_fetch(PyObject *self, PyObject *args)
 	char err[CURL_ERROR_SIZE] = "";
 	long http_status = 0;
 	CURLcode rc;
-	sink out = {NULL, 0, 0};
+	sink out = {NULL, 0, 0, 0};
 	int closed;
 
 	if (!PyArg_ParseTuple(args, "ss|L", &url, &dest, &max_bytes))
@@ -222,6 +226,12 @@ static PyObject *native_fetch(PyObject *self, PyObject *args)
 		             "cannot download %s: larger than %lld bytes "
 		             "(GLIA_MODEL_MAX_DOWNLOAD_BYTES)",
 		             url, max_bytes);
+		return NULL;
+	}
+	if (rc == CURLE_WRITE_ERROR && out.write_errno) {
+		PyErr_Format(PyExc_OSError, "cannot download %s: cannot write "
+		                            "%s: %s",
+		             url, dest, strerror(out.write_errno));
 		return NULL;
 	}
 	if (rc != CURLE_OK) {

@@ -12,10 +12,13 @@
 The full disk is a real one: a small tmpfs mounted for the test (root only;
 CI runs as root)."""
 import errno
+import functools
 import hashlib
+import http.server
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -322,3 +325,59 @@ def test_a_full_disk_fails_a_model_unload_and_keeps_the_model(
     d.wait_ready("repo")
     states = repository_states(d)
     assert states["repo.a"] == "READY" and states["repo.b"] == "UNAVAILABLE", states
+
+
+URL_PREDICTOR = """\
+class PythonPredictor:
+    def __init__(self, config, python_client):
+        self.client = python_client
+
+    def load_model(self, model_path):
+        with open(model_path, "rb") as f:
+            return len(f.read())
+
+    def predict(self, payload, query_params):
+        return {"size": self.client.get_model(query_params.get("model"))}
+"""
+
+
+@pytest.fixture
+def model_server(tmp_path):
+    """A local HTTP server of tmp_path/www; yields (www, port)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(www))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield www, srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(10)
+
+
+def test_a_model_download_on_a_full_disk_names_it_and_the_daemon_serves_on(
+        small_disk, daemon_factory, tmp_path, model_server):
+    www, port = model_server
+    (www / "big.bin").write_bytes(b"x" * (4 << 20))
+    d = daemon_factory(home=small_disk)
+    other = versioned_project(tmp_path, "other", 1, "other")
+    d.deploy("glia.yaml", cwd=other)
+    yaml = ("- name: dl\n  kind: RealtimeAPI\n  predictor:\n"
+            "    type: python\n    path: predictor.py\n    models:\n"
+            f"      paths: [{{name: big, path: 'http://127.0.0.1:{port}/big.bin'}}]\n"
+            "      cache_size: 1\n      disk_cache_size: 1\n")
+    d.deploy("glia.yaml", cwd=write_project(tmp_path, yaml,
+                                            {"predictor.py": URL_PREDICTOR}))
+    fill_disk(small_disk)
+
+    # the model is downloaded at its first request, into GLIA_HOME/cache
+    r = d.post("/dl?model=big", json={})
+    assert r.status == 500, r
+    assert "No space left on device" in r.json()["error"], r
+    assert d.alive()
+    assert d.cli("get", "dl").returncode == 0
+    assert version_of(d, "other") == 1
