@@ -381,3 +381,15 @@ def test_a_model_download_on_a_full_disk_names_it_and_the_daemon_serves_on(
     assert d.alive()
     assert d.cli("get", "dl").returncode == 0
     assert version_of(d, "other") == 1
+
+
+def test_a_first_start_on_a_full_disk_fails_cleanly_then_works(
+        small_disk, daemon_factory):
+    d = daemon_factory(home=small_disk, start=False)
+    filler = fill_disk(small_disk)
+    rc, out, err = up_in_foreground(d)
+    assert rc == 1, (out, err)
+    assert f"cannot open {small_disk}/state.db: database or disk is full" in err, err
+    filler.unlink()
+    d.start()
+    assert d.list_apis() == []
