@@ -48,12 +48,12 @@ enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_EOF };
 
 /* Where the chunked reader stands. */
 enum chunk_state {
-	CH_SIZE,       /* hex digits of a chunk size */
-	CH_BWS,        /* whitespace after the size: only ';' may follow */
-	CH_EXT,        /* chunk extensions, up to CR */
-	CH_SIZE_LF,    /* the LF of the size line */
-	CH_DATA,       /* chunk_left bytes of data */
-	CH_DATA_CR,    /* the CRLF after the data */
+	CH_SIZE,    /* hex digits of a chunk size */
+	CH_BWS,     /* whitespace after the size: only ';' may follow */
+	CH_EXT,     /* chunk extensions, up to CR */
+	CH_SIZE_LF, /* the LF of the size line */
+	CH_DATA,    /* chunk_left bytes of data */
+	CH_DATA_CR, /* the CRLF after the data */
 	CH_DATA_LF,
 	CH_TRAILER,    /* start of a trailer line, or the final CRLF */
 	CH_TRAILER_LN, /* inside a trailer line */
@@ -78,11 +78,11 @@ struct glia_http_parser {
 	glia_http_kind kind;
 	glia_http_limits limits;
 	enum state state;
-	int started;      /* on_message_begin seen */
-	int headers_done; /* on_headers_complete seen */
+	int started;         /* on_message_begin seen */
+	int headers_done;    /* on_headers_complete seen */
 	int expect_continue; /* "Expect: 100-continue" not yet answered */
-	int url_done;     /* the url's NUL has been stored */
-	int head_cr;      /* the last head byte was a CR: LF must follow */
+	int url_done;        /* the url's NUL has been stored */
+	int head_cr;         /* the last head byte was a CR: LF must follow */
 	enum last_cb last;
 	size_t header_bytes; /* bytes fed while in the header section */
 	enum body_mode body_mode;
@@ -92,8 +92,8 @@ struct glia_http_parser {
 	size_t chunk_line; /* bytes of the chunk-size line or trailers */
 	int chunk_digits;
 	glia_http_budget *budget;
-	glia_buf store;      /* url, headers, body */
-	glia_buf path;       /* url up to '?' */
+	glia_buf store; /* url, headers, body */
+	glia_buf path;  /* url up to '?' */
 	size_t url_len;
 	size_t path_len;
 	size_t body_off, body_len;
@@ -367,10 +367,11 @@ static int expects_continue(const glia_http_parser *p)
 	for (size_t i = 0; i < p->n_hdr; i++) {
 		const header_off *h = &p->hdr[i];
 		if (h->name_len == 6 &&
-		    strncasecmp(p->store.data + h->name_off, "expect", 6) == 0 &&
+		    strncasecmp(p->store.data + h->name_off, "expect", 6) ==
+		        0 &&
 		    h->value_len == 12 &&
 		    strncasecmp(p->store.data + h->value_off, "100-continue",
-				12) == 0)
+		                12) == 0)
 			return 1;
 	}
 	return 0;
@@ -484,7 +485,8 @@ static int on_headers_complete(http_parser *hp)
 	p->body_off = p->store.len;
 	if (choose_body(p, chunked) < 0)
 		return -1;
-	p->expect_continue = p->kind == GLIA_HTTP_REQUEST && expects_continue(p);
+	p->expect_continue =
+	    p->kind == GLIA_HTTP_REQUEST && expects_continue(p);
 	return 1;
 }
 
@@ -682,8 +684,8 @@ static int chunked_feed(glia_http_parser *p, const char *data, size_t len,
 
 	while (i < len) {
 		if (p->chunk == CH_DATA) {
-			size_t n = len - i < p->chunk_left ? len - i
-			                                   : p->chunk_left;
+			size_t n =
+			    len - i < p->chunk_left ? len - i : p->chunk_left;
 			if (body_append(p, data + i, n) < 0)
 				return -1;
 			i += n;
@@ -933,8 +935,7 @@ int glia_http_parser_eof(glia_http_parser *p)
 
 int glia_http_parser_take_continue(glia_http_parser *p)
 {
-	int want = p->expect_continue && p->headers_done &&
-		   p->state == ST_BODY;
+	int want = p->expect_continue && p->headers_done && p->state == ST_BODY;
 	p->expect_continue = 0;
 	return want;
 }

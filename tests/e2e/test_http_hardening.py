@@ -265,6 +265,30 @@ def test_pipelined_requests_after_a_half_close_are_all_answered(
     assert "pid" not in json.loads(answers[1][2])  # then /healthz
 
 
+def test_a_big_pipelined_request_waits_and_is_answered(daemon_factory,
+                                                       tmp_path):
+    """A request pipelined behind a slow one with a 4 MiB body: past 256 KiB
+    of pipelined bytes the server stops reading (they wait in the kernel,
+    not in its memory) and reads them again once the first is answered:
+    both answers come, in order."""
+    d = daemon_factory()
+    proj = predictor_project(tmp_path, "sleepy",
+                             simple_spec("slow", config={"sleep_s": 0.5}))
+    d.deploy(proj / "glia.yaml")
+    d.wait_ready("slow")
+    first = (b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: "
+             b"application/json\r\nContent-Length: 2\r\n\r\n{}")
+    second = (b"POST /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              b"Content-Length: 4194304\r\n\r\n" + b"p" * (4 * MiB))
+    s = connect(d.port)
+    try:
+        s.sendall(first + second)
+        answers = split_answers(read_until_eof(s, timeout=60))
+    finally:
+        s.close()
+    assert [a[0] for a in answers] == [200, 404], answers
+
+
 def test_413_is_followed_by_a_clean_close(daemon_factory):
     """A body over --max-body-size: the client, still sending, reads the
     whole 413 and then EOF, not a reset."""

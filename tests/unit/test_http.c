@@ -210,11 +210,11 @@ static const http_case cases[] = {
         "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         0, 0, 0, 501),
     BAD("chunked twice", REQ,
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
-        0, 0, 0, 400),
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 0, 0,
+        0, 400),
     BAD("chunked not last", REQ,
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 0,
-        0, 0, 400),
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 0, 0, 0,
+        400),
     BAD("bare CR ending the head", REQ,
         "POST / HTTP/1.1\r\nContent-Length: 3\r\n\rXabc", 0, 0, 0, 400),
     BAD("chunked response data not followed by CRLF", RES,
@@ -731,7 +731,8 @@ static void chunked_storage_stays_within_the_limits(void **state)
 	char chunk[100010];
 
 	assert_int_equal(
-	    feed_str(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	    feed_str(p,
+	             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
 	    GLIA_HTTP_AGAIN);
 	snprintf(chunk, sizeof chunk, "%x\r\n", 99990);
 	size_t n = strlen(chunk);
@@ -768,18 +769,19 @@ static void expect_continue_is_reported_once_before_the_body(void **state)
 	(void)state;
 	glia_http_parser *p = glia_http_parser_new(GLIA_HTTP_REQUEST, NULL);
 	const char head[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n"
-			    "Expect: 100-continue\r\n\r\n";
+	                    "Expect: 100-continue\r\n\r\n";
 	size_t used = 0;
 	assert_int_equal(glia_http_parser_feed(p, head, sizeof head - 1, &used),
-			 GLIA_HTTP_AGAIN);
+	                 GLIA_HTTP_AGAIN);
 	assert_int_equal(glia_http_parser_take_continue(p), 1);
 	assert_int_equal(glia_http_parser_take_continue(p), 0);
 	assert_int_equal(glia_http_parser_feed(p, "abc", 3, &used),
-			 GLIA_HTTP_DONE);
+	                 GLIA_HTTP_DONE);
 	glia_http_parser_reset(p);
 	const char plain[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
-	assert_int_equal(glia_http_parser_feed(p, plain, sizeof plain - 1, &used),
-			 GLIA_HTTP_AGAIN);
+	assert_int_equal(
+	    glia_http_parser_feed(p, plain, sizeof plain - 1, &used),
+	    GLIA_HTTP_AGAIN);
 	assert_int_equal(glia_http_parser_take_continue(p), 0);
 	glia_http_parser_free(p);
 }
