@@ -904,11 +904,6 @@ void glia_httpd_set_head_cb(glia_httpd *s, glia_httpd_head_cb cb)
 	s->on_head = cb;
 }
 
-size_t glia_httpd_buffered(const glia_httpd *s)
-{
-	return s->budget.used;
-}
-
 size_t glia_httpd_default_max_conns(void)
 {
 	struct rlimit rl;

@@ -60,8 +60,6 @@ typedef struct glia_httpd_conn_limits {
 void glia_httpd_set_conn_limits(glia_httpd *s, const glia_httpd_conn_limits *l);
 /* 1 GiB, or a quarter of the RAM when that is less. */
 size_t glia_httpd_default_max_buffered(void);
-/* Request bytes the server's connections hold now. */
-size_t glia_httpd_buffered(const glia_httpd *s);
 
 /* A head refused by a head callback: status, {"error": message}, and extra
  * header lines ("Name: value\r\n", may be NULL). */
