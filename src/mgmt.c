@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "httpd.h"
+#include "pyruntime.h"
 #include "util.h"
 
 #define DEPLOY_MAX_BYTES (8u << 20)
@@ -24,6 +25,7 @@ struct glia_mgmt {
 	uv_timer_t *sock_timer; /* checks that the socket is still there */
 	dev_t sock_dev;         /* the socket file this daemon made */
 	ino_t sock_ino;
+	int sock_warned;        /* "cannot be made again" logged */
 	glia_httpd *admin; /* TCP, token required; NULL when not asked for */
 	char *token;
 	glia_supervisor *sup;
@@ -91,6 +93,11 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 	}
 	char err[1024];
 	int status = 409;
+	if (glia_pyruntime_check(specs, n, project_dir, err, sizeof err) < 0) {
+		glia_httpd_respond_error(c, 400, err, NULL);
+		glia_api_specs_free(specs, n);
+		goto out;
+	}
 	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
 					     path, err, sizeof err, &status);
 	if (!res) {
@@ -367,11 +374,14 @@ static void socket_check_cb(uv_timer_t *t)
 	char err[512];
 	glia_httpd *h = listen_socket(m, err, sizeof err);
 	if (!h) {
-		glia_log(GLIA_LOG_WARN, "%s was deleted and cannot be made "
-		                        "again: %s",
-		         m->socket_path, err);
+		if (!m->sock_warned) /* once, not every SOCKET_CHECK_MS */
+			glia_log(GLIA_LOG_WARN, "%s was deleted and cannot be "
+			                        "made again: %s",
+			         m->socket_path, err);
+		m->sock_warned = 1;
 		return;
 	}
+	m->sock_warned = 0;
 	if (m->stale)
 		glia_httpd_close(m->stale);
 	m->stale = m->httpd;
