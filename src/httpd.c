@@ -260,6 +260,9 @@ static void refuse_request(glia_httpd_conn *c, int status, const char *msg,
 	set_phase(c, PH_NONE);
 	glia_buf_reset(&c->out);
 	glia_http_format_error(&c->out, status, msg, 0, extra);
+	/* What the parser holds (a body of known length is allocated at its
+	 * head) goes back to the budget now, not after the linger. */
+	glia_http_parser_reset(c->parser);
 	glia_httpd_finish(c, 0);
 }
 

@@ -14,6 +14,7 @@
 
 #define DEPLOY_MAX_BYTES (8u << 20)
 #define MGMT_MAX_CONNS   128 /* within httpd's descriptor reserve */
+#define MGMT_MAX_BUFFERED (64u << 20) /* request bytes at once: 8 deploys */
 #define LOGS_MAX_BYTES (32u << 20)
 #define SOCKET_CHECK_MS 2000
 
@@ -323,7 +324,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 
 static const glia_http_limits MGMT_LIMITS = {64 * 1024, DEPLOY_MAX_BYTES};
 static const glia_httpd_conn_limits MGMT_CONN_LIMITS = {
-    .max_conns = MGMT_MAX_CONNS};
+    .max_conns = MGMT_MAX_CONNS, .max_buffered = MGMT_MAX_BUFFERED};
 
 /* The Unix socket, listening, its file remembered (so that only it is
  * removed at the end). NULL with err filled. */

@@ -135,6 +135,39 @@ def test_admin_api_refuses_a_tokenless_body_before_reading_it(daemon_factory):
         s.close()
 
 
+def test_refused_admin_requests_hold_no_request_bytes(daemon_factory):
+    """100 tokenless connections announce an 8 MB body and stay open: each
+    gets its 401 (none a 503: a refused request gives back the bytes its
+    head reserved at once, not when its connection ends), and a call with
+    the token still deploys."""
+    port = free_port()
+    d = daemon_factory("--admin-listen", f"127.0.0.1:{port}")
+    head = (b"POST /v1/deploy HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 8000000\r\n\r\n")
+    socks = []
+    try:
+        for _ in range(100):
+            s = connect(port)
+            socks.append(s)
+            s.sendall(head)
+            status, _, body = one_answer(read_head(s))
+            assert status == 401, (status, body)
+        token = (d.home / "token").read_text().strip()
+        body = json.dumps({"path": "/nonexistent/glia.yaml",
+                           "content": "- name: x\n"}).encode()
+        s = connect(port)
+        socks.append(s)
+        s.sendall(b"POST /v1/deploy HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\nAuthorization: Bearer " +
+                  token.encode() + b"\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body)
+        status, _, answer = one_answer(read_until_eof(s))
+        assert status == 400, answer  # read and judged, not 503
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_gateway_caps_the_request_bytes_of_all_connections(daemon_factory):
     """20 connections each announce a 32 MiB body and send 8 MiB of it. With
     --max-buffered-bytes 100Mi three fit; the others are refused 503 with
