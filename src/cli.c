@@ -1147,6 +1147,26 @@ static int cmd_get(cli *c)
 
 /* ---- describe ---- */
 
+/* MEMORY: "312.5 MiB" resident (with compute.mem or mem_limit), "(over
+ * request)" added above compute.mem; "-" when not measured. */
+static void memory_cell(glia_cli_table *t, json_t *r)
+{
+	json_t *b = json_object_get(r, "memory_bytes");
+	char s[64];
+	if (!json_is_integer(b)) {
+		glia_cli_table_cell(t, NULL);
+		return;
+	}
+	double v = (double)json_integer_value(b);
+	int gib = v >= (double)(1 << 30);
+	snprintf(s, sizeof s, "%.1f %s%s", v / (gib ? 1 << 30 : 1 << 20),
+	         gib ? "GiB" : "MiB",
+	         json_is_true(json_object_get(r, "memory_over_request"))
+	             ? " (over request)"
+	             : "");
+	glia_cli_table_cell(t, s);
+}
+
 static void describe_row(glia_cli_table *t, json_t *r)
 {
 	char s[256];
@@ -1158,6 +1178,7 @@ static void describe_row(glia_cli_table *t, json_t *r)
 	age_text(json_object_get(r, "age_s"), -1, s, sizeof s);
 	glia_cli_table_cell(t, s);
 	num_cell(t, json_object_get(r, "in_flight"));
+	memory_cell(t, r);
 	json_t *utd = json_object_get(r, "up_to_date");
 	glia_cli_table_cell(t, json_is_boolean(utd) ? (json_is_true(utd) ? "yes"
 									: "no")
@@ -1167,9 +1188,9 @@ static void describe_row(glia_cli_table *t, json_t *r)
 
 static int cmd_describe(cli *c)
 {
-	static const char *const head[] = {"ID", "PID", "STATE", "RESTARTS",
-					   "AGE", "IN-FLIGHT", "UP-TO-DATE",
-					   "ERROR"};
+	static const char *const head[] = {"ID",	"PID",	 "STATE",
+					   "RESTARTS",	"AGE",	 "IN-FLIGHT",
+					   "MEMORY",	"UP-TO-DATE", "ERROR"};
 	const char *name = c->a->pos[0];
 	char *path = api_path(name, "");
 	json_t *j;

@@ -132,7 +132,12 @@ typedef struct glia_api_spec {
 
 	struct {
 		int64_t cpu_millis; /* default 1000 */
-		int64_t mem_bytes;  /* 0 = no limit (default) */
+		/* a request, as in Cortex and Kubernetes: a replica over
+		 * it is reported, never killed; 0 = none (default) */
+		int64_t mem_bytes;
+		/* the hard limit: a replica over it is killed and reported
+		 * out of memory; 0 = none (default); >= mem_bytes */
+		int64_t mem_limit_bytes;
 		int gpu;            /* default 0 */
 	} compute;
 

@@ -297,10 +297,11 @@ static json_t *api_deployment(const glia_api_spec *s, char *const *node_groups,
 	set(c, "livenessProbe", http_probe("/livez", WORKER_PORT, 10, 6));
 	json_t *res = json_object(), *req = json_object(), *lim = json_object();
 	set(req, "cpu", cpu_quantity(s->compute.cpu_millis));
-	if (s->compute.mem_bytes > 0) {
+	/* compute.mem is a request (as in Cortex), mem_limit the limit */
+	if (s->compute.mem_bytes > 0)
 		set(req, "memory", mem_quantity(s->compute.mem_bytes));
-		set(lim, "memory", mem_quantity(s->compute.mem_bytes));
-	}
+	if (s->compute.mem_limit_bytes > 0)
+		set(lim, "memory", mem_quantity(s->compute.mem_limit_bytes));
 	if (s->compute.gpu > 0)
 		set_int(lim, "nvidia.com/gpu", s->compute.gpu);
 	set(res, "requests", req);

@@ -80,8 +80,10 @@ struct replica {
 	int failures;     /* consecutive, for backoff */
 	double created_at, started_at, ready_at;
 	char *error;
-	int oom; /* killed for compute.mem: error says so, not a start failure */
-	int64_t mem_bytes; /* resident, all its processes (compute.mem) */
+	int oom; /* killed for compute.mem_limit: error says so, not a start
+		    failure */
+	int64_t mem_bytes; /* resident, all its processes (compute.mem*) */
+	int over_request;  /* mem_bytes is over compute.mem (reported once) */
 	int n_procs;
 	proc *procs;
 	int alive_procs;
@@ -116,7 +118,7 @@ struct glia_api {
 	int generation;
 	int requested;
 	int restarts;
-	int oom_kills; /* replicas killed for going over compute.mem */
+	int oom_kills; /* replicas killed for going over compute.mem_limit */
 	int stopping; /* delete or shutdown: retire every replica */
 	int force;    /* delete -f: stop replicas without draining */
 	int reconciling, reconcile_again;
@@ -957,6 +959,8 @@ static void replica_start(replica *r)
 	r->started_at = glia_now();
 	r->ready_at = 0;
 	r->drained_procs = 0;
+	r->mem_bytes = 0;
+	r->over_request = 0;
 	int failed = 0;
 	for (int i = 0; i < r->n_procs; i++) {
 		proc *p = &r->procs[i];
@@ -1306,11 +1310,17 @@ static void api_demand(void *arg)
 	api_reconcile(a);
 }
 
-/* ---- compute.mem ------------------------------------------------------ */
+/* ---- compute.mem and compute.mem_limit -------------------------------- */
 
-/* AddressSanitizer builds (`make asan`, tests only) hold two to three
+/* compute.mem is a request, as it was in Cortex (a Kubernetes memory
+ * request): a replica over it is reported (event, log line, the replica's
+ * memory_over_request) and keeps serving. compute.mem_limit is the hard
+ * limit: a replica over it is killed and restarted, reported out of
+ * memory.
+ *
+ * AddressSanitizer builds (`make asan`, tests only) hold two to three
  * times the memory of a normal build (shadow memory, redzones, the
- * quarantine): compute.mem is scaled for them so that specs sized for the
+ * quarantine): both are scaled for them so that specs sized for the
  * real thing behave the same under test. */
 #if defined(__SANITIZE_ADDRESS__)
 #define MEM_LIMIT_FACTOR 4
@@ -1318,9 +1328,15 @@ static void api_demand(void *arg)
 #define MEM_LIMIT_FACTOR 1
 #endif
 
+static int api_measures_memory(const glia_api *a)
+{
+	return a->spec.compute.mem_bytes > 0 ||
+	       a->spec.compute.mem_limit_bytes > 0;
+}
+
 static int replica_has_memory_limit(const replica *r)
 {
-	return r->api->spec.compute.mem_bytes > 0 && r->alive_procs > 0 &&
+	return api_measures_memory(r->api) && r->alive_procs > 0 &&
 	       r->state != R_STOPPING;
 }
 
@@ -1332,17 +1348,17 @@ static void format_bytes(char *out, size_t n, int64_t b)
 		snprintf(out, n, "%.1f MiB", (double)b / (double)(1 << 20));
 }
 
-/* The replica went over compute.mem: kill every process of it; it
+/* The replica went over compute.mem_limit: kill every process of it; it
  * restarts with backoff like after a crash, reported as out of memory. */
 static void kill_for_memory(replica *r, int64_t used)
 {
 	char u[32], lim[32];
 	glia_api *a = r->api;
 	format_bytes(u, sizeof u, used);
-	format_bytes(lim, sizeof lim, a->spec.compute.mem_bytes);
+	format_bytes(lim, sizeof lim, a->spec.compute.mem_limit_bytes);
 	free(r->error);
 	r->error = glia_sprintf("out of memory: killed at %s resident, over "
-				"compute.mem %s",
+				"compute.mem_limit %s",
 				u, lim);
 	free(a->last_error);
 	a->last_error = glia_strdup(r->error);
@@ -1356,7 +1372,35 @@ static void kill_for_memory(replica *r, int64_t used)
 			proc_signal(&r->procs[i], SIGKILL);
 }
 
-/* Every second, for APIs with compute.mem: the resident memory of each
+/* A replica's memory against compute.mem (the request: reported once
+ * each time it goes over, never killed) and compute.mem_limit (killed). */
+static void check_replica_memory(replica *r, int64_t used)
+{
+	const glia_api *a = r->api;
+	int64_t limit = a->spec.compute.mem_limit_bytes * MEM_LIMIT_FACTOR;
+	int64_t request = a->spec.compute.mem_bytes * MEM_LIMIT_FACTOR;
+	char u[32], req[32];
+
+	if (limit > 0 && used > limit) {
+		kill_for_memory(r, used);
+		return;
+	}
+	if (request <= 0 || (used > request) == r->over_request)
+		return;
+	r->over_request = used > request;
+	format_bytes(u, sizeof u, used);
+	format_bytes(req, sizeof req, a->spec.compute.mem_bytes);
+	replica_event(r, "memory %s resident, %s compute.mem %s (a request: "
+			 "it keeps running)",
+		      u, r->over_request ? "over" : "back under", req);
+	glia_log(r->over_request ? GLIA_LOG_WARN : GLIA_LOG_INFO,
+		 "%s: replica %s holds %s resident, %s compute.mem %s",
+		 a->name, r->id, u, r->over_request ? "over" : "back under",
+		 req);
+}
+
+/* Every second, for APIs with compute.mem or compute.mem_limit: the
+ * resident memory of each
  * replica, all its processes and everything they started: by cgroup, else
  * in one pass over /proc for every process without one. */
 static void check_memory(glia_supervisor *s)
@@ -1399,9 +1443,7 @@ static void check_memory(glia_supervisor *s)
 					used += glia_cgroup_rss(p->cgroup);
 			}
 			r->mem_bytes = used;
-			if (used > a->spec.compute.mem_bytes *
-					   MEM_LIMIT_FACTOR)
-				kill_for_memory(r, used);
+			check_replica_memory(r, used);
 		}
 	free(bytes);
 }
@@ -2071,9 +2113,12 @@ static json_t *replica_json(replica *r)
 			 "error", error,
 			 "requests", (json_int_t)answered, "errors_5xx",
 			 (json_int_t)failed);
-	if (r->api->spec.compute.mem_bytes > 0) /* measured every second */
+	if (api_measures_memory(r->api)) { /* measured every second */
 		json_object_set_new(j, "memory_bytes",
 				    json_integer((json_int_t)r->mem_bytes));
+		json_object_set_new(j, "memory_over_request",
+				    json_boolean(r->over_request));
+	}
 	if (r->api->spec.compute.gpu > 0) { /* compute.gpu: which ones */
 		char *gpus = glia_gpus_visible(&r->api->sup->gpus, r);
 		json_object_set_new(j, "gpus", json_string(gpus));
@@ -2342,6 +2387,39 @@ static void replicas_metrics(glia_supervisor *s, glia_buf *out,
 	}
 }
 
+/* glia_replica_memory_bytes{api, replica}: for APIs with compute.mem or
+ * compute.mem_limit, what each running replica holds (measured every
+ * second); glia_replicas_over_memory_request{api}: how many hold more
+ * than compute.mem. */
+static void memory_metrics(glia_supervisor *s, glia_buf *out, glia_buf *lab)
+{
+	glia_metrics_header(out, "glia_replica_memory_bytes", "gauge",
+			    "Resident memory of a replica, all its processes.");
+	for (glia_api *a = s->apis; a; a = a->next)
+		for (replica *r = a->replicas; r; r = r->next) {
+			if (!replica_has_memory_limit(r))
+				continue;
+			api_metric_label(lab, a, NULL);
+			glia_buf_puts(lab, ",replica=\"");
+			glia_metrics_escape(lab, r->id);
+			glia_buf_puts(lab, "\"");
+			glia_metrics_sample(out, "glia_replica_memory_bytes",
+					    lab->data, (double)r->mem_bytes);
+		}
+	glia_metrics_header(out, "glia_replicas_over_memory_request", "gauge",
+			    "Replicas holding more than compute.mem.");
+	for (glia_api *a = s->apis; a; a = a->next) {
+		if (a->spec.compute.mem_bytes <= 0)
+			continue;
+		int n = 0;
+		for (replica *r = a->replicas; r; r = r->next)
+			n += replica_has_memory_limit(r) && r->over_request;
+		api_metric_label(lab, a, NULL);
+		glia_metrics_sample(out, "glia_replicas_over_memory_request",
+				    lab->data, n);
+	}
+}
+
 static void model_counter(glia_supervisor *s, glia_buf *out, glia_buf *lab,
 			  const char *name, const char *help, size_t offset)
 {
@@ -2426,8 +2504,10 @@ static void supervisor_metrics(void *arg, glia_buf *out)
 		glia_metrics_sample(out, "glia_replica_restarts_total",
 				    lab.data, a->restarts);
 	}
+	memory_metrics(s, out, &lab);
 	glia_metrics_header(out, "glia_replica_oom_kills_total", "counter",
-			    "Replicas killed for going over compute.mem.");
+			    "Replicas killed for going over "
+			    "compute.mem_limit.");
 	for (glia_api *a = s->apis; a; a = a->next) {
 		api_metric_label(&lab, a, NULL);
 		glia_metrics_sample(out, "glia_replica_oom_kills_total",

@@ -1,7 +1,11 @@
-"""compute.mem on the local backend (SPEC section 3): a replica whose
-processes together hold more resident memory than compute.mem is killed,
-reported as out of memory (replica error, API error, replica log,
-glia_replica_oom_kills_total) and restarted like after a crash."""
+"""compute.mem and compute.mem_limit on the local backend (SPEC section 3).
+
+compute.mem is a request, as in Cortex: a replica whose processes together
+hold more resident memory than it is reported (event, log line,
+memory_over_request, metrics) and keeps serving. compute.mem_limit is the
+hard limit: a replica over it is killed, reported as out of memory (replica
+error, API error, replica log, glia_replica_oom_kills_total) and restarted
+like after a crash."""
 import re
 import textwrap
 import time
@@ -30,8 +34,28 @@ YAML = textwrap.dedent("""\
         type: python
         path: predictor.py
       compute:
-        mem: 300Mi
+        mem: 100Mi
+        mem_limit: 300Mi
     """)
+
+REQUEST_ONLY = textwrap.dedent("""\
+    - name: big
+      kind: RealtimeAPI
+      predictor:
+        type: python
+        path: predictor.py
+      compute:
+        mem: 64Mi
+    """)
+
+
+def _within(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _metric(d, name, api):
@@ -41,8 +65,8 @@ def _metric(d, name, api):
     return None
 
 
-def test_a_replica_over_compute_mem_is_killed_and_restarted(daemon,
-                                                            tmp_path):
+def test_a_replica_over_compute_mem_limit_is_killed_and_restarted(daemon,
+                                                                  tmp_path):
     proj = write_project(tmp_path, YAML, {"predictor.py": PREDICTOR})
     daemon.deploy("glia.yaml", cwd=proj)
     (first_pid,) = daemon.replica_pids("hog")
@@ -67,12 +91,12 @@ def test_a_replica_over_compute_mem_is_killed_and_restarted(daemon,
         if killed_within(3):  # the daemon checks every second
             break
     daemon.wait_for(lambda: daemon.get("hog")["oom_kills"] == 1,
-                    message="replica over compute.mem not killed")
+                    message="replica over compute.mem_limit not killed")
     assert _metric(daemon, "glia_replica_oom_kills_total", "hog") == 1
     # the replica's error (shown until it is ready again) and its log
     logs = daemon.cli("logs", "hog").stdout
     assert re.search(r"out of memory: killed at \d+\.\d+ [MG]iB resident, "
-                     r"over compute\.mem 300\.0 MiB", logs), logs
+                     r"over compute\.mem_limit 300\.0 MiB", logs), logs
     assert "predictor failed to start" not in logs
 
     # restarted with a fresh process, which serves again
@@ -134,3 +158,54 @@ def test_each_replica_gets_its_own_gpus(daemon_factory, tmp_path):
     d.wait_ready("more", timeout=90)
     (pid,) = d.replica_pids("more")
     assert _environ(pid)["CUDA_VISIBLE_DEVICES"] in ("0", "1")
+
+
+def test_a_replica_over_compute_mem_is_reported_and_keeps_serving(daemon,
+                                                                  tmp_path):
+    """compute.mem was a Kubernetes request in Cortex: going over it is
+    reported (replica event and log line, memory_over_request, metrics,
+    glia describe) and the replica is never killed: the same process keeps
+    the memory it holds and answers."""
+    proj = write_project(tmp_path, REQUEST_ONLY, {"predictor.py": PREDICTOR})
+    daemon.deploy("glia.yaml", cwd=proj)
+    (pid,) = daemon.replica_pids("big")
+
+    def over():
+        (rep,) = daemon.replicas("big")
+        return rep.get("memory_over_request")
+
+    daemon.wait_for(lambda: "memory_bytes" in daemon.replicas("big")[0],
+                    message="memory of an API with compute.mem not shown")
+    assert over() is False
+    # 100 MB more per request until it is reported (an ASan build scales
+    # compute.mem, so the number of steps differs)
+    held = 0
+    for _ in range(12):
+        r = daemon.post("/big", json={"hold_mb": 100})
+        assert r.status == 200, r
+        held = r.json()["held_mb"]
+        if _within(over, 3):  # the daemon checks every second
+            break
+    daemon.wait_for(over, message="replica over compute.mem not reported")
+
+    # still the same process, holding what it held: never restarted
+    r = daemon.post("/big", json={})
+    assert r.status == 200 and r.json() == {"held_mb": held}, r
+    assert daemon.replica_pids("big") == [pid]
+    detail = daemon.get("big")
+    assert detail["oom_kills"] == 0 and detail["restarts"] == 0, detail
+    (rep,) = detail["replica_list"]
+    assert rep["state"] == "ready" and rep["memory_bytes"] > 64 << 20, rep
+    assert rep["error"] is None, rep
+
+    logs = daemon.cli("logs", "big").stdout
+    assert re.search(r"memory \d+\.\d+ [MG]iB resident, over compute\.mem "
+                     r"64\.0 MiB \(a request: it keeps running\)", logs), logs
+    assert "out of memory" not in logs
+    assert _metric(daemon, "glia_replicas_over_memory_request", "big") == 1
+    assert _metric(daemon, "glia_replica_oom_kills_total", "big") == 0
+    lines = [ln for ln in daemon.http_get("/metrics").text.splitlines()
+             if ln.startswith('glia_replica_memory_bytes{api="big",')]
+    assert len(lines) == 1 and float(lines[0].split()[-1]) > 64 << 20, lines
+    desc = daemon.cli("describe", "big").stdout
+    assert "MEMORY" in desc and "(over request)" in desc, desc

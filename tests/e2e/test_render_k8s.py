@@ -231,16 +231,23 @@ CASES = [
      [], {
         ("Deployment", "c"): {
             f"{WORKER}.resources": {
-                "requests": {"cpu": "250m", "memory": "1536Mi"},
-                "limits": {"memory": "1536Mi"}},
+                "requests": {"cpu": "250m", "memory": "1536Mi"}},
+        },
+    }),
+    # compute.mem is a request (as in Cortex), mem_limit the limit
+    ("compute-mem-limit", api("c", "  compute:\n    mem: 512Mi\n"
+                                   "    mem_limit: 2Gi\n"), [], {
+        ("Deployment", "c"): {
+            f"{WORKER}.resources": {
+                "requests": {"cpu": "1", "memory": "512Mi"},
+                "limits": {"memory": "2Gi"}},
         },
     }),
     ("compute-decimal-mem", api("c", "  compute:\n    cpu: 2\n"
                                      "    mem: 1G\n"), [], {
         ("Deployment", "c"): {
             f"{WORKER}.resources": {
-                "requests": {"cpu": "2", "memory": "1000000000"},
-                "limits": {"memory": "1000000000"}},
+                "requests": {"cpu": "2", "memory": "1000000000"}},
         },
     }),
     ("gpu", api("g", "  compute:\n    gpu: 2\n"), [], {

@@ -689,7 +689,14 @@ static const bad_case bad_cases[] = {
     {API "compute: {memory: 1Gi}\n",
      "glia.yaml:6:11: compute.memory: unknown key; did you mean \"mem\"?"},
     {API "compute: {disk: 1Gi}\n",
-     "glia.yaml:6:11: compute.disk: unknown key; valid keys: cpu, mem, gpu"},
+     "glia.yaml:6:11: compute.disk: unknown key; valid keys: cpu, mem, "
+     "mem_limit, gpu"},
+    {API "compute: {mem: 1Gi, mem_limit: 512Mi}\n",
+     "glia.yaml:6:32: compute.mem_limit: must be at least compute.mem (the "
+     "request), got \"512Mi\""},
+    {API "compute: {mem_limit: lots}\n",
+     "glia.yaml:6:22: compute.mem_limit: must be a memory quantity like "
+     "512Mi, 1Gi, 1G or 1000000000, got \"lots\""},
     {"name: a\nkind: RealtimeAPI\nname: b\n",
      "glia.yaml:3:1: name: duplicate key"},
     {API "  type: c\n", "glia.yaml:6:3: predictor.type: duplicate key"},
@@ -1570,6 +1577,46 @@ static void policy_fields_parse_with_defaults(void **state)
 }
 
 /* Specs stored before "dependencies" existed still load. */
+/* compute.mem is a request, compute.mem_limit the hard limit: both kept,
+ * in the canonical JSON (mem_limit only when given, so the hashes of specs
+ * without it stay as they were) and back. */
+static void mem_request_and_limit_round_trip(void **state)
+{
+	glia_api_spec *s = parse_one(API "compute: {mem: 256Mi, "
+	                                 "mem_limit: 1Gi}\n");
+	glia_api_spec *plain = parse_one(API "compute: {mem: 256Mi}\n");
+	glia_api_spec *same = parse_one(API "compute: {mem: 1Gi, "
+	                                    "mem_limit: 1Gi}\n");
+	glia_api_spec out;
+	char err[256] = "";
+
+	assert_int_equal(s->compute.mem_bytes, 256LL << 20);
+	assert_int_equal(s->compute.mem_limit_bytes, 1LL << 30);
+	assert_int_equal(plain->compute.mem_limit_bytes, 0);
+	assert_int_equal(same->compute.mem_limit_bytes, 1LL << 30);
+	json_t *j = glia_api_spec_to_json(s);
+	assert_json(json_object_get(j, "compute"),
+	            "{\"cpu\":\"1000m\",\"gpu\":0,\"mem\":268435456,"
+	            "\"mem_limit\":1073741824}");
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.compute.mem_bytes, 256LL << 20);
+	assert_int_equal(out.compute.mem_limit_bytes, 1LL << 30);
+	glia_api_spec_free(&out);
+	json_decref(j);
+	j = glia_api_spec_to_json(plain);
+	assert_json(json_object_get(j, "compute"),
+	            "{\"cpu\":\"1000m\",\"gpu\":0,\"mem\":268435456}");
+	json_object_set_new(json_object_get(j, "compute"), "mem_limit",
+	                    json_string("1Gi"));
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)),
+	                 -1);
+	assert_string_equal(err, "compute.mem_limit: must be an integer > 0");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+	glia_api_specs_free(plain, 1);
+	glia_api_specs_free(same, 1);
+}
+
 static void from_json_accepts_a_spec_without_dependencies(void **state)
 {
 	json_t *j = json_loads(doc_json, 0, NULL);
@@ -1798,6 +1845,7 @@ int main(void)
 	    cmocka_unit_test(from_json_refuses_bad_monitoring),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_signature),
 	    cmocka_unit_test(from_json_refuses_bad_signatures),
+	    cmocka_unit_test(mem_request_and_limit_round_trip),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_dependencies),
 	    cmocka_unit_test(from_json_refuses_bad_dependencies),
 	};
