@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "httpd.h"
+#include "pyruntime.h"
 #include "util.h"
 
 #define DEPLOY_MAX_BYTES (8u << 20)
@@ -93,6 +94,11 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 	}
 	char err[1024];
 	int status = 409;
+	if (glia_pyruntime_check(specs, n, project_dir, err, sizeof err) < 0) {
+		glia_httpd_respond_error(c, 400, err, NULL);
+		glia_api_specs_free(specs, n);
+		goto out;
+	}
 	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
 					     path, err, sizeof err, &status);
 	if (!res) {

@@ -235,6 +235,18 @@ static int read_batching(json_t *b, worker_spec *spec)
 	return 0;
 }
 
+/* python, tensorflow and onnx predictors are Python classes. */
+static int python_type(json_t *type)
+{
+	static const char *const names[] = {"python", "tensorflow", "onnx"};
+	const char *t = json_string_value(type);
+
+	for (size_t i = 0; t && i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(t, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int read_spec(const char *path, worker_spec *spec, char *err,
                      size_t errlen)
 {
@@ -264,9 +276,7 @@ static int read_spec(const char *path, worker_spec *spec, char *err,
 	spec->path = json_string_value(json_object_get(pred, "path"));
 	spec->is_c =
 	    json_is_string(type) && strcmp(json_string_value(type), "c") == 0;
-	if (type && !spec->is_c &&
-	    !(json_is_string(type) &&
-	      strcmp(json_string_value(type), "python") == 0)) {
+	if (type && !spec->is_c && !python_type(type)) {
 		snprintf(
 		    err, errlen,
 		    "spec %s: predictor type %s is not served by glia worker",

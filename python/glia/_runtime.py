@@ -52,6 +52,15 @@ _raw_stderr = sys.stderr  # where glia's own request-scoped lines go
 _store = None         # glia._models.ModelStore with predictor.models
 _batch_predict = None  # the user's predict, with server_side_batching
 _model_errors = ()    # (glia._models.ModelError,) with predictor.models
+_handlers = None      # handler: {"POST": caller, ...} of the Handler class
+
+HANDLER_METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
+# The class a predictor's file must define, by predictor.type (Cortex).
+CLASS_NAMES = {
+    "python": ("PythonPredictor", "Predictor"),
+    "tensorflow": ("TensorFlowPredictor",),
+    "onnx": ("ONNXPredictor",),
+}
 
 
 class LoadError(Exception):
@@ -187,13 +196,17 @@ def _import_file(path):
     return module
 
 
-def _find_class(module, path):
-    for name in ("PythonPredictor", "Predictor"):
+def _find_class(module, path, pred):
+    """The predictor class: Handler for a handler: section (Cortex
+    0.34-0.35), else by type (CLASS_NAMES)."""
+    names = ("Handler",) if pred.get("handler") else \
+        CLASS_NAMES.get(pred.get("type") or "python", ("PythonPredictor",))
+    for name in names:
         cls = getattr(module, name, None)
         if inspect.isclass(cls):
             return cls
-    raise LoadError("%s defines neither PythonPredictor nor Predictor"
-                    % os.path.basename(path))
+    raise LoadError("%s defines no class %s" % (
+        os.path.basename(path), " or ".join(names)))
 
 
 def _match_args(fn, available, what):
@@ -288,8 +301,8 @@ class PythonClient:
         return self._store.names()
 
 
-def _model_store(pred, instance):
-    """The ModelStore for predictor.models, calling instance.load_model."""
+def _model_store(pred, loader):
+    """The ModelStore for predictor.models, loading with loader(path)."""
     from glia import _models
     import _glia_native
 
@@ -305,7 +318,7 @@ def _model_store(pred, instance):
     cache_dir = os.environ.get("GLIA_CACHE_DIR") or os.path.join(
         "/tmp", "glia-cache-%d" % os.getuid(),
         os.environ.get("GLIA_API") or "api")
-    return _models.ModelStore(pred["models"], instance.load_model,
+    return _models.ModelStore(pred["models"], loader,
                               cache_dir=cache_dir,
                               fetch=_glia_native.fetch,
                               s3_list=_glia_native.s3_list,
@@ -313,21 +326,58 @@ def _model_store(pred, instance):
                               emit=_glia_native.emit, trim=trim)
 
 
-def _construct(cls, pred):
-    """The predictor instance, built with the __init__ arguments it takes;
-    with predictor.models also its ModelStore (started after __init__, so
-    that load_model may use what __init__ set up)."""
+class _MetricsClient:
+    """Cortex's metrics_client (a DogStatsd client on Cortex): accepted so
+    that predictors run unchanged; the values go nowhere on glia."""
+
+    def _ignore(self, *args, **kwargs):
+        return None
+
+    increment = decrement = gauge = histogram = distribution = timing = \
+        set = count = _ignore
+
+
+def _clients(pred, instance):
+    """The model clients __init__ may take, by Cortex's names, with the
+    ModelStore (global _store) they share; None where there are no
+    models. python: python_client / model_client over load_model;
+    tensorflow: tensorflow_client; onnx: onnx_client."""
     global _store
-    init_args = {"config": pred.get("config") or {},
-                 "python_client": None, "job_spec": None}
-    names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
-    instance = cls.__new__(cls)
-    if pred.get("models"):
-        if not callable(getattr(cls, "load_model", None)):
+    out = {"python_client": None, "model_client": None,
+           "tensorflow_client": None, "onnx_client": None}
+    kind = pred.get("type") or "python"
+    if not pred.get("models"):
+        return out
+    if kind == "python":
+        load = getattr(instance, "load_model", None)
+        if not callable(load):
             raise LoadError("%s defines no load_model method (required "
-                            "with predictor.models)" % cls.__name__)
-        _store = _model_store(pred, instance)
-        init_args["python_client"] = PythonClient(_store)
+                            "with predictor.models)" % type(instance).__name__)
+        _store = _model_store(pred, load)
+        out["python_client"] = out["model_client"] = PythonClient(_store)
+        return out
+    from glia import _cortex_clients as cc
+    if kind == "tensorflow":
+        _store = _model_store(pred, cc.tensorflow_loader)
+        out["tensorflow_client"] = cc.TensorFlowClient(
+            _store, cc.signature_keys(pred["models"]))
+    elif kind == "onnx":
+        _store = _model_store(pred, cc.onnx_loader)
+        out["onnx_client"] = cc.ONNXClient(_store)
+    return out
+
+
+def _construct(cls, pred):
+    """The predictor instance, built with the __init__ arguments it takes
+    (Cortex's names: config, python_client / model_client,
+    tensorflow_client, onnx_client, job_spec, metrics_client); with
+    predictor.models also its ModelStore (started after __init__, so that
+    load_model may use what __init__ set up)."""
+    init_args = {"config": pred.get("config") or {}, "job_spec": None,
+                 "metrics_client": _MetricsClient()}
+    instance = cls.__new__(cls)
+    init_args.update(_clients(pred, instance))
+    names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
     instance.__init__(**{n: init_args[n] for n in names})
     if _store is not None:
         _store.start()
@@ -343,8 +393,12 @@ def _build(spec):
     sys.path.insert(1, os.path.abspath(pp))
 
     module = _import_file(path)
-    cls = _find_class(module, path)
+    cls = _find_class(module, path, pred)
     instance = _construct(cls, pred)
+    if pred.get("handler"):
+        _build_handler(instance, pred)
+        _loaded = (instance, spec)
+        return
 
     predict = getattr(instance, "predict", None)
     if not callable(predict):
@@ -368,6 +422,40 @@ def _build(spec):
     _wants = ("payload" in wanted, "query_params" in wanted,
               "headers" in wanted)
     _loaded = (instance, spec)
+
+
+def _build_handler(instance, pred):
+    """A Cortex 0.34-0.35 Handler: handle_<method> for each HTTP method it
+    defines (_handlers); handle_post also serves the inference protocols
+    and server-side batches."""
+    global _predict, _wants, _handlers, _batch_predict
+    name = type(instance).__name__
+    handlers, wanted = {}, set()
+    for method in HANDLER_METHODS:
+        fn = getattr(instance, "handle_" + method.lower(), None)
+        if not callable(fn):
+            continue
+        names = _match_args(fn, ("payload", "query_params", "headers"),
+                            "%s.handle_%s" % (name, method.lower()))
+        handlers[method] = _caller(fn, names)
+        wanted.update(names)
+    if not handlers:
+        raise LoadError("%s defines none of %s" % (name, ", ".join(
+            "handle_" + m.lower() for m in HANDLER_METHODS)))
+    if pred.get("server_side_batching") and "POST" not in handlers:
+        raise LoadError("%s defines no handle_post (server_side_batching "
+                        "batches POST requests)" % name)
+    _handlers = handlers
+    _predict = handlers.get("POST") or _no_post
+    if pred.get("server_side_batching"):
+        _batch_predict = _predict
+        _predict = _one_of_batch
+    _wants = ("payload" in wanted, "query_params" in wanted,
+              "headers" in wanted)
+
+
+def _no_post(payload, qp, headers):
+    raise LoadError("the Handler defines no handle_post")
 
 
 def _one_line(exc):
@@ -732,31 +820,59 @@ def handle(method, path, query, raw_headers, body, content_type, request_id):
     extra header bytes or None, post_predict state or None)."""
     token = glia._request_id.set(request_id)
     try:
-        return _handle(query, raw_headers, body, content_type, request_id)
+        return _handle(method, query, raw_headers, body, content_type,
+                       request_id)
     finally:
         glia._request_id.reset(token)
 
 
-def _handle(query, raw_headers, body, content_type, request_id):
+def _handle(method, query, raw_headers, body, content_type, request_id):
     for name, value in raw_headers:
         if name == "X-Glia-Protocol":  # the gateway's, exactly so written
             return _protocol(value, query, raw_headers, body, request_id)
+    predict = _predict
+    if _handlers is not None:
+        predict = _handlers.get(method)
+        if predict is None:
+            return _method_not_allowed(method)
     try:
         payload, qp, headers = _arguments(query, raw_headers, body,
                                           content_type)
     except PayloadError as exc:
         return _error(400, str(exc))
     try:
-        result = _predict(payload, qp, headers)
+        result = predict(payload, qp, headers)
     except _model_errors as exc:
         return _model_error(exc, request_id)
     except BaseException as exc:
         _log_exception(request_id)
         return _error(500, "%s: %s" % (type(exc).__name__, exc))
     post = None
-    if _post_predict is not None:
+    if _handlers is not None:
+        result, post = _split_callback(result, request_id)
+    elif _post_predict is not None:
         post = (request_id, result, payload, qp, headers)
     return _answer(result, request_id, post)
+
+
+def _method_not_allowed(method):
+    """405 for an HTTP method the Handler has no handle_<method> for."""
+    allowed = ", ".join(m for m in HANDLER_METHODS if m in _handlers)
+    status, ctype, body, _, _ = _error(
+        405, "method %s not allowed: the Handler has no handle_%s (it "
+        "handles %s)" % (method, method.lower(), allowed))
+    return status, ctype, body, b"Allow: " + allowed.encode() + b"\r\n", \
+        None
+
+
+def _split_callback(result, request_id):
+    """(result, post state): a Handler may return (result, callback), the
+    callback (no arguments) run after the response is sent (Cortex
+    0.34-0.35 callbacks)."""
+    if (type(result) is tuple and len(result) == 2
+            and callable(result[1])):
+        return result[0], (request_id, result[1])
+    return result, None
 
 
 def _arguments(query, raw_headers, body, content_type):
@@ -828,8 +944,10 @@ def handle_batch(items):
     the inference protocols are answered one by one (batches of one)."""
     answers = [None] * len(items)
     batch = []  # (index, request id, payload, query_params, headers)
-    for i, (_, _, query, raw_headers, body, ctype, rid) in enumerate(items):
-        if any(name == "X-Glia-Protocol" for name, _ in raw_headers):
+    for i, (method, _, query, raw_headers, body, ctype, rid) in \
+            enumerate(items):
+        if any(name == "X-Glia-Protocol" for name, _ in raw_headers) or (
+                _handlers is not None and method != "POST"):
             answers[i] = _with_batch_size(handle(*items[i]), 1)
             continue
         try:
@@ -858,9 +976,12 @@ def _run_batch(batch, answers):
     qps = [b[3] for b in batch]
     hds = [b[4] for b in batch]
     token = glia._request_id.set(ids[0])
+    callback = None
     try:
-        results = _batch_elements(_batch_predict(payloads, qps, hds),
-                                  len(batch))
+        results = _batch_predict(payloads, qps, hds)
+        if _handlers is not None:
+            results, callback = _split_callback(results, ids[0])
+        results = _batch_elements(results, len(batch))
     except _model_errors as exc:
         for b in batch:
             answers[b[0]] = _model_error(exc, b[1])
@@ -878,7 +999,7 @@ def _run_batch(batch, answers):
         return
     finally:
         glia._request_id.reset(token)
-    post = None
+    post = callback
     if _post_predict is not None:
         post = (ids[0], list(results), payloads, qps, hds)
     for k, b in enumerate(batch):
@@ -952,11 +1073,14 @@ def _protocol(protocol, query, raw_headers, body, request_id):
 
 def post(state):
     """Runs post_predict for a request whose response was sent."""
-    request_id, result, payload, qp, headers = state
-    token = glia._request_id.set(request_id)
+    token = glia._request_id.set(state[0])
     try:
-        _post_predict(result, payload, qp, headers)
+        if len(state) == 2:  # a Handler's callback
+            state[1]()
+        else:
+            _, result, payload, qp, headers = state
+            _post_predict(result, payload, qp, headers)
     except BaseException:
-        _log_exception(request_id)
+        _log_exception(state[0])
     finally:
         glia._request_id.reset(token)
