@@ -1377,90 +1377,31 @@ static int predictor_dependencies(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	return dependencies_apt(c, deps, d);
 }
 
-/* The predictor's mapping: `predictor:`, or `handler:` (its Cortex
- * 0.34-0.35 name: class Handler with handle_<method>), never both. While
- * a handler is parsed, errors name handler.* (c->handler). */
-static int predictor_section(ctx *c, yaml_node_t *api, glia_api_spec *s,
-                             yaml_node_t **pred)
+static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 {
-	yaml_node_t *h = get_key(c, api, "handler");
-
-	if (h && get_key(c, api, "predictor"))
-		return fail(c, h, "handler",
-		            "give predictor or handler, not both (handler is "
-		            "Cortex 0.34-0.35's name for predictor)");
-	if (!h)
-		return mapping_field(c, api, "", "predictor", pred);
-	s->predictor.handler = 1;
-	if (mapping_field(c, api, "", "handler", pred) < 0)
-		return -1;
-	c->handler = *pred != NULL;
-	return 0;
-}
-
-/* handler: runs a Python Handler class; models are required by the
- * tensorflow and onnx types (the models their clients serve). */
-static int predictor_kind_rules(ctx *c, yaml_node_t *pred, glia_api_spec *s)
-{
-	glia_predictor_type t = s->predictor.type;
-
-	if (s->predictor.handler && !glia_predictor_in_python(t))
-		return bad_value(c, get(c, pred, "type"), "predictor.type",
-		                 "must be python, tensorflow or onnx in a "
-		                 "handler (types c and command go under "
-		                 "predictor)");
-	if ((t == GLIA_PREDICTOR_TENSORFLOW || t == GLIA_PREDICTOR_ONNX) &&
-	    !s->predictor.models.set)
-		return fail(c, pred, "predictor.models",
-		            "required for type %s (the models its %s_client "
-		            "serves)",
-		            glia_predictor_type_name(t),
-		            glia_predictor_type_name(t));
-	return 0;
-}
-
-static int parse_predictor_section(ctx *c, yaml_node_t *pred,
-                                   glia_api_spec *s)
-{
+	yaml_node_t *pred;
 	int code_type;
 
+	if (mapping_field(c, api, "", "predictor", &pred) < 0)
+		return -1;
+	if (!pred)
+		return fail(c, api, "predictor", "required");
 	if (check_keys(c, pred, "predictor", predictor_keys,
 	               predictor_cortex_keys) < 0 ||
 	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
 		return -1;
 	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
 	if (only_for(c, pred, "predictor", "models",
-	             glia_predictor_in_python(s->predictor.type),
-	             "types python (load_model), tensorflow and onnx") < 0 ||
-	    only_for(c, pred, "predictor", "model_path",
-	             glia_predictor_in_python(s->predictor.type),
-	             "types python (load_model), tensorflow and onnx") < 0 ||
-	    only_for(c, pred, "predictor", "multi_model_reloading",
 	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
 	             "type python (load_model)") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
-	             "types python, tensorflow, onnx and c") < 0)
+	             "types python and c") < 0)
 		return -1;
 	if (predictor_models(c, pred, s) < 0 ||
 	    predictor_batching(c, pred, s) < 0 ||
-	    predictor_signature(c, pred, s) < 0 ||
-	    predictor_kind_rules(c, pred, s) < 0)
+	    predictor_signature(c, pred, s) < 0)
 		return -1;
 	return predictor_dependencies(c, pred, s);
-}
-
-static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
-{
-	yaml_node_t *pred = NULL;
-	int rc;
-
-	if (predictor_section(c, api, s, &pred) < 0)
-		return -1;
-	if (!pred)
-		return fail(c, api, "predictor", "required");
-	rc = parse_predictor_section(c, pred, s);
-	c->handler = 0;
-	return rc;
 }
 
 /* ---- compute, autoscaling, update_strategy, networking ---- */
@@ -1505,25 +1446,6 @@ static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return bad_value(c, get(c, m, "mem_limit"), "compute.mem_limit",
 		                 "must be at least compute.mem (the request)");
 	return int_field(c, m, "compute", "gpu", 0, INT_MAX, &s->compute.gpu);
-}
-
-/* Cortex's compute.inf (AWS Inferentia chips): 0 is accepted, more is
- * refused, since glia runs nothing on Inferentia. */
-static int compute_inf(ctx *c, yaml_node_t *api)
-{
-	yaml_node_t *m = get(c, api, "compute");
-	int inf = 0;
-
-	if (!m || m->type != YAML_MAPPING_NODE) /* parse_compute said so */
-		return 0;
-	if (int_field(c, m, "compute", "inf", 0, INT_MAX, &inf) < 0)
-		return -1;
-	if (inf > 0)
-		return bad_value(c, get(c, m, "inf"), "compute.inf",
-		                 "no Inferentia devices on this host (glia runs "
-		                 "predictors on CPUs and NVIDIA GPUs); remove "
-		                 "compute.inf or set it to 0");
-	return 0;
 }
 
 /* min <= max, init in [min, max], target defaults to processes x threads. */
