@@ -641,10 +641,14 @@ int glia_daemon_main(int argc, char **argv)
 	}
 	int lock = lock_home(home);
 	if (lock == -2) {
+		int pid = glia_daemon_lock_holder(home);
+		char who[32] = "";
+		if (pid > 0) /* else not seen in /proc/locks (a pid namespace) */
+			snprintf(who, sizeof who, "pid %d; ", pid);
 		rc = fail_start(report_fd,
 		                "a daemon is already running for GLIA_HOME=%s "
-		                "(pid %d; `glia down` stops it)",
-		                home, glia_daemon_lock_holder(home));
+		                "(%s`glia down` stops it)",
+		                home, who);
 		goto out;
 	}
 	if (lock < 0) {
