@@ -9,14 +9,17 @@
 - A deleted glia.sock: `glia up` and `glia down` still agree, through
   GLIA_HOME/daemon.lock (held by the daemon, holding its pid).
 
-The full disk is a real one: a small tmpfs mounted for the test (root only;
-CI runs as root)."""
+The full disk is a real one: a small tmpfs mounted for the test. That
+needs root (as in CI); otherwise the full-disk tests run again inside
+`unshare --user --map-root-user --mount`, where mounting one is allowed."""
 import errno
 import functools
 import hashlib
 import http.server
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -34,8 +37,8 @@ def small_disk():
     """A 16 MiB tmpfs mounted on a fresh directory under /tmp (mode 0700,
     fit for GLIA_HOME); unmounted and removed afterwards."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs as a full disk "
-                    "(CI runs as root)")
+        pytest.skip("needs root to mount a small tmpfs as a full disk: run "
+                    "by test_full_disk_tests_in_a_user_namespace_if_not_root")
     path = Path(tempfile.mkdtemp(prefix="glia-full-", dir="/tmp"))
     res = subprocess.run(["mount", "-t", "tmpfs", "-o",
                           f"size={DISK_SIZE},mode=0700", "tmpfs", str(path)],
@@ -49,6 +52,26 @@ def small_disk():
         subprocess.run(["umount", "-l", str(path)], capture_output=True,
                        timeout=30)
         path.rmdir()
+
+
+def test_full_disk_tests_in_a_user_namespace_if_not_root():
+    """Not root: every full-disk test of this file runs again inside a user
+    and mount namespace, as its root, and must pass there."""
+    if os.geteuid() == 0:
+        pytest.skip("root: the full-disk tests mount their tmpfs themselves")
+    userns = ["unshare", "--user", "--map-root-user", "--mount"]
+    probe = subprocess.run(userns + ["true"], capture_output=True, text=True,
+                           timeout=30) if shutil.which("unshare") else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("not root, and no user namespace for a tmpfs: "
+                    f"{probe.stderr.strip() if probe else 'no unshare'}")
+    res = subprocess.run(
+        userns + [sys.executable, "-m", "pytest", "-q", "-p",
+                  "no:cacheprovider", __file__,
+                  "-k", "full_disk and not user_namespace"],
+        capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+    assert " passed" in res.stdout and "skipped" not in res.stdout, res.stdout
 
 
 def fill_disk(path):
