@@ -88,13 +88,21 @@ static const char *const split_target_keys[] = {
 static const char *const predictor_keys[] = {
 	"type", "path", "command", "readiness_path", "config", "python_path",
 	"env", "processes_per_replica", "threads_per_process", "log_level",
-	"models", "server_side_batching", "signature", "dependencies", NULL};
+	"models", "server_side_batching", "signature", "dependencies",
+	"model_path", "multi_model_reloading", "signature_key", NULL};
 static const char *const predictor_types[] = {"python", "c", "command", NULL};
 static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL};
 static const char *const models_keys[] = {
-	"path", "paths", "dir", "cache_size", "disk_cache_size", NULL};
-static const char *const model_path_keys[] = {"name", "path", NULL};
+	"path", "paths", "dir", "cache_size", "disk_cache_size",
+	"signature_key", NULL};
+static const char *const model_path_keys[] = {
+	"name", "path", "model_path", "signature_key", NULL};
+/* The keys that give an API its models: glia's and Cortex's names of it
+ * (model_path: v0.20-0.24, one model; multi_model_reloading: python,
+ * v0.25-0.35). At most one of them in an API. */
+static const char *const models_sources[] = {
+	"models", "multi_model_reloading", "model_path", NULL};
 static const char *const batching_keys[] = {
 	"max_batch_size", "batch_interval", NULL};
 static const char *const signature_keys[] = {"inputs", "outputs", NULL};
@@ -136,11 +144,18 @@ static const char *const reserved_endpoints[] = {
  *     (glia runs the predictor itself);
  *   predictor.shm_size: the container's /dev/shm size;
  *   compute.node_groups: Cortex cluster node groups;
- *   networking.api_type: public | internal load balancer. */
+ *   compute.inf: Inferentia chips; 0 is fine, more is refused (cortex_keys);
+ *   networking.api_type: public | internal load balancer;
+ *   networking.api_gateway (v0.20-0.25): public | none, AWS API Gateway in
+ *     front of the load balancer; glia's gateway serves the API either way;
+ *   networking.local_port (v0.20-0.25): the local environment's port; glia
+ *     serves every API on the gateway's one port. */
 static const char *const predictor_cortex_keys[] = {
     "image", "tensorflow_serving_image", "shm_size", NULL};
-static const char *const compute_cortex_keys[] = {"node_groups", NULL};
-static const char *const networking_cortex_keys[] = {"api_type", NULL};
+static const char *const compute_cortex_keys[] = {"node_groups", "inf", NULL};
+static const char *const networking_cortex_keys[] = {
+    "api_type", "api_gateway", "local_port", NULL};
+static const char *const api_gateways[] = {"public", "none", NULL};
 
 static const range positive = {"> 0", 0, 0, INFINITY};
 static const range non_negative = {">= 0", 0, 1, INFINITY};
@@ -486,27 +501,38 @@ static int int_field(ctx *c, yaml_node_t *map, const char *path,
 	return 0;
 }
 
-/* true or false (also True, False); absent leaves *out. */
+/* A YAML 1.1 boolean (what Cortex's go-yaml v2 read): 1 for y Y yes Yes
+ * YES on On ON true True TRUE, 0 for the n/no/off/false forms, -1 for
+ * anything else. */
+static int yaml11_bool(const char *s)
+{
+	static const char *const yes[] = {"y",  "Y",    "yes",  "Yes",
+	                                  "YES", "on",  "On",   "ON",
+	                                  "true", "True", "TRUE", NULL};
+	static const char *const no[] = {"n",  "N",     "no",    "No",
+	                                 "NO", "off",   "Off",   "OFF",
+	                                 "false", "False", "FALSE", NULL};
+
+	return in_list(yes, s) ? 1 : in_list(no, s) ? 0 : -1;
+}
+
+/* A boolean, in any YAML 1.1 spelling (true, yes, on, y, ...); absent
+ * leaves *out. */
 static int bool_field(ctx *c, yaml_node_t *map, const char *path,
                       const char *name, int *out)
 {
 	yaml_node_t *v = get(c, map, name);
 	char key[KEY_MAX];
+	int b;
 
 	if (!v)
 		return 0;
 	join(key, path, name);
-	if (v->type == YAML_SCALAR_NODE &&
-	    (strcmp(text(v), "true") == 0 || strcmp(text(v), "True") == 0)) {
-		*out = 1;
-		return 0;
-	}
-	if (v->type == YAML_SCALAR_NODE &&
-	    (strcmp(text(v), "false") == 0 || strcmp(text(v), "False") == 0)) {
-		*out = 0;
-		return 0;
-	}
-	return bad_value(c, v, key, "must be true or false");
+	b = v->type == YAML_SCALAR_NODE ? yaml11_bool(text(v)) : -1;
+	if (b < 0)
+		return bad_value(c, v, key, "must be true or false");
+	*out = b;
+	return 0;
 }
 
 static int number_field(ctx *c, yaml_node_t *map, const char *path,
@@ -654,8 +680,9 @@ static int match_float(const char *s)
 	return s[i] == '\0';
 }
 
-/* A plain scalar becomes null, true/false, an integer or a real when it
- * looks like one (YAML 1.2 core schema); anything quoted stays a string. */
+/* A plain scalar becomes null, a boolean (YAML 1.1 forms, as Cortex read
+ * them: yes/no/on/off/y/n too), an integer or a real when it looks like one;
+ * anything quoted stays a string. */
 static json_t *scalar_to_json(const yaml_node_t *n)
 {
 	const char *s = text(n);
@@ -665,12 +692,8 @@ static json_t *scalar_to_json(const yaml_node_t *n)
 	    strlen(s) == n->data.scalar.length) {
 		if (is_null(n))
 			return json_null();
-		if (!strcmp(s, "true") || !strcmp(s, "True") ||
-		    !strcmp(s, "TRUE"))
-			return json_true();
-		if (!strcmp(s, "false") || !strcmp(s, "False") ||
-		    !strcmp(s, "FALSE"))
-			return json_false();
+		if (yaml11_bool(s) >= 0)
+			return json_boolean(yaml11_bool(s));
 		if (parse_int(s, &i) == 0)
 			return json_integer(i);
 		if (match_float(s) && isfinite(strtod(s, NULL)))
@@ -976,13 +999,32 @@ static int predictor_runtime(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	return 0;
 }
 
-/* One {name, path} item of predictor.models.paths. */
-static int model_path_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
-                           glia_model_path *out)
+/* A string given under one of two names (glia's and a Cortex version's):
+ * both in one mapping is an error naming both. */
+static int alias_field(ctx *c, yaml_node_t *map, const char *path,
+                       const char *name, const char *alias, char **out)
+{
+	char key[KEY_MAX];
+
+	if (get(c, map, name) && get(c, map, alias)) {
+		join(key, path, alias);
+		return fail(c, get_key(c, map, alias), key,
+		            "%s and %s are the same setting (%s is Cortex's "
+		            "older name); give only one",
+		            name, alias, alias);
+	}
+	return str_field(c, map, path, get(c, map, alias) ? alias : name, out);
+}
+
+/* One {name, path, signature_key} item of a models list (path also as
+ * Cortex's model_path); list is the list's key, like
+ * predictor.models.paths. */
+static int model_path_item(ctx *c, yaml_node_t *item, const char *list,
+                           size_t i, json_t *names, glia_model_path *out)
 {
 	char path[KEY_MAX], key[KEY_MAX];
 
-	join_index(path, "predictor.models.paths", i);
+	join_index(path, list, i);
 	if (item->type != YAML_MAPPING_NODE)
 		return bad_value(c, item, path,
 		                 "must be a mapping with name and path");
@@ -1001,29 +1043,32 @@ static int model_path_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
 		    "must contain only letters, digits, '-' and '_'");
 	if (seen(names, out->name))
 		return bad_value(c, get(c, item, "name"), key,
-		                 "must be unique among predictor.models.paths");
+		                 "must be unique among %s", list);
 	join(key, path, "path");
-	if (!get(c, item, "path"))
+	if (!get(c, item, "path") && !get(c, item, "model_path"))
 		return fail(c, item, key, "required");
-	return str_field(c, item, path, "path", &out->path);
+	if (alias_field(c, item, path, "path", "model_path", &out->path) < 0)
+		return -1;
+	return str_field(c, item, path, "signature_key", &out->signature_key);
 }
 
-static int model_paths(ctx *c, yaml_node_t *models, glia_models *m)
+/* A list of models: models.paths, or (Cortex v0.20) models itself; key is
+ * where the list is, like predictor.models.paths. */
+static int model_paths(ctx *c, yaml_node_t *v, const char *key, glia_models *m)
 {
-	yaml_node_t *v = get(c, models, "paths");
 	int rc = 0;
 
 	if (!v)
 		return 0;
 	if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0)
-		return bad_value(c, v, "predictor.models.paths",
+		return bad_value(c, v, key,
 		                 "must be a non-empty list of {name, path}");
 	json_t *names = json_object();
 	m->paths = glia_calloc(n_items(v), sizeof(glia_model_path));
 	for (size_t i = 0; i < n_items(v) && rc == 0; i++) {
 		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
 		m->n_paths++;
-		rc = model_path_item(c, item, i, names, &m->paths[i]);
+		rc = model_path_item(c, item, key, i, names, &m->paths[i]);
 	}
 	json_decref(names);
 	return rc;
@@ -1047,62 +1092,98 @@ static int s3_location(ctx *c, yaml_node_t *n, const char *key,
 	return 0;
 }
 
-/* models.path, paths[].path and dir, where they are s3:// URLs. */
-static int model_locations(ctx *c, yaml_node_t *models, glia_models *m)
+/* The s3:// URLs of a models list (key as for model_paths). */
+static int list_locations(ctx *c, yaml_node_t *list, const char *key,
+                          glia_models *m)
 {
-	yaml_node_t *paths = get(c, models, "paths");
-	char item_key[KEY_MAX], key[KEY_MAX];
+	char item_key[KEY_MAX], path_key[KEY_MAX];
 
-	if (s3_location(c, get(c, models, "path"), "predictor.models.path",
-	                m->path) < 0 ||
-	    s3_location(c, get(c, models, "dir"), "predictor.models.dir",
-	                m->dir) < 0)
-		return -1;
 	for (size_t i = 0; i < m->n_paths; i++) {
 		yaml_node_t *item =
-		    node_at(c, paths->data.sequence.items.start[i]);
-		const char *where = m->paths[i].path;
-		join_index(item_key, "predictor.models.paths", i);
-		join(key, item_key, "path");
-		if (s3_location(c, get(c, item, "path"), key, where) < 0)
+		    node_at(c, list->data.sequence.items.start[i]);
+		yaml_node_t *at = get(c, item, "path");
+		join_index(item_key, key, i);
+		join(path_key, item_key, at ? "path" : "model_path");
+		if (!at)
+			at = get(c, item, "model_path");
+		if (s3_location(c, at, path_key, m->paths[i].path) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* cache_size and disk_cache_size go together, disk >= memory. */
-static int model_cache(ctx *c, yaml_node_t *models, glia_models *m)
+/* models.path, paths[].path and dir, where they are s3:// URLs; base is
+ * the mapping's key (predictor.models or predictor.multi_model_reloading). */
+static int model_locations(ctx *c, yaml_node_t *models, const char *base,
+                           glia_models *m)
 {
-	const char *path = "predictor.models";
+	char key[KEY_MAX];
+	yaml_node_t *paths = get(c, models, "paths");
+
+	join(key, base, "path");
+	if (s3_location(c, get(c, models, "path"), key, m->path) < 0)
+		return -1;
+	join(key, base, "dir");
+	if (s3_location(c, get(c, models, "dir"), key, m->dir) < 0)
+		return -1;
+	join(key, base, "paths");
+	return paths ? list_locations(c, paths, key, m) : 0;
+}
+
+/* cache_size and disk_cache_size go together, disk >= memory. */
+static int model_cache(ctx *c, yaml_node_t *models, const char *path,
+                       glia_models *m)
+{
+	char key[KEY_MAX], other[KEY_MAX];
 
 	if (int_field(c, models, path, "cache_size", 1, INT_MAX,
 	              &m->cache_size) < 0 ||
 	    int_field(c, models, path, "disk_cache_size", 1, INT_MAX,
 	              &m->disk_cache_size) < 0)
 		return -1;
+	join(key, path, "disk_cache_size");
+	join(other, path, "cache_size");
 	if (m->cache_size && !m->disk_cache_size)
-		return fail(c, models, "predictor.models.disk_cache_size",
-		            "required when cache_size is given");
+		return fail(c, models, key, "required when cache_size is given");
 	if (m->disk_cache_size && !m->cache_size)
-		return fail(c, models, "predictor.models.cache_size",
+		return fail(c, models, other,
 		            "required when disk_cache_size is given");
 	if (m->disk_cache_size < m->cache_size)
-		return bad_value(c, get(c, models, "disk_cache_size"),
-		                 "predictor.models.disk_cache_size",
+		return bad_value(c, get(c, models, "disk_cache_size"), key,
 		                 "must be >= cache_size (%d)", m->cache_size);
 	return 0;
 }
 
-static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+/* The key that gives the API its models (one of models_sources), or NULL;
+ * two of them is an error naming both. */
+static int models_source(ctx *c, yaml_node_t *pred, const char **out)
 {
-	const char *path = "predictor.models";
-	glia_models *m = &s->predictor.models;
-	yaml_node_t *v;
+	char key[KEY_MAX];
 
-	if (mapping_field(c, pred, "predictor", "models", &v) < 0)
-		return -1;
-	if (!v)
-		return 0;
+	*out = NULL;
+	for (const char *const *n = models_sources; *n; n++) {
+		if (!get(c, pred, *n))
+			continue;
+		if (*out) {
+			join(key, "predictor", *n);
+			return fail(c, get_key(c, pred, *n), key,
+			            "predictor.%s and predictor.%s both give the "
+			            "models (Cortex's names for the same setting "
+			            "in different versions); give only one",
+			            *out, *n);
+		}
+		*out = *n;
+	}
+	return 0;
+}
+
+/* The mapping form: {path | paths | dir, cache_size, disk_cache_size,
+ * signature_key}, under predictor.models or multi_model_reloading. */
+static int models_mapping(ctx *c, yaml_node_t *v, const char *path,
+                          glia_models *m)
+{
+	char key[KEY_MAX];
+
 	if (check_keys(c, v, path, models_keys, NULL) < 0)
 		return -1;
 	int given =
@@ -1110,19 +1191,78 @@ static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	if (given != 1)
 		return fail(c, v, path,
 		            "must have exactly one of path, paths, dir");
-	m->set = 1;
+	join(key, path, "paths");
 	if (str_field(c, v, path, "path", &m->path) < 0 ||
-	    model_paths(c, v, m) < 0 ||
-	    str_field(c, v, path, "dir", &m->dir) < 0)
+	    model_paths(c, get(c, v, "paths"), key, m) < 0 ||
+	    str_field(c, v, path, "dir", &m->dir) < 0 ||
+	    str_field(c, v, path, "signature_key", &m->signature_key) < 0)
 		return -1;
+	join(key, path, "dir");
 	if (m->dir && glia_is_url(m->dir) && !glia_s3_is_url(m->dir))
 		return bad_value(
-		    c, get(c, v, "dir"), "predictor.models.dir",
+		    c, get(c, v, "dir"), key,
 		    "must be a local directory or an s3:// prefix (an http(s) "
 		    "URL cannot be listed; use path or paths)");
-	if (model_locations(c, v, m) < 0)
+	if (model_locations(c, v, path, m) < 0)
 		return -1;
-	return model_cache(c, v, m);
+	return model_cache(c, v, path, m);
+}
+
+/* Cortex v0.20-0.24's predictor.signature_key: the models' signature when
+ * they were given as model_path or a v0.20 list. */
+static int predictor_signature_key(ctx *c, yaml_node_t *pred, glia_models *m)
+{
+	yaml_node_t *k = get_key(c, pred, "signature_key");
+
+	if (!k)
+		return 0;
+	if (!m->set)
+		return fail(c, k, "predictor.signature_key",
+		            "only valid with predictor.model_path or "
+		            "predictor.models");
+	if (m->signature_key)
+		return fail(c, k, "predictor.signature_key",
+		            "predictor.signature_key and "
+		            "predictor.models.signature_key are the same "
+		            "setting; give only one");
+	return str_field(c, pred, "predictor", "signature_key",
+	                 &m->signature_key);
+}
+
+/* predictor.models in its forms: a mapping (glia, Cortex >= v0.21), a list
+ * of {name, model_path, signature_key} (Cortex v0.20), the same mapping as
+ * multi_model_reloading (Cortex v0.25-0.35, python) or one model_path
+ * (Cortex v0.20-0.24). */
+static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	glia_models *m = &s->predictor.models;
+	const char *name;
+	char path[KEY_MAX];
+	yaml_node_t *v;
+
+	if (models_source(c, pred, &name) < 0)
+		return -1;
+	v = name ? get(c, pred, name) : NULL;
+	join(path, "predictor", name ? name : "models");
+	if (v && strcmp(name, "model_path") == 0) {
+		m->set = 1;
+		if (str_field(c, pred, "predictor", name, &m->path) < 0 ||
+		    s3_location(c, v, path, m->path) < 0)
+			return -1;
+	} else if (v && v->type == YAML_SEQUENCE_NODE &&
+	           strcmp(name, "models") == 0) {
+		m->set = 1;
+		if (model_paths(c, v, path, m) < 0 ||
+		    list_locations(c, v, path, m) < 0)
+			return -1;
+	} else if (v) {
+		if (v->type != YAML_MAPPING_NODE)
+			return bad_value(c, v, path, "must be a mapping");
+		m->set = 1;
+		if (models_mapping(c, v, path, m) < 0)
+			return -1;
+	}
+	return predictor_signature_key(c, pred, m);
 }
 
 static int predictor_batching(ctx *c, yaml_node_t *pred, glia_api_spec *s)
@@ -1394,6 +1534,12 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	if (only_for(c, pred, "predictor", "models",
 	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
 	             "type python (load_model)") < 0 ||
+	    only_for(c, pred, "predictor", "model_path",
+	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
+	             "type python (load_model)") < 0 ||
+	    only_for(c, pred, "predictor", "multi_model_reloading",
+	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
+	             "type python (load_model)") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
 	             "types python and c") < 0)
 		return -1;
@@ -1446,6 +1592,25 @@ static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return bad_value(c, get(c, m, "mem_limit"), "compute.mem_limit",
 		                 "must be at least compute.mem (the request)");
 	return int_field(c, m, "compute", "gpu", 0, INT_MAX, &s->compute.gpu);
+}
+
+/* Cortex's compute.inf (AWS Inferentia chips): 0 is accepted, more is
+ * refused, since glia runs nothing on Inferentia. */
+static int compute_inf(ctx *c, yaml_node_t *api)
+{
+	yaml_node_t *m = get(c, api, "compute");
+	int inf = 0;
+
+	if (!m || m->type != YAML_MAPPING_NODE) /* parse_compute said so */
+		return 0;
+	if (int_field(c, m, "compute", "inf", 0, INT_MAX, &inf) < 0)
+		return -1;
+	if (inf > 0)
+		return bad_value(c, get(c, m, "inf"), "compute.inf",
+		                 "no Inferentia devices on this host (glia runs "
+		                 "predictors on CPUs and NVIDIA GPUs); remove "
+		                 "compute.inf or set it to 0");
+	return 0;
 }
 
 /* min <= max, init in [min, max], target defaults to processes x threads. */
@@ -1778,6 +1943,36 @@ static int parse_policy(ctx *c, yaml_node_t *net, glia_policy_spec *p)
 	return parse_cors(c, net, &p->cors);
 }
 
+/* Cortex's endpoint forms: `iris` and `/iris/` mean /iris (a '/' is
+ * added in front and one at the end dropped); "/" alone stays, refused. */
+static void canonical_endpoint(char **ep)
+{
+	size_t n = strlen(*ep);
+
+	if ((*ep)[0] != '/') {
+		char *with = glia_sprintf("/%s", *ep);
+		free(*ep);
+		*ep = with;
+		n++;
+	}
+	if (n > 1 && (*ep)[n - 1] == '/')
+		(*ep)[n - 1] = '\0';
+}
+
+/* networking keys of Cortex v0.20-0.25, checked, with no effect on glia:
+ * api_gateway (public | none) and local_port (1-65535). */
+static int cortex_networking(ctx *c, yaml_node_t *m)
+{
+	int gateway = 0, port = 0;
+
+	return enum_field(c, m, "networking", "api_gateway", api_gateways,
+	                  &gateway) < 0 ||
+	               int_field(c, m, "networking", "local_port", 1, 65535,
+	                         &port) < 0
+	           ? -1
+	           : 0;
+}
+
 static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 {
 	yaml_node_t *m, *v = NULL;
@@ -1796,10 +1991,12 @@ static int parse_networking(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	                     &api_type) < 0 ||
 	          bool_field(c, m, "networking", "retries",
 	                     &s->networking.retries) < 0 ||
+	          cortex_networking(c, m) < 0 ||
 	          parse_policy(c, m, &s->networking.policy) < 0))
 		return -1;
 	if (s->networking.endpoint) {
 		v = get(c, m, "endpoint");
+		canonical_endpoint(&s->networking.endpoint);
 		problem = endpoint_problem(s->networking.endpoint);
 		return problem ? bad_value(c, v, "networking.endpoint", "%s",
 		                           problem)
@@ -1944,13 +2141,10 @@ static int split_item(ctx *c, yaml_node_t *item, size_t i, json_t *names,
 	join(key, path, "weight");
 	if (!get(c, item, "weight") && !shadow)
 		return fail(c, item, key, "required");
-	if (int_field(c, item, path, "weight", 0, 100, &t->weight) < 0)
-		return -1;
-	if (shadow && t->weight != 0)
-		return bad_value(c, get(c, item, "weight"), key,
-		                 "must be 0 for the shadow API (it gets a copy "
-		                 "of every request)");
-	return 0;
+	/* the shadow's weight is the percentage of requests copied to it
+	 * (Cortex's mirror percentage); all of them when not given */
+	t->weight = shadow ? 100 : 0;
+	return int_field(c, item, path, "weight", 0, 100, &t->weight);
 }
 
 /* apis: a non-empty list; at most one shadow; the others' weights sum to
@@ -2087,7 +2281,7 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 	    check_unique(c, api, specs, i, 1) < 0 || parse_kind(c, api, s) < 0)
 		return -1;
 	if (parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0 ||
-	    parse_autoscaling(c, api, s) < 0 ||
+	    compute_inf(c, api) < 0 || parse_autoscaling(c, api, s) < 0 ||
 	    parse_update_strategy(c, api, s) < 0 ||
 	    parse_networking(c, api, s) < 0 || parse_monitoring(c, api, s) < 0)
 		return -1;
@@ -2455,7 +2649,9 @@ void glia_api_spec_free(glia_api_spec *s)
 	for (size_t i = 0; i < s->predictor.models.n_paths; i++) {
 		free(s->predictor.models.paths[i].name);
 		free(s->predictor.models.paths[i].path);
+		free(s->predictor.models.paths[i].signature_key);
 	}
+	free(s->predictor.models.signature_key);
 	free(s->predictor.models.paths);
 	free(s->predictor.models.dir);
 	json_decref(s->predictor.signature);
@@ -2554,12 +2750,15 @@ static json_t *models_json(const glia_models *m)
 		for (size_t i = 0; i < m->n_paths; i++)
 			json_array_append_new(
 			    paths,
-			    json_pack("{s:s, s:s}", "name", m->paths[i].name,
-			              "path", m->paths[i].path));
+			    json_pack("{s:s, s:s, s:s*}", "name",
+			              m->paths[i].name, "path", m->paths[i].path,
+			              "signature_key", m->paths[i].signature_key));
 	}
-	return json_pack("{s:s?, s:o?, s:s?, s:i, s:i}", "path", m->path,
+	/* signature_key only when given: other specs' JSON stays as it was */
+	return json_pack("{s:s?, s:o?, s:s?, s:i, s:i, s:s*}", "path", m->path,
 	                 "paths", paths, "dir", m->dir, "cache_size",
-	                 m->cache_size, "disk_cache_size", m->disk_cache_size);
+	                 m->cache_size, "disk_cache_size", m->disk_cache_size,
+	                 "signature_key", m->signature_key);
 }
 
 static json_t *dependencies_json(const glia_dependencies *d)
@@ -2818,7 +3017,7 @@ static int json_env(jctx *j, json_t *env, glia_api_spec *s)
 
 static int json_model_paths(jctx *j, json_t *arr, glia_models *m)
 {
-	const char *name, *path;
+	const char *name, *path, *sig;
 	json_t *v;
 	size_t i;
 
@@ -2830,11 +3029,14 @@ static int json_model_paths(jctx *j, json_t *arr, glia_models *m)
 	m->paths = glia_calloc(json_array_size(arr), sizeof(glia_model_path));
 	json_array_foreach(arr, i, v)
 	{
-		if (unpack(j, v, "predictor.models.paths", "{s:s, s:s}", "name",
-		           &name, "path", &path) < 0)
+		sig = NULL;
+		if (unpack(j, v, "predictor.models.paths", "{s:s, s:s, s?s}",
+		           "name", &name, "path", &path, "signature_key",
+		           &sig) < 0)
 			return -1;
 		m->paths[i].name = glia_strdup(name);
 		m->paths[i].path = glia_strdup(path);
+		m->paths[i].signature_key = sig ? glia_strdup(sig) : NULL;
 		m->n_paths++;
 	}
 	return 0;
@@ -2843,14 +3045,18 @@ static int json_model_paths(jctx *j, json_t *arr, glia_models *m)
 static int json_models(jctx *j, json_t *obj, glia_models *m)
 {
 	json_t *path, *paths, *dir;
+	const char *sig = NULL;
 
 	if (json_is_null(obj))
 		return 0;
-	if (unpack(j, obj, "predictor.models", "{s:o, s:o, s:o, s:i, s:i}",
-	           "path", &path, "paths", &paths, "dir", &dir, "cache_size",
-	           &m->cache_size, "disk_cache_size", &m->disk_cache_size) < 0)
+	if (unpack(j, obj, "predictor.models",
+	           "{s:o, s:o, s:o, s:i, s:i, s?s}", "path", &path, "paths",
+	           &paths, "dir", &dir, "cache_size", &m->cache_size,
+	           "disk_cache_size", &m->disk_cache_size, "signature_key",
+	           &sig) < 0)
 		return -1;
 	m->set = 1;
+	m->signature_key = sig ? glia_strdup(sig) : NULL;
 	if (opt_str(j, path, "predictor.models.path", &m->path) < 0 ||
 	    json_model_paths(j, paths, m) < 0 ||
 	    opt_str(j, dir, "predictor.models.dir", &m->dir) < 0)

@@ -22,6 +22,7 @@ typedef enum {
 typedef struct glia_model_path {
 	char *name;
 	char *path;
+	char *signature_key; /* Cortex's, for type tensorflow; NULL = none */
 } glia_model_path;
 
 typedef struct glia_models {
@@ -32,13 +33,17 @@ typedef struct glia_models {
 	char *dir;
 	int cache_size;      /* 0 = unbounded (all models resident) */
 	int disk_cache_size; /* 0 = unbounded */
+	char *signature_key; /* Cortex's models.signature_key (or the v0.20-0.24
+	                        predictor.signature_key); NULL = none */
 } glia_models;
 
 /* One API of a TrafficSplitter (kind TrafficSplitter). */
 typedef struct glia_split_target {
 	char *api;
-	int weight; /* 0..100; non-shadow weights sum to 100 */
-	int shadow; /* gets a copy of every request, its answer ignored */
+	int weight; /* 0..100; non-shadow weights sum to 100; for the shadow
+	               the percentage of requests copied to it (Cortex's
+	               mirror percentage; 100 when not given) */
+	int shadow; /* gets copies of requests, its answers ignored */
 } glia_split_target;
 
 /* predictor.dependencies: what `glia build` puts into an image

@@ -666,12 +666,12 @@ static const bad_case bad_cases[] = {
      "glia.yaml:4:10: apis[0].name: must not be the traffic splitter itself, "
      "got \"s\""},
     {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
-     "- {name: b, shadow: true, weight: 5}\n",
-     "glia.yaml:5:35: apis[1].weight: must be 0 for the shadow API (it gets "
-     "a copy of every request), got \"5\""},
+     "- {name: b, shadow: true, weight: 150}\n",
+     "glia.yaml:5:35: apis[1].weight: must be an integer from 0 to 100, got "
+     "\"150\""},
     {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
-     "- {name: b, shadow: yes}\n",
-     "glia.yaml:5:21: apis[1].shadow: must be true or false, got \"yes\""},
+     "- {name: b, shadow: maybe}\n",
+     "glia.yaml:5:21: apis[1].shadow: must be true or false, got \"maybe\""},
     {"name: s\nkind: TrafficSplitter\napis:\n- {name: a, weight: 100}\n"
      "- {name: b, shadow: true}\n- {name: c, shadow: true}\n",
      "glia.yaml:6:21: apis: may have at most one shadow API, got \"true\""},
@@ -1002,11 +1002,9 @@ static const bad_case bad_cases[] = {
      "glia.yaml:6:36: update_strategy.max_unavailable: must be an integer "
      ">= 0 or a percentage from 0% to 100%, got \"-1\""},
     /* networking */
-    {API "networking: {endpoint: iris}\n",
-     "glia.yaml:6:24: networking.endpoint: must start with '/', got \"iris\""},
-    {API "networking: {endpoint: /iris/}\n",
+    {API "networking: {endpoint: iris//}\n",
      "glia.yaml:6:24: networking.endpoint: must not end with '/', got "
-     "\"/iris/\""},
+     "\"iris//\""},
     {API "networking: {endpoint: /}\n",
      "glia.yaml:6:24: networking.endpoint: must not end with '/', got \"/\""},
     {API "networking: {endpoint: /a//b}\n",
@@ -1109,6 +1107,64 @@ static const bad_case bad_cases[] = {
     {API "monitoring: classification\n",
      "glia.yaml:6:13: monitoring: must be a mapping, got "
      "\"classification\""},
+    /* Cortex's names for keys (v0.20-0.35): one setting, one name */
+    {API "  model_path: m\n  models: {path: n}\n",
+     "glia.yaml:6:3: predictor.model_path: predictor.models and "
+     "predictor.model_path both give the models (Cortex's names for the same "
+     "setting in different versions); give only one"},
+    {API "  multi_model_reloading: {path: m}\n  model_path: n\n",
+     "glia.yaml:7:3: predictor.model_path: predictor.multi_model_reloading "
+     "and predictor.model_path both give the models (Cortex's names for the "
+     "same setting in different versions); give only one"},
+    {API "  models:\n    paths: [{name: a, path: m, model_path: n}]\n",
+     "glia.yaml:7:32: predictor.models.paths[0].model_path: path and "
+     "model_path are the same setting (model_path is Cortex's older name); "
+     "give only one"},
+    {API "  models:\n    - {name: a, signature_key: s}\n",
+     "glia.yaml:7:7: predictor.models[0].path: required"},
+    {API "  models:\n    - {name: a, model_path: m}\n"
+         "    - {name: a, model_path: n}\n",
+     "glia.yaml:8:14: predictor.models[1].name: must be unique among "
+     "predictor.models, got \"a\""},
+    {API "  models: []\n",
+     "glia.yaml:6:11: predictor.models: must be a non-empty list of "
+     "{name, path}, got a list"},
+    {API "  signature_key: serving_default\n",
+     "glia.yaml:6:3: predictor.signature_key: only valid with "
+     "predictor.model_path or predictor.models"},
+    {API "  model_path: m\n  models: {signature_key: a}\n",
+     "glia.yaml:6:3: predictor.model_path: predictor.models and "
+     "predictor.model_path both give the models (Cortex's names for the same "
+     "setting in different versions); give only one"},
+    {API "  models: {path: m, signature_key: a}\n  signature_key: b\n",
+     "glia.yaml:7:3: predictor.signature_key: predictor.signature_key and "
+     "predictor.models.signature_key are the same setting; give only one"},
+    {API "  multi_model_reloading: {dir: d, cache_size: 2}\n",
+     "glia.yaml:6:26: predictor.multi_model_reloading.disk_cache_size: "
+     "required when cache_size is given"},
+    {"name: a\nkind: RealtimeAPI\npredictor: {type: c, path: p.so, "
+     "multi_model_reloading: {path: m}}\n",
+     "glia.yaml:3:34: predictor.multi_model_reloading: only valid for type "
+     "python (load_model)"},
+    {"name: a\nkind: RealtimeAPI\npredictor: {type: c, path: p.so, "
+     "model_path: m}\n",
+     "glia.yaml:3:34: predictor.model_path: only valid for type python "
+     "(load_model)"},
+    {API "compute: {inf: 1}\n",
+     "glia.yaml:6:16: compute.inf: no Inferentia devices on this host (glia "
+     "runs predictors on CPUs and NVIDIA GPUs); remove compute.inf or set it "
+     "to 0, got \"1\""},
+    {API "compute: {inf: -1}\n",
+     "glia.yaml:6:16: compute.inf: must be an integer >= 0, got \"-1\""},
+    {API "networking: {api_gateway: private}\n",
+     "glia.yaml:6:27: networking.api_gateway: must be one of public, none, "
+     "got \"private\""},
+    {API "networking: {local_port: 0}\n",
+     "glia.yaml:6:26: networking.local_port: must be an integer from 1 to "
+     "65535, got \"0\""},
+    {API "networking: {retries: maybe}\n",
+     "glia.yaml:6:23: networking.retries: must be true or false, got "
+     "\"maybe\""},
 };
 
 static void invalid_specs_give_exact_messages(void **state)
@@ -1536,6 +1592,185 @@ static void json_round_trips(void **state)
 	               "[\"https://a.example\"]}}\n");
 }
 
+/* ---- Cortex's names and forms (issue 14) ---- */
+
+/* Cortex v0.20-0.24: predictor.model_path is models.path, with the
+ * predictor's signature_key; the JSON keeps the key only when given. */
+static void cortex_model_path_is_models_path(void **state)
+{
+	glia_api_spec *s = parse_one(API "  model_path: s3://bucket/iris/\n"
+	                                 "  signature_key: predict\n");
+
+	assert_int_equal(s->predictor.models.set, 1);
+	assert_string_equal(s->predictor.models.path, "s3://bucket/iris/");
+	assert_string_equal(s->predictor.models.signature_key, "predict");
+	json_t *j = glia_api_spec_to_json(s);
+	assert_json(json_object_get(json_object_get(j, "predictor"), "models"),
+	            "{\"cache_size\":0,\"dir\":null,\"disk_cache_size\":0,"
+	            "\"path\":\"s3://bucket/iris/\",\"paths\":null,"
+	            "\"signature_key\":\"predict\"}");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+	round_trip(API "  model_path: m\n  signature_key: predict\n");
+}
+
+/* Cortex v0.20: models as a list of {name, model_path, signature_key}. */
+static void cortex_models_list_is_paths(void **state)
+{
+	glia_api_spec *s =
+	    parse_one(API "  models:\n"
+	                  "    - {name: iris, model_path: m/iris}\n"
+	                  "    - name: resnet\n"
+	                  "      model_path: s3://bkt/resnet\n"
+	                  "      signature_key: serving_default\n");
+	const glia_models *m = &s->predictor.models;
+
+	assert_int_equal(m->set, 1);
+	assert_null(m->path);
+	assert_int_equal(m->n_paths, 2);
+	assert_string_equal(m->paths[0].name, "iris");
+	assert_string_equal(m->paths[0].path, "m/iris");
+	assert_null(m->paths[0].signature_key);
+	assert_string_equal(m->paths[1].path, "s3://bkt/resnet");
+	assert_string_equal(m->paths[1].signature_key, "serving_default");
+	glia_api_specs_free(s, 1);
+	round_trip(API "  models:\n"
+	               "    - {name: a, model_path: m, signature_key: k}\n"
+	               "    - {name: b, model_path: n}\n");
+}
+
+/* Cortex v0.25-0.35: multi_model_reloading (python) is models; v0.21-0.24
+ * paths[].model_path is paths[].path. */
+static void cortex_multi_model_reloading_is_models(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API "  multi_model_reloading:\n"
+	        "    paths: [{name: a, path: m/a}, {name: b, model_path: m/b}]\n"
+	        "    cache_size: 1\n"
+	        "    disk_cache_size: 2\n");
+	const glia_models *m = &s->predictor.models;
+
+	assert_int_equal(m->set, 1);
+	assert_int_equal(m->n_paths, 2);
+	assert_string_equal(m->paths[1].name, "b");
+	assert_string_equal(m->paths[1].path, "m/b");
+	assert_int_equal(m->cache_size, 1);
+	assert_int_equal(m->disk_cache_size, 2);
+	/* the same JSON as glia's own spelling */
+	glia_api_spec *g = parse_one(
+	    API "  models:\n"
+	        "    paths: [{name: a, path: m/a}, {name: b, path: m/b}]\n"
+	        "    cache_size: 1\n"
+	        "    disk_cache_size: 2\n");
+	json_t *js = glia_api_spec_to_json(s), *jg = glia_api_spec_to_json(g);
+	char *ds = dump(js), *dg = dump(jg);
+	assert_string_equal(ds, dg);
+	free(ds);
+	free(dg);
+	json_decref(js);
+	json_decref(jg);
+	glia_api_specs_free(g, 1);
+	glia_api_specs_free(s, 1);
+}
+
+/* YAML 1.1 booleans (Cortex's go-yaml v2): yes/no/on/off/y/n in any of the
+ * listed cases are booleans in predictor.config and in glia's fields;
+ * quoted, they stay strings. */
+static void yaml11_booleans(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API "  config: {a: yes, b: No, c: ON, d: off, e: y, f: N,\n"
+	        "           g: TRUE, h: \"yes\", i: 'off', j: yess, k: [Yes]}\n"
+	        "networking: {retries: no}\n");
+
+	assert_json(s->predictor.config,
+	            "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":true,"
+	            "\"f\":false,\"g\":true,\"h\":\"yes\",\"i\":\"off\","
+	            "\"j\":\"yess\",\"k\":[true]}");
+	assert_int_equal(s->networking.retries, 0);
+	glia_api_specs_free(s, 1);
+	s = parse_one("name: s\nkind: TrafficSplitter\napis:\n"
+	              "- {name: a, weight: 100}\n- {name: b, shadow: yes}\n");
+	assert_int_equal(s->split[1].shadow, 1);
+	glia_api_specs_free(s, 1);
+}
+
+/* Cortex canonicalised endpoints: iris and /iris/ are /iris. */
+static void cortex_endpoint_forms_are_canonical(void **state)
+{
+	static const char *const forms[][2] = {
+	    {"iris", "/iris"},
+	    {"/iris/", "/iris"},
+	    {"iris/", "/iris"},
+	    {"models/iris/v1/", "/models/iris/v1"},
+	    {"/iris", "/iris"},
+	};
+	char yaml[256];
+
+	for (size_t i = 0; i < N(forms); i++) {
+		snprintf(yaml, sizeof yaml, API "networking: {endpoint: %s}\n",
+		         forms[i][0]);
+		glia_api_spec *s = parse_one(yaml);
+		assert_string_equal(s->networking.endpoint, forms[i][1]);
+		glia_api_specs_free(s, 1);
+	}
+	/* two spellings of one endpoint in a file are the same endpoint */
+	glia_api_spec *specs = NULL;
+	size_t n = 0;
+	glia_config_error err;
+	const char *two = "- name: a\n  kind: RealtimeAPI\n"
+	                  "  predictor: {type: python, path: p.py}\n"
+	                  "  networking: {endpoint: iris}\n"
+	                  "- name: b\n  kind: RealtimeAPI\n"
+	                  "  predictor: {type: python, path: p.py}\n"
+	                  "  networking: {endpoint: /iris/}\n";
+	assert_int_equal(glia_config_parse(two, strlen(two), "glia.yaml", NULL,
+	                                   &specs, &n, &err),
+	                 -1);
+	assert_string_equal(err.message,
+	                    "glia.yaml:8:26: networking.endpoint: /iris is "
+	                    "already the endpoint of API \"a\" (line 4)");
+}
+
+/* networking.api_gateway, networking.local_port (v0.20-0.25) and
+ * compute.inf: 0 are accepted and change nothing. */
+static void cortex_networking_and_inf_are_accepted(void **state)
+{
+	glia_api_spec *plain = parse_one(API);
+	glia_api_spec *s = parse_one(
+	    API "compute: {inf: 0}\n"
+	        "networking: {api_gateway: none, local_port: 8888}\n");
+	json_t *jp = glia_api_spec_to_json(plain), *js = glia_api_spec_to_json(s);
+	char *dp = dump(jp), *ds = dump(js);
+
+	assert_string_equal(dp, ds);
+	free(dp);
+	free(ds);
+	json_decref(jp);
+	json_decref(js);
+	glia_api_specs_free(s, 1);
+	s = parse_one(API "networking: {api_gateway: public}\n");
+	assert_string_equal(s->networking.endpoint, "/a");
+	glia_api_specs_free(s, 1);
+	glia_api_specs_free(plain, 1);
+}
+
+/* A shadow's weight is the percentage mirrored (Cortex); 100 when the
+ * weight is left out. */
+static void shadow_weight_is_the_mirrored_percentage(void **state)
+{
+	glia_api_spec *s = parse_one("name: s\nkind: TrafficSplitter\napis:\n"
+	                             "- {name: a, weight: 100}\n"
+	                             "- {name: b, weight: 25, shadow: true}\n");
+
+	assert_int_equal(s->split[1].weight, 25);
+	glia_api_specs_free(s, 1);
+	s = parse_one("name: s\nkind: TrafficSplitter\napis:\n"
+	              "- {name: a, weight: 100}\n- {name: b, shadow: true}\n");
+	assert_int_equal(s->split[1].weight, 100);
+	glia_api_specs_free(s, 1);
+}
+
 /* networking.auth, rate_limit and cors, with their defaults; the
  * canonical JSON of an API without them has none of their keys (its hash
  * is as before they existed). */
@@ -1828,6 +2063,13 @@ int main(void)
 	    cmocka_unit_test(alias_bomb_in_config_is_refused),
 	    cmocka_unit_test(deep_documents_are_refused_while_reading),
 	    cmocka_unit_test(config_nested_to_the_limit_is_accepted),
+	    cmocka_unit_test(cortex_model_path_is_models_path),
+	    cmocka_unit_test(cortex_models_list_is_paths),
+	    cmocka_unit_test(cortex_multi_model_reloading_is_models),
+	    cmocka_unit_test(yaml11_booleans),
+	    cmocka_unit_test(cortex_endpoint_forms_are_canonical),
+	    cmocka_unit_test(cortex_networking_and_inf_are_accepted),
+	    cmocka_unit_test(shadow_weight_is_the_mirrored_percentage),
 	    cmocka_unit_test(files_with_too_many_values_are_refused),
 	    cmocka_unit_test_setup_teardown(
 	        predictor_path_must_exist_in_project_dir, project_setup,
