@@ -65,6 +65,7 @@ typedef struct ctx {
 	glia_config_error *err;
 	size_t budget;  /* values predictor.config may still hold */
 	unsigned flags; /* GLIA_CONFIG_DEPENDENCY_FILES */
+	int handler;    /* parsing a `handler:` section: errors say handler */
 } ctx;
 
 /* A numeric range for number_field: lo < x (or lo <= x) and x < hi. */
@@ -77,7 +78,7 @@ typedef struct range {
 
 /* clang-format off */
 static const char *const api_keys[] = {
-	"name", "kind", "predictor", "compute", "autoscaling",
+	"name", "kind", "predictor", "handler", "compute", "autoscaling",
 	"update_strategy", "networking", "monitoring", NULL};
 static const char *const unsupported_kinds[] = {
 	"AsyncAPI", "BatchAPI", "TaskAPI", NULL};
@@ -90,7 +91,9 @@ static const char *const predictor_keys[] = {
 	"env", "processes_per_replica", "threads_per_process", "log_level",
 	"models", "server_side_batching", "signature", "dependencies",
 	"model_path", "multi_model_reloading", "signature_key", NULL};
-static const char *const predictor_types[] = {"python", "c", "command", NULL};
+/* In glia_predictor_type's order. */
+static const char *const predictor_types[] = {
+	"python", "c", "command", "tensorflow", "onnx", NULL};
 static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL};
 static const char *const models_keys[] = {
@@ -171,7 +174,12 @@ static void set_error(ctx *c, int line, int column, const char *key,
 	glia_buf msg;
 
 	snprintf(e->file, sizeof(e->file), "%s", c->file);
-	snprintf(e->key, sizeof(e->key), "%s", key);
+	if (c->handler && strncmp(key, "predictor", 9) == 0 &&
+	    (key[9] == '.' || key[9] == '\0'))
+		snprintf(e->key, sizeof(e->key), "handler%s", key + 9);
+	else
+		snprintf(e->key, sizeof(e->key), "%s", key);
+	key = e->key;
 	e->line = line;
 	e->column = column;
 	glia_buf_init(&msg, 0);
@@ -833,7 +841,7 @@ static int predictor_path(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 		            glia_predictor_type_name(t));
 	if (str_field(c, pred, "predictor", "path", &s->predictor.path) < 0)
 		return -1;
-	if (t == GLIA_PREDICTOR_PYTHON && !ends_with(s->predictor.path, ".py"))
+	if (glia_predictor_in_python(t) && !ends_with(s->predictor.path, ".py"))
 		return bad_value(c, v, key,
 		                 "must be a Python file ending in .py");
 	if (t == GLIA_PREDICTOR_C && !ends_with(s->predictor.path, ".so"))
@@ -962,18 +970,25 @@ static int predictor_code(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 
 	if (!get(c, pred, "type"))
 		return fail(c, pred, "predictor.type",
-		            "required (one of python, c, command)");
+		            "required (one of python, c, command, tensorflow, "
+		            "onnx)");
 	if (enum_field(c, pred, "predictor", "type", predictor_types, &type) <
 	    0)
 		return -1;
 	s->predictor.type = (glia_predictor_type)type;
+	/* handler: runs a Python class Handler */
+	if (s->predictor.handler && !glia_predictor_in_python(type))
+		return bad_value(c, get(c, pred, "type"), "predictor.type",
+		                 "must be python, tensorflow or onnx in a "
+		                 "handler (types c and command go under "
+		                 "predictor)");
 	if (predictor_path(c, pred, s) < 0 ||
 	    predictor_command(c, pred, s) < 0 ||
 	    predictor_readiness_path(c, pred, s) < 0)
 		return -1;
 	if (only_for(c, pred, "predictor", "python_path",
-	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
-	             "type python") < 0)
+	             glia_predictor_in_python(s->predictor.type),
+	             "types python, tensorflow and onnx") < 0)
 		return -1;
 	return str_field(c, pred, "predictor", "python_path",
 	                 &s->predictor.python_path);
@@ -1517,37 +1532,85 @@ static int predictor_dependencies(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	return dependencies_apt(c, deps, d);
 }
 
-static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
+/* The predictor's mapping: `predictor:`, or `handler:` (its Cortex
+ * 0.34-0.35 name: class Handler with handle_<method>), never both. While
+ * a handler is parsed, errors name handler.* (c->handler). */
+static int predictor_section(ctx *c, yaml_node_t *api, glia_api_spec *s,
+                             yaml_node_t **pred)
 {
-	yaml_node_t *pred;
+	yaml_node_t *h = get_key(c, api, "handler");
+
+	if (h && get_key(c, api, "predictor"))
+		return fail(c, h, "handler",
+		            "give predictor or handler, not both (handler is "
+		            "Cortex 0.34-0.35's name for predictor)");
+	if (!h)
+		return mapping_field(c, api, "", "predictor", pred);
+	s->predictor.handler = 1;
+	if (mapping_field(c, api, "", "handler", pred) < 0)
+		return -1;
+	c->handler = *pred != NULL;
+	return 0;
+}
+
+/* models are required by the tensorflow and onnx types (the models
+ * their clients serve). */
+static int predictor_kind_rules(ctx *c, yaml_node_t *pred, glia_api_spec *s)
+{
+	glia_predictor_type t = s->predictor.type;
+
+	if ((t == GLIA_PREDICTOR_TENSORFLOW || t == GLIA_PREDICTOR_ONNX) &&
+	    !s->predictor.models.set)
+		return fail(c, pred, "predictor.models",
+		            "required for type %s (the models its %s_client "
+		            "serves)",
+		            glia_predictor_type_name(t),
+		            glia_predictor_type_name(t));
+	return 0;
+}
+
+static int parse_predictor_section(ctx *c, yaml_node_t *pred,
+                                   glia_api_spec *s)
+{
 	int code_type;
 
-	if (mapping_field(c, api, "", "predictor", &pred) < 0)
-		return -1;
-	if (!pred)
-		return fail(c, api, "predictor", "required");
 	if (check_keys(c, pred, "predictor", predictor_keys,
 	               predictor_cortex_keys) < 0 ||
 	    predictor_code(c, pred, s) < 0 || predictor_runtime(c, pred, s) < 0)
 		return -1;
 	code_type = s->predictor.type != GLIA_PREDICTOR_COMMAND;
 	if (only_for(c, pred, "predictor", "models",
-	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
-	             "type python (load_model)") < 0 ||
+	             glia_predictor_in_python(s->predictor.type),
+	             "types python (load_model), tensorflow and onnx") < 0 ||
 	    only_for(c, pred, "predictor", "model_path",
-	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
-	             "type python (load_model)") < 0 ||
+	             glia_predictor_in_python(s->predictor.type),
+	             "types python (load_model), tensorflow and onnx") < 0 ||
 	    only_for(c, pred, "predictor", "multi_model_reloading",
 	             s->predictor.type == GLIA_PREDICTOR_PYTHON,
 	             "type python (load_model)") < 0 ||
 	    only_for(c, pred, "predictor", "server_side_batching", code_type,
-	             "types python and c") < 0)
+	             "types python, tensorflow, onnx and c") < 0)
 		return -1;
 	if (predictor_models(c, pred, s) < 0 ||
 	    predictor_batching(c, pred, s) < 0 ||
-	    predictor_signature(c, pred, s) < 0)
+	    predictor_signature(c, pred, s) < 0 ||
+	    predictor_kind_rules(c, pred, s) < 0)
 		return -1;
 	return predictor_dependencies(c, pred, s);
+}
+
+static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	yaml_node_t *pred = NULL;
+	int rc;
+
+	if (predictor_section(c, api, s, &pred) < 0)
+		return -1;
+	if (!pred)
+		return fail(c, api, "predictor", "required");
+	rc = parse_predictor_section(c, pred, s);
+	c->handler = 0;
+	return rc;
 }
 
 /* ---- compute, autoscaling, update_strategy, networking ---- */
@@ -2682,8 +2745,18 @@ const char *glia_predictor_type_name(glia_predictor_type t)
 		return "c";
 	case GLIA_PREDICTOR_COMMAND:
 		return "command";
+	case GLIA_PREDICTOR_TENSORFLOW:
+		return "tensorflow";
+	case GLIA_PREDICTOR_ONNX:
+		return "onnx";
 	}
 	return "unknown";
+}
+
+int glia_predictor_in_python(glia_predictor_type t)
+{
+	return t == GLIA_PREDICTOR_PYTHON || t == GLIA_PREDICTOR_TENSORFLOW ||
+	       t == GLIA_PREDICTOR_ONNX;
 }
 
 const char *glia_model_type_name(glia_model_type t)
@@ -2804,6 +2877,9 @@ static json_t *predictor_json(const glia_api_spec *s)
 	                           : json_null());
 	json_object_set_new(pred, "dependencies",
 	                    dependencies_json(&s->predictor.dependencies));
+	/* only when set: specs written as predictor keep their hash */
+	if (s->predictor.handler)
+		json_object_set_new(pred, "handler", json_true());
 	return pred;
 }
 
@@ -3178,24 +3254,27 @@ static int json_predictor(jctx *j, json_t *obj, glia_api_spec *s)
 	const char *type, *level;
 	json_t *path, *command, *ready, *config, *pypath, *env, *models, *batch;
 	json_t *sig = NULL, *deps = NULL;
+	int handler = 0;
 
 	/* "signature" and "dependencies" may be absent: specs stored before
-	 * they existed. */
+	 * they existed; "handler" is there only when true. */
 	if (unpack(j, obj, "predictor",
 	           "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:s, s:o, "
-	           "s:o, s?o, s?o}",
+	           "s:o, s?o, s?o, s?b}",
 	           "type", &type, "path", &path, "command", &command,
 	           "readiness_path", &ready, "config", &config, "python_path",
 	           &pypath, "env", &env, "processes_per_replica",
 	           &s->predictor.processes_per_replica, "threads_per_process",
 	           &s->predictor.threads_per_process, "log_level", &level,
 	           "models", &models, "server_side_batching", &batch,
-	           "signature", &sig, "dependencies", &deps) < 0)
+	           "signature", &sig, "dependencies", &deps, "handler",
+	           &handler) < 0)
 		return -1;
 	if (!json_is_object(config))
 		return jfail(j, "predictor.config: must be an object");
 	s->predictor.config = json_deep_copy(config);
 	s->predictor.log_level = glia_strdup(level);
+	s->predictor.handler = handler;
 	if (json_predictor_type(j, type, s) < 0 ||
 	    opt_str(j, path, "predictor.path", &s->predictor.path) < 0 ||
 	    json_strv(j, command, "predictor.command", &s->predictor.command,

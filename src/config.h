@@ -17,6 +17,8 @@ typedef enum {
 	GLIA_PREDICTOR_PYTHON,
 	GLIA_PREDICTOR_C,
 	GLIA_PREDICTOR_COMMAND,
+	GLIA_PREDICTOR_TENSORFLOW, /* Cortex's TensorFlowPredictor, in Python */
+	GLIA_PREDICTOR_ONNX,       /* Cortex's ONNXPredictor (onnxruntime) */
 } glia_predictor_type;
 
 typedef struct glia_model_path {
@@ -111,6 +113,8 @@ typedef struct glia_api_spec {
 
 	struct {
 		glia_predictor_type type;
+		int handler; /* written as `handler:` (Cortex 0.34-0.35): class
+		                Handler with handle_<method> */
 		char *path;            /* as written; relative to the project dir */
 		char **command;        /* type: command */
 		size_t n_command;
@@ -226,6 +230,9 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 			    size_t errlen);
 
 const char *glia_predictor_type_name(glia_predictor_type t);
+/* 1 for the types whose predictor is a Python class run by glia worker's
+ * embedded CPython: python, tensorflow, onnx. */
+int glia_predictor_in_python(glia_predictor_type t);
 /* "classification" or "regression". */
 const char *glia_model_type_name(glia_model_type t);
 

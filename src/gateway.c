@@ -960,7 +960,8 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 	                                     GLIA_MODEL_REGRESSION
 	                                 ? GLIA_MONITOR_REGRESSION
 	                                 : GLIA_MONITOR_CLASSIFICATION);
-	char *desc = describe(sp);
+	/* a Cortex Handler's handle_get answers GET itself */
+	char *desc = sp->predictor.handler ? NULL : describe(sp);
 	set_description(r, desc);
 	free(desc);
 }

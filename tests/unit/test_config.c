@@ -681,8 +681,8 @@ static const bad_case bad_cases[] = {
     {"nme: a\n", "glia.yaml:1:1: nme: unknown key; did you mean \"name\"?"},
     {"name: a\nkind: RealtimeAPI\nreplicas: 3\n",
      "glia.yaml:3:1: replicas: unknown key; valid keys: name, kind, "
-     "predictor, compute, autoscaling, update_strategy, networking, "
-     "monitoring"},
+     "predictor, handler, compute, autoscaling, update_strategy, "
+     "networking, monitoring"},
     {API "  procesess_per_replica: 2\n",
      "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
      "mean \"processes_per_replica\"?"},
@@ -705,10 +705,11 @@ static const bad_case bad_cases[] = {
     {"name: a\nkind: RealtimeAPI\npredictor: python\n",
      "glia.yaml:3:12: predictor: must be a mapping, got \"python\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  path: p.py\n",
-     "glia.yaml:4:3: predictor.type: required (one of python, c, command)"},
+     "glia.yaml:4:3: predictor.type: required (one of python, c, command, "
+     "tensorflow, onnx)"},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: java\n",
-     "glia.yaml:4:9: predictor.type: must be one of python, c, command, got "
-     "\"java\""},
+     "glia.yaml:4:9: predictor.type: must be one of python, c, command, "
+     "tensorflow, onnx, got \"java\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: python\n",
      "glia.yaml:4:3: predictor.path: required for type python"},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n",
@@ -748,7 +749,8 @@ static const bad_case bad_cases[] = {
      "with '/', got \"ready\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n  path: p.so\n"
      "  python_path: .\n",
-     "glia.yaml:6:3: predictor.python_path: only valid for type python"},
+     "glia.yaml:6:3: predictor.python_path: only valid for types python, "
+     "tensorflow and onnx"},
     {API "  threads_per_process: 0\n",
      "glia.yaml:6:24: predictor.threads_per_process: must be an integer "
      "from 1 to 1024, got \"0\""},
@@ -813,12 +815,12 @@ static const bad_case bad_cases[] = {
      "got \"0\""},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: command\n"
      "  command: [./serve]\n  models: {dir: d}\n",
-     "glia.yaml:6:3: predictor.models: only valid for type python "
-     "(load_model)"},
+     "glia.yaml:6:3: predictor.models: only valid for types python "
+     "(load_model), tensorflow and onnx"},
     {"name: a\nkind: RealtimeAPI\npredictor:\n  type: c\n"
      "  path: p.so\n  models: {path: m}\n",
-     "glia.yaml:6:3: predictor.models: only valid for type python "
-     "(load_model)"},
+     "glia.yaml:6:3: predictor.models: only valid for types python "
+     "(load_model), tensorflow and onnx"},
     {API "  models: {dir: 'https://example.invalid/models'}\n",
      "glia.yaml:6:17: predictor.models.dir: must be a local directory or an "
      "s3:// prefix (an http(s) URL cannot be listed; use path or paths), got "
@@ -850,7 +852,7 @@ static const bad_case bad_cases[] = {
      "  command: [./serve]\n"
      "  server_side_batching: {max_batch_size: 8, batch_interval: 1s}\n",
      "glia.yaml:6:3: predictor.server_side_batching: only valid for types "
-     "python and c"},
+     "python, tensorflow, onnx and c"},
     /* signature */
     {API "  signature: [x]\n",
      "glia.yaml:6:14: predictor.signature: must be a mapping, got a list"},
@@ -1148,8 +1150,8 @@ static const bad_case bad_cases[] = {
      "python (load_model)"},
     {"name: a\nkind: RealtimeAPI\npredictor: {type: c, path: p.so, "
      "model_path: m}\n",
-     "glia.yaml:3:34: predictor.model_path: only valid for type python "
-     "(load_model)"},
+     "glia.yaml:3:34: predictor.model_path: only valid for types python "
+     "(load_model), tensorflow and onnx"},
     {API "compute: {inf: 1}\n",
      "glia.yaml:6:16: compute.inf: no Inferentia devices on this host (glia "
      "runs predictors on CPUs and NVIDIA GPUs); remove compute.inf or set it "
@@ -1165,6 +1167,27 @@ static const bad_case bad_cases[] = {
     {API "networking: {retries: maybe}\n",
      "glia.yaml:6:23: networking.retries: must be true or false, got "
      "\"maybe\""},
+    /* Cortex 0.34-0.35 handler: and the tensorflow / onnx types */
+    {API "handler: {type: python, path: p.py}\n",
+     "glia.yaml:6:1: handler: give predictor or handler, not both (handler "
+     "is Cortex 0.34-0.35's name for predictor)"},
+    {"name: a\nkind: RealtimeAPI\nhandler: {type: c, path: p.so}\n",
+     "glia.yaml:3:17: handler.type: must be python, tensorflow or onnx in a "
+     "handler (types c and command go under predictor), got \"c\""},
+    {"name: a\nkind: RealtimeAPI\nhandler:\n  type: python\n"
+     "  path: p.py\n  threads_per_process: 0\n",
+     "glia.yaml:6:24: handler.threads_per_process: must be an integer from "
+     "1 to 1024, got \"0\""},
+    {"name: a\nkind: RealtimeAPI\nhandler: python\n",
+     "glia.yaml:3:10: handler: must be a mapping, got \"python\""},
+    {"name: a\nkind: RealtimeAPI\npredictor: {type: tensorflow, path: "
+     "p.py}\n",
+     "glia.yaml:3:12: predictor.models: required for type tensorflow (the "
+     "models its tensorflow_client serves)"},
+    {"name: a\nkind: RealtimeAPI\npredictor: {type: onnx, path: p.so, "
+     "models: {path: m}}\n",
+     "glia.yaml:3:31: predictor.path: must be a Python file ending in .py, "
+     "got \"p.so\""},
 };
 
 static void invalid_specs_give_exact_messages(void **state)
@@ -1590,6 +1613,38 @@ static void json_round_trips(void **state)
 	               "         expose_headers: [X-Request-ID]}\n");
 	round_trip(API "networking: {cors: {allow_origins: "
 	               "[\"https://a.example\"]}}\n");
+	round_trip("name: a\nkind: RealtimeAPI\nhandler: {type: python, "
+	           "path: p.py}\n");
+	round_trip("name: a\nkind: RealtimeAPI\npredictor: {type: onnx, "
+	           "path: p.py, models: {path: m.onnx}}\n");
+}
+
+/* handler: (Cortex 0.34-0.35) is the predictor with handler set, and the
+ * JSON says so only then (a predictor's JSON is unchanged). */
+static void handler_section_is_the_predictor(void **state)
+{
+	(void)state;
+	glia_api_spec *s = parse_one("name: a\nkind: RealtimeAPI\nhandler:\n"
+	                             "  type: tensorflow\n  path: h.py\n"
+	                             "  models: {path: m, signature_key: k}\n");
+	assert_int_equal(s->predictor.handler, 1);
+	assert_int_equal(s->predictor.type, GLIA_PREDICTOR_TENSORFLOW);
+	assert_true(glia_predictor_in_python(s->predictor.type));
+	json_t *j = glia_api_spec_to_json(s);
+	json_t *pred = json_object_get(j, "predictor");
+	assert_true(json_is_true(json_object_get(pred, "handler")));
+	assert_string_equal(json_string_value(json_object_get(pred, "type")),
+	                    "tensorflow");
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+
+	s = parse_one(API);
+	assert_int_equal(s->predictor.handler, 0);
+	j = glia_api_spec_to_json(s);
+	assert_null(json_object_get(json_object_get(j, "predictor"),
+	                            "handler"));
+	json_decref(j);
+	glia_api_specs_free(s, 1);
 }
 
 /* ---- Cortex's names and forms (issue 14) ---- */
@@ -2059,6 +2114,7 @@ int main(void)
 	    cmocka_unit_test(signature_is_kept_as_json),
 	    cmocka_unit_test(signature_lists_default_to_empty),
 	    cmocka_unit_test(invalid_specs_give_exact_messages),
+	    cmocka_unit_test(handler_section_is_the_predictor),
 	    cmocka_unit_test(error_fields_are_filled),
 	    cmocka_unit_test(alias_bomb_in_config_is_refused),
 	    cmocka_unit_test(deep_documents_are_refused_while_reading),
