@@ -600,9 +600,18 @@ static int nap(int ms)
 
 static void unreachable(const cli *c)
 {
-	fprintf(stderr,
-		"glia: cannot reach the daemon at %s: is `glia up` running?\n",
-		c->sock);
+	int pid = glia_daemon_lock_holder(c->home);
+	if (pid > 0) /* its socket was deleted or replaced */
+		fprintf(stderr,
+			"glia: the daemon (pid %d) runs but does not answer at "
+			"%s (a deleted socket is made again within 2s; `glia "
+			"down` stops the daemon)\n",
+			pid, c->sock);
+	else
+		fprintf(stderr,
+			"glia: cannot reach the daemon at %s: is `glia up` "
+			"running?\n",
+			c->sock);
 }
 
 /* Prints the one-line error for a non-2xx answer: the daemon's "error"

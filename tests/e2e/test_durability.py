@@ -283,6 +283,9 @@ def test_down_stops_a_daemon_whose_socket_is_gone(daemon, tmp_path):
 
     res = second_up(daemon)
     assert res.returncode != 0 and "already running" in res.stderr, res.stderr
+    res = daemon.cli("get", check=False)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert f"the daemon (pid {daemon.pid}) runs but does not answer" in res.stderr
 
     res = daemon.cli("down", check=False)
     assert res.returncode == 0, (res.stdout, res.stderr)
