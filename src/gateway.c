@@ -507,14 +507,13 @@ static int valid_request_id(const char *s)
 	return n > 0;
 }
 
-static void make_request_id(glia_gateway *gw, char *out)
+/* 24 random hex digits: nothing in an id tells the pid, the start time
+ * or how many requests came before. */
+static void make_request_id(char *out)
 {
-	uint64_t x = gw->rid_seed ^ (++gw->rid_counter * 0x9E3779B97F4A7C15ULL);
-	x ^= x >> 31;
-	x *= 0xBF58476D1CE4E5B9ULL;
-	x ^= x >> 27;
-	snprintf(out, REQUEST_ID_MAX, "%016llx%08llx", (unsigned long long)x,
-	         (unsigned long long)(gw->rid_counter & 0xffffffffULL));
+	unsigned long long hi = glia_httpd_random64();
+	unsigned long long lo = glia_httpd_random64() & 0xffffffffULL;
+	snprintf(out, REQUEST_ID_MAX, "%016llx%08llx", hi, lo);
 }
 
 /* Hop-by-hop headers, ours (X-Request-ID is set anew) and X-Glia-*: only
@@ -829,7 +828,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *m, void *data)
 	if (given && valid_request_id(given))
 		snprintf(id, sizeof id, "%s", given);
 	else
-		make_request_id(gw, id);
+		make_request_id(id);
 	char extra[REQUEST_ID_MAX + 64];
 	gw_id_header(extra, sizeof extra, id);
 	gw->cors_now[0] = '\0'; /* until gw_policy_admit sets it */
@@ -1055,18 +1054,6 @@ void glia_gateway_set_repository_cb(glia_gateway *gw, glia_repository_cb cb,
 	gw->repository_arg = arg;
 }
 
-static uint64_t random_seed(void)
-{
-	uint64_t s = 0;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
-			s = 0;
-		close(fd);
-	}
-	return s ^ (uint64_t)getpid() ^ (uint64_t)(glia_wall() * 1e6);
-}
-
 glia_gateway *glia_gateway_new(uv_loop_t *loop, const glia_gateway_options *opt,
                                char *err, size_t errlen)
 {
@@ -1076,7 +1063,6 @@ glia_gateway *glia_gateway_new(uv_loop_t *loop, const glia_gateway_options *opt,
 	if (!gw->opt.max_response_bytes)
 		gw->opt.max_response_bytes = 256u << 20;
 	gw->router = glia_router_new();
-	gw->rid_seed = random_seed();
 	glia_http_limits lim = {64 * 1024, opt->max_body_bytes};
 	gw->httpd = glia_httpd_listen_tcp(loop, opt->host, opt->port, &lim,
 	                                  on_request, gw, err, errlen);

@@ -41,7 +41,6 @@ struct glia_gateway {
 	void *metrics_arg;
 	glia_repository_cb repository_cb;
 	void *repository_arg;
-	uint64_t rid_seed, rid_counter;
 	glia_route *relay; /* relay mode: the one route every request takes */
 	int draining;      /* relay mode: refuse new requests (SIGTERM) */
 	uv_timer_t full_timer; /* re-dispatches once capped backends reopen */

@@ -8,7 +8,6 @@ and error ids that say nothing about the daemon.
 Memory is read from /proc/PID/status: VmHWM (the peak) for what a burst
 pinned, VmRSS for what stays; the bounds leave wide margins."""
 import json
-import os
 import re
 import socket
 
@@ -373,4 +372,20 @@ def test_error_ids_are_random_and_hold_no_pid(daemon):
     # the 16 hex digits differ in many places, not only at the end
     a, b = ids[0][4:], ids[1][4:]
     assert sum(x != y for x, y in zip(a, b)) >= 6, ids
-    assert os.getpid() != pid
+
+
+def test_request_ids_made_by_the_gateway_are_random(daemon):
+    """The ids the gateway makes for requests without one: 24 hex digits,
+    random throughout (they ended in a request counter, and were seeded
+    with the pid among others)."""
+    ids = []
+    for _ in range(3):
+        r = daemon.http_get("/nope")
+        assert r.status == 404
+        ids.append(r.headers["X-Request-ID"])
+    pid = daemon.pid
+    for rid in ids:
+        assert re.fullmatch(r"[0-9a-f]{24}", rid), rid
+        assert f"{pid:x}" not in rid and str(pid) not in rid, (rid, pid)
+    tails = [int(rid[16:], 16) for rid in ids]
+    assert tails[1] - tails[0] != 1 or tails[2] - tails[1] != 1, ids
