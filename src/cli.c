@@ -26,6 +26,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
+#include "project.h"
 #include "util.h"
 
 #define DEPLOY_FILE_MAX (4u * 1024 * 1024)
@@ -53,13 +54,16 @@ const char glia_cli_usage[] =
 	"  deploy [FILE] [--wait] [--timeout DURATION]\n"
 	"                                    create or update the APIs in FILE\n"
 	"                                    (default glia.yaml, then cortex.yaml)\n"
+	"  patch [FILE] [--wait]             update APIs already deployed\n"
 	"  get [API] [-w]                    list the APIs, or show one in detail\n"
 	"  describe API                      show an API's replicas\n"
-	"  logs API [-f] [--tail N] [--replica ID] [--json]\n"
-	"                                    print the predictor's output\n"
+	"  logs API [-f|--no-follow] [--tail N] [--replica ID] [--json]\n"
+	"                                    print the predictor's output (on a\n"
+	"                                    terminal: follow until Ctrl-C)\n"
 	"  refresh API                       restart an API's replicas (rolling)\n"
-	"  delete API [-f]                   remove an API (-f: do not drain)\n"
-	"  predict API JSON|@FILE|-          send a payload, print the answer\n"
+	"  delete API [-f] [--no-drain]      remove an API after it drains\n"
+	"                                    (--no-drain: stop its replicas now)\n"
+	"  predict API JSON|FILE|@FILE|-     send a payload, print the answer\n"
 	"  build [FILE] [-t IMAGE] [--base IMAGE] [--dry-run]\n"
 	"                                    build a container image of the\n"
 	"                                    project (glia build --help)\n"
@@ -89,6 +93,9 @@ const char glia_cli_usage[] =
 	"\n"
 	"options:\n"
 	"  --home DIR    state directory (default $GLIA_HOME, else ~/.glia)\n"
+	"  -e, --env NAME  the daemon of env NAME (glia env add NAME --url URL\n"
+	"                --token TOKEN); local (the default): this GLIA_HOME's\n"
+	"  -y, --yes     accepted everywhere: glia never asks\n"
 	"  -o json       machine-readable output (version, deploy, get, describe,\n"
 	"                refresh, delete; logs: one JSON object a line)\n"
 	"  --json        the same as -o json\n"
@@ -105,6 +112,12 @@ enum {
 	O_FORCE = 1 << 6,
 	O_TAIL = 1 << 7,
 	O_REPLICA = 1 << 8,
+	O_ENV = 1 << 9,       /* every command */
+	O_YES = 1 << 10,      /* every command */
+	O_ONESHOT = 1 << 11,
+	O_NODRAIN = 1 << 12,
+	O_KEEPCACHE = 1 << 13,
+	O_VERBOSE = 1 << 14,
 };
 
 typedef struct opt_def {
@@ -126,6 +139,12 @@ static const opt_def opt_defs[] = {
 	{"-f", "--force", O_FORCE, 0},
 	{NULL, "--tail", O_TAIL, 1},
 	{NULL, "--replica", O_REPLICA, 1},
+	{"-e", "--env", O_ENV, 1},
+	{"-y", "--yes", O_YES, 0},
+	{NULL, "--no-follow", O_ONESHOT, 0},
+	{NULL, "--no-drain", O_NODRAIN, 0},
+	{"-c", "--keep-cache", O_KEEPCACHE, 0},
+	{"-v", "--verbose", O_VERBOSE, 0},
 };
 
 typedef struct cmd_def {
@@ -137,12 +156,15 @@ typedef struct cmd_def {
 
 static const cmd_def cmd_defs[] = {
 	{"version", O_JSON, 0, 0, NULL},
-	{"deploy", O_JSON | O_WAIT | O_TIMEOUT, 0, 1, NULL},
-	{"get", O_JSON | O_WATCH, 0, 1, NULL},
-	{"describe", O_JSON, 1, 1, "an API name"},
-	{"logs", O_JSON | O_FOLLOW | O_TAIL | O_REPLICA, 1, 1, "an API name"},
-	{"delete", O_JSON | O_FORCE, 1, 1, "an API name"},
-	{"refresh", O_JSON, 1, 1, "an API name"},
+	{"deploy", O_JSON | O_WAIT | O_TIMEOUT | O_FORCE, 0, 1, NULL},
+	{"patch", O_JSON | O_WAIT | O_TIMEOUT | O_FORCE, 0, 1, NULL},
+	{"get", O_JSON | O_WATCH | O_VERBOSE, 0, 2, NULL},
+	{"describe", O_JSON | O_WATCH, 1, 1, "an API name"},
+	{"logs", O_JSON | O_FOLLOW | O_ONESHOT | O_TAIL | O_REPLICA, 1, 2,
+	 "an API name"},
+	{"delete", O_JSON | O_FORCE | O_NODRAIN | O_KEEPCACHE, 1, 2,
+	 "an API name"},
+	{"refresh", O_JSON | O_FORCE, 1, 1, "an API name"},
 	{"predict", 0, 2, 2, "a payload (JSON, @FILE or -)"},
 	{"down", O_TIMEOUT, 0, 0, NULL},
 };
@@ -225,7 +247,8 @@ static const opt_def *find_opt(const cmd_def *c, const char *name, char *err,
 		if (!match)
 			continue;
 		known = 1;
-		if (o->bit == O_HOME || (c->opts & o->bit))
+		if (o->bit == O_HOME || o->bit == O_ENV || o->bit == O_YES ||
+		    (c->opts & o->bit))
 			return o;
 	}
 	if (known)
@@ -245,10 +268,16 @@ static int set_value(glia_cli_args *a, unsigned bit, const char *name,
 			goto bad;
 		a->home = v;
 		return 0;
-	case O_JSON:
-		if (strcmp(v, "json") && strcmp(v, "table"))
+	case O_JSON: /* Cortex's pretty and mixed too */
+		if (strcmp(v, "json") && strcmp(v, "table") &&
+		    strcmp(v, "pretty") && strcmp(v, "mixed"))
 			goto bad;
-		a->json = strcmp(v, "json") == 0;
+		a->json = strcmp(v, "json") == 0 || strcmp(v, "mixed") == 0;
+		return 0;
+	case O_ENV:
+		if (!*v)
+			goto bad;
+		a->env = v;
 		return 0;
 	case O_TIMEOUT:
 		if (glia_parse_duration_ms(v, &a->timeout_ms) < 0 ||
@@ -285,6 +314,16 @@ static void set_flag(glia_cli_args *a, unsigned bit)
 		a->follow = 1;
 	else if (bit == O_FORCE)
 		a->force = 1;
+	else if (bit == O_ONESHOT)
+		a->no_follow = 1;
+	else if (bit == O_NODRAIN)
+		a->no_drain = 1;
+	else if (bit == O_YES)
+		a->yes = 1;
+	else if (bit == O_KEEPCACHE)
+		a->keep_cache = 1;
+	else if (bit == O_VERBOSE)
+		a->verbose = 1;
 }
 
 /* Parses the option at argv[*i] (consuming its value). 0 or -1. */
@@ -566,7 +605,11 @@ char *glia_home_dir(const char *flag_value)
 typedef struct cli {
 	glia_cli_args *a;
 	char *home;
-	char *sock;
+	char *sock;  /* the local daemon's socket; NULL for a remote env */
+	char *url;   /* a remote env's http://HOST:PORT, else NULL */
+	char *token; /* its bearer token */
+	char host[256];
+	int port;
 } cli;
 
 static volatile sig_atomic_t interrupted;
@@ -600,8 +643,13 @@ static int nap(int ms)
 
 static void unreachable(const cli *c)
 {
-	int pid = glia_daemon_lock_holder(c->home);
-	if (pid > 0) /* its socket was deleted or replaced */
+	int pid = c->url ? 0 : glia_daemon_lock_holder(c->home);
+	if (c->url)
+		fprintf(stderr,
+			"glia: cannot reach the daemon of env %s at %s: is "
+			"`glia up --admin-listen` running there?\n",
+			c->a->env, c->url);
+	else if (pid > 0) /* its socket was deleted or replaced */
 		fprintf(stderr,
 			"glia: the daemon (pid %d) runs but does not answer at "
 			"%s (a deleted socket is made again within 2s; `glia "
@@ -644,10 +692,10 @@ static int mgmt(const cli *c, const char *method, const char *path,
 	glia_client_response r = {0};
 	int ret = 1;
 	*out = NULL;
-	int rc = glia_client_request(c->sock, NULL, 0, method, path,
-				     text ? "application/json" : NULL, text,
-				     text ? strlen(text) : 0, timeout_ms, &r,
-				     err, sizeof err);
+	int rc = glia_client_request_auth(
+		c->sock, c->host, c->port, c->token, method, path,
+		text ? "application/json" : NULL, text, text ? strlen(text) : 0,
+		timeout_ms, &r, err, sizeof err);
 	if (rc == GLIA_CLIENT_ECONNECT) {
 		unreachable(c);
 		goto done;
@@ -1108,6 +1156,19 @@ void glia_cli_render_detail(json_t *api, double now, glia_buf *out)
 	render_errors(json_object_get(api, "recent_errors"), now, out);
 }
 
+/* A second positional (Cortex's JOB_ID): jobs are not served yet. 1 after
+ * saying so, else 0. */
+static int no_jobs(const cli *c)
+{
+	if (c->a->n_pos < 2)
+		return 0;
+	fprintf(stderr,
+		"glia: %s API JOB_ID: jobs come with BatchAPI support, which "
+		"glia does not have yet\n",
+		c->a->command);
+	return 1;
+}
+
 /* One round of `get`: fetches and renders into out. Exit status. */
 static int get_once(cli *c, glia_buf *out)
 {
@@ -1133,6 +1194,8 @@ static int get_once(cli *c, glia_buf *out)
 
 static int cmd_get(cli *c)
 {
+	if (no_jobs(c))
+		return 1;
 	glia_buf out;
 	glia_buf_init(&out, 0);
 	if (c->a->watch)
@@ -1411,12 +1474,9 @@ done:
 	return ret;
 }
 
-static int cmd_deploy(cli *c)
+/* POST /v1/deploy of file, printing each API's result; --wait. */
+static int deploy_one_file(cli *c, const char *file)
 {
-	char pathbuf[PATH_MAX];
-	const char *file = deploy_file(c, pathbuf, sizeof pathbuf);
-	if (!file)
-		return 1;
 	json_t *body = deploy_body(file);
 	if (!body)
 		return 1;
@@ -1442,6 +1502,66 @@ static int cmd_deploy(cli *c)
 	return ret;
 }
 
+static int cmd_deploy(cli *c)
+{
+	char pathbuf[PATH_MAX];
+	const char *file = deploy_file(c, pathbuf, sizeof pathbuf);
+	return file ? deploy_one_file(c, file) : 1;
+}
+
+/* 1 when the daemon has an API named name, 0 when not (404), -1 after
+ * printing another failure. */
+static int api_exists(cli *c, const char *name)
+{
+	char *path = api_path(name, "");
+	char err[512];
+	glia_client_response r = {0};
+	int rc = glia_client_request_auth(c->sock, c->host, c->port, c->token,
+					  "GET", path, NULL, NULL, 0,
+					  MGMT_TIMEOUT_MS, &r, err, sizeof err);
+	int ret = -1;
+	if (rc == GLIA_CLIENT_ECONNECT)
+		unreachable(c);
+	else if (rc < 0)
+		fprintf(stderr, "glia: GET %s: %s\n", path, err);
+	else if (r.status == 404)
+		ret = 0;
+	else if (r.status >= 200 && r.status <= 299)
+		ret = 1;
+	else
+		report_http_error(r.status, r.body.data, r.body.len, name);
+	glia_client_response_free(&r);
+	free(path);
+	return ret;
+}
+
+/* Cortex's patch: deploy, but only APIs that exist already; a file naming
+ * one that does not is refused whole, before anything changes. */
+static int cmd_patch(cli *c)
+{
+	char pathbuf[PATH_MAX], err[1024];
+	const char *file = deploy_file(c, pathbuf, sizeof pathbuf);
+	glia_project p;
+	if (!file)
+		return 1;
+	if (glia_project_load(file, 0, &p, err, sizeof err) < 0) {
+		fprintf(stderr, "glia: %s\n", err);
+		return 1;
+	}
+	int ret = 0;
+	for (size_t i = 0; i < p.n && !ret; i++) {
+		int e = api_exists(c, p.specs[i].name);
+		if (e == 0)
+			fprintf(stderr,
+				"glia: api '%s' is not deployed: patch updates "
+				"deployed APIs only (glia deploy creates it)\n",
+				p.specs[i].name);
+		ret = e == 1 ? 0 : 1;
+	}
+	glia_project_free(&p);
+	return ret ? ret : deploy_one_file(c, file);
+}
+
 /* ---- delete, refresh ---- */
 
 /* POST/DELETE on an API, printing "<name>: <what>" or the JSON answer. */
@@ -1463,10 +1583,14 @@ static int api_action(cli *c, const char *method, const char *suffix,
 	return 0;
 }
 
+/* -f is Cortex's "no prompt" (glia never asks): the replicas still
+ * drain; --no-drain stops them at once. */
 static int cmd_delete(cli *c)
 {
-	return api_action(c, "DELETE", c->a->force ? "?force=1" : "", "deleted",
-			  LONG_TIMEOUT_MS);
+	if (no_jobs(c))
+		return 1;
+	return api_action(c, "DELETE", c->a->no_drain ? "?force=1" : "",
+			  "deleted", LONG_TIMEOUT_MS);
 }
 
 static int cmd_refresh(cli *c)
@@ -1524,15 +1648,21 @@ static char *logs_path(const glia_cli_args *a)
 static int cmd_logs(cli *c)
 {
 	char err[512];
+	if (no_jobs(c))
+		return 1;
+	/* Cortex's logs streamed: on a terminal glia follows too */
+	if (!c->a->follow && !c->a->no_follow)
+		c->a->follow = isatty(STDOUT_FILENO);
 	char *path = logs_path(c->a);
 	logs_sink sink = {.write_failed = 0};
 	glia_buf_init(&sink.error_body, ERROR_BODY_MAX);
 	catch_sigint();
 	int status = 0;
 	int ret = 1;
-	int rc = glia_client_stream(c->sock, NULL, 0, "GET", path, NULL, NULL,
-				    0, 0, &interrupted, logs_cb, &sink,
-				    &status, err, sizeof err);
+	int rc = glia_client_stream_auth(c->sock, c->host, c->port, c->token,
+					 "GET", path, NULL, NULL, 0, 0,
+					 &interrupted, logs_cb, &sink, &status,
+					 err, sizeof err);
 	if (rc == GLIA_CLIENT_ECONNECT)
 		unreachable(c);
 	else if (rc == GLIA_CLIENT_ECANCELED)
@@ -1552,20 +1682,31 @@ static int cmd_logs(cli *c)
 /* ---- predict ---- */
 
 /* The payload argument: JSON text, @FILE, or - for stdin. malloc'd. */
+/* Whether a payload argument names a file (Cortex's `predict API
+ * sample.json`): a regular file, and not JSON text. */
+static int payload_is_file(const char *arg)
+{
+	struct stat st;
+	return !strchr("{[\"", arg[0]) && stat(arg, &st) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
 static char *load_payload(const char *arg, size_t *len)
 {
-	if (strcmp(arg, "-") != 0 && arg[0] != '@') {
+	int named = payload_is_file(arg);
+	if (strcmp(arg, "-") != 0 && arg[0] != '@' && !named) {
 		*len = strlen(arg);
 		return glia_strdup(arg);
 	}
-	const char *file = arg[0] == '@' ? arg + 1 : "/dev/stdin";
+	const char *file = named		? arg
+			   : arg[0] == '@' ? arg + 1
+					   : "/dev/stdin";
+	const char *what = strcmp(arg, "-") == 0 ? "stdin" : file;
 	char *text = glia_read_file(file, PAYLOAD_MAX, len);
 	if (!text && errno == EFBIG)
-		fprintf(stderr, "glia: %s: larger than 32 MiB\n",
-			arg[0] == '@' ? file : "stdin");
+		fprintf(stderr, "glia: %s: larger than 32 MiB\n", what);
 	else if (!text)
-		fprintf(stderr, "glia: %s: %s\n", arg[0] == '@' ? file : "stdin",
-			strerror(errno));
+		fprintf(stderr, "glia: %s: %s\n", what, strerror(errno));
 	return text;
 }
 
@@ -1741,20 +1882,50 @@ static const cmd_run cmd_runs[] = {
 	{"get", cmd_get},         {"describe", cmd_describe},
 	{"logs", cmd_logs},       {"delete", cmd_delete},
 	{"refresh", cmd_refresh}, {"predict", cmd_predict},
-	{"down", cmd_down},
+	{"down", cmd_down},       {"patch", cmd_patch},
 };
+
+/* --env NAME other than local: the remote daemon's address and token
+ * (env.c). 0, or -1 after printing why. */
+static int use_remote_env(cli *c)
+{
+	char *path = NULL;
+	if (glia_env_remote(c->a->home, c->a->env, &c->url, &c->token) < 0)
+		return -1;
+	if (glia_client_parse_url(c->url, c->host, sizeof c->host, &c->port,
+				  &path) < 0) {
+		fprintf(stderr, "glia: env %s: bad url '%s'\n", c->a->env,
+			c->url);
+		return -1;
+	}
+	free(path);
+	if (strcmp(c->a->command, "down") == 0) {
+		fprintf(stderr, "glia: down stops the local daemon; not with "
+				"--env %s\n",
+			c->a->env);
+		return -1;
+	}
+	return 0;
+}
 
 static int run_command(glia_cli_args *a)
 {
 	cli c = {.a = a};
-	c.home = glia_home_dir(a->home);
-	c.sock = glia_sprintf("%s/glia.sock", c.home);
 	int ret = 2;
-	for (size_t i = 0; i < NELEM(cmd_runs); i++)
+	c.home = glia_home_dir(a->home);
+	if (a->env && strcmp(a->env, "local") != 0) {
+		if (use_remote_env(&c) < 0)
+			ret = 1;
+	} else {
+		c.sock = glia_sprintf("%s/glia.sock", c.home);
+	}
+	for (size_t i = 0; i < NELEM(cmd_runs) && ret == 2; i++)
 		if (strcmp(cmd_runs[i].name, a->command) == 0)
 			ret = cmd_runs[i].run(&c);
 	fflush(stdout);
 	free(c.sock);
+	free(c.url);
+	free(c.token);
 	free(c.home);
 	return ret;
 }

@@ -20,7 +20,13 @@ typedef struct glia_cli_args {
 	int wait;             /* deploy --wait */
 	int watch;            /* get -w */
 	int follow;           /* logs -f */
-	int force;            /* delete -f */
+	int force;            /* delete/deploy/patch/refresh -f: no prompt */
+	int no_follow;        /* logs --no-follow */
+	int no_drain;         /* delete --no-drain */
+	int yes;              /* -y/--yes (glia never prompts) */
+	int keep_cache;       /* delete -c/--keep-cache (Cortex's; no-op) */
+	int verbose;          /* get -v (Cortex's; no-op) */
+	const char *env;      /* -e/--env NAME ("local": the local daemon) */
 	int64_t timeout_ms;   /* --timeout; -1 when not given */
 	const char *timeout;  /* --timeout as written, or NULL */
 	long tail;            /* logs --tail N; -1 when not given */

@@ -283,7 +283,7 @@ static int method_has_body(const char *method)
 }
 
 static int send_request(int fd, const char *host, int port,
-			const char *method, const char *path,
+			const char *token, const char *method, const char *path,
 			const char *content_type, const char *body,
 			size_t body_len, uint64_t deadline,
 			const volatile sig_atomic_t *cancel, char *err,
@@ -300,6 +300,8 @@ static int send_request(int fd, const char *host, int port,
 		glia_buf_printf(&head, "Host: %s:%d\r\n", host, port);
 	glia_buf_puts(&head, "User-Agent: glia/" GLIA_VERSION "\r\n"
 			     "Accept: */*\r\nConnection: close\r\n");
+	if (token)
+		glia_buf_printf(&head, "Authorization: Bearer %s\r\n", token);
 	if (content_type)
 		glia_buf_printf(&head, "Content-Type: %s\r\n", content_type);
 	if (body_len > 0 || method_has_body(method))
@@ -406,6 +408,18 @@ int glia_client_request(const char *unix_path, const char *host, int port,
 			size_t body_len, int timeout_ms,
 			glia_client_response *out, char *err, size_t errlen)
 {
+	return glia_client_request_auth(unix_path, host, port, NULL, method,
+					path, content_type, body, body_len,
+					timeout_ms, out, err, errlen);
+}
+
+int glia_client_request_auth(const char *unix_path, const char *host,
+			     int port, const char *token, const char *method,
+			     const char *path, const char *content_type,
+			     const char *body, size_t body_len, int timeout_ms,
+			     glia_client_response *out, char *err,
+			     size_t errlen)
+{
 	uint64_t deadline = deadline_of(timeout_ms);
 	if (!out->body.max)
 		glia_buf_init(&out->body, 0);
@@ -413,9 +427,9 @@ int glia_client_request(const char *unix_path, const char *host, int port,
 	int fd = open_conn(unix_path, host, port, deadline, err, errlen);
 	if (fd < 0)
 		return fd;
-	int rc = send_request(fd, unix_path ? NULL : host, port, method, path,
-			      content_type, body, body_len, deadline, NULL,
-			      err, errlen);
+	int rc = send_request(fd, unix_path ? NULL : host, port, token, method,
+			      path, content_type, body, body_len, deadline,
+			      NULL, err, errlen);
 	if (rc == 0)
 		rc = read_whole(fd, deadline, out, err, errlen);
 	close(fd);
@@ -678,14 +692,28 @@ int glia_client_stream(const char *unix_path, const char *host, int port,
 		       glia_client_body_cb cb, void *ud, int *status_out,
 		       char *err, size_t errlen)
 {
+	return glia_client_stream_auth(unix_path, host, port, NULL, method,
+				       path, content_type, body, body_len,
+				       timeout_ms, cancel, cb, ud, status_out,
+				       err, errlen);
+}
+
+int glia_client_stream_auth(const char *unix_path, const char *host,
+			    int port, const char *token, const char *method,
+			    const char *path, const char *content_type,
+			    const char *body, size_t body_len, int timeout_ms,
+			    const volatile sig_atomic_t *cancel,
+			    glia_client_body_cb cb, void *ud, int *status_out,
+			    char *err, size_t errlen)
+{
 	uint64_t deadline = deadline_of(timeout_ms);
 	stream s = {.cb = cb, .ud = ud};
 	int fd = open_conn(unix_path, host, port, deadline, err, errlen);
 	if (fd < 0)
 		return fd;
-	int rc = send_request(fd, unix_path ? NULL : host, port, method, path,
-			      content_type, body, body_len, deadline, cancel,
-			      err, errlen);
+	int rc = send_request(fd, unix_path ? NULL : host, port, token, method,
+			      path, content_type, body, body_len, deadline,
+			      cancel, err, errlen);
 	if (rc == 0)
 		rc = read_stream(fd, &s, deadline, cancel, err, errlen);
 	close(fd);

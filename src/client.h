@@ -53,6 +53,15 @@ int glia_client_request(const char *unix_path, const char *host, int port,
 			size_t body_len, int timeout_ms,
 			glia_client_response *out, char *err, size_t errlen);
 
+/* The same with "Authorization: Bearer <token>" when token is not NULL:
+ * the management API over TCP (glia up --admin-listen). */
+int glia_client_request_auth(const char *unix_path, const char *host,
+			     int port, const char *token, const char *method,
+			     const char *path, const char *content_type,
+			     const char *body, size_t body_len, int timeout_ms,
+			     glia_client_response *out, char *err,
+			     size_t errlen);
+
 /* Streaming body callback: called once with len 0 when the head arrived
  * (so the caller learns the status even for an empty body), then with body
  * bytes as they arrive (de-chunked; len > 0). Return non-zero to stop. */
@@ -71,6 +80,15 @@ int glia_client_stream(const char *unix_path, const char *host, int port,
 		       const volatile sig_atomic_t *cancel,
 		       glia_client_body_cb cb, void *ud, int *status_out,
 		       char *err, size_t errlen);
+
+/* glia_client_stream with a bearer token (NULL: none). */
+int glia_client_stream_auth(const char *unix_path, const char *host,
+			    int port, const char *token, const char *method,
+			    const char *path, const char *content_type,
+			    const char *body, size_t body_len, int timeout_ms,
+			    const volatile sig_atomic_t *cancel,
+			    glia_client_body_cb cb, void *ud, int *status_out,
+			    char *err, size_t errlen);
 
 /* Splits "http://host[:port][/path]" (host may be "[v6addr]"). host gets
  * the host without brackets, *port 80 when absent, path a malloc'd target

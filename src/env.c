@@ -26,6 +26,7 @@
 #include "build.h"
 #include "cli.h"
 #include "cli_internal.h"
+#include "client.h"
 #include "config.h"
 #include "project.h"
 #include "render.h"
@@ -44,7 +45,7 @@
 
 typedef struct env_args {
 	const char *home, *env, *context, *ns, *registry, *timeout, *image;
-	const char *tail;
+	const char *tail, *url, *token;
 	int kubernetes, json, follow, help;
 	const char *pos[4];
 	int n_pos;
@@ -53,6 +54,8 @@ typedef struct env_args {
 static const char env_usage[] =
     "usage: glia env add NAME --kubernetes [--context CTX] [--namespace NS]\n"
     "                    [--registry HOST[:PORT][/PATH]]\n"
+    "       glia env add NAME --url http://HOST:PORT --token TOKEN\n"
+    "       glia env configure NAME --operator-endpoint URL --token TOKEN\n"
     "       glia env list [-o json]\n"
     "       glia env remove NAME\n"
     "       glia deploy --env NAME [FILE] [--image IMAGE] [--timeout DUR]\n"
@@ -64,7 +67,12 @@ static const char env_usage[] =
     "An environment is a Kubernetes cluster reached with kubectl (CTX: a\n"
     "kubeconfig context, default the current one; NS: the namespace,\n"
     "default \"default\"; REG: where images are pushed). It is kept in\n"
-    "GLIA_HOME/envs.json. docs/kubernetes.md#glia-deploy---env\n";
+    "GLIA_HOME/envs.json. docs/kubernetes.md#glia-deploy---env\n"
+    "\n"
+    "An environment may instead be another glia daemon, reached at the\n"
+    "address of its `glia up --admin-listen` with its GLIA_HOME/token: then\n"
+    "every command given --env NAME (or -e NAME) talks to that daemon.\n"
+    "--env local is the local daemon. docs/cli.md#environments\n";
 
 /* getopt's state back to its defaults (permuting): glia build and glia
  * render, which run after it in this process, set only optind. */
@@ -86,6 +94,8 @@ static const struct {
     {'c', offsetof(env_args, context)},  {'n', offsetof(env_args, ns)},
     {'r', offsetof(env_args, registry)}, {'t', offsetof(env_args, timeout)},
     {'i', offsetof(env_args, image)},    {'T', offsetof(env_args, tail)},
+    {'e', offsetof(env_args, env)},      {'U', offsetof(env_args, url)},
+    {'K', offsetof(env_args, token)},
 };
 
 /* One option (c from getopt_long, v its value); -1 when it is bad. */
@@ -106,7 +116,7 @@ static int set_opt(env_args *a, int c, const char *v)
 	else if (c == 'o' &&
 	         (strcmp(v, "json") == 0 || strcmp(v, "table") == 0))
 		a->json = strcmp(v, "json") == 0;
-	else if (c != 'w') /* deploy --env always waits */
+	else if (c != 'w' && c != 'y') /* --env always waits; no prompts */
 		return -1;
 	return 0;
 }
@@ -128,6 +138,10 @@ static int parse_args(int argc, char **argv, env_args *a)
 	    {"follow", no_argument, NULL, 'f'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"wait", no_argument, NULL, 'w'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"url", required_argument, NULL, 'U'},
+	    {"operator-endpoint", required_argument, NULL, 'U'},
+	    {"token", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	int c;
@@ -135,7 +149,7 @@ static int parse_args(int argc, char **argv, env_args *a)
 	memset(a, 0, sizeof(*a));
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "-o:fhw", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "-o:fhwye:", opts, NULL)) != -1)
 		if (set_opt(a, c, optarg) < 0)
 			goto bad;
 	reset_getopt();
@@ -310,14 +324,47 @@ static int value_ok(const char *s)
 	return s && *s && !strpbrk(s, " \t\r\n") && s[0] != '-';
 }
 
+/* A remote daemon's address: http://HOST:PORT, nothing after the port. */
+static int url_ok(const char *url)
+{
+	char host[256], *path = NULL;
+	int port, ok;
+
+	if (strlen(url) > 1024 ||
+	    glia_client_parse_url(url, host, sizeof host, &port, &path) < 0)
+		return 0;
+	ok = strcmp(path, "/") == 0 && !strpbrk(url, " \t\r\n");
+	free(path);
+	return ok;
+}
+
+static int check_remote(const env_args *a)
+{
+	const char *bad = NULL;
+
+	if (a->kubernetes || a->context || a->ns || a->registry)
+		bad = "--url: not with --kubernetes and its options";
+	else if (!url_ok(a->url))
+		bad = "--url: http://HOST:PORT (the daemon's --admin-listen)";
+	else if (!a->token || !value_ok(a->token) || strlen(a->token) > 512)
+		bad = "--token: the daemon's GLIA_HOME/token";
+	if (bad)
+		fprintf(stderr, "glia env add: bad or missing %s\n\n%s", bad,
+		        env_usage);
+	return bad ? -1 : 0;
+}
+
 static int check_add(const env_args *a)
 {
 	const char *bad = NULL;
 
-	if (a->n_pos != 3 || !name_ok(a->pos[2], 63))
-		bad = "NAME: lower-case letters, digits and '-'";
+	if (a->n_pos != 3 || !name_ok(a->pos[2], 63) ||
+	    strcmp(a->pos[2], "local") == 0)
+		bad = "NAME: lower-case letters, digits and '-', not local";
+	else if (a->url)
+		return check_remote(a);
 	else if (!a->kubernetes)
-		bad = "--kubernetes: the only kind of environment so far";
+		bad = "--kubernetes, or --url and --token";
 	else if (a->context && !value_ok(a->context))
 		bad = "--context";
 	else if (a->ns && !name_ok(a->ns, 63))
@@ -330,6 +377,24 @@ static int check_add(const env_args *a)
 	return bad ? -1 : 0;
 }
 
+/* {"provider": "glia", "url", "token"}; the token is never printed. */
+static int env_add_remote(const env_args *a, const char *path)
+{
+	json_t *root = envs_load(path);
+	int rc;
+
+	if (!root)
+		return 1;
+	json_object_set_new(root, a->pos[2],
+	                    json_pack("{s:s, s:s, s:s}", "provider", "glia",
+	                              "url", a->url, "token", a->token));
+	rc = envs_save(path, root) < 0 ? 1 : 0;
+	if (rc == 0)
+		printf("env %s: glia daemon at %s\n", a->pos[2], a->url);
+	json_decref(root);
+	return rc;
+}
+
 static int env_add(const env_args *a, const char *path)
 {
 	json_t *root, *e;
@@ -337,6 +402,8 @@ static int env_add(const env_args *a, const char *path)
 
 	if (check_add(a) < 0)
 		return 2;
+	if (a->url)
+		return env_add_remote(a, path);
 	if (!(root = envs_load(path)))
 		return 1;
 	e = json_pack("{s:s, s:s}", "provider", "kubernetes", "namespace",
@@ -371,6 +438,8 @@ static int env_list(const env_args *a, const char *path)
 
 	if (!root)
 		return 1;
+	json_object_foreach(root, name, e)
+		json_object_del(e, "token"); /* never printed */
 	if (a->json) {
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputs("\n", stdout);
@@ -387,7 +456,8 @@ static int env_list(const env_args *a, const char *path)
 	{
 		glia_cli_table_cell(&t, name);
 		glia_cli_table_cell(&t, field(e, "provider"));
-		glia_cli_table_cell(&t, field(e, "context"));
+		glia_cli_table_cell(&t, field(e, "url") ? field(e, "url")
+		                                        : field(e, "context"));
 		glia_cli_table_cell(&t, field(e, "namespace"));
 		glia_cli_table_cell(&t, field(e, "registry"));
 	}
@@ -431,11 +501,12 @@ static int env_main(const env_args *a)
 
 	if (a->help || !*sub)
 		fputs(env_usage, a->help ? stdout : stderr);
-	else if (strcmp(sub, "add") == 0)
+	else if (strcmp(sub, "add") == 0 || strcmp(sub, "configure") == 0)
 		rc = env_add(a, path);
 	else if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
 		rc = env_list(a, path);
-	else if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0)
+	else if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0 ||
+	         strcmp(sub, "delete") == 0)
 		rc = env_remove(a, path);
 	else
 		fprintf(stderr, "glia env: unknown command %s\n\n%s", sub,
@@ -1187,13 +1258,74 @@ static int env_command(const env_args *a)
 	return rc;
 }
 
-static int has_env_flag(int argc, char **argv)
+/* The value of option name (--env, or its short form sh) in argv, or
+ * NULL: "--env NAME", "--env=NAME", "-e NAME". */
+static const char *flag_value(int argc, char **argv, const char *name,
+                              const char *sh)
 {
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--env") == 0 ||
-		    strncmp(argv[i], "--env=", 6) == 0)
-			return 1;
-	return 0;
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=')
+			return argv[i] + n + 1;
+		if ((strcmp(argv[i], name) == 0 ||
+		     (sh && strcmp(argv[i], sh) == 0)))
+			return i + 1 < argc ? argv[i + 1] : "";
+	}
+	return NULL;
+}
+
+/* The remote-daemon env NAME of envs.json: *url and *token malloc'd, 1;
+ * 0 when NAME is not one (absent, or a Kubernetes env); -1 when the file
+ * cannot be read (explained). */
+static int remote_lookup(const char *home_flag, const char *name,
+                         char **url, char **token)
+{
+	char *home = glia_home_dir(home_flag);
+	char *path = glia_sprintf("%s/%s", home, ENVS_FILE);
+	json_t *root = envs_load(path), *e;
+	int rc = root ? 0 : -1;
+
+	e = root ? json_object_get(root, name) : NULL;
+	if (e && field(e, "provider") && strcmp(field(e, "provider"), "glia") == 0 &&
+	    field(e, "url") && field(e, "token")) {
+		*url = glia_strdup(field(e, "url"));
+		*token = glia_strdup(field(e, "token"));
+		rc = 1;
+	}
+	json_decref(root);
+	free(path);
+	free(home);
+	return rc;
+}
+
+int glia_env_remote(const char *home_flag, const char *name, char **url,
+                    char **token)
+{
+	int rc = remote_lookup(home_flag, name, url, token);
+
+	if (rc == 0)
+		fprintf(stderr,
+		        "glia: no env named %s (glia env add %s --url URL "
+		        "--token TOKEN; glia env list)\n",
+		        name, name);
+	return rc == 1 ? 0 : -1;
+}
+
+/* Whether --env NAME leaves the command to the CLI: NAME is local, or a
+ * remote daemon (cli.c talks to it). */
+static int env_is_cli(int argc, char **argv, const char *name)
+{
+	char *url = NULL, *token = NULL;
+	int rc;
+
+	if (strcmp(name, "local") == 0)
+		return 1;
+	rc = remote_lookup(flag_value(argc, argv, "--home", NULL), name, &url,
+	                   &token);
+	free(url);
+	free(token);
+	return rc != 0; /* an unreadable file: the CLI explains */
 }
 
 int glia_env_dispatch(int argc, char **argv, int *status)
@@ -1201,9 +1333,10 @@ int glia_env_dispatch(int argc, char **argv, int *status)
 	static const char *const cmds[] = {"deploy", "get", "describe", "logs",
 	                                   "delete"};
 	int is_env = argc >= 2 && strcmp(argv[1], "env") == 0;
+	const char *name = flag_value(argc, argv, "--env", "-e");
 	env_args a;
 
-	if (!is_env && !has_env_flag(argc, argv))
+	if (!is_env && (!name || env_is_cli(argc, argv, name)))
 		return 0;
 	if (parse_args(argc, argv, &a) < 0) {
 		*status = 2;

@@ -12,4 +12,11 @@
  * command is the local daemon's. */
 int glia_env_dispatch(int argc, char **argv, int *status);
 
+/* The remote daemon kept as env NAME (`glia env add NAME --url URL
+ * --token TOKEN`): *url ("http://HOST:PORT") and *token, malloc'd; 0. -1
+ * after printing why (no such env, not a remote one, unreadable file).
+ * home_flag: --home's value or NULL. */
+int glia_env_remote(const char *home_flag, const char *name, char **url,
+                    char **token);
+
 #endif

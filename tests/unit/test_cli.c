@@ -115,6 +115,47 @@ static void test_parse_dash_f_depends_on_the_command(void **state)
 	assert_non_null(strstr(err, "-f"));
 }
 
+/* Cortex's habits: -e/--env and -y on every command, -o pretty|mixed,
+ * delete -f (no prompt) apart from --no-drain, a JOB_ID positional. */
+static void test_parse_cortex_habits(void **state)
+{
+	glia_cli_args a;
+	char err[256];
+	const char *cmds[] = {"deploy", "patch", "get", "version", "down"};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		assert_int_equal(parse(&a, err, cmds[i], "-e", "far", "-y",
+				       NULL), 0);
+		assert_string_equal(a.env, "far");
+		assert_true(a.yes);
+	}
+	assert_int_equal(parse(&a, err, "get", "--env=local", "-efar", NULL),
+			 0);
+	assert_string_equal(a.env, "far");
+	assert_int_equal(parse(&a, err, "get", "--env", "", NULL), -1);
+	assert_int_equal(parse(&a, err, "get", "-o", "mixed", NULL), 0);
+	assert_true(a.json);
+	assert_int_equal(parse(&a, err, "get", "-o", "pretty", NULL), 0);
+	assert_false(a.json);
+	assert_int_equal(parse(&a, err, "delete", "iris", "-f", "-c", NULL), 0);
+	assert_true(a.force);
+	assert_false(a.no_drain);
+	assert_true(a.keep_cache);
+	assert_int_equal(parse(&a, err, "delete", "iris", "--no-drain", NULL),
+			 0);
+	assert_true(a.no_drain);
+	assert_int_equal(parse(&a, err, "deploy", "-f", NULL), 0);
+	assert_true(a.force);
+	assert_int_equal(parse(&a, err, "logs", "iris", "--no-follow", NULL),
+			 0);
+	assert_true(a.no_follow);
+	assert_false(a.follow);
+	assert_int_equal(parse(&a, err, "get", "iris", "job-1", "-v", NULL), 0);
+	assert_int_equal(a.n_pos, 2);
+	assert_true(a.verbose);
+	assert_int_equal(parse(&a, err, "describe", "iris", "--no-drain",
+			       NULL), -1);
+}
+
 static void test_parse_logs_tail_and_replica(void **state)
 {
 	glia_cli_args a;
@@ -858,6 +899,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_help_and_unimplemented),
 	    cmocka_unit_test(test_parse_logs_json),
 	    cmocka_unit_test(test_parse_double_dash_ends_options),
+	    cmocka_unit_test(test_parse_cortex_habits),
 	    cmocka_unit_test(test_table_pads_columns_and_trims_line_ends),
 	    cmocka_unit_test(test_table_counts_utf8_as_one_column),
 	    cmocka_unit_test(test_age_units),

@@ -1,0 +1,275 @@
+"""Cortex's CLI habits (issue 14, item 6) on glia's CLI: -e/--env NAME on
+every command (local, or a remote daemon kept with `glia env add NAME --url
+URL --token TOKEN`), -y/--yes, delete -f (no prompt: the replicas still
+drain), predict API FILE, logs following on a terminal, patch, JOB_ID
+arguments. Projects are Cortex-style cortex.yaml + PythonPredictor,
+written here."""
+import json
+import os
+import pty
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+from conftest import GLIA_BIN, free_port, write_project
+
+PREDICTOR = '''\
+import time
+
+
+class PythonPredictor:
+    def __init__(self, config):
+        self.label = config["label"]
+        print("cortex-cli predictor ready", flush=True)
+
+    def predict(self, payload):
+        print("cortex-cli got %s" % payload.get("tag", "-"), flush=True)
+        time.sleep(float(payload.get("sleep", 0)))
+        return {"label": self.label, "echo": payload}
+'''
+
+
+def cortex_yaml(name, label):
+    """A Cortex v0.2x cortex.yaml for one RealtimeAPI."""
+    return (f"- name: {name}\n"
+            "  kind: RealtimeAPI\n"
+            "  predictor:\n"
+            "    type: python\n"
+            "    path: predictor.py\n"
+            "    config:\n"
+            f"      label: {label}\n"
+            "  compute:\n"
+            "    cpu: 100m\n")
+
+
+def project(tmp_path, name, label="one", dirname=None):
+    return write_project(tmp_path, cortex_yaml(name, label),
+                         {"predictor.py": PREDICTOR,
+                          "sample.json": json.dumps({"tag": "sample"})},
+                         dirname=dirname or name, yaml_name="cortex.yaml")
+
+
+def test_env_local_yes_and_cortex_flags_on_every_command(daemon, tmp_path):
+    proj = project(tmp_path, "flags")
+    r = daemon.cli("deploy", "-e", "local", "-y", "-f", "--wait", cwd=proj)
+    assert "flags: created" in r.stdout
+    daemon.wait_ready("flags")
+    j = json.loads(daemon.cli("get", "--env", "local", "-v", "-o",
+                              "json").stdout)
+    assert [a["name"] for a in j["apis"]] == ["flags"]
+    j = json.loads(daemon.cli("get", "flags", "--env=local", "-o",
+                              "mixed").stdout)
+    assert j["name"] == "flags"
+    assert "flags" in daemon.cli("get", "-e", "local", "-o",
+                                 "pretty").stdout
+    assert "replicas:" in daemon.cli("describe", "flags", "-e",
+                                     "local").stdout
+    assert "flags: refreshing" in daemon.cli("refresh", "flags", "-e",
+                                             "local", "-y", "-f").stdout
+    daemon.wait_ready("flags")
+    r = daemon.cli("logs", "flags", "-e", "local", "-y", "--no-follow")
+    assert "cortex-cli predictor ready" in r.stdout
+    r = daemon.cli("delete", "flags", "-e", "local", "-y", "-f", "-c")
+    assert "flags: deleted" in r.stdout
+    daemon.wait_for(lambda: daemon.list_apis() == [])
+
+
+def test_job_ids_are_refused_until_batch_apis_exist(daemon):
+    for args in (("get", "some-api", "job-1"), ("delete", "some-api",
+                                                "job-1"),
+                 ("logs", "some-api", "job-1", "--no-follow")):
+        r = daemon.cli(*args, check=False)
+        assert r.returncode == 1, (args, r)
+        assert "BatchAPI support" in r.stderr, (args, r.stderr)
+
+
+def test_predict_reads_an_existing_file(daemon, tmp_path):
+    proj = project(tmp_path, "filepredict", label="fromfile")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    # Cortex's form: the file's name, no @
+    r = daemon.cli("predict", "filepredict", "sample.json", cwd=proj)
+    assert json.loads(r.stdout) == {"label": "fromfile",
+                                    "echo": {"tag": "sample"}}
+    # JSON text is still JSON text, @FILE still a file
+    r = daemon.cli("predict", "filepredict", '{"tag": "inline"}')
+    assert json.loads(r.stdout)["echo"] == {"tag": "inline"}
+    r = daemon.cli("predict", "filepredict", "@sample.json", cwd=proj)
+    assert json.loads(r.stdout)["echo"] == {"tag": "sample"}
+
+
+def test_delete_f_is_no_prompt_and_still_drains(daemon, tmp_path):
+    proj = project(tmp_path, "drainme")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    answers = []
+
+    def slow_call():
+        answers.append(daemon.post("/drainme",
+                                   json={"tag": "slow", "sleep": 3}))
+
+    t = threading.Thread(target=slow_call)
+    t.start()
+    # not on a terminal, `glia logs` prints once
+    daemon.wait_for(lambda: "cortex-cli got slow" in daemon.cli(
+        "logs", "drainme").stdout, timeout=60)
+    r = daemon.cli("delete", "drainme", "-f")
+    assert "drainme: deleted" in r.stdout
+    t.join(timeout=120)
+    assert not t.is_alive()
+    # the request already inside the replica was finished, not cut
+    assert answers and answers[0].status == 200, answers
+    assert answers[0].json()["echo"]["tag"] == "slow"
+    daemon.wait_for(lambda: daemon.list_apis() == [])
+
+
+def test_delete_no_drain_stops_at_once(daemon, tmp_path):
+    proj = project(tmp_path, "nodrain")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    answers = []
+    t = threading.Thread(target=lambda: answers.append(daemon.post(
+        "/nodrain", json={"tag": "slow", "sleep": 60})))
+    t.start()
+    daemon.wait_for(lambda: "cortex-cli got slow" in daemon.cli(
+        "logs", "nodrain").stdout, timeout=60)
+    assert "nodrain: deleted" in daemon.cli("delete", "nodrain",
+                                            "--no-drain").stdout
+    t.join(timeout=50)  # well before the 60 s the request asked for
+    assert not t.is_alive()
+    assert answers and answers[0].status != 200, answers
+
+
+def test_patch_updates_deployed_apis_only(daemon, tmp_path):
+    proj = project(tmp_path, "patchme", label="before")
+    r = daemon.cli("patch", cwd=proj, check=False)
+    assert r.returncode == 1
+    assert "api 'patchme' is not deployed" in r.stderr
+    assert daemon.list_apis() == []  # nothing was created
+
+    daemon.cli("deploy", "--wait", cwd=proj)
+    (proj / "cortex.yaml").write_text(cortex_yaml("patchme", "after"))
+    r = daemon.cli("patch", "cortex.yaml", "-e", "local", "-y", "--wait",
+                   cwd=proj)
+    assert "patchme: updated" in r.stdout
+    daemon.wait_ready("patchme")
+    r = daemon.post("/patchme", json={"tag": "x"})
+    assert r.json()["label"] == "after"
+
+
+def read_until(fd, needle, deadline_s=60.0):
+    """Reads the pty master until needle appears (or the deadline)."""
+    seen = b""
+    end = time.monotonic() + deadline_s
+    os.set_blocking(fd, False)
+    while needle not in seen and time.monotonic() < end:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            time.sleep(0.05)
+            continue
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def test_logs_follows_on_a_terminal_until_ctrl_c(daemon, tmp_path):
+    proj = project(tmp_path, "follow")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([str(GLIA_BIN), "logs", "follow"], stdout=slave,
+                         stderr=subprocess.PIPE, env=daemon.env)
+    os.close(slave)
+    try:
+        assert b"cortex-cli predictor ready" in read_until(
+            master, b"cortex-cli predictor ready")
+        # a line written after the command started arrives: it follows
+        assert daemon.post("/follow", json={"tag": "later"}).status == 200
+        assert b"cortex-cli got later" in read_until(
+            master, b"cortex-cli got later")
+        assert p.poll() is None
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+    # --no-follow on a terminal: one print, then exit
+    master, slave = pty.openpty()
+    p = subprocess.Popen([str(GLIA_BIN), "logs", "follow", "--no-follow"],
+                         stdout=slave, stderr=subprocess.PIPE,
+                         env=daemon.env)
+    os.close(slave)
+    try:
+        assert p.wait(timeout=60) == 0
+        assert b"cortex-cli got later" in read_until(master, b"later", 5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
+                                                          tmp_path):
+    port = free_port()
+    remote = daemon_factory("--admin-listen", f"127.0.0.1:{port}")
+    token = (remote.home / "token").read_text().strip()
+    local = daemon_factory(start=False)  # only its GLIA_HOME: envs.json
+
+    r = local.cli("env", "add", "far", "--url", f"http://127.0.0.1:{port}",
+                  "--token", token)
+    assert "far" in r.stdout and token not in r.stdout
+    envs = local.home / "envs.json"
+    assert stat.S_IMODE(os.stat(envs).st_mode) == 0o600
+    assert json.loads(envs.read_text())["far"]["token"] == token
+    for args in (("env", "list"), ("env", "list", "-o", "json")):
+        r = local.cli(*args)
+        assert "far" in r.stdout and f"127.0.0.1:{port}" in r.stdout
+        assert token not in r.stdout and token not in r.stderr
+
+    proj = project(tmp_path, "faraway", label="remote")
+    r = local.cli("deploy", "--env", "far", "-y", "--wait", cwd=proj)
+    assert "faraway: created" in r.stdout
+    remote.wait_ready("faraway")  # on the remote daemon ...
+    assert [a["name"] for a in remote.list_apis()] == ["faraway"]
+    assert not (local.home / "glia.sock").exists()  # ... none here
+
+    j = json.loads(local.cli("get", "-e", "far", "-o", "json").stdout)
+    assert [a["name"] for a in j["apis"]] == ["faraway"]
+    assert "replicas:" in local.cli("describe", "faraway", "-e",
+                                    "far").stdout
+    r = local.cli("predict", "faraway", "sample.json", "-e", "far",
+                  cwd=proj)
+    assert json.loads(r.stdout)["label"] == "remote"
+    assert "cortex-cli got sample" in local.cli(
+        "logs", "faraway", "-e", "far", "--no-follow").stdout
+    (proj / "cortex.yaml").write_text(cortex_yaml("faraway", "patched"))
+    assert "faraway: updated" in local.cli("patch", "-e", "far", "--wait",
+                                           cwd=proj).stdout
+    assert "faraway: refreshing" in local.cli("refresh", "faraway", "-e",
+                                              "far").stdout
+    r = local.cli("down", "-e", "far", check=False)
+    assert r.returncode == 1 and "local daemon" in r.stderr
+    assert "faraway: deleted" in local.cli("delete", "faraway", "-e",
+                                           "far", "-f").stdout
+    remote.wait_for(lambda: remote.list_apis() == [])
+
+    # a wrong token is refused by the remote daemon, an unknown env here
+    local.cli("env", "add", "bad", "--url", f"http://127.0.0.1:{port}",
+              "--token", "0" * 64)
+    r = local.cli("get", "-e", "bad", check=False)
+    assert r.returncode == 1 and "token" in r.stderr, r.stderr
+    r = local.cli("get", "-e", "nowhere", check=False)
+    assert r.returncode != 0 and "no env named nowhere" in r.stderr
+    # bad env definitions are refused before anything is written
+    for args in (("--url", "ftp://x:1", "--token", "t"),
+                 ("--url", f"http://127.0.0.1:{port}"),
+                 ("--url", f"http://127.0.0.1:{port}/v1", "--token", "t")):
+        r = local.cli("env", "add", "worse", *args, check=False)
+        assert r.returncode == 2, (args, r)
+    assert "worse" not in json.loads(envs.read_text())
