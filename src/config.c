@@ -79,7 +79,8 @@ typedef struct range {
 /* clang-format off */
 static const char *const api_keys[] = {
 	"name", "kind", "predictor", "handler", "compute", "autoscaling",
-	"update_strategy", "networking", "monitoring", NULL};
+	"update_strategy", "networking", "monitoring", "pod", "node_groups",
+	NULL};
 static const char *const unsupported_kinds[] = {
 	"AsyncAPI", "BatchAPI", "TaskAPI", NULL};
 static const char *const splitter_keys[] = {
@@ -1615,13 +1616,15 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 
 /* ---- compute, autoscaling, update_strategy, networking ---- */
 
-/* compute.mem or compute.mem_limit: a memory quantity into *bytes. */
-static int mem_field(ctx *c, yaml_node_t *m, const char *name, int64_t *bytes)
+/* compute.mem or compute.mem_limit (path "compute"), or a container's:
+ * a memory quantity into *bytes. */
+static int mem_field(ctx *c, yaml_node_t *m, const char *path,
+                     const char *name, int64_t *bytes)
 {
 	char key[KEY_MAX];
 	yaml_node_t *v = get(c, m, name);
 
-	join(key, "compute", name);
+	join(key, path, name);
 	if (v && (v->type != YAML_SCALAR_NODE ||
 	          glia_parse_mem_bytes(text(v), bytes) < 0))
 		return bad_value(c, v, key,
@@ -1647,8 +1650,9 @@ static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
 		return bad_value(c, v, "compute.cpu",
 		                 "must be a CPU quantity > 0 like 1, 0.5 or "
 		                 "500m");
-	if (mem_field(c, m, "mem", &s->compute.mem_bytes) < 0 ||
-	    mem_field(c, m, "mem_limit", &s->compute.mem_limit_bytes) < 0)
+	if (mem_field(c, m, "compute", "mem", &s->compute.mem_bytes) < 0 ||
+	    mem_field(c, m, "compute", "mem_limit",
+	              &s->compute.mem_limit_bytes) < 0)
 		return -1;
 	if (s->compute.mem_limit_bytes &&
 	    s->compute.mem_limit_bytes < s->compute.mem_bytes)
@@ -2257,6 +2261,484 @@ static int parse_splitter(ctx *c, yaml_node_t *api, glia_api_spec *specs,
 	return check_unique(c, api, specs, i, 0);
 }
 
+/* ---- pod (Cortex 0.36-0.42) ----
+ *
+ * `pod: {port, max_concurrency, max_queue_length, containers: [...]}`
+ * instead of a predictor. The container that serves pod.port runs as a
+ * command predictor: its command and args are the argv ($(CORTEX_PORT) is
+ * expanded like $GLIA_PORT), its env is predictor.env, its readiness
+ * probe's http_get.path the readiness path; max_concurrency is the
+ * requests it takes at once (threads_per_process), max_concurrency +
+ * max_queue_length what a replica holds (max_replica_concurrency). The
+ * mapping itself is kept (spec->pod) for `glia render k8s`. */
+
+/* clang-format off */
+static const char *const pod_keys[] = {
+	"port", "max_concurrency", "max_queue_length", "containers",
+	"node_groups", "shm_size", NULL};
+static const char *const container_keys[] = {
+	"name", "image", "command", "args", "env", "compute",
+	"readiness_probe", "liveness_probe", "pre_stop", NULL};
+static const char *const container_compute_keys[] = {
+	"cpu", "mem", "gpu", "inf", "shm", NULL};
+static const char *const probe_keys[] = {
+	"http_get", "tcp_socket", "exec", "initial_delay_seconds",
+	"timeout_seconds", "period_seconds", "success_threshold",
+	"failure_threshold", NULL};
+static const char *const probe_handlers[] = {
+	"http_get", "tcp_socket", "exec", NULL};
+static const char *const http_get_keys[] = {"path", "port", NULL};
+static const char *const tcp_socket_keys[] = {"port", NULL};
+static const char *const exec_keys[] = {"command", NULL};
+static const char *const pre_stop_handlers[] = {"http_get", "exec", NULL};
+/* clang-format on */
+
+#define POD_MAX_CONTAINERS 16
+#define POD_MAX_CONCURRENCY 30000 /* Cortex's bounds */
+#define POD_MAX_QUEUE       30000
+
+/* A list of strings (command, args, exec.command) as a JSON array;
+ * non_empty: at least one. NULL after an error. */
+static json_t *pod_strings(ctx *c, yaml_node_t *v, const char *key,
+                           int non_empty)
+{
+	char sub[KEY_MAX];
+	const char *s = NULL;
+
+	if (v->type != YAML_SEQUENCE_NODE || (non_empty && n_items(v) == 0)) {
+		bad_value(c, v, key, "must be a %slist of strings",
+		          non_empty ? "non-empty " : "");
+		return NULL;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n_items(v); i++) {
+		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
+		join_index(sub, key, i);
+		if (scalar(c, item, sub, "a string", &s) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_append_new(arr, json_string(s));
+	}
+	return arr;
+}
+
+/* A container's env: names as predictor.env takes them, not CORTEX_* or
+ * KUBEXIT_* (Cortex's own, refused as Cortex did); values as strings. */
+static json_t *pod_env(ctx *c, yaml_node_t *v, const char *key)
+{
+	char sub[KEY_MAX];
+	const char *val;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		bad_value(c, v, key, "must be a mapping of names to strings");
+		return NULL;
+	}
+	json_t *env = json_object();
+	for (size_t i = 0; i < n_pairs(v); i++) {
+		yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+		yaml_node_t *k = node_at(c, p->key), *x = node_at(c, p->value);
+		val = "";
+		if (k->type != YAML_SCALAR_NODE || !is_env_name(text(k))) {
+			bad_value(c, k, key,
+			          "keys must be environment variable names "
+			          "([A-Za-z_][A-Za-z0-9_]*)");
+			goto fail;
+		}
+		join(sub, key, text(k));
+		if (strncmp(text(k), "CORTEX_", 7) == 0 ||
+		    strncmp(text(k), "KUBEXIT_", 8) == 0) {
+			fail(c, k, sub,
+			     "names starting with CORTEX_ or KUBEXIT_ are "
+			     "reserved (as in Cortex)");
+			goto fail;
+		}
+		if (json_object_get(env, text(k))) {
+			fail(c, k, sub, "duplicate key");
+			goto fail;
+		}
+		if (!is_null(x) && scalar(c, x, sub, "a string", &val) < 0)
+			goto fail;
+		json_object_set_new(env, text(k), json_string(val));
+	}
+	return env;
+fail:
+	json_decref(env);
+	return NULL;
+}
+
+static int pod_port_field(ctx *c, yaml_node_t *m, const char *path,
+                          int required)
+{
+	int port = 0;
+	char key[KEY_MAX];
+
+	join(key, path, "port");
+	if (required && !get(c, m, "port"))
+		return fail(c, m, key, "required");
+	return int_field(c, m, path, "port", 1, 65535, &port);
+}
+
+/* One probe handler: http_get {path, port}, tcp_socket {port}, exec
+ * {command}. */
+static int pod_probe_handler(ctx *c, yaml_node_t *probe, const char *path,
+                             const char *name)
+{
+	yaml_node_t *h;
+	char key[KEY_MAX];
+
+	join(key, path, name);
+	if (mapping_field(c, probe, path, name, &h) < 0)
+		return -1;
+	if (strcmp(name, "http_get") == 0) {
+		char *p = NULL;
+		char sub[KEY_MAX];
+		if (check_keys(c, h, key, http_get_keys, NULL) < 0 ||
+		    str_field(c, h, key, "path", &p) < 0)
+			return -1;
+		int bad = p && p[0] != '/';
+		free(p);
+		join(sub, key, "path");
+		if (bad)
+			return bad_value(c, get(c, h, "path"), sub,
+			                 "must start with '/'");
+		return pod_port_field(c, h, key, 1);
+	}
+	if (strcmp(name, "tcp_socket") == 0)
+		return check_keys(c, h, key, tcp_socket_keys, NULL) < 0
+		           ? -1
+		           : pod_port_field(c, h, key, 1);
+	if (check_keys(c, h, key, exec_keys, NULL) < 0)
+		return -1;
+	yaml_node_t *cmd = get(c, h, "command");
+	char sub[KEY_MAX];
+	join(sub, key, "command");
+	if (!cmd)
+		return fail(c, h, sub, "required");
+	json_t *arr = pod_strings(c, cmd, sub, 1);
+	json_decref(arr);
+	return arr ? 0 : -1;
+}
+
+/* readiness_probe, liveness_probe or pre_stop: exactly one handler. */
+static int pod_probe(ctx *c, yaml_node_t *cont, const char *path,
+                     const char *name)
+{
+	yaml_node_t *probe;
+	char key[KEY_MAX];
+	const char *const *handlers =
+	    strcmp(name, "pre_stop") == 0 ? pre_stop_handlers : probe_handlers;
+	const char *found = NULL;
+	int v = 0;
+
+	join(key, path, name);
+	if (mapping_field(c, cont, path, name, &probe) < 0)
+		return -1;
+	if (!probe)
+		return 0;
+	if (check_keys(c, probe, key,
+	               handlers == probe_handlers ? probe_keys : handlers,
+	               NULL) < 0)
+		return -1;
+	for (const char *const *h = handlers; *h; h++) {
+		if (!get(c, probe, *h))
+			continue;
+		if (found)
+			return fail(c, get_key(c, probe, *h), key,
+			            "give one of %s and %s, not both", found,
+			            *h);
+		found = *h;
+	}
+	if (!found)
+		return fail(c, probe, key, "needs one of %s",
+		            handlers == probe_handlers
+		                ? "http_get, tcp_socket, exec"
+		                : "http_get, exec");
+	for (size_t i = 3; handlers == probe_handlers && probe_keys[i]; i++)
+		if (int_field(c, probe, key, probe_keys[i], 0, INT_MAX, &v) < 0)
+			return -1;
+	return pod_probe_handler(c, probe, key, found);
+}
+
+/* A container's compute: Kubernetes requests, added up for the pod. */
+static int pod_compute(ctx *c, yaml_node_t *cont, const char *path,
+                       glia_api_spec *s)
+{
+	yaml_node_t *m, *v;
+	char key[KEY_MAX], sub[KEY_MAX];
+	int64_t cpu = 0, mem = 0, shm = 0;
+	int gpu = 0, inf = 0;
+
+	join(key, path, "compute");
+	if (mapping_field(c, cont, path, "compute", &m) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	if (check_keys(c, m, key, container_compute_keys, NULL) < 0)
+		return -1;
+	v = get(c, m, "cpu");
+	join(sub, key, "cpu");
+	if (v && (v->type != YAML_SCALAR_NODE ||
+	          glia_parse_cpu_millis(text(v), &cpu) < 0 || cpu == 0))
+		return bad_value(c, v, sub,
+		                 "must be a CPU quantity > 0 like 1, 0.5 or "
+		                 "500m");
+	if (mem_field(c, m, key, "mem", &mem) < 0 ||
+	    mem_field(c, m, key, "shm", &shm) < 0)
+		return -1;
+	if (int_field(c, m, key, "gpu", 0, INT_MAX, &gpu) < 0 ||
+	    int_field(c, m, key, "inf", 0, INT_MAX, &inf) < 0)
+		return -1;
+	if (cpu > 0)
+		s->compute.cpu_millis += cpu;
+	s->compute.mem_bytes += mem;
+	s->compute.gpu += gpu;
+	return 0;
+}
+
+/* DNS-1035 label, as Cortex 0.41 required of container names. */
+static int dns_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || !(*s >= 'a' && *s <= 'z') || s[n - 1] == '-')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* One container: validated; its command, args and env kept as strings in
+ * the JSON kept for render. */
+static int pod_container(ctx *c, yaml_node_t *cont, size_t i, json_t *names,
+                         json_t *out, glia_api_spec *s)
+{
+	char path[KEY_MAX], key[KEY_MAX];
+	char *name = NULL, *image = NULL;
+	static const char *const lists[] = {"command", "args"};
+
+	join_index(path, "pod.containers", i);
+	if (cont->type != YAML_MAPPING_NODE)
+		return bad_value(c, cont, path, "must be a mapping");
+	if (check_keys(c, cont, path, container_keys, NULL) < 0)
+		return -1;
+	if (!get(c, cont, "name") || !get(c, cont, "image")) {
+		join(key, path, get(c, cont, "name") ? "image" : "name");
+		return fail(c, cont, key, "required");
+	}
+	int rc = str_field(c, cont, path, "name", &name) < 0 ||
+	                 str_field(c, cont, path, "image", &image) < 0
+	             ? -1
+	             : 0;
+	join(key, path, "name");
+	if (rc == 0 && !dns_label(name))
+		rc = bad_value(c, get(c, cont, "name"), key,
+		               "must be lower-case letters, digits and '-', "
+		               "starting with a letter (at most 63)");
+	if (rc == 0 && seen(names, name))
+		rc = fail(c, get(c, cont, "name"), key,
+		          "duplicate container name \"%s\"", name);
+	free(name);
+	free(image);
+	if (rc < 0)
+		return -1;
+	for (size_t k = 0; k < 2; k++) {
+		yaml_node_t *v = get(c, cont, lists[k]);
+		join(key, path, lists[k]);
+		json_t *arr = v ? pod_strings(c, v, key, 0) : json_null();
+		if (!arr)
+			return -1;
+		json_object_set_new(out, lists[k], arr);
+	}
+	yaml_node_t *env = get(c, cont, "env");
+	join(key, path, "env");
+	json_t *e = env ? pod_env(c, env, key) : json_object();
+	if (!e)
+		return -1;
+	json_object_set_new(out, "env", e);
+	if (pod_probe(c, cont, path, "readiness_probe") < 0 ||
+	    pod_probe(c, cont, path, "liveness_probe") < 0 ||
+	    pod_probe(c, cont, path, "pre_stop") < 0)
+		return -1;
+	return pod_compute(c, cont, path, s);
+}
+
+static int pod_containers(ctx *c, yaml_node_t *pod, json_t *j,
+                          glia_api_spec *s)
+{
+	yaml_node_t *v = get(c, pod, "containers");
+	json_t *names = json_object();
+	json_t *arr = json_object_get(j, "containers");
+	int rc = 0;
+
+	if (!v)
+		rc = fail(c, pod, "pod.containers", "required");
+	else if (v->type != YAML_SEQUENCE_NODE || n_items(v) == 0 ||
+	         n_items(v) > POD_MAX_CONTAINERS)
+		rc = bad_value(c, v, "pod.containers",
+		               "must be a list of 1 to 16 containers");
+	for (size_t i = 0; rc == 0 && i < n_items(v); i++)
+		rc = pod_container(c, node_at(c, v->data.sequence.items.start[i]),
+		                   i, names, json_array_get(arr, i), s);
+	json_decref(names);
+	return rc;
+}
+
+static int port_of(json_t *handler)
+{
+	json_t *p = json_object_get(handler, "port");
+	return json_is_integer(p) ? (int)json_integer_value(p)
+	       : json_is_string(p) ? atoi(json_string_value(p))
+	                           : 0;
+}
+
+size_t glia_pod_api_container(json_t *pod)
+{
+	json_t *arr = json_object_get(pod, "containers");
+	json_t *port = json_object_get(pod, "port");
+	int want = json_is_integer(port) ? (int)json_integer_value(port) : 8080;
+	size_t i, named = SIZE_MAX;
+	json_t *ct;
+
+	json_array_foreach(arr, i, ct) {
+		json_t *probe = json_object_get(ct, "readiness_probe");
+		json_t *h = json_object_get(probe, "http_get");
+		if (!h)
+			h = json_object_get(probe, "tcp_socket");
+		if (h && port_of(h) == want)
+			return i;
+		json_t *name = json_object_get(ct, "name");
+		if (named == SIZE_MAX && json_is_string(name) &&
+		    strcmp(json_string_value(name), "api") == 0)
+			named = i;
+	}
+	return named == SIZE_MAX ? 0 : named;
+}
+
+static char **strv_of(json_t *arr, size_t *n)
+{
+	char **v = glia_calloc(json_array_size(arr) + 1, sizeof *v);
+	size_t i;
+	json_t *x;
+
+	*n = 0;
+	json_array_foreach(arr, i, x) v[(*n)++] =
+	    glia_strdup(json_string_value(x));
+	return v;
+}
+
+/* The API container as a command predictor. Its command and args, when
+ * given; with neither (the image's ENTRYPOINT) the command stays empty
+ * and a deploy says so (glia_pod_local_problem). */
+static void pod_predictor(json_t *pod, glia_api_spec *s)
+{
+	json_t *ct = json_array_get(json_object_get(pod, "containers"),
+	                            glia_pod_api_container(pod));
+	json_t *argv = json_array();
+	const char *k;
+	json_t *v;
+
+	s->predictor.type = GLIA_PREDICTOR_COMMAND;
+	json_array_extend(argv, json_object_get(ct, "command"));
+	json_array_extend(argv, json_object_get(ct, "args"));
+	if (json_is_array(json_object_get(ct, "command")))
+		s->predictor.command = strv_of(argv, &s->predictor.n_command);
+	json_decref(argv);
+	json_t *env = json_object_get(ct, "env");
+	s->predictor.env_keys = glia_calloc(json_object_size(env) + 1,
+	                                    sizeof(char *));
+	s->predictor.env_values = glia_calloc(json_object_size(env) + 1,
+	                                      sizeof(char *));
+	json_object_foreach(env, k, v)
+	{
+		s->predictor.env_keys[s->predictor.n_env] = glia_strdup(k);
+		s->predictor.env_values[s->predictor.n_env++] =
+		    glia_strdup(json_string_value(v));
+	}
+	json_t *h = json_object_get(json_object_get(ct, "readiness_probe"),
+	                            "http_get");
+	json_t *path = json_object_get(h, "path");
+	if (h)
+		s->predictor.readiness_path =
+		    glia_strdup(json_is_string(path) ? json_string_value(path)
+		                                     : "/");
+}
+
+/* port, max_concurrency, max_queue_length; node_groups and shm_size are
+ * for a cluster (render). */
+static int pod_limits(ctx *c, yaml_node_t *pod, json_t *j, glia_api_spec *s)
+{
+	int port = 8080, conc = 1, queue = 100;
+
+	if (int_field(c, pod, "pod", "port", 1, 65535, &port) < 0 ||
+	    int_field(c, pod, "pod", "max_concurrency", 1,
+	              POD_MAX_CONCURRENCY, &conc) < 0 ||
+	    int_field(c, pod, "pod", "max_queue_length", 0, POD_MAX_QUEUE,
+	              &queue) < 0)
+		return -1;
+	json_object_set_new(j, "port", json_integer(port));
+	json_object_set_new(j, "max_concurrency", json_integer(conc));
+	json_object_set_new(j, "max_queue_length", json_integer(queue));
+	s->predictor.threads_per_process =
+	    conc < GLIA_SLOTS_MAX ? conc : GLIA_SLOTS_MAX;
+	s->autoscaling.max_replica_concurrency = conc + queue;
+	yaml_node_t *v = get(c, pod, "shm_size");
+	int64_t shm;
+	if (v && (v->type != YAML_SCALAR_NODE ||
+	          glia_parse_mem_bytes(text(v), &shm) < 0))
+		return bad_value(c, v, "pod.shm_size",
+		                 "must be a memory quantity like 512Mi, 1Gi, "
+		                 "1G or 1000000000");
+	v = get(c, pod, "node_groups");
+	if (v && v->type != YAML_SEQUENCE_NODE)
+		return bad_value(c, v, "pod.node_groups",
+		                 "must be a list of node group names");
+	return 0;
+}
+
+/* pod: given instead of predictor (and compute, which is per container). */
+static int parse_pod(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	static const char *const instead[] = {"predictor", "handler",
+	                                      "compute", NULL};
+	yaml_node_t *pod;
+
+	for (const char *const *k = instead; *k; k++)
+		if (get_key(c, api, *k))
+			return fail(c, get_key(c, api, *k), *k,
+			            "not allowed with pod (Cortex 0.36+ runs "
+			            "containers: give %s",
+			            strcmp(*k, "compute") == 0
+			                ? "pod.containers[].compute)"
+			                : "one or the other)");
+	if (mapping_field(c, api, "", "pod", &pod) < 0)
+		return -1;
+	if (!pod)
+		return fail(c, api, "predictor", "required (or pod)");
+	if (check_keys(c, pod, "pod", pod_keys, NULL) < 0)
+		return -1;
+	c->budget = CONFIG_MAX_VALUES;
+	json_t *j = node_to_json(c, pod, "pod", 0);
+	if (!j)
+		return -1;
+	s->pod = j;
+	s->compute.cpu_millis = 0;
+	if (pod_limits(c, pod, j, s) < 0 || pod_containers(c, pod, j, s) < 0)
+		return -1;
+	if (s->compute.cpu_millis == 0) /* no container gave cpu */
+		s->compute.cpu_millis = 1000;
+	pod_predictor(j, s);
+	return 0;
+}
+
+/* predictor (or handler) and compute, or pod. */
+static int parse_code(ctx *c, yaml_node_t *api, glia_api_spec *s)
+{
+	if (get_key(c, api, "pod"))
+		return parse_pod(c, api, s);
+	return parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0
+	           ? -1
+	           : 0;
+}
+
 static void set_defaults(glia_api_spec *s)
 {
 	s->predictor.processes_per_replica = 1;
@@ -2343,7 +2825,7 @@ static int parse_api(ctx *c, yaml_node_t *api, glia_api_spec *specs, size_t i)
 	    parse_name(c, api, s) < 0 ||
 	    check_unique(c, api, specs, i, 1) < 0 || parse_kind(c, api, s) < 0)
 		return -1;
-	if (parse_predictor(c, api, s) < 0 || parse_compute(c, api, s) < 0 ||
+	if (parse_code(c, api, s) < 0 ||
 	    compute_inf(c, api) < 0 || parse_autoscaling(c, api, s) < 0 ||
 	    parse_update_strategy(c, api, s) < 0 ||
 	    parse_networking(c, api, s) < 0 || parse_monitoring(c, api, s) < 0)
@@ -2717,6 +3199,7 @@ void glia_api_spec_free(glia_api_spec *s)
 	free(s->predictor.models.signature_key);
 	free(s->predictor.models.paths);
 	free(s->predictor.models.dir);
+	json_decref(s->pod);
 	json_decref(s->predictor.signature);
 	free(s->predictor.dependencies.pip);
 	free(s->predictor.dependencies.conda);
@@ -2993,6 +3476,8 @@ json_t *glia_api_spec_to_json(const glia_api_spec *s)
 	if (s->compute.mem_limit_bytes) /* only when set, likewise */
 		json_object_set_new(json_object_get(j, "compute"), "mem_limit",
 		                    json_integer(s->compute.mem_limit_bytes));
+	if (s->pod) /* only when set, likewise */
+		json_object_set_new(j, "pod", json_deep_copy(s->pod));
 	return j;
 }
 
@@ -3512,7 +3997,7 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 {
 	jctx j = {err, errlen};
 	const char *name, *kind;
-	json_t *pred, *comp, *as, *us, *net, *mon = NULL;
+	json_t *pred, *comp, *as, *us, *net, *mon = NULL, *pod = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (json_is_object(json) &&
@@ -3520,11 +4005,16 @@ int glia_api_spec_from_json(json_t *json, glia_api_spec *out, char *err,
 	    strcmp(json_string_value(json_object_get(json, "kind")),
 	           "TrafficSplitter") == 0)
 		return json_splitter(&j, json, out);
-	if (unpack(&j, json, "spec", "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s?o}",
-	           "name", &name, "kind", &kind, "predictor", &pred, "compute",
-	           &comp, "autoscaling", &as, "update_strategy", &us,
-	           "networking", &net, "monitoring", &mon) < 0)
+	if (unpack(&j, json, "spec",
+	           "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s?o, s?o}", "name",
+	           &name, "kind", &kind, "predictor", &pred, "compute", &comp,
+	           "autoscaling", &as, "update_strategy", &us, "networking",
+	           &net, "monitoring", &mon, "pod", &pod) < 0)
 		return -1;
+	if (pod && !json_is_null(pod) && !json_is_object(pod))
+		return jfail(&j, "pod: must be an object or null");
+	if (json_is_object(pod))
+		out->pod = json_deep_copy(pod);
 	out->name = glia_strdup(name);
 	out->kind = glia_strdup(kind);
 	if (json_predictor(&j, pred, out) < 0 ||

@@ -178,6 +178,14 @@ typedef struct glia_api_spec {
 		                resent once (docs/http.md "Retries") */
 	} networking;
 
+	/* Cortex 0.36-0.42's `pod:` (docs/cortex.md, "pod"), as written
+	 * (owned; NULL when the API has a predictor). The API container
+	 * (glia_pod_api_container) runs as a command predictor: predictor.*
+	 * is derived from it (command + args, env, readiness probe's path,
+	 * max_concurrency as threads_per_process), compute is the sum of
+	 * the containers'. `glia render k8s` renders the containers. */
+	json_t *pod;
+
 	/* Prediction monitoring, in Cortex's shape: `monitoring: {model_type,
 	 * key}` at the API's top level. */
 	struct {
@@ -252,6 +260,11 @@ int glia_int_or_pct_resolve(glia_int_or_pct v, int total, int round_up);
 
 /* Levenshtein distance, used for "did you mean" suggestions. */
 int glia_edit_distance(const char *a, const char *b);
+
+/* pod: the index in pod.containers of the container that serves the API
+ * (Cortex 0.36+ sends requests to pod.port): the one whose readiness
+ * probe checks pod.port, else the one named "api", else the first. */
+size_t glia_pod_api_container(json_t *pod);
 
 /* 1 for kind TrafficSplitter. */
 int glia_spec_is_splitter(const glia_api_spec *s);

@@ -680,22 +680,27 @@ static void proc_exit_cb(uv_process_t *h, int64_t status, int sig)
 
 /* ---- starting processes -------------------------------------------- */
 
-/* Replaces $GLIA_PORT, ${GLIA_PORT}, $PORT and ${PORT} in arg. */
+/* Replaces $GLIA_PORT, ${GLIA_PORT}, $PORT and ${PORT} in arg, and
+ * Cortex's $(CORTEX_PORT) (Kubernetes' form), ${CORTEX_PORT} and
+ * $CORTEX_PORT. */
 static char *expand_port(const char *arg, int port)
 {
-	static const char *names[] = {"${GLIA_PORT}", "$GLIA_PORT", "${PORT}",
-				      "$PORT"};
+	static const char *names[] = {"${GLIA_PORT}",	"$GLIA_PORT",
+				      "${PORT}",	"$PORT",
+				      "$(CORTEX_PORT)", "${CORTEX_PORT}",
+				      "$CORTEX_PORT"};
+	const size_t n_names = sizeof names / sizeof *names;
 	glia_buf b;
 	glia_buf_init(&b, 0);
 	const char *p = arg;
 	while (*p) {
 		size_t i, n = 0;
-		for (i = 0; i < 4; i++) {
+		for (i = 0; i < n_names; i++) {
 			n = strlen(names[i]);
 			if (strncmp(p, names[i], n) == 0)
 				break;
 		}
-		if (i < 4) {
+		if (i < n_names) {
 			glia_buf_printf(&b, "%d", port);
 			p += n;
 		} else {
@@ -713,15 +718,69 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* The strings of a JSON array, each with the port expanded, appended. */
+static void append_expanded(char **v, size_t *k, json_t *arr, int port)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(arr, i, x)
+		v[(*k)++] = expand_port(json_string_value(x), port);
+}
+
+/* pod: the containers other than the API's, for __exec: `--sidecar
+ * NARGS NENV ARGS... NAME=VALUE...` each. */
+static void sidecar_args(const glia_api_spec *sp, char **v, size_t *k,
+			 int port)
+{
+	json_t *list = json_object_get(sp->pod, "containers");
+	size_t api = glia_pod_api_container(sp->pod), i;
+	json_t *ct;
+	json_array_foreach(list, i, ct) {
+		if (i == api)
+			continue;
+		json_t *cmd = json_object_get(ct, "command");
+		json_t *args = json_object_get(ct, "args");
+		json_t *env = json_object_get(ct, "env");
+		const char *name;
+		json_t *val;
+		v[(*k)++] = glia_strdup("--sidecar");
+		v[(*k)++] = glia_sprintf("%zu", json_array_size(cmd) +
+							json_array_size(args));
+		v[(*k)++] = glia_sprintf("%zu", json_object_size(env) + 1);
+		append_expanded(v, k, cmd, port);
+		append_expanded(v, k, args, port);
+		json_object_foreach(env, name, val)
+			v[(*k)++] = glia_sprintf("%s=%s", name,
+						 json_string_value(val));
+		v[(*k)++] = glia_sprintf("CORTEX_PORT=%d", port);
+	}
+}
+
+/* How many argv entries sidecar_args adds. */
+static size_t sidecar_argc(const glia_api_spec *sp)
+{
+	size_t n = 0, i;
+	json_t *ct;
+	json_array_foreach(json_object_get(sp->pod, "containers"), i, ct)
+		n += 4 + json_array_size(json_object_get(ct, "command")) +
+		     json_array_size(json_object_get(ct, "args")) +
+		     json_object_size(json_object_get(ct, "env"));
+	return n;
+}
+
 /* argv of a `type: command` replica: glia's __exec shim (it makes the
- * server die with the daemon), then the user's command. */
+ * server die with the daemon), a pod's other containers, then the
+ * user's command. */
 static char **command_args(glia_api *a, proc *p)
 {
 	const glia_api_spec *sp = &a->spec;
-	char **v = glia_calloc(sp->predictor.n_command + 4, sizeof *v);
+	char **v = glia_calloc(sp->predictor.n_command + 4 + sidecar_argc(sp),
+			       sizeof *v);
 	size_t k = 0;
 	v[k++] = glia_strdup(a->sup->exe);
 	v[k++] = glia_strdup("__exec");
+	if (sp->pod)
+		sidecar_args(sp, v, &k, p->port);
 	v[k++] = glia_strdup("--");
 	for (size_t i = 0; i < sp->predictor.n_command; i++)
 		v[k++] = expand_port(sp->predictor.command[i], p->port);
@@ -780,6 +839,7 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 					      sp->predictor.env_values[i]);
 		v[k++] = glia_sprintf("GLIA_PORT=%d", p->port);
 		v[k++] = glia_sprintf("PORT=%d", p->port);
+		v[k++] = glia_sprintf("CORTEX_PORT=%d", p->port);
 	}
 	return v;
 }
@@ -1710,6 +1770,83 @@ static int split_problem(glia_supervisor *s, glia_api_spec *specs, size_t n,
 	return 0;
 }
 
+/* 1 when a pod container's program can run here: a path (absolute, or
+ * relative to the project directory, where it runs) to an executable, or
+ * a name found in PATH, as execvp looks it up. */
+static int program_exists(const char *prog, const char *project_dir)
+{
+	if (strchr(prog, '/')) {
+		if (prog[0] == '/')
+			return access(prog, X_OK) == 0;
+		char *path = glia_sprintf("%s/%s", project_dir, prog);
+		int ok = access(path, X_OK) == 0;
+		free(path);
+		return ok;
+	}
+	const char *env = getenv("PATH");
+	char *dirs = glia_strdup(env && *env ? env : "/usr/bin:/bin");
+	int ok = 0;
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !ok;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *path = glia_sprintf("%s/%s", d, prog);
+		struct stat st;
+		ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		     access(path, X_OK) == 0;
+		free(path);
+	}
+	free(dirs);
+	return ok;
+}
+
+/* pod: every container runs here only through its command (no images on
+ * the local backend): one without a command, or whose program is not on
+ * this machine, refuses the deploy, naming it. */
+static int pod_problem(glia_api_spec *specs, size_t n, const char *project_dir,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *list = json_object_get(specs[i].pod, "containers");
+		size_t j;
+		json_t *ct;
+		json_array_foreach(list, j, ct) {
+			const char *name =
+				json_string_value(json_object_get(ct, "name"));
+			const char *image =
+				json_string_value(json_object_get(ct, "image"));
+			json_t *cmd = json_object_get(ct, "command");
+			const char *prog =
+				json_string_value(json_array_get(cmd, 0));
+			if (prog && program_exists(prog, project_dir))
+				continue;
+			if (!prog)
+				snprintf(err, errlen,
+					 "API %s: pod.containers[%zu] (%s) has "
+					 "no command: its image %s's "
+					 "entrypoint runs only in a cluster "
+					 "(glia render k8s); give command: "
+					 "[...] to run it on this machine",
+					 specs[i].name, j, name, image);
+			else
+				snprintf(err, errlen,
+					 "API %s: pod.containers[%zu] (%s) "
+					 "runs %s, which is not on this "
+					 "machine (%s); the local backend runs "
+					 "a pod's containers only when their "
+					 "commands exist here: install it, or "
+					 "run the image %s in a cluster (glia "
+					 "render k8s)",
+					 specs[i].name, j, name, prog,
+					 strchr(prog, '/')
+						 ? "no such executable file"
+						 : "not found in PATH",
+					 image);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+
 static int endpoint_conflict(glia_supervisor *s, glia_api_spec *specs,
 			     size_t n, char *err, size_t errlen)
 {
@@ -1869,6 +2006,10 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 	if (endpoint_conflict(s, specs, n, err, errlen) ||
 	    split_problem(s, specs, n, err, errlen))
 		goto refused;
+	if (pod_problem(specs, n, project_dir, err, errlen)) {
+		st = 400;
+		goto refused;
+	}
 	plans = glia_calloc(n ? n : 1, sizeof *plans);
 	for (size_t i = 0; i < n; i++)
 		plan_one(s, &specs[i], project_dir, &plans[i]);

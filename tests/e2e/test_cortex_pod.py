@@ -1,0 +1,217 @@
+"""Cortex 0.36-0.42 projects: `pod:` instead of a predictor (issue 14,
+item 4). The container that serves pod.port runs as a command predictor
+when its command exists on this machine: its env is passed, $(CORTEX_PORT)
+(Kubernetes' form) in its args and CORTEX_PORT in its environment are the
+port it must listen on, its readiness probe's http_get.path is how glia
+knows it is ready; the pod's other containers start alongside it. A
+container whose command is not here refuses the deploy, naming it."""
+import json
+import os
+import textwrap
+
+from conftest import pid_alive, write_project
+
+# A web server as a Cortex 0.36 user wrote one: it reads its port from the
+# command line ($(CORTEX_PORT) expanded by Kubernetes, here by glia).
+SERVER = textwrap.dedent("""\
+    import json
+    import os
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    PROBES = {"n": 0}
+    LOCK = threading.Lock()
+
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, code, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/healthz":
+                with LOCK:
+                    PROBES["n"] += 1
+                self._send(200, {"ok": True})
+            else:
+                self._send(200, {"path": self.path})
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(n) or b"null")
+            with LOCK:
+                probes = PROBES["n"]
+            self._send(200, {"greeting": os.environ.get("GREETING"),
+                             "payload": payload, "path": self.path,
+                             "argv_port": sys.argv[2],
+                             "env_port": os.environ.get("CORTEX_PORT"),
+                             "probes": probes, "pid": os.getpid()})
+
+
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
+    """)
+
+# The pod's other container: writes what it sees, then waits.
+SIDECAR = textwrap.dedent("""\
+    import json
+    import os
+    import sys
+    import time
+
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        json.dump({"pid": os.getpid(), "role": os.environ.get("ROLE"),
+                   "port": os.environ.get("CORTEX_PORT")}, f)
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    while True:
+        time.sleep(1)
+    """)
+
+# Cortex 0.36's shape (pod.node_groups, shm_size) ...
+V036 = textwrap.dedent("""\
+    - name: hello
+      kind: RealtimeAPI
+      pod:
+        port: 8080
+        max_concurrency: 2
+        max_queue_length: 10
+        node_groups: [cpu]
+        shm_size: 64Mi
+        containers:
+        - name: api
+          image: quay.io/example/hello-world:0.36.0
+          command: ["/usr/bin/python3", "server.py"]
+          args: ["--port", "$(CORTEX_PORT)"]
+          env:
+            GREETING: "hello from the pod"
+          readiness_probe:
+            http_get:
+              path: /healthz
+              port: 8080
+            initial_delay_seconds: 1
+            period_seconds: 5
+          liveness_probe:
+            tcp_socket:
+              port: 8080
+          compute:
+            cpu: 200m
+            mem: 128Mi
+    """)
+
+# ... and 0.41's (top-level node_groups, compute.shm, pre_stop), with a
+# second container.
+V041 = textwrap.dedent("""\
+    - name: duo
+      kind: RealtimeAPI
+      node_groups: [cpu]
+      pod:
+        port: 9000
+        containers:
+        - name: side
+          image: quay.io/example/side:0.41.0
+          command: [/usr/bin/python3, sidecar.py, "{out}"]
+          env:
+            ROLE: sidecar
+        - name: web
+          image: quay.io/example/web:0.41.0
+          command: [python3, server.py, --port, "$(CORTEX_PORT)"]
+          readiness_probe:
+            http_get: {{path: /healthz, port: 9000}}
+          pre_stop:
+            exec: {{command: [sleep, "1"]}}
+          compute: {{cpu: 1, mem: 200Mi, shm: 64Mi}}
+    """)
+
+
+def test_a_v036_pod_runs_as_a_command_predictor(daemon, tmp_path):
+    proj = write_project(tmp_path, V036, {"server.py": SERVER},
+                         yaml_name="cortex.yaml")
+    daemon.deploy("cortex.yaml", cwd=proj)
+    r = daemon.post("/hello", json={"x": 1})
+    assert r.status == 200, r
+    got = r.json()
+    assert got["greeting"] == "hello from the pod"
+    assert got["payload"] == {"x": 1} and got["path"] == "/"
+    # $(CORTEX_PORT) and CORTEX_PORT: the port glia gave this replica
+    assert got["argv_port"] == got["env_port"] and int(got["env_port"]) > 0
+    # ready only once the readiness probe's path answered
+    assert got["probes"] >= 1
+    assert got["pid"] in daemon.replica_pids("hello")
+    # Cortex routed <api>/sub to /sub of the container
+    r = daemon.post("/hello/sub", json={})
+    assert r.status == 200 and r.json()["path"] == "/sub", r
+    detail = daemon.get("hello")
+    assert detail["replicas"]["ready"] == 1, detail
+
+
+def test_a_pods_other_container_runs_alongside(daemon, tmp_path):
+    out = tmp_path / "sidecar.json"
+    proj = write_project(tmp_path, V041.format(out=out),
+                         {"server.py": SERVER, "sidecar.py": SIDECAR},
+                         yaml_name="cortex.yaml")
+    daemon.deploy("cortex.yaml", cwd=proj)
+    # the API container is the one whose readiness probe checks pod.port
+    r = daemon.post("/duo", json={"y": 2})
+    assert r.status == 200 and r.json()["payload"] == {"y": 2}, r
+    side = daemon.wait_for(lambda: out.exists() and json.loads(
+        out.read_text()), message="the sidecar container started")
+    assert side["role"] == "sidecar"
+    assert side["port"] == r.json()["env_port"]
+    assert pid_alive(side["pid"])
+    daemon.cli("delete", "duo")
+    daemon.wait_for(lambda: not pid_alive(side["pid"]),
+                    message="the sidecar stopped with its replica")
+
+
+def _deploy_error(daemon, proj):
+    r = daemon.deploy("cortex.yaml", cwd=proj, check=False)
+    assert r.returncode != 0, r.stdout
+    return r.stderr
+
+
+def test_a_container_whose_command_is_not_here_refuses_the_deploy(
+        daemon, tmp_path):
+    missing = V036.replace('["/usr/bin/python3", "server.py"]',
+                           '["/opt/nucleus/bin/serve"]')
+    proj = write_project(tmp_path, missing, {"server.py": SERVER},
+                         yaml_name="cortex.yaml")
+    err = _deploy_error(daemon, proj)
+    assert "pod.containers[0] (api) runs /opt/nucleus/bin/serve, which is " \
+           "not on this machine (no such executable file)" in err, err
+    assert "glia render k8s" in err, err
+
+    # not in PATH either
+    proj = write_project(tmp_path, V036.replace(
+        '["/usr/bin/python3", "server.py"]', '["no-such-server-xyz"]'),
+        dirname="path", yaml_name="cortex.yaml")
+    err = _deploy_error(daemon, proj)
+    assert "runs no-such-server-xyz, which is not on this machine (not " \
+           "found in PATH)" in err, err
+
+    # no command at all: the image's entrypoint
+    no_cmd = "\n".join(ln for ln in V036.splitlines()
+                       if "command:" not in ln) + "\n"
+    proj = write_project(tmp_path, no_cmd, dirname="entry",
+                         yaml_name="cortex.yaml")
+    err = _deploy_error(daemon, proj)
+    assert "pod.containers[0] (api) has no command: its image " \
+           "quay.io/example/hello-world:0.36.0's entrypoint runs only in " \
+           "a cluster" in err, err
+
+    # a sidecar that is not here is named too
+    out = tmp_path / "never.json"
+    proj = write_project(tmp_path, V041.format(out=out).replace(
+        "[/usr/bin/python3, sidecar.py", "[/opt/side/run, sidecar.py"),
+        {"server.py": SERVER}, dirname="side", yaml_name="cortex.yaml")
+    err = _deploy_error(daemon, proj)
+    assert "pod.containers[0] (side) runs /opt/side/run" in err, err
+    assert daemon.list_apis() == [] or all(
+        a.get("name") not in ("hello", "duo") for a in daemon.list_apis())
+    assert not os.path.exists(out)
