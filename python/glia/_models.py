@@ -37,7 +37,8 @@ rescan() (called by the watcher thread) re-reads the local sources: a new
 or changed version is taken once its fingerprint (files, sizes, mtimes)
 was stable for `settle` seconds; removed versions and models are dropped.
 A version that fails to load is remembered as broken until its files
-change, and the previous version keeps serving.
+change, and the previous version keeps serving; a URL model whose download
+failed (a full disk, a server down) is not: the next request tries again.
 
 Metrics lines go through emit(): "load ok <s> <name> <version>" or
 "load failed <s> <name> <version> <reason>"
@@ -1198,16 +1199,18 @@ class ModelStore:
         """Runs the load of flight (outside the lock) and publishes it."""
         t0 = time.perf_counter()
         error, trace, dropped = None, "", []
+        fetched = not flight.is_url
         try:
             path = self._materialize(flight.path) if flight.is_url \
                 else flight.path
+            fetched = True
             flight.value = self._loader(path)
         except BaseException as e:  # noqa: BLE001 - waiters must wake
             error, trace = e, traceback.format_exc().rstrip()
         seconds = time.perf_counter() - t0
         try:
             with self._lock:
-                dropped = self._publish(key, flight, error)
+                dropped = self._publish(key, flight, error, fetched)
         finally:
             flight.done.set()
         self._report(key, seconds, flight, trace)
@@ -1215,8 +1218,9 @@ class ModelStore:
         if error is not None and not isinstance(error, Exception):
             raise error
 
-    def _publish(self, key, flight, error):
-        """Records the outcome of a load; returns evicted entries."""
+    def _publish(self, key, flight, error, fetched=True):
+        """Records the outcome of a load; returns evicted entries. A
+        download that failed (not fetched) leaves the version retryable."""
         del self._flights[key]
         if error is None:
             self._counts["loads"] += 1
@@ -1227,7 +1231,7 @@ class ModelStore:
         flight.value = None
         info = self._models.get(key[0])
         info = info.versions.get(key[1]) if info is not None else None
-        if info is not None and info.fp == flight.fp:
+        if info is not None and info.fp == flight.fp and fetched:
             info.broken_fp, info.error, info.cause = flight.fp, \
                 flight.error, cause
         return []

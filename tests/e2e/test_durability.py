@@ -385,7 +385,7 @@ def model_server(tmp_path):
         t.join(10)
 
 
-def test_a_model_download_on_a_full_disk_names_it_and_the_daemon_serves_on(
+def test_a_model_download_on_a_full_disk_fails_clearly_then_works(
         small_disk, daemon_factory, tmp_path, model_server):
     www, port = model_server
     (www / "big.bin").write_bytes(b"x" * (4 << 20))
@@ -398,7 +398,7 @@ def test_a_model_download_on_a_full_disk_names_it_and_the_daemon_serves_on(
             "      cache_size: 1\n      disk_cache_size: 1\n")
     d.deploy("glia.yaml", cwd=write_project(tmp_path, yaml,
                                             {"predictor.py": URL_PREDICTOR}))
-    fill_disk(small_disk)
+    filler = fill_disk(small_disk)
 
     # the model is downloaded at its first request, into GLIA_HOME/cache
     r = d.post("/dl?model=big", json={})
@@ -407,6 +407,13 @@ def test_a_model_download_on_a_full_disk_names_it_and_the_daemon_serves_on(
     assert d.alive()
     assert d.cli("get", "dl").returncode == 0
     assert version_of(d, "other") == 1
+
+    # a failed download is not a broken model: with space, the next request
+    # downloads it
+    filler.unlink()
+    r = d.post("/dl?model=big", json={})
+    assert r.status == 200, r
+    assert r.json() == {"size": 4 << 20}
 
 
 def test_a_first_start_on_a_full_disk_fails_cleanly_then_works(
