@@ -143,10 +143,16 @@ static int add_routes(gatewayd *g, char *err, size_t errlen)
 		}
 		g->n_apis++;
 		glia_route_apply_spec(e->route, s);
-		if (!glia_spec_is_splitter(s))
-			e->disc = glia_discover_start(
-			    g->loop, &g->dspec, e->route, s->name,
-			    replica_capacity(s), DISCOVER_INTERVAL_MS);
+		if (glia_spec_is_splitter(s))
+			continue;
+		/* a Cortex pod: its API container serves pod.port */
+		glia_discover_spec ds = g->dspec;
+		json_t *port = json_object_get(s->pod, "port");
+		if (ds.kind == GLIA_DISCOVER_DNS && json_is_integer(port))
+			ds.port = (int)json_integer_value(port);
+		e->disc = glia_discover_start(g->loop, &ds, e->route, s->name,
+		                              replica_capacity(s),
+		                              DISCOVER_INTERVAL_MS);
 	}
 	return 0;
 }

@@ -265,6 +265,149 @@ static int grace_seconds(int64_t timeout_ms)
 	return (int)((timeout_ms + 999) / 1000) + GRACE_EXTRA_S;
 }
 
+/* ---- pod (Cortex 0.36-0.42) ----
+ *
+ * A pod: API's containers are rendered as the Deployment's containers,
+ * each with its image, command, args, env (and CORTEX_PORT, as Cortex set
+ * it: Kubernetes expands $(CORTEX_PORT) in args), probes, pre_stop and
+ * resources; the gateway reaches the API container on pod.port (gatewayd
+ * discovers a pod API's replicas on that port) and forwards requests
+ * unchanged, as to a command predictor. */
+
+static int64_t pod_int(json_t *o, const char *key, int64_t dflt)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v))
+		return atoll(json_string_value(v));
+	return dflt;
+}
+
+/* A Cortex probe ({http_get: {path, port}} | {tcp_socket: {port}} |
+ * {exec: {command}}, with its timings) as Kubernetes writes one. */
+static json_t *pod_probe(json_t *p)
+{
+	static const char *const timings[][2] = {
+	    {"initial_delay_seconds", "initialDelaySeconds"},
+	    {"timeout_seconds", "timeoutSeconds"},
+	    {"period_seconds", "periodSeconds"},
+	    {"success_threshold", "successThreshold"},
+	    {"failure_threshold", "failureThreshold"}};
+	json_t *out = json_object(), *h;
+	if ((h = json_object_get(p, "http_get"))) {
+		json_t *path = json_object_get(h, "path");
+		set(out, "httpGet",
+		    json_pack("{s:s, s:I}", "path",
+		              json_is_string(path) ? json_string_value(path)
+		                                   : "/",
+		              "port", (json_int_t)pod_int(h, "port", 8080)));
+	} else if ((h = json_object_get(p, "tcp_socket"))) {
+		set(out, "tcpSocket",
+		    json_pack("{s:I}", "port",
+		              (json_int_t)pod_int(h, "port", 8080)));
+	} else if ((h = json_object_get(p, "exec"))) {
+		set(out, "exec", json_pack("{s:O}", "command",
+		                           json_object_get(h, "command")));
+	}
+	for (size_t i = 0; i < sizeof timings / sizeof *timings; i++)
+		if (json_object_get(p, timings[i][0]))
+			set_int(out, timings[i][1],
+			        pod_int(p, timings[i][0], 0));
+	return out;
+}
+
+/* A container's compute: requests (cpu 200m by default, as in Cortex),
+ * GPUs as limits. */
+static json_t *pod_resources(json_t *compute)
+{
+	json_t *req = json_object(), *lim = json_object();
+	json_t *cpu = json_object_get(compute, "cpu");
+	json_t *mem = json_object_get(compute, "mem");
+	int64_t millis = 200, bytes;
+	if (json_is_string(cpu) &&
+	    glia_parse_cpu_millis(json_string_value(cpu), &millis) < 0)
+		millis = 200;
+	else if (json_is_number(cpu))
+		millis = (int64_t)(json_number_value(cpu) * 1000);
+	set(req, "cpu", cpu_quantity(millis));
+	if (json_is_string(mem) &&
+	    glia_parse_mem_bytes(json_string_value(mem), &bytes) == 0)
+		set(req, "memory", mem_quantity(bytes));
+	else if (json_is_integer(mem))
+		set(req, "memory", mem_quantity(json_integer_value(mem)));
+	if (pod_int(compute, "gpu", 0) > 0)
+		set_int(lim, "nvidia.com/gpu", pod_int(compute, "gpu", 0));
+	if (pod_int(compute, "inf", 0) > 0)
+		set_int(lim, "aws.amazon.com/neuron", pod_int(compute, "inf", 0));
+	json_t *res = json_pack("{s:o}", "requests", req);
+	if (json_object_size(lim) > 0)
+		set(res, "limits", lim);
+	else
+		json_decref(lim);
+	return res;
+}
+
+static json_t *pod_env(json_t *env, int port)
+{
+	json_t *out = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(env, k, v)
+	{
+		json_array_append_new(out, json_pack("{s:s, s:s}", "name", k,
+		                                     "value",
+		                                     json_string_value(v)));
+	}
+	json_array_append_new(out, json_pack("{s:s, s:o}", "name",
+	                                     "CORTEX_PORT", "value",
+	                                     json_sprintf("%d", port)));
+	return out;
+}
+
+static json_t *pod_container(json_t *ct, int port, int is_api)
+{
+	static const char *const probes[][2] = {
+	    {"readiness_probe", "readinessProbe"},
+	    {"liveness_probe", "livenessProbe"}};
+	json_t *c = json_object();
+	set(c, "name", json_copy(json_object_get(ct, "name")));
+	set(c, "image", json_copy(json_object_get(ct, "image")));
+	if (json_is_array(json_object_get(ct, "command")))
+		set(c, "command", json_deep_copy(json_object_get(ct, "command")));
+	if (json_is_array(json_object_get(ct, "args")))
+		set(c, "args", json_deep_copy(json_object_get(ct, "args")));
+	set(c, "env", pod_env(json_object_get(ct, "env"), port));
+	if (is_api)
+		set(c, "ports",
+		    json_pack("[{s:s, s:i, s:s}]", "name", "http",
+		              "containerPort", port, "protocol", "TCP"));
+	for (size_t i = 0; i < 2; i++) {
+		json_t *p = json_object_get(ct, probes[i][0]);
+		if (json_is_object(p))
+			set(c, probes[i][1], pod_probe(p));
+	}
+	json_t *pre = json_object_get(ct, "pre_stop");
+	if (json_is_object(pre)) {
+		json_t *h = pod_probe(pre);
+		set(c, "lifecycle", json_pack("{s:o}", "preStop", h));
+	}
+	set(c, "resources", pod_resources(json_object_get(ct, "compute")));
+	return c;
+}
+
+/* The Deployment's pod spec's containers for a pod: API. */
+static json_t *pod_containers(const glia_api_spec *s)
+{
+	json_t *list = json_object_get(s->pod, "containers");
+	int port = (int)pod_int(s->pod, "port", 8080);
+	size_t api = glia_pod_api_container(s->pod), i;
+	json_t *out = json_array(), *ct;
+	json_array_foreach(list, i, ct)
+		json_array_append_new(out, pod_container(ct, port, i == api));
+	return out;
+}
+
 static json_t *api_deployment(const glia_api_spec *s, char *const *node_groups,
                               size_t n_groups, const glia_render_opts *o)
 {
@@ -313,7 +456,12 @@ static json_t *api_deployment(const glia_api_spec *s, char *const *node_groups,
 
 	set_int(pod, "terminationGracePeriodSeconds",
 	        grace_seconds(s->networking.timeout_ms));
-	set(pod, "containers", json_pack("[o]", c));
+	if (s->pod) { /* Cortex 0.36+: its own containers */
+		json_decref(c);
+		set(pod, "containers", pod_containers(s));
+	} else {
+		set(pod, "containers", json_pack("[o]", c));
+	}
 	placement(pod, s, node_groups, n_groups, o);
 	set(tmpl, "metadata",
 	    json_pack("{s:o}", "labels", labels(s->name, "api", s->name)));
@@ -1151,7 +1299,7 @@ static int check_api(const char *file, yaml_document_t *doc, yaml_node_t *m,
 		               errlen) < 0)
 			return -1;
 	}
-	if (s->predictor.type == GLIA_PREDICTOR_COMMAND &&
+	if (s->predictor.type == GLIA_PREDICTOR_COMMAND && !s->pod &&
 	    s->predictor.n_command > 0) {
 		const char *cmd = s->predictor.command[0];
 		v = map_get(doc, pred, "command");
@@ -1210,6 +1358,11 @@ static int read_extras(const char *text, size_t len, const char *file,
 			goto done;
 		yaml_node_t *ng =
 		    map_get(&doc, map_get(&doc, m, "compute"), "node_groups");
+		if (!ng) /* Cortex 0.36: pod.node_groups; 0.41: top level */
+			ng = map_get(&doc, map_get(&doc, m, "pod"),
+			             "node_groups");
+		if (!ng)
+			ng = map_get(&doc, m, "node_groups");
 		if (!ng ||
 		    (ng->type == YAML_SCALAR_NODE &&
 		     (strcmp(scalar_text(ng), "null") == 0 ||

@@ -7,9 +7,12 @@ knows it is ready; the pod's other containers start alongside it. A
 container whose command is not here refuses the deploy, naming it."""
 import json
 import os
+import subprocess
 import textwrap
 
-from conftest import pid_alive, write_project
+from conftest import (GLIA_BIN, free_port, http_post, kill_pids, pid_alive,
+                      wait_for, write_project)
+from test_render_k8s import render, validator  # noqa: F401 (a fixture)
 
 # A web server as a Cortex 0.36 user wrote one: it reads its port from the
 # command line ($(CORTEX_PORT) expanded by Kubernetes, here by glia).
@@ -215,3 +218,81 @@ def test_a_container_whose_command_is_not_here_refuses_the_deploy(
     assert daemon.list_apis() == [] or all(
         a.get("name") not in ("hello", "duo") for a in daemon.list_apis())
     assert not os.path.exists(out)
+
+
+def test_render_k8s_writes_the_pods_containers(tmp_path, validator):
+    """`glia render k8s`: the containers become the Deployment's, with
+    their images, command, args, env (and CORTEX_PORT, which Kubernetes
+    expands in $(CORTEX_PORT)), probes, pre_stop and resources; the
+    objects validate against the Kubernetes schemas."""
+    text = V036 + V041.format(out=tmp_path / "unused.json")
+    r = render(tmp_path, validator, text,
+               files={"server.py": SERVER, "sidecar.py": SIDECAR})
+    pod = r.get("Deployment", "hello")["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["name"] == "api"
+    assert c["image"] == "quay.io/example/hello-world:0.36.0"
+    assert c["command"] == ["/usr/bin/python3", "server.py"]
+    assert c["args"] == ["--port", "$(CORTEX_PORT)"]
+    assert c["env"] == [{"name": "GREETING", "value": "hello from the pod"},
+                        {"name": "CORTEX_PORT", "value": "8080"}]
+    assert c["ports"] == [{"name": "http", "containerPort": 8080,
+                           "protocol": "TCP"}]
+    assert c["readinessProbe"] == {"httpGet": {"path": "/healthz",
+                                               "port": 8080},
+                                   "initialDelaySeconds": 1,
+                                   "periodSeconds": 5}
+    assert c["livenessProbe"] == {"tcpSocket": {"port": 8080}}
+    assert c["resources"] == {"requests": {"cpu": "200m",
+                                           "memory": "128Mi"}}
+
+    side, web = r.get("Deployment", "duo")["spec"]["template"]["spec"][
+        "containers"]
+    assert side["name"] == "side" and "ports" not in side
+    assert side["env"][0] == {"name": "ROLE", "value": "sidecar"}
+    assert side["resources"] == {"requests": {"cpu": "200m"}}
+    assert web["command"] == ["python3", "server.py", "--port",
+                              "$(CORTEX_PORT)"]
+    assert web["ports"][0]["containerPort"] == 9000
+    assert web["env"] == [{"name": "CORTEX_PORT", "value": "9000"}]
+    assert web["lifecycle"] == {"preStop": {"exec": {"command":
+                                                     ["sleep", "1"]}}}
+    assert web["resources"] == {"requests": {"cpu": "1",
+                                             "memory": "200Mi"}}
+    # the gateway gets the spec, and finds a pod API's replicas on pod.port
+    assert r.get("ConfigMap", "glia-specs")
+
+
+def test_glia_gateway_reaches_a_pod_api_on_pod_port(tmp_path):
+    """In a cluster the gateway finds a pod API's replicas by DNS and
+    sends to pod.port (the API container's own port), not to the port of
+    --discover (glia worker's 8080)."""
+    port, gw_port = free_port(), free_port()
+    proj = write_project(tmp_path, V036.replace("port: 8080",
+                                                f"port: {port}"),
+                         {"server.py": SERVER}, yaml_name="cortex.yaml")
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            ["/usr/bin/python3", "server.py", "--port", str(port)],
+            cwd=proj, stdin=subprocess.DEVNULL))
+        log = open(tmp_path / "gateway.log", "wb")
+        procs.append(subprocess.Popen(
+            [str(GLIA_BIN), "gateway", proj / "cortex.yaml", "--listen",
+             f"127.0.0.1:{gw_port}", "--discover", "dns:127.0.0.1:1"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+        def answered():
+            try:
+                r = http_post(gw_port, "/hello", {"z": 3}, timeout=10)
+            except OSError:
+                return None
+            return r if r.status == 200 else None
+        r = wait_for(answered, 60, message="the gateway forwarded to "
+                     f"pod.port (log: {(tmp_path / 'gateway.log')})")
+        assert r.json()["payload"] == {"z": 3}
+        assert r.json()["argv_port"] == str(port)
+    finally:
+        kill_pids([p.pid for p in procs if p.poll() is None])
+        for p in procs:
+            p.wait(10)
