@@ -104,12 +104,18 @@ PREFIX       ?= /usr/local
 PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
 VERSION      := $(shell sed -n 's/^\#define GLIA_VERSION "\(.*\)"/\1/p' src/util.h)
 PY_PKG       := $(wildcard python/glia/*.py)
+# Cortex's module names that predictors and scripts import (cortex,
+# cortex.lib.log, cortex_internal.lib.log), beside glia's package
+PY_CORTEX    := $(wildcard python/cortex/*.py python/cortex/lib/*.py \
+                  python/cortex_internal/*.py python/cortex_internal/lib/*.py)
 
 install: $(BUILD)/glia
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/glia/python/glia \
 	  $(DESTDIR)$(PREFIX)/include/glia $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(BUILD)/glia $(DESTDIR)$(PREFIX)/bin/glia
 	install -m 644 $(PY_PKG) $(DESTDIR)$(PREFIX)/share/glia/python/glia/
+	for f in $(PY_CORTEX); do \
+	  install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/glia/$$f || exit 1; done
 	install -m 644 include/glia/predictor.h $(DESTDIR)$(PREFIX)/include/glia/predictor.h
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
 	  'Name: glia' 'Description: glia C predictor ABI (shared libraries glia loads)' \

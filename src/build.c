@@ -769,17 +769,28 @@ static char *python_dir(const char *exe_dir)
 	return NULL;
 }
 
-/* Copies the *.py files of pydir/glia into dst. */
-static int copy_python(const char *pydir, const char *dst)
+/* Copies the *.py files of pydir/pkg into dst/pkg. Only glia's own package
+ * must be there. */
+static int copy_package(const char *pydir, const char *pkg, const char *dst)
 {
-	char *src = glia_sprintf("%s/glia", pydir);
+	char *src = glia_sprintf("%s/%s", pydir, pkg);
+	char *to = glia_sprintf("%s/%s", dst, pkg);
 	DIR *d = opendir(src);
 	struct dirent *ent;
 	int rc = 0;
 
-	if (!d) {
-		fprintf(stderr, "glia build: %s: %s\n", src, strerror(errno));
+	if (!d && errno == ENOENT && strcmp(pkg, "glia") != 0) {
 		free(src);
+		free(to);
+		return 0;
+	}
+	if (!d || glia_mkdirs(to, 0755) < 0) {
+		fprintf(stderr, "glia build: %s: %s\n", d ? to : src,
+		        strerror(errno));
+		if (d)
+			closedir(d);
+		free(src);
+		free(to);
 		return -1;
 	}
 	while (rc == 0 && (ent = readdir(d))) {
@@ -787,14 +798,30 @@ static int copy_python(const char *pydir, const char *dst)
 		if (len < 4 || strcmp(ent->d_name + len - 3, ".py") != 0)
 			continue;
 		char *s = glia_sprintf("%s/%s", src, ent->d_name);
-		char *t = glia_sprintf("%s/%s", dst, ent->d_name);
+		char *t = glia_sprintf("%s/%s", to, ent->d_name);
 		rc = copy_file(s, t, 0644);
 		free(s);
 		free(t);
 	}
 	closedir(d);
 	free(src);
+	free(to);
 	return rc;
+}
+
+/* glia's package and the Cortex module names predictors import (cortex,
+ * cortex.lib.log, cortex_internal.lib.log) into dst, as `make install`
+ * lays them out. */
+static int copy_python(const char *pydir, const char *dst)
+{
+	static const char *const pkgs[] = {"glia", "cortex", "cortex/lib",
+	                                   "cortex_internal",
+	                                   "cortex_internal/lib", NULL};
+
+	for (const char *const *p = pkgs; *p; p++)
+		if (copy_package(pydir, *p, dst) < 0)
+			return -1;
+	return 0;
 }
 
 static int make_dirs(const char *root, const char *const *rel)
@@ -842,7 +869,7 @@ static int stage_glia(const char *ctx)
 	if (copy_file("/proc/self/exe", p, 0755) < 0)
 		goto done;
 	free(p);
-	p = glia_sprintf("%s/glia/share/glia/python/glia", ctx);
+	p = glia_sprintf("%s/glia/share/glia/python", ctx);
 	if (copy_python(pydir, p) < 0)
 		goto done;
 	free(p);

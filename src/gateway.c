@@ -692,13 +692,27 @@ static void shadow_request(glia_gateway *gw, const glia_http_msg *m,
 	gw_dispatch(r);
 }
 
+/* The shadow's weight is the percentage of requests copied to it (as
+ * Cortex's Istio mirror percentage), spread evenly and deterministically:
+ * it gains its weight on every request and a copy costs 100, so any 100
+ * requests in a row give exactly `weight` copies. */
+static int mirror_due(split_target *t)
+{
+	t->current += t->weight;
+	if (t->current < 100)
+		return 0;
+	t->current -= 100;
+	return 1;
+}
+
 static void send_shadow(glia_gateway *gw, const glia_http_msg *m, glia_route *r,
                         const forward *f, const char *id)
 {
 	for (size_t i = 0; i < r->n_split; i++) {
 		split_target *t = &r->split[i];
-		glia_route *to =
-		    t->shadow ? gw_route_by_name(gw, t->api) : NULL;
+		glia_route *to = t->shadow && mirror_due(t)
+		                     ? gw_route_by_name(gw, t->api)
+		                     : NULL;
 		if (to) {
 			t->requests++;
 			shadow_request(gw, m, to, f, id);

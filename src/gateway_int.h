@@ -26,7 +26,8 @@ typedef struct upconn upconn;
 typedef struct split_target {
 	char *api;
 	int weight, shadow;
-	int current;       /* smooth weighted round robin */
+	int current;       /* smooth weighted round robin; the shadow's
+	                      mirror credit (gateway.c mirror_due) */
 	uint64_t requests; /* sent there (copies, for the shadow) */
 } split_target;
 

@@ -1847,6 +1847,28 @@ static int pod_problem(glia_api_spec *specs, size_t n, const char *project_dir,
 }
 
 
+/* A deploy never turns an API into another kind (a RealtimeAPI named like
+ * a running TrafficSplitter, or the other way round): refused, as Cortex
+ * did, so that a name clash does not replace an API by surprise. */
+static int kind_clash(glia_supervisor *s, glia_api_spec *specs, size_t n,
+		      char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		glia_api *a = find_api(s, specs[i].name);
+		if (!a || a->stopping ||
+		    strcmp(a->spec.kind, specs[i].kind) == 0)
+			continue;
+		snprintf(err, errlen,
+			 "API %s is a %s; it cannot be redeployed as a %s "
+			 "(delete it first with `glia delete %s`, or choose "
+			 "another name)",
+			 specs[i].name, a->spec.kind, specs[i].kind,
+			 specs[i].name);
+		return 1;
+	}
+	return 0;
+}
+
 static int endpoint_conflict(glia_supervisor *s, glia_api_spec *specs,
 			     size_t n, char *err, size_t errlen)
 {
@@ -2003,7 +2025,8 @@ json_t *glia_supervisor_deploy(glia_supervisor *s, glia_api_spec *specs,
 		snprintf(err, errlen, "the daemon is shutting down");
 		goto refused;
 	}
-	if (endpoint_conflict(s, specs, n, err, errlen) ||
+	if (kind_clash(s, specs, n, err, errlen) ||
+	    endpoint_conflict(s, specs, n, err, errlen) ||
 	    split_problem(s, specs, n, err, errlen))
 		goto refused;
 	if (pod_problem(specs, n, project_dir, err, errlen)) {

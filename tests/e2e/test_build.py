@@ -424,6 +424,10 @@ def test_build_hands_the_engine_glia_and_the_project(tmp_path):
     assert sorted(p.name for p in
                   (got / "glia/share/glia/python/glia").iterdir()) == \
         sorted(p.name for p in (REPO / "python" / "glia").glob("*.py"))
+    # the modules Cortex predictors import for logging come along
+    for shim in ("cortex_internal/lib/log.py", "cortex/lib/log.py"):
+        assert (got / "glia/share/glia/python" / shim).read_bytes() == \
+            (REPO / "python" / shim).read_bytes()
     assert (got / "glia/include/glia/predictor.h").is_file()
     assert "prefix=/usr/local\n" in \
         (got / "glia/lib/pkgconfig/glia.pc").read_text()

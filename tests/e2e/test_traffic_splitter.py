@@ -1,6 +1,7 @@
 """TrafficSplitter (SPEC section 3): one endpoint whose requests go to
 RealtimeAPIs by weight, plus an optional shadow API that gets a copy of
-every request (its answer ignored). Weights are applied by smooth weighted
+a percentage of the requests, its weight (as in Cortex; 100 here: every
+request), its answer ignored. Weights are applied by smooth weighted
 round robin, so 100 requests at 80/20 go exactly 80 and 20."""
 import textwrap
 
@@ -35,7 +36,7 @@ def splitter(weights, shadow="iris-c"):
     for name, w in weights:
         lines.append(f"    - {{name: {name}, weight: {w}}}")
     if shadow:
-        lines.append(f"    - {{name: {shadow}, weight: 0, shadow: true}}")
+        lines.append(f"    - {{name: {shadow}, weight: 100, shadow: true}}")
     return "\n".join(lines) + "\n"
 
 
@@ -94,7 +95,7 @@ def test_weights_are_exact_and_the_shadow_gets_copies(split):
     assert detail["apis"] == [
         {"name": "iris-a", "weight": 80, "shadow": False, "requests": 80},
         {"name": "iris-b", "weight": 20, "shadow": False, "requests": 20},
-        {"name": "iris-c", "weight": 0, "shadow": True, "requests": 100}]
+        {"name": "iris-c", "weight": 100, "shadow": True, "requests": 100}]
     out = d.cli("get", "iris").stdout
     assert "API" in out and "WEIGHT" in out and "iris-c" in out, out
     # GET <endpoint> describes the splitter and its targets
@@ -102,7 +103,7 @@ def test_weights_are_exact_and_the_shadow_gets_copies(split):
         "name": "iris", "kind": "TrafficSplitter", "endpoint": "/iris",
         "apis": [{"name": "iris-a", "weight": 80, "shadow": False},
                  {"name": "iris-b", "weight": 20, "shadow": False},
-                 {"name": "iris-c", "weight": 0, "shadow": True}]}
+                 {"name": "iris-c", "weight": 100, "shadow": True}]}
     assert d.http_get("/iris-a").json() == {
         "name": "iris-a", "kind": "RealtimeAPI", "endpoint": "/iris-a",
         "predictor_type": "python"}
