@@ -2704,11 +2704,13 @@ static int parse_pod(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	for (const char *const *k = instead; *k; k++)
 		if (get_key(c, api, *k))
 			return fail(c, get_key(c, api, *k), *k,
-			            "not allowed with pod (Cortex 0.36+ runs "
-			            "containers: give %s",
+			            "not allowed with pod: %s",
 			            strcmp(*k, "compute") == 0
-			                ? "pod.containers[].compute)"
-			                : "one or the other)");
+			                ? "each container has its own "
+			                  "(pod.containers[].compute), as in "
+			                  "Cortex 0.36+"
+			                : "an API runs a predictor or a pod's "
+			                  "containers (Cortex 0.36+), not both");
 	if (mapping_field(c, api, "", "pod", &pod) < 0)
 		return -1;
 	if (!pod)

@@ -26,6 +26,18 @@
 	"  type: python\n"                                                     \
 	"  path: p.py\n"
 
+/* A Cortex 0.36 pod: API, lines 1-9; its own lines start at 10. */
+#define POD                                                                    \
+	"name: a\n"                                                            \
+	"kind: RealtimeAPI\n"                                                  \
+	"pod:\n"                                                               \
+	"  containers:\n"                                                      \
+	"  - name: api\n"                                                      \
+	"    image: example/api:1\n"                                           \
+	"    command: [python3, server.py]\n"                                  \
+	"    env: {A: x}\n"                                                    \
+	"    compute: {mem: 1Gi}\n"
+
 static glia_api_spec *parse_ok(const char *yaml, size_t *n)
 {
 	glia_api_spec *specs = NULL;
@@ -682,7 +694,7 @@ static const bad_case bad_cases[] = {
     {"name: a\nkind: RealtimeAPI\nreplicas: 3\n",
      "glia.yaml:3:1: replicas: unknown key; valid keys: name, kind, "
      "predictor, handler, compute, autoscaling, update_strategy, "
-     "networking, monitoring"},
+     "networking, monitoring, pod, node_groups"},
     {API "  procesess_per_replica: 2\n",
      "glia.yaml:6:3: predictor.procesess_per_replica: unknown key; did you "
      "mean \"processes_per_replica\"?"},
@@ -1188,6 +1200,57 @@ static const bad_case bad_cases[] = {
      "models: {path: m}}\n",
      "glia.yaml:3:31: predictor.path: must be a Python file ending in .py, "
      "got \"p.so\""},
+    /* pod: (Cortex 0.36-0.42) */
+    {POD "predictor: {type: python, path: p.py}\n",
+     "glia.yaml:10:1: predictor: not allowed with pod: an API runs a "
+     "predictor or a pod's containers (Cortex 0.36+), not both"},
+    {POD "compute: {cpu: 1}\n",
+     "glia.yaml:10:1: compute: not allowed with pod: each container has "
+     "its own (pod.containers[].compute), as in Cortex 0.36+"},
+    {"name: a\nkind: RealtimeAPI\npod: {port: 8080}\n",
+     "glia.yaml:3:6: pod.containers: required"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: [{name: api}]}\n",
+     "glia.yaml:3:20: pod.containers[0].image: required"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i}, {name: a, image: j}]}\n",
+     "glia.yaml:3:48: pod.containers[1].name: duplicate container name \"a\""},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: Api, image: i}]}\n",
+     "glia.yaml:3:27: pod.containers[0].name: must be lower-case letters, digits and '-', "
+     "starting with a letter (at most 63), got \"Api\""},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, env: {CORTEX_X: 1}}]}\n",
+     "glia.yaml:3:46: pod.containers[0].env.CORTEX_X: names starting with "
+     "CORTEX_ or KUBEXIT_ are reserved (as in Cortex)"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, readiness_probe: {http_get: {path: /}}}]}\n",
+     "glia.yaml:3:68: pod.containers[0].readiness_probe.http_get.port: "
+     "required"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, readiness_probe: {exec: {command: [x]}, "
+     "tcp_socket: {port: 1}}}]}\n",
+     "glia.yaml:3:58: pod.containers[0].readiness_probe: give one of "
+     "tcp_socket and exec, not both"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, liveness_probe: {period_seconds: 3}}]}\n",
+     "glia.yaml:3:56: pod.containers[0].liveness_probe: needs one of "
+     "http_get, tcp_socket, exec"},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, command: x}]}\n",
+     "glia.yaml:3:49: pod.containers[0].command: must be a list of strings, "
+     "got \"x\""},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, compute: {memory: 1Gi}}]}\n",
+     "glia.yaml:3:50: pod.containers[0].compute.memory: unknown key; did you "
+     "mean \"mem\"?"},
+    {"name: a\nkind: RealtimeAPI\npod: {max_concurrency: 0, containers: "
+     "[{name: a, image: i}]}\n",
+     "glia.yaml:3:24: pod.max_concurrency: must be an integer from 1 to "
+     "30000, got \"0\""},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, pre_stop: {tcp_socket: {port: 1}}}]}\n",
+     "glia.yaml:3:51: pod.containers[0].pre_stop.tcp_socket: unknown key; "
+     "valid keys: http_get, exec"},
 };
 
 static void invalid_specs_give_exact_messages(void **state)
@@ -1907,6 +1970,91 @@ static void mem_request_and_limit_round_trip(void **state)
 	glia_api_specs_free(same, 1);
 }
 
+/* pod: (Cortex 0.36-0.42): the container that serves pod.port runs as a
+ * command predictor; the pod is kept for render, in the JSON and back. */
+static const char pod_yaml[] =
+    "- name: hello\n"
+    "  kind: RealtimeAPI\n"
+    "  node_groups: [cpu]\n"
+    "  pod:\n"
+    "    port: 9000\n"
+    "    max_concurrency: 4\n"
+    "    max_queue_length: 20\n"
+    "    containers:\n"
+    "    - name: side\n"
+    "      image: side:1\n"
+    "      command: [side]\n"
+    "      compute: {cpu: 500m, mem: 100Mi}\n"
+    "    - name: web\n"
+    "      image: web:1\n"
+    "      command: [python3, server.py]\n"
+    "      args: [--port, $(CORTEX_PORT), 8]\n"
+    "      env: {A: 1, B: x}\n"
+    "      readiness_probe: {http_get: {path: /ready, port: 9000}}\n"
+    "      compute: {cpu: 1, mem: 200Mi, gpu: 1, shm: 64Mi}\n";
+
+static void pod_runs_its_api_container_as_a_command(void **state)
+{
+	glia_api_spec *s = parse_one(pod_yaml);
+	static const char *const argv[] = {"python3", "server.py", "--port",
+	                                   "$(CORTEX_PORT)", "8"};
+	glia_api_spec out;
+	char err[256] = "";
+
+	assert_non_null(s->pod);
+	assert_int_equal(glia_pod_api_container(s->pod), 1);
+	assert_int_equal(s->predictor.type, GLIA_PREDICTOR_COMMAND);
+	assert_int_equal(s->predictor.n_command, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(s->predictor.command[i], argv[i]);
+	assert_int_equal(s->predictor.n_env, 2);
+	assert_string_equal(s->predictor.env_keys[0], "A");
+	assert_string_equal(s->predictor.env_values[0], "1");
+	assert_string_equal(s->predictor.readiness_path, "/ready");
+	assert_int_equal(s->predictor.threads_per_process, 4);
+	assert_int_equal(s->autoscaling.max_replica_concurrency, 24);
+	assert_int_equal(s->compute.cpu_millis, 1500);
+	assert_int_equal(s->compute.mem_bytes, 300LL << 20);
+	assert_int_equal(s->compute.gpu, 1);
+	json_t *j = glia_api_spec_to_json(s);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(j, "pod"), "max_queue_length")),
+	                 20);
+	assert_int_equal(glia_api_spec_from_json(j, &out, err, sizeof(err)), 0);
+	assert_true(json_equal(out.pod, s->pod));
+	assert_int_equal(out.predictor.n_command, 5);
+	glia_api_spec_free(&out);
+	json_decref(j);
+	glia_api_specs_free(s, 1);
+}
+
+/* Which container serves: the one whose readiness probe checks pod.port,
+ * else the one named api, else the first; defaults as in Cortex. */
+static void pod_api_container_and_defaults(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    "name: a\nkind: RealtimeAPI\npod:\n  containers:\n"
+	    "  - {name: one, image: i, command: [one]}\n"
+	    "  - {name: api, image: j, args: [--x]}\n");
+	glia_api_spec *first = parse_one(
+	    "name: a\nkind: RealtimeAPI\npod:\n  containers:\n"
+	    "  - {name: one, image: i, command: [one]}\n"
+	    "  - {name: two, image: j, command: [two],\n"
+	    "     readiness_probe: {tcp_socket: {port: 8081}}}\n");
+
+	assert_int_equal(glia_pod_api_container(s->pod), 1);
+	/* args without command: the image's entrypoint, not runnable here */
+	assert_int_equal(s->predictor.n_command, 0);
+	assert_null(s->predictor.readiness_path);
+	assert_int_equal(s->predictor.threads_per_process, 1);
+	assert_int_equal(s->autoscaling.max_replica_concurrency, 101);
+	assert_int_equal(s->compute.cpu_millis, 1000);
+	assert_int_equal(glia_pod_api_container(first->pod), 0);
+	assert_string_equal(first->predictor.command[0], "one");
+	glia_api_specs_free(s, 1);
+	glia_api_specs_free(first, 1);
+}
+
 static void from_json_accepts_a_spec_without_dependencies(void **state)
 {
 	json_t *j = json_loads(doc_json, 0, NULL);
@@ -2144,6 +2292,8 @@ int main(void)
 	    cmocka_unit_test(from_json_accepts_a_spec_without_signature),
 	    cmocka_unit_test(from_json_refuses_bad_signatures),
 	    cmocka_unit_test(mem_request_and_limit_round_trip),
+	    cmocka_unit_test(pod_runs_its_api_container_as_a_command),
+	    cmocka_unit_test(pod_api_container_and_defaults),
 	    cmocka_unit_test(from_json_accepts_a_spec_without_dependencies),
 	    cmocka_unit_test(from_json_refuses_bad_dependencies),
 	};
