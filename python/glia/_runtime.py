@@ -205,8 +205,11 @@ def _find_class(module, path, pred):
         cls = getattr(module, name, None)
         if inspect.isclass(cls):
             return cls
-    raise LoadError("%s defines no class %s" % (
-        os.path.basename(path), " or ".join(names)))
+    if len(names) == 2:
+        raise LoadError("%s defines neither %s nor %s"
+                        % ((os.path.basename(path),) + names))
+    raise LoadError("%s defines no class %s" % (os.path.basename(path),
+                                                names[0]))
 
 
 def _match_args(fn, available, what):
@@ -337,46 +340,49 @@ class _MetricsClient:
         set = count = _ignore
 
 
-def _clients(pred, instance):
-    """The model clients __init__ may take, by Cortex's names, with the
-    ModelStore (global _store) they share; None where there are no
-    models. python: python_client / model_client over load_model;
-    tensorflow: tensorflow_client; onnx: onnx_client."""
+def _client_name(pred):
+    """The __init__ parameter of the type's model client (Cortex's names:
+    python_client, model_client in a 0.34-0.35 Handler, tensorflow_client,
+    onnx_client)."""
+    kind = pred.get("type") or "python"
+    if kind == "python":
+        return "model_client" if pred.get("handler") else "python_client"
+    return kind + "_client"
+
+
+def _client(pred, instance):
+    """The type's model client over a ModelStore (global _store), or None
+    without predictor.models. python: load_model loads; tensorflow and
+    onnx: their runtime (glia._cortex_clients)."""
     global _store
-    out = {"python_client": None, "model_client": None,
-           "tensorflow_client": None, "onnx_client": None}
     kind = pred.get("type") or "python"
     if not pred.get("models"):
-        return out
+        return None
     if kind == "python":
         load = getattr(instance, "load_model", None)
         if not callable(load):
             raise LoadError("%s defines no load_model method (required "
                             "with predictor.models)" % type(instance).__name__)
         _store = _model_store(pred, load)
-        out["python_client"] = out["model_client"] = PythonClient(_store)
-        return out
+        return PythonClient(_store)
     from glia import _cortex_clients as cc
     if kind == "tensorflow":
         _store = _model_store(pred, cc.tensorflow_loader)
-        out["tensorflow_client"] = cc.TensorFlowClient(
-            _store, cc.signature_keys(pred["models"]))
-    elif kind == "onnx":
-        _store = _model_store(pred, cc.onnx_loader)
-        out["onnx_client"] = cc.ONNXClient(_store)
-    return out
+        return cc.TensorFlowClient(_store, cc.signature_keys(pred["models"]))
+    _store = _model_store(pred, cc.onnx_loader)
+    return cc.ONNXClient(_store)
 
 
 def _construct(cls, pred):
     """The predictor instance, built with the __init__ arguments it takes
-    (Cortex's names: config, python_client / model_client,
-    tensorflow_client, onnx_client, job_spec, metrics_client); with
+    (Cortex's names: config, job_spec, metrics_client and the type's
+    model client, _client_name); with
     predictor.models also its ModelStore (started after __init__, so that
     load_model may use what __init__ set up)."""
     init_args = {"config": pred.get("config") or {}, "job_spec": None,
                  "metrics_client": _MetricsClient()}
     instance = cls.__new__(cls)
-    init_args.update(_clients(pred, instance))
+    init_args[_client_name(pred)] = _client(pred, instance)
     names = _match_args(cls, tuple(init_args), cls.__name__ + ".__init__")
     instance.__init__(**{n: init_args[n] for n in names})
     if _store is not None:

@@ -246,3 +246,51 @@ def test_handler_file_without_handler_class_fails_to_start(d, tmp_path):
     wait_for(error_shown, timeout=60,
              message="glia get shows the missing Handler class")
     d.cli("delete", "no-handler-class", "-f")
+
+
+# Cortex 0.35: a python Handler with multi_model_reloading gets
+# model_client (0.34's name for python_client) and defines load_model.
+MMR_YAML = textwrap.dedent("""\
+    - name: mmr-handler
+      kind: RealtimeAPI
+      handler:
+        type: python
+        path: handler.py
+        multi_model_reloading:
+          paths:
+            - name: a
+              path: models/a
+            - name: b
+              path: models/b
+    """)
+
+MMR_HANDLER = textwrap.dedent("""\
+    import os
+
+
+    class Handler:
+        def __init__(self, config, model_client):
+            self.client = model_client
+
+        def load_model(self, model_path):
+            with open(os.path.join(model_path, "value.txt")) as f:
+                return f.read().strip()
+
+        def handle_post(self, query_params):
+            return self.client.get_model(
+                query_params["model"], query_params.get("version", "latest"))
+    """)
+
+
+def test_v035_handler_model_client_with_multi_model_reloading(d, tmp_path):
+    proj = write_project(tmp_path, MMR_YAML, {
+        "handler.py": MMR_HANDLER, "models/a/1/value.txt": "a1",
+        "models/a/2/value.txt": "a2", "models/b/value.txt": "b"},
+        dirname="mmr", yaml_name="cortex.yaml")
+    d.cli("deploy", "cortex.yaml", "--wait", cwd=proj)
+    d.wait_ready("mmr-handler")
+    for query, want in (("?model=a", b"a2"), ("?model=a&version=1", b"a1"),
+                        ("?model=b", b"b")):
+        r = d.post("/mmr-handler" + query, json=None)
+        assert r.status == 200 and r.body == want, (query, r)
+    assert d.post("/mmr-handler?model=c").status == 404

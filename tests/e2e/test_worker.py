@@ -272,7 +272,7 @@ def test_predict_with_kwargs_gets_everything(start):
                 return {"init": self.keys, "predict": sorted(kw)}
     """)
     assert w.request(b"").json() == {
-        "init": ["config", "job_spec", "python_client"],
+        "init": ["config", "job_spec", "metrics_client", "python_client"],
         "predict": ["headers", "payload", "query_params"]}
 
 
