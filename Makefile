@@ -104,6 +104,11 @@ PREFIX       ?= /usr/local
 PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
 VERSION      := $(shell sed -n 's/^\#define GLIA_VERSION "\(.*\)"/\1/p' src/util.h)
 PY_PKG       := $(wildcard python/glia/*.py)
+# glia.pth in the site directory Debian's python3 reads for PREFIX (/usr:
+# lib/python3/dist-packages, else lib/python3.N/dist-packages) puts
+# share/glia/python on every script's path: `import glia`, `import cortex`
+PY_VER       := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_SITE      ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VER)/dist-packages)
 # Cortex's module names that predictors and scripts import (cortex,
 # cortex.lib.log, cortex_internal.lib.log), beside glia's package
 PY_CORTEX    := $(wildcard python/cortex/*.py python/cortex/lib/*.py \
@@ -117,6 +122,9 @@ install: $(BUILD)/glia
 	for f in $(PY_CORTEX); do \
 	  install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/glia/$$f || exit 1; done
 	install -m 644 include/glia/predictor.h $(DESTDIR)$(PREFIX)/include/glia/predictor.h
+	install -d $(DESTDIR)$(PY_SITE)
+	echo '$(PREFIX)/share/glia/python' > $(DESTDIR)$(PY_SITE)/glia.pth
+	chmod 644 $(DESTDIR)$(PY_SITE)/glia.pth
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
 	  'Name: glia' 'Description: glia C predictor ABI (shared libraries glia loads)' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' > $(DESTDIR)$(PKGCONFIGDIR)/glia.pc
@@ -124,6 +132,7 @@ install: $(BUILD)/glia
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/glia $(DESTDIR)$(PKGCONFIGDIR)/glia.pc \
+	  $(DESTDIR)$(PY_SITE)/glia.pth \
 	  $(DESTDIR)$(PREFIX)/include/glia/predictor.h
 	rm -rf $(DESTDIR)$(PREFIX)/share/glia
 	-rmdir $(DESTDIR)$(PREFIX)/include/glia 2>/dev/null

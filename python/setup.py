@@ -27,7 +27,11 @@ setup(
                 "of the glia daemon's management API",
     long_description=__doc__,
     long_description_content_type="text/plain",
-    packages=["glia"],
+    # glia, and Cortex's module names (the cortex client, its lib.log
+    # shim and cortex_internal) where the tree has them
+    packages=[p for p in ("glia", "cortex", "cortex.lib", "cortex_internal",
+                          "cortex_internal.lib")
+              if (HERE / p.replace(".", "/") / "__init__.py").exists()],
     python_requires=">=3.8",
     install_requires=[],
     classifiers=[

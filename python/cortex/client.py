@@ -178,13 +178,16 @@ def _import_lines(module):
     """The top-level import statements of module's source, each guarded:
     the class may use them, and one the replica cannot import is skipped."""
     try:
-        tree = ast.parse(inspect.getsource(module))
+        source = inspect.getsource(module)
+        tree = ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return []
     lines = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            stmt = ast.unparse(node)
+            stmt = " ".join(ast.get_source_segment(source, node)
+                            .replace("\\", " ").split())
+            stmt = stmt.replace("( ", "(").replace(" )", ")")
             lines.append("try:\n    %s\nexcept ImportError:\n    pass" % stmt)
     return lines
 

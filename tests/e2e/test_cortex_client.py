@@ -189,3 +189,29 @@ def test_import_cortex_from_a_plain_python(daemon):
         env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "env='local'" in out.stdout and "[]" in out.stdout
+
+
+def test_make_install_makes_cortex_importable(tmp_path):
+    # make install writes glia.pth into PREFIX's site directory: a Python
+    # reading that directory imports glia and cortex from share/glia/python
+    from conftest import GLIA_BIN
+    prefix = tmp_path / "prefix"
+    build = GLIA_BIN.parent
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTHONPATH")}
+    res = subprocess.run(["make", "--no-print-directory", "-C", str(REPO),
+                          f"BUILD={build}", "-o", str(build / "glia"),
+                          "install", f"PREFIX={prefix}"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    pth = list(prefix.glob("lib/python3.*/dist-packages/glia.pth"))
+    assert len(pth) == 1
+    assert pth[0].read_text().strip() == str(prefix / "share/glia/python")
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); "
+            "import cortex, glia; print(cortex.__file__); "
+            "print(cortex.client)")
+    out = subprocess.run(["/usr/bin/python3", "-c", code, str(pth[0].parent)],
+                         cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(str(prefix / "share/glia/python/cortex"))
