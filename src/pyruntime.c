@@ -79,8 +79,14 @@ static int wait_exit(pid_t pid)
  * could not ask. */
 static int run_find(const char *package, const char *dir)
 {
-	char *argv[] = {(char *)GLIA_PYRUNTIME_PYTHON, (char *)"-c",
-	                (char *)find_script, (char *)dir, (char *)package,
+	/* -E: the worker's embedded Python ignores PYTHONPATH and PYTHONHOME
+	 * too (pyhost.c) */
+	char *argv[] = {(char *)GLIA_PYRUNTIME_PYTHON,
+	                (char *)"-E",
+	                (char *)"-c",
+	                (char *)find_script,
+	                (char *)dir,
+	                (char *)package,
 	                NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -90,8 +96,7 @@ static int run_find(const char *package, const char *dir)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawn(&pid, GLIA_PYRUNTIME_PYTHON, &fa, NULL, argv,
-	                 environ);
+	rc = posix_spawn(&pid, GLIA_PYRUNTIME_PYTHON, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		return -1;
@@ -133,7 +138,8 @@ int glia_pyruntime_check(const glia_api_spec *specs, size_t n,
                          const char *project_dir, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *package = glia_pyruntime_package(specs[i].predictor.type);
+		const char *package =
+		    glia_pyruntime_package(specs[i].predictor.type);
 		char dir[DIR_MAX];
 
 		if (!package)

@@ -19,7 +19,7 @@ const char *glia_pyruntime_package(glia_predictor_type t);
  * not imported. 0 when all can, else -1 with one line in err naming the
  * API, the type and what to install. Blocks for the interpreter's start
  * (a few tens of milliseconds; at most GLIA_PYRUNTIME_TIMEOUT_MS). */
-#define GLIA_PYRUNTIME_PYTHON "/usr/bin/python3"
+#define GLIA_PYRUNTIME_PYTHON     "/usr/bin/python3"
 #define GLIA_PYRUNTIME_TIMEOUT_MS 10000
 int glia_pyruntime_check(const glia_api_spec *specs, size_t n,
                          const char *project_dir, char *err, size_t errlen);
