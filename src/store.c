@@ -103,7 +103,8 @@ static int read_tables(sqlite3 *db, char *why, size_t whylen)
 {
 	static const char *sql[] = {
 		"SELECT * FROM apis", "SELECT * FROM api_history",
-		"SELECT * FROM unloaded_models", "SELECT * FROM processes"};
+		"SELECT * FROM unloaded_models", "SELECT * FROM processes",
+		"SELECT * FROM api_keys"};
 	for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
 		sqlite3_stmt *stmt = NULL;
 		int rc = sqlite3_prepare_v2(db, sql[i], -1, &stmt, NULL);
