@@ -42,8 +42,8 @@ static int teardown(void **state)
 
 static glia_stored_api api_row(const char *name, const char *spec)
 {
-	glia_stored_api a = {(char *)name, (char *)spec, "hash", "/proj",
-	                     "/proj/glia.yaml", 1.0, 2.0};
+	glia_stored_api a = {(char *)name,      (char *)spec, "hash", "/proj",
+	                     "/proj/glia.yaml", 1.0,          2.0};
 	return a;
 }
 
@@ -143,8 +143,8 @@ static void a_zeroed_page_is_refused_and_left_alone(void **state)
 	two_apis_then_close(f->db);
 	size_t len;
 	char *data = read_all(f->db, &len);
-	size_t page = ((size_t)(unsigned char)data[16] << 8) |
-	              (unsigned char)data[17];
+	size_t page =
+	    ((size_t)(unsigned char)data[16] << 8) | (unsigned char)data[17];
 	free(data);
 	assert_true(len >= 2 * page);
 	overwrite(f->db, (long)page, page, 0);
@@ -175,14 +175,14 @@ static void a_missing_or_empty_file_opens_as_new(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(a_change_is_saved_whole_or_not_at_all,
-	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_change_is_saved_whole_or_not_at_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        a_zeroed_page_is_refused_and_left_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        a_header_that_is_not_sqlite_is_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(a_missing_or_empty_file_opens_as_new,
-	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_missing_or_empty_file_opens_as_new, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
