@@ -811,15 +811,28 @@ static void replicas_text(json_t *api, char *out, size_t outlen)
 
 /* ---- version ---- */
 
+/* This binary's version; with --env NAME (a remote daemon) that daemon's
+ * too, as Cortex printed the CLI's and the cluster's. */
 static int cmd_version(cli *c)
 {
+	json_t *info = NULL;
+	if (c->url && mgmt(c, "GET", "/v1/info", NULL, NULL, POLL_TIMEOUT_MS,
+			   &info))
+		return 1;
+	const char *remote = jstr(info, "version");
 	if (!c->a->json) {
 		printf("glia %s\n", GLIA_VERSION);
-		return 0;
+		if (remote)
+			printf("daemon of env %s: glia %s\n", c->a->env, remote);
+	} else {
+		json_t *j = json_pack("{s:s}", "version", GLIA_VERSION);
+		if (remote)
+			json_object_set_new(j, "daemon_version",
+					    json_string(remote));
+		print_json(j);
+		json_decref(j);
 	}
-	json_t *j = json_pack("{s:s}", "version", GLIA_VERSION);
-	print_json(j);
-	json_decref(j);
+	json_decref(info);
 	return 0;
 }
 
@@ -1258,7 +1271,7 @@ static void describe_row(glia_cli_table *t, json_t *r)
 	glia_cli_table_cell(t, jstr(r, "error"));
 }
 
-static int cmd_describe(cli *c)
+static int describe_once(cli *c)
 {
 	static const char *const head[] = {"ID",	"PID",	 "STATE",
 					   "RESTARTS",	"AGE",	 "IN-FLIGHT",
@@ -1313,6 +1326,23 @@ static int cmd_describe(cli *c)
 	}
 	json_decref(j);
 	return 0;
+}
+
+/* describe, or with -w (Cortex's) again every 2 s until Ctrl-C. */
+static int cmd_describe(cli *c)
+{
+	int ret;
+	if (c->a->watch)
+		catch_sigint();
+	for (;;) {
+		if (c->a->watch && !c->a->json)
+			fputs("\033[H\033[2J", stdout);
+		ret = describe_once(c);
+		fflush(stdout);
+		if (ret || !c->a->watch || nap(WATCH_PERIOD_MS))
+			break;
+	}
+	return interrupted ? 0 : ret;
 }
 
 /* ---- deploy ---- */
@@ -1943,6 +1973,14 @@ int glia_cli_main(int argc, char **argv)
 		return glia_render_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
 		return glia_keys_main(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "cluster") == 0 ||
+			  strcmp(argv[1], "cluster-gcp") == 0)) {
+		fprintf(stderr, "glia: there is no cluster to manage: `glia up` "
+				"starts the local daemon and `glia down` stops "
+				"it; a Kubernetes cluster is an env (glia env "
+				"add NAME --kubernetes)\n");
+		return 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "autoscale") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "simulate") == 0)
 			return glia_autoscale_simulate_main(argc - 2, argv + 2);

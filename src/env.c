@@ -57,7 +57,7 @@ static const char env_usage[] =
     "       glia env add NAME --url http://HOST:PORT --token TOKEN\n"
     "       glia env configure NAME --operator-endpoint URL --token TOKEN\n"
     "       glia env list [-o json]\n"
-    "       glia env remove NAME\n"
+    "       glia env remove NAME | glia env rename OLD NEW\n"
     "       glia deploy --env NAME [FILE] [--image IMAGE] [--timeout DUR]\n"
     "       glia get --env NAME [API] [-o json]\n"
     "       glia describe API --env NAME\n"
@@ -493,6 +493,35 @@ static int env_remove(const env_args *a, const char *path)
 	return rc;
 }
 
+/* Cortex's env rename OLD NEW (NEW replaced when it exists, like add). */
+static int env_rename(const env_args *a, const char *path)
+{
+	json_t *root, *e;
+	int rc = 1;
+
+	if (a->n_pos != 4 || !name_ok(a->pos[3], 63) ||
+	    strcmp(a->pos[3], "local") == 0) {
+		fprintf(stderr, "glia env rename: OLD NEW (NEW: lower-case "
+		                "letters, digits and '-', not local)\n\n%s",
+		        env_usage);
+		return 2;
+	}
+	if (!(root = envs_load(path)))
+		return 1;
+	if (!(e = json_object_get(root, a->pos[2])))
+		fprintf(stderr, "glia: no env named %s\n", a->pos[2]);
+	else {
+		json_object_set(root, a->pos[3], e);
+		json_object_del(root, a->pos[2]);
+		if (envs_save(path, root) == 0) {
+			printf("env %s renamed %s\n", a->pos[2], a->pos[3]);
+			rc = 0;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
 static int env_main(const env_args *a)
 {
 	char *path = envs_path(a);
@@ -505,6 +534,8 @@ static int env_main(const env_args *a)
 		rc = env_add(a, path);
 	else if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
 		rc = env_list(a, path);
+	else if (strcmp(sub, "rename") == 0)
+		rc = env_rename(a, path);
 	else if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0 ||
 	         strcmp(sub, "delete") == 0)
 		rc = env_remove(a, path);

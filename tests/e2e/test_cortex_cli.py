@@ -253,6 +253,10 @@ def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
                                            cwd=proj).stdout
     assert "faraway: refreshing" in local.cli("refresh", "faraway", "-e",
                                               "far").stdout
+    r = local.cli("version", "-e", "far", "-o", "json")
+    assert json.loads(r.stdout)["daemon_version"]
+    assert "daemon of env far: glia" in local.cli("version", "-e",
+                                                  "far").stdout
     r = local.cli("down", "-e", "far", check=False)
     assert r.returncode == 1 and "local daemon" in r.stderr
     assert "faraway: deleted" in local.cli("delete", "faraway", "-e",
@@ -273,3 +277,43 @@ def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
         r = local.cli("env", "add", "worse", *args, check=False)
         assert r.returncode == 2, (args, r)
     assert "worse" not in json.loads(envs.read_text())
+
+    # Cortex's env rename and env delete
+    local.cli("env", "rename", "far", "near")
+    assert "near" in json.loads(envs.read_text())
+    assert json.loads(local.cli("get", "-e", "near", "-o",
+                                "json").stdout)["apis"] == []
+    local.cli("env", "delete", "near")
+    assert set(json.loads(envs.read_text())) == {"bad"}
+
+
+def test_cluster_commands_say_there_is_no_cluster(daemon):
+    for args in (("cluster", "up"), ("cluster", "info"),
+                 ("cluster-gcp", "down")):
+        r = daemon.cli(*args, check=False)
+        assert r.returncode == 1 and "no cluster" in r.stderr, (args, r)
+
+
+def test_describe_watch_repeats_until_ctrl_c(daemon, tmp_path):
+    proj = project(tmp_path, "watched")
+    daemon.cli("deploy", "--wait", cwd=proj)
+    p = subprocess.Popen([str(GLIA_BIN), "describe", "watched", "-w"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=daemon.env)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 60
+        while seen.count(b"replicas:") < 2 and time.monotonic() < deadline:
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:  # it exited
+                break
+            seen += chunk
+        assert seen.count(b"replicas:") >= 2, seen  # printed again
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
