@@ -122,6 +122,7 @@ static const char *const compute_keys[] = {"cpu", "mem", "mem_limit", "gpu",
 static const char *const autoscaling_keys[] = {
 	"min_replicas", "max_replicas", "init_replicas",
 	"target_replica_concurrency", "max_replica_concurrency", "window",
+	"target_in_flight",
 	"downscale_stabilization_period", "upscale_stabilization_period",
 	"max_downscale_factor", "max_upscale_factor", "downscale_tolerance",
 	"upscale_tolerance", NULL};
@@ -1699,11 +1700,30 @@ static int autoscaling_bounds(ctx *c, yaml_node_t *m, glia_api_spec *s)
 		    "must be from min_replicas (%d) to "
 		    "max_replicas (%d)",
 		    s->autoscaling.min_replicas, s->autoscaling.max_replicas);
-	if (!m || !get(c, m, "target_replica_concurrency"))
+	if (!m || (!get(c, m, "target_replica_concurrency") &&
+	           !get(c, m, "target_in_flight")))
 		s->autoscaling.target_replica_concurrency =
 		    (double)s->predictor.processes_per_replica *
 		    s->predictor.threads_per_process;
 	return 0;
+}
+
+/* target_replica_concurrency, or its Cortex 0.36-0.42 name
+ * target_in_flight: one of them. */
+static int autoscaling_target(ctx *c, yaml_node_t *m, glia_api_spec *s)
+{
+	const char *name = "target_replica_concurrency";
+
+	if (get(c, m, name) && get(c, m, "target_in_flight"))
+		return fail(c, get_key(c, m, "target_in_flight"),
+		            "autoscaling.target_in_flight",
+		            "target_replica_concurrency and target_in_flight "
+		            "are the same setting (target_in_flight is Cortex "
+		            "0.36's name); give only one");
+	if (get(c, m, "target_in_flight"))
+		name = "target_in_flight";
+	return number_field(c, m, "autoscaling", name, &positive,
+	                    &s->autoscaling.target_replica_concurrency);
 }
 
 static int autoscaling_counts(ctx *c, yaml_node_t *m, glia_api_spec *s)
@@ -1716,8 +1736,7 @@ static int autoscaling_counts(ctx *c, yaml_node_t *m, glia_api_spec *s)
 	              &s->autoscaling.max_replicas) < 0 ||
 	    int_field(c, m, p, "init_replicas", 0, INT_MAX,
 	              &s->autoscaling.init_replicas) < 0 ||
-	    number_field(c, m, p, "target_replica_concurrency", &positive,
-	                 &s->autoscaling.target_replica_concurrency) < 0 ||
+	    autoscaling_target(c, m, s) < 0 ||
 	    int_field(c, m, p, "max_replica_concurrency", 1, INT_MAX,
 	              &s->autoscaling.max_replica_concurrency) < 0)
 		return -1;

@@ -1176,6 +1176,13 @@ static const bad_case bad_cases[] = {
     {API "networking: {local_port: 0}\n",
      "glia.yaml:6:26: networking.local_port: must be an integer from 1 to "
      "65535, got \"0\""},
+    {API "autoscaling: {target_replica_concurrency: 2, target_in_flight: 3}\n",
+     "glia.yaml:6:46: autoscaling.target_in_flight: target_replica_concurrency "
+     "and target_in_flight are the same setting (target_in_flight is Cortex "
+     "0.36's name); give only one"},
+    {API "autoscaling: {target_in_flight: 0}\n",
+     "glia.yaml:6:33: autoscaling.target_in_flight: must be a number > 0, got "
+     "\"0\""},
     {API "networking: {retries: maybe}\n",
      "glia.yaml:6:23: networking.retries: must be true or false, got "
      "\"maybe\""},
@@ -1869,6 +1876,10 @@ static void cortex_networking_and_inf_are_accepted(void **state)
 	glia_api_specs_free(s, 1);
 	s = parse_one(API "networking: {api_gateway: public}\n");
 	assert_string_equal(s->networking.endpoint, "/a");
+	glia_api_specs_free(s, 1);
+	/* Cortex 0.36's target_in_flight is target_replica_concurrency */
+	s = parse_one(API "autoscaling: {target_in_flight: 6}\n");
+	assert_true(s->autoscaling.target_replica_concurrency == 6);
 	glia_api_specs_free(s, 1);
 	glia_api_specs_free(plain, 1);
 }
