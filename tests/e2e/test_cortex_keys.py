@@ -3,7 +3,8 @@ versions and the semantics glia copies from Cortex (issue 14, items 2 and
 5). Each project is written here in the style of its version:
 
   v0.20  models as a list of {name, model_path, signature_key};
-         networking.local_port / api_gateway
+         networking.local_port / api_gateway; a TensorFlowPredictor with
+         model_path + signature_key (stand-in tensorflow)
   v0.23  predictor.model_path (one model) and python_client
   v0.25  predictor.multi_model_reloading (the python type's models)
   0.2x   cortex_internal.lib.log / cortex.lib.log in a predictor
@@ -337,3 +338,64 @@ def test_cortex_internal_log_lines_reach_glia_logs(d, tmp_path):
 
     out = d.wait_for(logged, timeout=30, message="cortex log lines")
     assert "hidden at info" not in out
+
+
+# Cortex 0.20-0.24 TensorFlow: predictor.model_path with the predictor's
+# signature_key, and 0.20's models list with a signature_key per model.
+# The stand-in tensorflow package is test_cortex_tf_onnx's (tensorflow
+# cannot be installed here): a "SavedModel" multiplies x by its
+# signature's factor.
+TF_V020_PREDICTOR = textwrap.dedent("""\
+    class TensorFlowPredictor:
+        def __init__(self, tensorflow_client, config):
+            self.client = tensorflow_client
+
+        def predict(self, payload, query_params):
+            return self.client.predict({"x": payload},
+                                       query_params.get("model"))
+    """)
+
+
+def test_v020_tensorflow_model_path_and_signature_keys(d, tmp_path):
+    from test_cortex_tf_onnx import (FAKE_TF_INIT, FAKE_TF_SAVED_MODEL,
+                                     saved_model)
+    files = {
+        "predictor.py": TF_V020_PREDICTOR,
+        "tensorflow/__init__.py": FAKE_TF_INIT,
+        "tensorflow/saved_model.py": FAKE_TF_SAVED_MODEL,
+        "models/scaler/1/saved_model.json": saved_model(serving_default=1,
+                                                        double=2),
+        "models/scaler/2/saved_model.json": saved_model(serving_default=10,
+                                                        double=20),
+        "models/triple/saved_model.json": saved_model(serving_default=3,
+                                                      other=5),
+    }
+    res = deploy(d, tmp_path, textwrap.dedent("""\
+        - name: cx-tf-path
+          kind: RealtimeAPI
+          predictor:
+            type: tensorflow
+            path: predictor.py
+            model_path: models/scaler
+            signature_key: double
+        - name: cx-tf-list
+          kind: RealtimeAPI
+          predictor:
+            type: tensorflow
+            path: predictor.py
+            models:
+              - name: scaler
+                model_path: models/scaler
+              - name: triple
+                model_path: models/triple
+                signature_key: serving_default
+        """), files, "tf-v020")
+    assert res.returncode == 0, res.stderr
+    d.wait_ready("cx-tf-path")
+    d.wait_ready("cx-tf-list")
+    # the predictor's signature_key (double), latest version 2
+    r = d.post("/cx-tf-path", json=[1, 2])
+    assert r.status == 200 and r.json() == {"y": [20, 40]}, r
+    # per model: triple's own signature_key picks one of its two
+    r = d.post("/cx-tf-list?model=triple", json=[1, 2])
+    assert r.status == 200 and r.json() == {"y": [3, 6]}, r
