@@ -1846,7 +1846,6 @@ static int pod_problem(glia_api_spec *specs, size_t n, const char *project_dir,
 	return 0;
 }
 
-
 /* A deploy never turns an API into another kind (a RealtimeAPI named like
  * a running TrafficSplitter, or the other way round): refused, as Cortex
  * did, so that a name clash does not replace an API by surprise. */
