@@ -814,9 +814,12 @@ static int copy_package(const char *pydir, const char *pkg, const char *dst)
  * lays them out. */
 static int copy_python(const char *pydir, const char *dst)
 {
-	static const char *const pkgs[] = {"glia", "cortex", "cortex/lib",
+	static const char *const pkgs[] = {"glia",
+	                                   "cortex",
+	                                   "cortex/lib",
 	                                   "cortex_internal",
-	                                   "cortex_internal/lib", NULL};
+	                                   "cortex_internal/lib",
+	                                   NULL};
 
 	for (const char *const *p = pkgs; *p; p++)
 		if (copy_package(pydir, *p, dst) < 0)

@@ -516,11 +516,11 @@ static int int_field(ctx *c, yaml_node_t *map, const char *path,
  * anything else. */
 static int yaml11_bool(const char *s)
 {
-	static const char *const yes[] = {"y",  "Y",    "yes",  "Yes",
-	                                  "YES", "on",  "On",   "ON",
+	static const char *const yes[] = {"y",    "Y",    "yes",  "Yes",
+	                                  "YES",  "on",   "On",   "ON",
 	                                  "true", "True", "TRUE", NULL};
-	static const char *const no[] = {"n",  "N",     "no",    "No",
-	                                 "NO", "off",   "Off",   "OFF",
+	static const char *const no[] = {"n",     "N",     "no",    "No",
+	                                 "NO",    "off",   "Off",   "OFF",
 	                                 "false", "False", "FALSE", NULL};
 
 	return in_list(yes, s) ? 1 : in_list(no, s) ? 0 : -1;
@@ -1099,10 +1099,12 @@ static int s3_location(ctx *c, yaml_node_t *n, const char *key,
 
 	if (!location || !glia_s3_is_url(location))
 		return 0;
-	if (glia_s3_parse_url(location, &bucket, &object, err, sizeof err) < 0) {
+	if (glia_s3_parse_url(location, &bucket, &object, err, sizeof err) <
+	    0) {
 		size_t len = strlen(location);
 		int prefixed = strncmp(err, location, len) == 0 && err[len];
-		return bad_value(c, n, key, "%s", prefixed ? err + len + 2 : err);
+		return bad_value(c, n, key, "%s",
+		                 prefixed ? err + len + 2 : err);
 	}
 	free(bucket);
 	free(object);
@@ -1161,7 +1163,8 @@ static int model_cache(ctx *c, yaml_node_t *models, const char *path,
 	join(key, path, "disk_cache_size");
 	join(other, path, "cache_size");
 	if (m->cache_size && !m->disk_cache_size)
-		return fail(c, models, key, "required when cache_size is given");
+		return fail(c, models, key,
+		            "required when cache_size is given");
 	if (m->disk_cache_size && !m->cache_size)
 		return fail(c, models, other,
 		            "required when disk_cache_size is given");
@@ -1183,11 +1186,12 @@ static int models_source(ctx *c, yaml_node_t *pred, const char **out)
 			continue;
 		if (*out) {
 			join(key, "predictor", *n);
-			return fail(c, get_key(c, pred, *n), key,
-			            "predictor.%s and predictor.%s both give the "
-			            "models (Cortex's names for the same setting "
-			            "in different versions); give only one",
-			            *out, *n);
+			return fail(
+			    c, get_key(c, pred, *n), key,
+			    "predictor.%s and predictor.%s both give the "
+			    "models (Cortex's names for the same setting "
+			    "in different versions); give only one",
+			    *out, *n);
 		}
 		*out = *n;
 	}
@@ -1674,10 +1678,11 @@ static int compute_inf(ctx *c, yaml_node_t *api)
 	if (int_field(c, m, "compute", "inf", 0, INT_MAX, &inf) < 0)
 		return -1;
 	if (inf > 0)
-		return bad_value(c, get(c, m, "inf"), "compute.inf",
-		                 "no Inferentia devices on this host (glia runs "
-		                 "predictors on CPUs and NVIDIA GPUs); remove "
-		                 "compute.inf or set it to 0");
+		return bad_value(
+		    c, get(c, m, "inf"), "compute.inf",
+		    "no Inferentia devices on this host (glia runs "
+		    "predictors on CPUs and NVIDIA GPUs); remove "
+		    "compute.inf or set it to 0");
 	return 0;
 }
 

@@ -1865,7 +1865,8 @@ static void cortex_networking_and_inf_are_accepted(void **state)
 	glia_api_spec *s = parse_one(
 	    API "compute: {inf: 0}\n"
 	        "networking: {api_gateway: none, local_port: 8888}\n");
-	json_t *jp = glia_api_spec_to_json(plain), *js = glia_api_spec_to_json(s);
+	json_t *jp = glia_api_spec_to_json(plain),
+	       *js = glia_api_spec_to_json(s);
 	char *dp = dump(jp), *ds = dump(js);
 
 	assert_string_equal(dp, ds);
