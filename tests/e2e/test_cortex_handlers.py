@@ -294,3 +294,49 @@ def test_v035_handler_model_client_with_multi_model_reloading(d, tmp_path):
         r = d.post("/mmr-handler" + query, json=None)
         assert r.status == 200 and r.body == want, (query, r)
     assert d.post("/mmr-handler?model=c").status == 404
+
+
+BATCH_YAML = textwrap.dedent("""\
+    - name: batch-handler
+      kind: RealtimeAPI
+      handler:
+        type: python
+        path: handler.py
+        threads_per_process: 4
+        server_side_batching:
+          max_batch_size: 4
+          batch_interval: 50ms
+    """)
+
+BATCH_HANDLER = textwrap.dedent("""\
+    class Handler:
+        def __init__(self, config):
+            pass
+
+        def handle_post(self, payload):
+            # with server_side_batching, a list of payloads
+            assert isinstance(payload, list)
+            return [{"double": p * 2, "batch": len(payload)}
+                    for p in payload]
+
+        def handle_get(self, payload):
+            # one request at a time, never batched
+            return {"single": payload}
+    """)
+
+
+def test_handler_server_side_batching_batches_posts_only(d, tmp_path):
+    import concurrent.futures
+    proj = write_project(tmp_path, BATCH_YAML, {"handler.py": BATCH_HANDLER},
+                         dirname="batch", yaml_name="cortex.yaml")
+    d.cli("deploy", "cortex.yaml", "--wait", cwd=proj)
+    d.wait_ready("batch-handler")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda i: d.post("/batch-handler", json=i), range(8)))
+    for i, r in enumerate(answers):
+        assert r.status == 200, r
+        body = r.json()
+        assert body["double"] == 2 * i and 1 <= body["batch"] <= 4, body
+    r = d.request("GET", "/batch-handler", json=5)
+    assert r.status == 200 and r.json() == {"single": 5}, r
