@@ -85,6 +85,7 @@ def spec(api):
   compute:
     cpu: 250m
     mem: {MEM}
+    mem_limit: {MEM}
   networking:
     timeout: 30s
 """
@@ -289,8 +290,9 @@ def test_the_pod_is_what_render_wrote(kube):
     extra = set(env) - image_env - {e["name"] for e in want_ctr.get("env", [])}
     assert extra <= {"HOSTNAME", "HOME", "container"}, env
     assert env["HOSTNAME"] == kube.pod
-    # resources: the memory limit is applied; podman 4.3 sets nothing for
-    # a CPU request (module docstring)
+    # resources: the memory limit (compute.mem_limit; mem is the
+    # request) is applied; podman 4.3 sets nothing for a CPU request
+    # (module docstring)
     res = want_ctr["resources"]
     assert res == {"requests": {"cpu": "250m", "memory": MEM},
                    "limits": {"memory": MEM}}, res
