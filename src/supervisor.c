@@ -2338,18 +2338,27 @@ static json_t *models_json(const glia_api *a)
 			 m->last_failure);
 }
 
-/* The spec as deployed, predictor.env's values masked: they are often
- * secrets, and `glia get -o json` output ends up in tickets and CI logs. */
-static json_t *masked_spec(glia_api *a)
+static void mask_env(json_t *env)
 {
-	json_t *spec = json_loads(a->spec_json, 0, NULL);
-	json_t *env =
-	    json_object_get(json_object_get(spec, "predictor"), "env");
 	const char *key;
 	json_t *value;
 	void *tmp;
 	json_object_foreach_safe(env, tmp, key, value)
 	    json_object_set_new(env, key, json_string("***"));
+}
+
+/* The spec as deployed, predictor.env's values (and a pod's containers')
+ * masked: they are often secrets, and `glia get -o json` output ends up
+ * in tickets and CI logs. */
+static json_t *masked_spec(glia_api *a)
+{
+	json_t *spec = json_loads(a->spec_json, 0, NULL);
+	mask_env(json_object_get(json_object_get(spec, "predictor"), "env"));
+	size_t i;
+	json_t *ct;
+	json_array_foreach(
+		json_object_get(json_object_get(spec, "pod"), "containers"), i,
+		ct) mask_env(json_object_get(ct, "env"));
 	return spec;
 }
 

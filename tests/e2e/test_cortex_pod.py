@@ -152,6 +152,12 @@ def test_a_v036_pod_runs_as_a_command_predictor(daemon, tmp_path):
     assert r.status == 200 and r.json()["path"] == "/sub", r
     detail = daemon.get("hello")
     assert detail["replicas"]["ready"] == 1, detail
+    # env values are often secrets: masked in glia get -o json, in the
+    # pod's containers as in predictor.env
+    spec = detail["spec"]
+    assert spec["predictor"]["env"] == {"GREETING": "***"}, spec
+    assert spec["pod"]["containers"][0]["env"] == {"GREETING": "***"}, spec
+    assert "hello from the pod" not in json.dumps(detail)
 
 
 def test_a_pods_other_container_runs_alongside(daemon, tmp_path):
