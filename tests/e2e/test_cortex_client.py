@@ -75,7 +75,8 @@ def test_create_api_with_a_class_and_cortex_shapes(cx, daemon):
     status, body = post(api["endpoint"], {"x": 5})
     assert status == 200
     assert body == {"doubled": 15, "as_json": '{"x": 5}'}
-    assert cx.get_api("doubler")["metrics"]["network_stats"]["code_2xx"] >= 1
+    daemon.wait_for(lambda: cx.get_api("doubler")["metrics"][
+        "network_stats"]["code_2xx"] >= 1)
 
     # without wait: Cortex's DeployResult
     res = cx.create_api(spec, predictor=Doubler)
