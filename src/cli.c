@@ -606,8 +606,9 @@ typedef struct cli {
 	glia_cli_args *a;
 	char *home;
 	char *sock;  /* the local daemon's socket; NULL for a remote env */
-	char *url;   /* a remote env's http://HOST:PORT, else NULL */
-	char *token; /* its bearer token */
+	glia_remote_env remote; /* --env NAME (a remote daemon) */
+	const char *url;        /* remote.url: its http://HOST:PORT, or NULL */
+	const char *token;      /* remote.token */
 	char host[256];
 	int port;
 } cli;
@@ -1750,7 +1751,12 @@ static char *api_url(cli *c, const char *name)
 	if (ret)
 		return NULL;
 	const char *url = jstr(j, "url");
-	char *copy = url ? glia_strdup(url) : NULL;
+	const char *endpoint = jstr(j, "endpoint");
+	char *copy;
+	if (c->remote.gateway && endpoint) /* env add --gateway */
+		copy = glia_sprintf("%s%s", c->remote.gateway, endpoint);
+	else
+		copy = url ? glia_strdup(url) : NULL;
 	if (!copy)
 		fprintf(stderr, "glia: api '%s' has no endpoint url\n", name);
 	json_decref(j);
@@ -1920,8 +1926,10 @@ static const cmd_run cmd_runs[] = {
 static int use_remote_env(cli *c)
 {
 	char *path = NULL;
-	if (glia_env_remote(c->a->home, c->a->env, &c->url, &c->token) < 0)
+	if (glia_env_remote(c->a->home, c->a->env, &c->remote) < 0)
 		return -1;
+	c->url = c->remote.url;
+	c->token = c->remote.token;
 	if (glia_client_parse_url(c->url, c->host, sizeof c->host, &c->port,
 				  &path) < 0) {
 		fprintf(stderr, "glia: env %s: bad url '%s'\n", c->a->env,
@@ -1954,8 +1962,7 @@ static int run_command(glia_cli_args *a)
 			ret = cmd_runs[i].run(&c);
 	fflush(stdout);
 	free(c.sock);
-	free(c.url);
-	free(c.token);
+	glia_remote_env_free(&c.remote);
 	free(c.home);
 	return ret;
 }

@@ -45,7 +45,7 @@
 
 typedef struct env_args {
 	const char *home, *env, *context, *ns, *registry, *timeout, *image;
-	const char *tail, *url, *token;
+	const char *tail, *url, *token, *gateway;
 	int kubernetes, json, follow, help;
 	const char *pos[4];
 	int n_pos;
@@ -55,6 +55,7 @@ static const char env_usage[] =
     "usage: glia env add NAME --kubernetes [--context CTX] [--namespace NS]\n"
     "                    [--registry HOST[:PORT][/PATH]]\n"
     "       glia env add NAME --url http://HOST:PORT --token TOKEN\n"
+    "                    [--gateway http://HOST:PORT]\n"
     "       glia env configure NAME --operator-endpoint URL --token TOKEN\n"
     "       glia env list [-o json]\n"
     "       glia env remove NAME | glia env rename OLD NEW\n"
@@ -95,7 +96,7 @@ static const struct {
     {'r', offsetof(env_args, registry)}, {'t', offsetof(env_args, timeout)},
     {'i', offsetof(env_args, image)},    {'T', offsetof(env_args, tail)},
     {'e', offsetof(env_args, env)},      {'U', offsetof(env_args, url)},
-    {'K', offsetof(env_args, token)},
+    {'K', offsetof(env_args, token)},    {'G', offsetof(env_args, gateway)},
 };
 
 /* One option (c from getopt_long, v its value); -1 when it is bad. */
@@ -142,6 +143,7 @@ static int parse_args(int argc, char **argv, env_args *a)
 	    {"url", required_argument, NULL, 'U'},
 	    {"operator-endpoint", required_argument, NULL, 'U'},
 	    {"token", required_argument, NULL, 'K'},
+	    {"gateway", required_argument, NULL, 'G'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	int c;
@@ -338,6 +340,15 @@ static int url_ok(const char *url)
 	return ok;
 }
 
+/* The length of "http://HOST:PORT" in a URL url_ok accepted (which may
+ * end in one '/'). */
+static size_t origin_len(const char *url)
+{
+	const char *host = url + strlen("http://");
+
+	return (size_t)(host - url) + strcspn(host, "/");
+}
+
 static int check_remote(const env_args *a)
 {
 	const char *bad = NULL;
@@ -348,6 +359,8 @@ static int check_remote(const env_args *a)
 		bad = "--url: http://HOST:PORT (the daemon's --admin-listen)";
 	else if (!a->token || !value_ok(a->token) || strlen(a->token) > 512)
 		bad = "--token: the daemon's GLIA_HOME/token";
+	else if (a->gateway && !url_ok(a->gateway))
+		bad = "--gateway: http://HOST:PORT (its gateway, from here)";
 	if (bad)
 		fprintf(stderr, "glia env add: bad or missing %s\n\n%s", bad,
 		        env_usage);
@@ -363,7 +376,7 @@ static int check_add(const env_args *a)
 		bad = "NAME: lower-case letters, digits and '-', not local";
 	else if (a->url)
 		return check_remote(a);
-	else if (!a->kubernetes)
+	else if (!a->kubernetes || a->token || a->gateway)
 		bad = "--kubernetes, or --url and --token";
 	else if (a->context && !value_ok(a->context))
 		bad = "--context";
@@ -377,17 +390,21 @@ static int check_add(const env_args *a)
 	return bad ? -1 : 0;
 }
 
-/* {"provider": "glia", "url", "token"}; the token is never printed. */
+/* {"provider": "glia", "url", "token", "gateway"?}; the token is never
+ * printed. */
 static int env_add_remote(const env_args *a, const char *path)
 {
-	json_t *root = envs_load(path);
+	json_t *root = envs_load(path), *e;
 	int rc;
 
 	if (!root)
 		return 1;
-	json_object_set_new(root, a->pos[2],
-	                    json_pack("{s:s, s:s, s:s}", "provider", "glia",
-	                              "url", a->url, "token", a->token));
+	e = json_pack("{s:s, s:s, s:s}", "provider", "glia", "url", a->url,
+	              "token", a->token);
+	if (a->gateway) /* kept without a final '/': endpoints start with one */
+		json_object_set_new(e, "gateway",
+		                    json_stringn(a->gateway, origin_len(a->gateway)));
+	json_object_set_new(root, a->pos[2], e);
 	rc = envs_save(path, root) < 0 ? 1 : 0;
 	if (rc == 0)
 		printf("env %s: glia daemon at %s\n", a->pos[2], a->url);
@@ -1306,11 +1323,11 @@ static const char *flag_value(int argc, char **argv, const char *name,
 	return NULL;
 }
 
-/* The remote-daemon env NAME of envs.json: *url and *token malloc'd, 1;
- * 0 when NAME is not one (absent, or a Kubernetes env); -1 when the file
- * cannot be read (explained). */
+/* The remote-daemon env NAME of envs.json into *r (malloc'd), 1; 0 when
+ * NAME is not one (absent, or a Kubernetes env); -1 when the file cannot
+ * be read (explained). */
 static int remote_lookup(const char *home_flag, const char *name,
-                         char **url, char **token)
+                         glia_remote_env *r)
 {
 	char *home = glia_home_dir(home_flag);
 	char *path = glia_sprintf("%s/%s", home, ENVS_FILE);
@@ -1320,8 +1337,10 @@ static int remote_lookup(const char *home_flag, const char *name,
 	e = root ? json_object_get(root, name) : NULL;
 	if (e && field(e, "provider") && strcmp(field(e, "provider"), "glia") == 0 &&
 	    field(e, "url") && field(e, "token")) {
-		*url = glia_strdup(field(e, "url"));
-		*token = glia_strdup(field(e, "token"));
+		r->url = glia_strdup(field(e, "url"));
+		r->token = glia_strdup(field(e, "token"));
+		r->gateway = field(e, "gateway") ? glia_strdup(field(e, "gateway"))
+		                                 : NULL;
 		rc = 1;
 	}
 	json_decref(root);
@@ -1330,10 +1349,21 @@ static int remote_lookup(const char *home_flag, const char *name,
 	return rc;
 }
 
-int glia_env_remote(const char *home_flag, const char *name, char **url,
-                    char **token)
+void glia_remote_env_free(glia_remote_env *r)
 {
-	int rc = remote_lookup(home_flag, name, url, token);
+	free(r->url);
+	free(r->token);
+	free(r->gateway);
+	memset(r, 0, sizeof(*r));
+}
+
+int glia_env_remote(const char *home_flag, const char *name,
+                    glia_remote_env *r)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = remote_lookup(home_flag, name, r);
 
 	if (rc == 0)
 		fprintf(stderr,
@@ -1347,15 +1377,13 @@ int glia_env_remote(const char *home_flag, const char *name, char **url,
  * remote daemon (cli.c talks to it). */
 static int env_is_cli(int argc, char **argv, const char *name)
 {
-	char *url = NULL, *token = NULL;
+	glia_remote_env r = {0};
 	int rc;
 
 	if (strcmp(name, "local") == 0)
 		return 1;
-	rc = remote_lookup(flag_value(argc, argv, "--home", NULL), name, &url,
-	                   &token);
-	free(url);
-	free(token);
+	rc = remote_lookup(flag_value(argc, argv, "--home", NULL), name, &r);
+	glia_remote_env_free(&r);
 	return rc != 0; /* an unreadable file: the CLI explains */
 }
 

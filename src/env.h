@@ -12,11 +12,19 @@
  * command is the local daemon's. */
 int glia_env_dispatch(int argc, char **argv, int *status);
 
-/* The remote daemon kept as env NAME (`glia env add NAME --url URL
- * --token TOKEN`): *url ("http://HOST:PORT") and *token, malloc'd; 0. -1
- * after printing why (no such env, not a remote one, unreadable file).
- * home_flag: --home's value or NULL. */
-int glia_env_remote(const char *home_flag, const char *name, char **url,
-                    char **token);
+/* A remote daemon kept as an env (`glia env add NAME --url URL --token
+ * TOKEN [--gateway URL]`): strings malloc'd; gateway NULL when not given
+ * (then the URLs the daemon reports are used). */
+typedef struct glia_remote_env {
+	char *url;     /* "http://HOST:PORT": its --admin-listen */
+	char *token;   /* its GLIA_HOME/token */
+	char *gateway; /* "http://HOST:PORT" of its gateway, or NULL */
+} glia_remote_env;
+
+/* Env NAME into *r: 0. -1 after printing why (no such env, not a remote
+ * one, unreadable file). home_flag: --home's value or NULL. */
+int glia_env_remote(const char *home_flag, const char *name,
+                    glia_remote_env *r);
+void glia_remote_env_free(glia_remote_env *r);
 
 #endif

@@ -116,7 +116,8 @@ def _glia_client(env):
             "env %s is a %s environment: the cortex module talks to glia "
             "daemons (use `glia deploy --env %s`)"
             % (env, e.get("provider"), env))
-    return _GliaClient(url=e["url"], token=e.get("token"))
+    return _GliaClient(url=e["url"], token=e.get("token"),
+                       gateway_url=e.get("gateway"))
 
 
 def client(env=None, env_name=None):

@@ -248,6 +248,21 @@ def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
     r = local.cli("predict", "faraway", "sample.json", "-e", "far",
                   cwd=proj)
     assert json.loads(r.stdout)["label"] == "remote"
+    # --gateway: predict posts there, not to the URL the daemon reports
+    wrong = free_port()
+    local.cli("env", "add", "gw", "--url", f"http://127.0.0.1:{port}",
+              "--token", token, "--gateway", f"http://127.0.0.1:{wrong}")
+    r = local.cli("predict", "faraway", "sample.json", "-e", "gw", cwd=proj,
+                  check=False)
+    assert r.returncode == 1
+    assert f"http://127.0.0.1:{wrong}/faraway" in r.stderr, r.stderr
+    local.cli("env", "add", "gw", "--url", f"http://127.0.0.1:{port}",
+              "--token", token, "--gateway", f"http://localhost:{remote.port}/")
+    assert json.loads(envs.read_text())["gw"]["gateway"] == \
+        f"http://localhost:{remote.port}"
+    r = local.cli("predict", "faraway", "sample.json", "-e", "gw", cwd=proj)
+    assert json.loads(r.stdout)["label"] == "remote"
+    local.cli("env", "remove", "gw")
     assert "cortex-cli got sample" in local.cli(
         "logs", "faraway", "-e", "far", "--no-follow").stdout
     (proj / "cortex.yaml").write_text(cortex_yaml("faraway", "patched"))

@@ -176,6 +176,12 @@ def test_named_env_is_a_remote_daemon(daemon_factory, tmp_path, monkeypatch):
     api = cx.create_api(spec, predictor=Doubler, wait=True)
     assert post(api["endpoint"], {"x": 2})[1]["doubled"] == 8
     assert [a["name"] for a in remote.list_apis()] == ["remote-doubler"]
+    # an env kept with --gateway: endpoints are that address's
+    local.cli("env", "add", "gw", "--url", f"http://127.0.0.1:{port}",
+              "--token", token, "--gateway", f"http://localhost:{remote.port}")
+    endpoint = cortex.client("gw").get_api("remote-doubler")["endpoint"]
+    assert endpoint == f"http://localhost:{remote.port}/remote-doubler"
+    assert post(endpoint, {"x": 1})[1]["doubled"] == 4
     cx.delete_api("remote-doubler")
     remote.wait_for(lambda: remote.list_apis() == [])
 
