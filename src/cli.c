@@ -118,6 +118,7 @@ enum {
 	O_NODRAIN = 1 << 12,
 	O_KEEPCACHE = 1 << 13,
 	O_VERBOSE = 1 << 14,
+	O_RANDOMPOD = 1 << 15,
 };
 
 typedef struct opt_def {
@@ -145,6 +146,7 @@ static const opt_def opt_defs[] = {
 	{NULL, "--no-drain", O_NODRAIN, 0},
 	{"-c", "--keep-cache", O_KEEPCACHE, 0},
 	{"-v", "--verbose", O_VERBOSE, 0},
+	{NULL, "--random-pod", O_RANDOMPOD, 0},
 };
 
 typedef struct cmd_def {
@@ -160,7 +162,8 @@ static const cmd_def cmd_defs[] = {
 	{"patch", O_JSON | O_WAIT | O_TIMEOUT | O_FORCE, 0, 1, NULL},
 	{"get", O_JSON | O_WATCH | O_VERBOSE, 0, 2, NULL},
 	{"describe", O_JSON | O_WATCH, 1, 1, "an API name"},
-	{"logs", O_JSON | O_FOLLOW | O_ONESHOT | O_TAIL | O_REPLICA, 1, 2,
+	{"logs", O_JSON | O_FOLLOW | O_ONESHOT | O_TAIL | O_REPLICA | O_RANDOMPOD,
+	 1, 2,
 	 "an API name"},
 	{"delete", O_JSON | O_FORCE | O_NODRAIN | O_KEEPCACHE, 1, 2,
 	 "an API name"},
@@ -324,6 +327,8 @@ static void set_flag(glia_cli_args *a, unsigned bit)
 		a->keep_cache = 1;
 	else if (bit == O_VERBOSE)
 		a->verbose = 1;
+	else if (bit == O_RANDOMPOD)
+		a->random_pod = 1;
 }
 
 /* Parses the option at argv[*i] (consuming its value). 0 or -1. */
@@ -1676,11 +1681,37 @@ static char *logs_path(const glia_cli_args *a)
 	return b.data;
 }
 
+/* Cortex's logs --random-pod: the lines of one replica (the first the
+ * daemon lists), unless --replica names one. 0, or 1 after printing why. */
+static int pick_replica(cli *c, char *id, size_t idlen)
+{
+	const char *name = c->a->pos[0];
+	char *path = api_path(name, "");
+	json_t *j;
+	int ret = mgmt(c, "GET", path, NULL, name, MGMT_TIMEOUT_MS, &j);
+	free(path);
+	if (ret)
+		return ret;
+	const char *first =
+		jstr(json_array_get(json_object_get(j, "replica_list"), 0), "id");
+	if (first)
+		snprintf(id, idlen, "%s", first);
+	else
+		fprintf(stderr, "glia: api '%s' has no replica now\n", name);
+	json_decref(j);
+	return first ? 0 : 1;
+}
+
 static int cmd_logs(cli *c)
 {
-	char err[512];
+	char err[512], picked[256];
 	if (no_jobs(c))
 		return 1;
+	if (c->a->random_pod && !c->a->replica) {
+		if (pick_replica(c, picked, sizeof picked))
+			return 1;
+		c->a->replica = picked;
+	}
 	/* Cortex's logs streamed: on a terminal glia follows too */
 	if (!c->a->follow && !c->a->no_follow)
 		c->a->follow = isatty(STDOUT_FILENO);

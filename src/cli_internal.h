@@ -26,6 +26,7 @@ typedef struct glia_cli_args {
 	int yes;              /* -y/--yes (glia never prompts) */
 	int keep_cache;       /* delete -c/--keep-cache (Cortex's; no-op) */
 	int verbose;          /* get -v (Cortex's; no-op) */
+	int random_pod;       /* logs --random-pod: one replica's lines */
 	const char *env;      /* -e/--env NAME ("local": the local daemon) */
 	int64_t timeout_ms;   /* --timeout; -1 when not given */
 	const char *timeout;  /* --timeout as written, or NULL */

@@ -71,6 +71,15 @@ def test_env_local_yes_and_cortex_flags_on_every_command(daemon, tmp_path):
     daemon.wait_ready("flags")
     r = daemon.cli("logs", "flags", "-e", "local", "-y", "--no-follow")
     assert "cortex-cli predictor ready" in r.stdout
+    # --random-pod (late Cortex): one replica's lines, no gateway lines
+    daemon.post("/flags", json={"tag": "seen"})
+    daemon.wait_for(lambda: any(
+        line.startswith("gateway ") for line in daemon.cli(
+            "logs", "flags").stdout.splitlines()))
+    r = daemon.cli("logs", "flags", "--random-pod", "--no-follow")
+    ids = {line.split()[0] for line in r.stdout.splitlines()}
+    assert len(ids) == 1 and "gateway" not in ids, r.stdout
+    assert "cortex-cli got seen" in r.stdout
     r = daemon.cli("delete", "flags", "-e", "local", "-y", "-f", "-c")
     assert "flags: deleted" in r.stdout
     daemon.wait_for(lambda: daemon.list_apis() == [])
