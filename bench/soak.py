@@ -5,12 +5,14 @@ faults a public endpoint meets, printing what went wrong and what it cost.
     GLIA_BIN=build/glia SOAK_SECONDS=300 /usr/bin/python3 bench/soak.py
 
 What runs at once, for SOAK_SECONDS (default 300):
-- CLIENTS (default 4) closed-loop keep-alive clients POSTing to an API of
-  2 replicas x 2 threads whose predict() sleeps 20 ms (tests/e2e/predictors/
-  sleepy), each request a small JSON body;
-- a killer: every KILL_EVERY seconds (default 2) one replica that holds a
-  request is SIGKILLed (its pids from `glia get -o json`), when the other
-  one is ready (else that tick is skipped and counted);
+- CLIENTS (default 6) closed-loop keep-alive clients POSTing to an API of
+  REPLICAS (default 6) replicas x 1 thread whose predict() sleeps 20 ms
+  (tests/e2e/predictors/sleepy), each request a small JSON body;
+- a killer: every KILL_EVERY seconds (default 2) the ready replica killed
+  longest ago is SIGKILLed (its pids from `glia get -o json`) while another
+  is ready (else that tick is skipped and counted). With 6 replicas each is
+  killed about every 12 s: a replica killed within 10 s of becoming ready
+  counts as crash-looping and restarts with doubling backoff, by design;
 - SLOW_CLIENTS (default 50) slowloris connections sending a header byte a
   second, reopened whenever the daemon closes them (the daemon runs with a
   5 s header timeout so they churn);
@@ -22,7 +24,7 @@ Printed at the end: requests, failed requests (any non-200 or exception of
 the normal clients), kills, slow connections opened/closed by the daemon,
 413s seen, the daemon's peak RSS and descriptors (start, peak, end). Exit
 status 1 when a normal request failed or an oversized body got anything but
-413 or a closed connection, so the soak can gate a release.
+413 (read whole, then a clean close), so the soak can gate a release.
 """
 import http.client
 import json
@@ -42,7 +44,8 @@ from loadgen import LoadGen  # noqa: E402
 
 GLIA = os.path.abspath(os.environ.get("GLIA_BIN", ROOT / "build" / "glia"))
 SECONDS = float(os.environ.get("SOAK_SECONDS", "300"))
-CLIENTS = int(os.environ.get("CLIENTS", "4"))
+CLIENTS = int(os.environ.get("CLIENTS", "6"))
+REPLICAS = int(os.environ.get("REPLICAS", "6"))
 SLOW_CLIENTS = int(os.environ.get("SLOW_CLIENTS", "50"))
 KILL_EVERY = float(os.environ.get("KILL_EVERY", "2"))
 MAX_BODY = 1 << 20
@@ -135,8 +138,8 @@ def deploy(g):
         f"- name: {API}\n"
         "  kind: RealtimeAPI\n"
         "  predictor: {type: python, path: predictor.py,\n"
-        "              threads_per_process: 2, config: {sleep_s: 0.02}}\n"
-        "  autoscaling: {min_replicas: 2, max_replicas: 2}\n")
+        "              threads_per_process: 1, config: {sleep_s: 0.02}}\n"
+        f"  autoscaling: {{min_replicas: {REPLICAS}, max_replicas: {REPLICAS}}}\n")
     r = g.cli("deploy", str(proj / "glia.yaml"), "--wait")
     if r.returncode != 0:
         raise SystemExit(f"soak: deploy failed: {r.stdout}{r.stderr}")
@@ -176,22 +179,27 @@ class Killer(threading.Thread):
         self.skipped = 0
 
     def run(self):
+        last_killed = {}        # replica id -> when
         while not self.stop.wait(KILL_EVERY):
             ready = ready_replicas(self.g.detail())
-            busy = [r for r in ready if (r.get("in_flight") or 0) > 0]
-            victim = (busy or ready or [None])[0]
+            # the ready replica killed longest ago (never first): a replica
+            # killed again within 10 s of its restart is in a crash loop
+            # and restarts with growing backoff, by design
+            ready.sort(key=lambda r: last_killed.get(r["id"], 0.0))
             # only while another replica is ready: a request whose replica
             # dies is retried once elsewhere, and a soak that also kills
             # the replica holding the retry measures double faults, which
             # glia answers 5xx by design (docs/http.md "Retries")
-            if victim is None or len(ready) < 2:
+            if len(ready) < 2:
                 self.skipped += 1
                 continue
+            victim = ready[0]
             for pid in victim["pids"]:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            last_killed[victim["id"]] = time.monotonic()
             self.kills += 1
 
 
@@ -261,7 +269,7 @@ class BigBodies(threading.Thread):
         finally:
             c.close()
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status not in (413, "closed"):
+        if status != 413:
             self.bad.append(status)
 
     def run(self):
@@ -284,7 +292,8 @@ def main():
                        payload={"x": 1}, timeout=60)
         threads = [sampler, Killer(g, stop), SlowClients(g.port, SLOW_CLIENTS, stop),
                    BigBodies(g.port, stop)]
-        print(f"soak: {SECONDS:.0f}s, {CLIENTS} clients, {SLOW_CLIENTS} slow "
+        print(f"soak: {SECONDS:.0f}s, {CLIENTS} clients on {REPLICAS} replicas, "
+              f"{SLOW_CLIENTS} slow "
               f"clients, a replica SIGKILL every {KILL_EVERY:g}s, 2 MiB bodies "
               f"over a 1 MiB limit; daemon pid {g.proc.pid}", flush=True)
         load.start()
@@ -313,7 +322,7 @@ def main():
         for sample in load.error_samples[:5]:
             print(f"    e.g. {sample}")
         print(f"  replica kills       {killer.kills} "
-              f"(skipped {killer.skipped}: the other replica was restarting)")
+              f"(skipped {killer.skipped}: fewer than 2 replicas ready)")
         print(f"  slow connections    {slow.opened} opened, "
               f"{slow.closed_by_server} closed by the daemon, "
               f"{slow.refused} refused")
