@@ -23,7 +23,7 @@ arch=$(dpkg --print-architecture)
 exe="$root/usr/bin/glia"
 # The packages glia links, as `glia build` installs them in images
 # (src/build.c, glia_build_runtime_packages): keep both lists alike.
-fallback="libc6, libcurl4, libhttp-parser2.9, libjansson4, libpython3.11, libsqlite3-0, libuv1, libyaml-0-2"
+fallback="libc6, libcurl4, libhttp-parser2.9, libjansson4, libpython3.11, libsqlite3-0, libssl3, libuv1, libyaml-0-2"
 
 [ -x "$exe" ] || {
 	echo "deb: $exe missing: run make install DESTDIR=$root PREFIX=/usr first" >&2

@@ -40,7 +40,8 @@
 /* clang-format off */
 const char *const glia_build_runtime_packages[] = {
 	"ca-certificates", "libcurl4", "libhttp-parser2.9", "libjansson4",
-	"libpython3.11", "libsqlite3-0", "libuv1", "libyaml-0-2", "python3",
+	"libpython3.11", "libsqlite3-0", "libssl3", "libuv1", "libyaml-0-2",
+	"python3",
 	NULL};
 
 const char glia_build_pip_script[] =

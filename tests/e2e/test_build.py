@@ -40,7 +40,7 @@ BASE = "docker.io/library/debian:bookworm-slim"
 VERSION = re.search(r'#define GLIA_VERSION "([^"]+)"',
                     (REPO / "src" / "util.h").read_text()).group(1)
 # What glia links (and python3): in the .deb's Depends and in every image.
-RUNTIME = ["libuv1", "libyaml-0-2", "libjansson4", "libsqlite3-0", "libcurl4",
+RUNTIME = ["libuv1", "libyaml-0-2", "libjansson4", "libsqlite3-0", "libcurl4", "libssl3",
            "libhttp-parser2.9", "libpython3.11", "python3"]
 
 SUM_PREDICTOR = """\

@@ -80,7 +80,7 @@ static const char minimal[] =
     "RUN apt-get update \\\n"
     " && apt-get install -y --no-install-recommends \\\n"
     "      ca-certificates libcurl4 libhttp-parser2.9 libjansson4 \\\n"
-    "      libpython3.11 libsqlite3-0 libuv1 libyaml-0-2 python3 \\\n"
+    "      libpython3.11 libsqlite3-0 libssl3 libuv1 libyaml-0-2 python3 \\\n"
     " && rm -rf /var/lib/apt/lists/*\n"
     "COPY glia/ /usr/local/\n"
     "COPY app/ /app/\n"
@@ -317,7 +317,8 @@ static void runtime_packages_cover_what_glia_links(void **state)
 	    "libcurl4",     "libhttp-parser2.9",
 	    "libjansson4",  "libpython3.11",
 	    "libsqlite3-0", "libuv1",
-	    "libyaml-0-2",  "python3"};
+	    "libyaml-0-2",  "libssl3",
+	    "python3"};
 
 	for (size_t i = 0; i < N(linked); i++) {
 		int found = 0;
