@@ -39,6 +39,7 @@ struct glia_discover {
 	int *ports;
 	size_t n_names;
 	int slots;
+	char *health_path; /* see glia_discover_spec */
 	uv_timer_t timer;
 	known *backends;
 	int pending;     /* lookups of this round still out */
@@ -213,8 +214,9 @@ static void add_address(glia_discover *d, const struct sockaddr *sa)
 	d->backends = k;
 	glia_log(GLIA_LOG_INFO, "api %s: replica %s found", d->api, name);
 	k->b = glia_backend_new_addr(d->route, sa, d->slots);
-	/* a replica's front (glia worker --api) says 200 once it serves */
-	glia_backend_set_health_path(k->b, "/healthz");
+	/* a replica's front (glia worker --api) says 200 once it serves;
+	 * a Cortex pod's server, at its readiness path */
+	glia_backend_set_health_path(k->b, d->health_path);
 }
 
 static void drop(glia_discover *d, known *k, const char *why)
@@ -314,6 +316,8 @@ glia_discover *glia_discover_start(uv_loop_t *loop,
 	d->route = r;
 	d->api = glia_strdup(api);
 	d->slots = slots;
+	d->health_path =
+	    glia_strdup(spec->health_path ? spec->health_path : "/healthz");
 	d->n_names = glia_discover_hosts(spec, api, &d->names, &d->ports);
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
@@ -349,6 +353,7 @@ void glia_discover_stop(glia_discover *d)
 		free(d->names[i]);
 	free(d->names);
 	free(d->ports);
+	free(d->health_path);
 	free(d->api);
 	d->names = NULL;
 	d->api = NULL;

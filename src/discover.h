@@ -33,6 +33,10 @@ typedef struct glia_discover_spec {
 	int port;                  /* dns */
 	glia_discover_host *hosts; /* static */
 	size_t n_hosts;
+	/* GET this path to see whether a replica that failed serves again
+	 * (2xx); NULL: /healthz (glia worker's front); "": a connect. Not
+	 * owned: set per API (a Cortex pod: its readiness probe's path). */
+	const char *health_path;
 } glia_discover_spec;
 
 /* Parses a --discover value. 0, or -1 with err filled. Pure. */

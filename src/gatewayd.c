@@ -145,11 +145,16 @@ static int add_routes(gatewayd *g, char *err, size_t errlen)
 		glia_route_apply_spec(e->route, s);
 		if (glia_spec_is_splitter(s))
 			continue;
-		/* a Cortex pod: its API container serves pod.port */
+		/* a Cortex pod: its API container serves pod.port, and
+		 * answers at its readiness path (else a connect tells) */
 		glia_discover_spec ds = g->dspec;
 		json_t *port = json_object_get(s->pod, "port");
 		if (ds.kind == GLIA_DISCOVER_DNS && json_is_integer(port))
 			ds.port = (int)json_integer_value(port);
+		if (s->pod)
+			ds.health_path = s->predictor.readiness_path
+			                     ? s->predictor.readiness_path
+			                     : "";
 		e->disc = glia_discover_start(g->loop, &ds, e->route, s->name,
 		                              replica_capacity(s),
 		                              DISCOVER_INTERVAL_MS);

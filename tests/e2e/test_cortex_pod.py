@@ -40,12 +40,14 @@ SERVER = textwrap.dedent("""\
             self.wfile.write(body)
 
         def do_GET(self):
-            if self.path == "/healthz":
+            if self.path == "/healthz" and "--no-healthz" not in sys.argv:
                 with LOCK:
                     PROBES["n"] += 1
                 self._send(200, {"ok": True})
+            elif self.path == "/ready":
+                self._send(200, {"ok": True})
             else:
-                self._send(200, {"path": self.path})
+                self._send(404, {"path": self.path})
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length") or 0)
@@ -298,6 +300,49 @@ def test_glia_gateway_reaches_a_pod_api_on_pod_port(tmp_path):
                      f"pod.port (log: {(tmp_path / 'gateway.log')})")
         assert r.json()["payload"] == {"z": 3}
         assert r.json()["argv_port"] == str(port)
+    finally:
+        kill_pids([p.pid for p in procs if p.poll() is None])
+        for p in procs:
+            p.wait(10)
+
+
+def test_glia_gateway_probes_a_pod_api_at_its_readiness_path(tmp_path):
+    """A pod API's server need not answer glia's /healthz: a replica the
+    gateway lost (its server went away) is probed at the readiness probe's
+    path, and serves again once the server is back."""
+    port, gw_port = free_port(), free_port()
+    yaml_text = V036.replace("port: 8080", f"port: {port}").replace(
+        "path: /healthz", "path: /ready")
+    proj = write_project(tmp_path, yaml_text, {"server.py": SERVER},
+                         yaml_name="cortex.yaml")
+    server = ["/usr/bin/python3", "server.py", "--port", str(port),
+              "--no-healthz"]
+    procs = []
+
+    def answered():
+        try:
+            r = http_post(gw_port, "/hello", {"n": 1}, timeout=10)
+        except OSError:
+            return None
+        return r if r.status == 200 else None
+    try:
+        procs.append(subprocess.Popen(server, cwd=proj,
+                                      stdin=subprocess.DEVNULL))
+        log = open(tmp_path / "gateway.log", "wb")
+        procs.append(subprocess.Popen(
+            [str(GLIA_BIN), "gateway", proj / "cortex.yaml", "--listen",
+             f"127.0.0.1:{gw_port}", "--discover", "dns:127.0.0.1:1"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        wait_for(answered, 60, message="the pod server answered")
+        procs[0].kill()
+        procs[0].wait(10)
+        # its connections refused: the gateway marks it down
+        wait_for(lambda: not answered(), 60,
+                 message="requests fail while the server is gone")
+        procs.append(subprocess.Popen(server, cwd=proj,
+                                      stdin=subprocess.DEVNULL))
+        wait_for(answered, 60, message="served again after a probe of "
+                 "/ready (GET /healthz answers 404 here)")
     finally:
         kill_pids([p.pid for p in procs if p.poll() is None])
         for p in procs:
