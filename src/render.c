@@ -396,16 +396,46 @@ static json_t *pod_container(json_t *ct, int port, int is_api)
 	return c;
 }
 
-/* The Deployment's pod spec's containers for a pod: API. */
-static json_t *pod_containers(const glia_api_spec *s)
+/* compute.shm (0.41), else pod.shm_size (0.36): a memory-backed
+ * /dev/shm of that size for the container, as Cortex mounted it. */
+static void pod_shm(json_t *c, json_t *ct, json_t *podspec, json_t *volumes)
+{
+	json_t *v = json_object_get(json_object_get(ct, "compute"), "shm");
+	if (!json_is_string(v))
+		v = json_object_get(podspec, "shm_size");
+	int64_t bytes;
+	if (!json_is_string(v) ||
+	    glia_parse_mem_bytes(json_string_value(v), &bytes) < 0 || bytes <= 0)
+		return;
+	char *name = glia_sprintf("shm-%s",
+	                          json_string_value(json_object_get(ct, "name")));
+	json_array_append_new(
+	    volumes, json_pack("{s:s, s:{s:s, s:o}}", "name", name, "emptyDir",
+	                       "medium", "Memory", "sizeLimit",
+	                       mem_quantity(bytes)));
+	set(c, "volumeMounts",
+	    json_pack("[{s:s, s:s}]", "name", name, "mountPath", "/dev/shm"));
+	free(name);
+}
+
+/* The Deployment's pod spec's containers (and /dev/shm volumes) for a
+ * pod: API. */
+static void pod_containers(const glia_api_spec *s, json_t *pod)
 {
 	json_t *list = json_object_get(s->pod, "containers");
 	int port = (int)pod_int(s->pod, "port", 8080);
 	size_t api = glia_pod_api_container(s->pod), i;
-	json_t *out = json_array(), *ct;
-	json_array_foreach(list, i, ct)
-		json_array_append_new(out, pod_container(ct, port, i == api));
-	return out;
+	json_t *out = json_array(), *volumes = json_array(), *ct;
+	json_array_foreach(list, i, ct) {
+		json_t *c = pod_container(ct, port, i == api);
+		pod_shm(c, ct, s->pod, volumes);
+		json_array_append_new(out, c);
+	}
+	set(pod, "containers", out);
+	if (json_array_size(volumes) > 0)
+		set(pod, "volumes", volumes);
+	else
+		json_decref(volumes);
 }
 
 static json_t *api_deployment(const glia_api_spec *s, char *const *node_groups,
@@ -458,7 +488,7 @@ static json_t *api_deployment(const glia_api_spec *s, char *const *node_groups,
 	        grace_seconds(s->networking.timeout_ms));
 	if (s->pod) { /* Cortex 0.36+: its own containers */
 		json_decref(c);
-		set(pod, "containers", pod_containers(s));
+		pod_containers(s, pod);
 	} else {
 		set(pod, "containers", json_pack("[o]", c));
 	}

@@ -231,8 +231,8 @@ def test_a_container_whose_command_is_not_here_refuses_the_deploy(
 def test_render_k8s_writes_the_pods_containers(tmp_path, validator):
     """`glia render k8s`: the containers become the Deployment's, with
     their images, command, args, env (and CORTEX_PORT, which Kubernetes
-    expands in $(CORTEX_PORT)), probes, pre_stop and resources; the
-    objects validate against the Kubernetes schemas."""
+    expands in $(CORTEX_PORT)), probes, pre_stop, resources and
+    /dev/shm; the objects validate against the Kubernetes schemas."""
     text = V036 + V041.format(out=tmp_path / "unused.json")
     r = render(tmp_path, validator, text,
                files={"server.py": SERVER, "sidecar.py": SIDECAR})
@@ -253,9 +253,15 @@ def test_render_k8s_writes_the_pods_containers(tmp_path, validator):
     assert c["livenessProbe"] == {"tcpSocket": {"port": 8080}}
     assert c["resources"] == {"requests": {"cpu": "200m",
                                            "memory": "128Mi"}}
+    # pod.shm_size (0.36): a memory-backed /dev/shm
+    assert c["volumeMounts"] == [{"name": "shm-api",
+                                  "mountPath": "/dev/shm"}]
+    assert pod["volumes"] == [{"name": "shm-api", "emptyDir": {
+        "medium": "Memory", "sizeLimit": "64Mi"}}]
 
-    side, web = r.get("Deployment", "duo")["spec"]["template"]["spec"][
-        "containers"]
+    duo = r.get("Deployment", "duo")["spec"]["template"]["spec"]
+    side, web = duo["containers"]
+    assert duo["volumes"][0]["emptyDir"]["sizeLimit"] == "64Mi"
     assert side["name"] == "side" and "ports" not in side
     assert side["env"][0] == {"name": "ROLE", "value": "sidecar"}
     assert side["resources"] == {"requests": {"cpu": "200m"}}
@@ -267,6 +273,10 @@ def test_render_k8s_writes_the_pods_containers(tmp_path, validator):
                                                      ["sleep", "1"]}}}
     assert web["resources"] == {"requests": {"cpu": "1",
                                              "memory": "200Mi"}}
+    # compute.shm (0.41), per container
+    assert "volumeMounts" not in side
+    assert web["volumeMounts"] == [{"name": "shm-web",
+                                    "mountPath": "/dev/shm"}]
     # the gateway gets the spec, and finds a pod API's replicas on pod.port
     assert r.get("ConfigMap", "glia-specs")
 
