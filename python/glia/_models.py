@@ -22,11 +22,14 @@ cache_dir/s3-<sha256(url)[:16]>/ (objects downloaded to a temporary name
 and renamed in, mtimes from LastModified, an index of ETags so unchanged
 objects are not downloaded again, objects no longer listed removed, an
 flock shared by the processes of a replica) and then scanned like a local
-directory; a single object is downloaded like an http(s) URL. A
-models.dir prefix mirrors all of its models. The mirrors are synced at
-start (an error fails it) and then every GLIA_S3_POLL_INTERVAL seconds
-(default 10) by rescan(), and also while a version is settling; an error
-while polling is logged and what is mirrored keeps serving.
+directory; a single object is downloaded like an http(s) URL, into an
+entry keyed by the URL and its ETag (Last-Modified without one). A
+models.dir prefix mirrors all of its models. The mirrors are synced and
+the objects' ETags read (HEAD) at start (an error fails it) and then
+every GLIA_S3_POLL_INTERVAL seconds (default 10) by rescan(), and also
+while a version is settling: a new ETag is a new fingerprint, so the
+object is downloaded again and reloaded while the old copy serves. An
+error while polling is logged and what was loaded keeps serving.
 
 cache_size N > 0: an LRU of N (name, version) entries loaded on demand,
 one load per key at a time (single flight), the loader run without the
@@ -516,6 +519,18 @@ def _safe_rel(rel):
             and all(p not in ("", ".", "..") for p in rel.split("/")))
 
 
+def _s3_tag(head):
+    """What identifies an object's content, from s3_head's (size, etag,
+    mtime): the ETag, else the Last-Modified time."""
+    size, etag, mtime = head
+    return etag or f"last-modified {mtime} size {size}"
+
+
+def _url_fp(src):
+    """The fingerprint of a URL model: its URL, and an S3 object's tag."""
+    return ("url", src.location) + (() if src.tag is None else (src.tag,))
+
+
 def _ancestors(rel):
     parent = os.path.dirname(rel)
     while parent:
@@ -663,13 +678,14 @@ class _S3Mirror:
 class _Source:
     """One configured model: path / paths[i] (a local path or a URL)."""
 
-    __slots__ = ("name", "location", "field", "is_url", "mirror")
+    __slots__ = ("name", "location", "field", "is_url", "mirror", "tag")
 
     def __init__(self, name, location, field):
         self.name = name
         self.field = field
         self.is_url = _is_url(location)
         self.mirror = None      # an s3:// directory: its _S3Mirror
+        self.tag = None         # an s3:// object: its ETag, polled
         remote = self.is_url or _is_s3(location)
         self.location = location if remote else os.path.abspath(
             os.path.expanduser(location))
@@ -857,8 +873,7 @@ class ModelStore:
     def _new_model(self, src):
         model = _Model(src.name, src.is_url)
         if src.is_url:
-            model.versions[None] = _Version(src.location, ("url",
-                                                           src.location))
+            model.versions[None] = _Version(src.location, _url_fp(src))
         return model
 
     # -- S3 ---------------------------------------------------------------
@@ -885,11 +900,13 @@ class ModelStore:
             if not self._s3_list(src.mirror.url, 1):
                 raise OSError(f"{src.mirror.url}: no objects under this "
                               f"prefix")
-        elif self._s3_head(url) is None:
-            raise OSError(f"{url}: no such object, and no objects under "
-                          f"{url}/")
         else:
+            head = self._s3_head(url)
+            if head is None:
+                raise OSError(f"{url}: no such object, and no objects under "
+                              f"{url}/")
             src.is_url = True
+            src.tag = _s3_tag(head)
 
     def _start_s3(self):
         """Classifies the s3:// sources and mirrors the directories;
@@ -918,11 +935,25 @@ class ModelStore:
             raise StartupError(f"{field}: {e}") from None
         self._s3_due = self._clock() + self._s3_poll
 
+    def _s3_objects(self):
+        """The s3:// sources that are single objects (polled by HEAD)."""
+        return [src for src in self._sources if src.tag is not None]
+
+    def _head(self, src):
+        """Reads an S3 object's tag again; OSError when it is gone."""
+        head = self._s3_head(src.location)
+        if head is None:
+            raise OSError(f"{src.location}: no such object")
+        src.tag = _s3_tag(head)
+
     def _poll_s3(self, now):
-        """Syncs the mirrors when the poll is due, or while a version
-        settles (its fingerprint is only seen again through a sync)."""
+        """Syncs the mirrors and reads the objects' tags when the poll is
+        due, or while a version settles (its fingerprint is only seen
+        again through a poll)."""
         mirrors = self._mirrors()
-        if not mirrors or (now < self._s3_due and not self._pending):
+        objects = self._s3_objects()
+        if not (mirrors or objects) or (now < self._s3_due
+                                        and not self._pending):
             return
         self._s3_due = now + self._s3_poll
         errors = []
@@ -931,6 +962,11 @@ class ModelStore:
                 mirror.sync()
             except Exception as e:  # noqa: BLE001 - keep serving
                 errors.append(f"{field}: {e}")
+        for src in objects:
+            try:
+                self._head(src)
+            except Exception as e:  # noqa: BLE001 - keep serving
+                errors.append(f"{src.field}: {e}")
         error = "; ".join(errors) or None
         if error != self._s3_error:
             self._log(f"S3 poll failed (serving what was mirrored): {error}"
@@ -938,8 +974,8 @@ class ModelStore:
             self._s3_error = error
 
     def _s3_wait(self):
-        """Seconds until the next S3 poll, or None without S3 dirs."""
-        if not self._mirrors():
+        """Seconds until the next S3 poll, or None without S3 models."""
+        if not self._mirrors() and not self._s3_objects():
             return None
         return max(self._s3_due - self._clock(), 0.05)
 
@@ -951,9 +987,14 @@ class ModelStore:
     # -- scanning -----------------------------------------------------------
 
     def _scan_all(self, startup=False):
-        """{name: _Scan} of the local models (URL models excluded)."""
+        """{name: _Scan} of the local models and the S3 objects (http(s)
+        models excluded)."""
         found = {}
         for src in self._sources:
+            if src.tag is not None:         # its tag is its fingerprint
+                found[src.name] = _Scan(True, False, {
+                    None: (src.location, _url_fp(src))}, [])
+                continue
             if src.is_url:
                 continue
             if src.mirror is not None:      # never watched: polled
@@ -1129,6 +1170,8 @@ class ModelStore:
         plan = _Plan()
         with self._lock:
             self._apply(found, now, False, plan)
+            plan.loads.extend(k for k in self._stale_objects()
+                              if k not in plan.loads)
         self._release(plan.dropped)
         for key in plan.loads:
             self._reload(key)
@@ -1137,6 +1180,22 @@ class ModelStore:
         self._watch = self._watch_list(found)
         waits = plan.waits + [w for w in [self._s3_wait()] if w is not None]
         return list(self._watch), (min(waits) if waits else None)
+
+    def _stale_objects(self):
+        """Keys of the S3 objects still served from an older copy because
+        the new one failed to download (not broken): the next rescan
+        tries again. Under the lock."""
+        keys = []
+        for src in self._s3_objects():
+            key = (src.name, None)
+            model = self._models.get(src.name)
+            info = model.versions.get(None) if model else None
+            entry = self._cache.get(key)
+            if entry is not None and info is not None \
+                    and entry.fp != info.fp and not info.broken() \
+                    and key not in self._flights:
+                keys.append(key)
+        return keys
 
     def _reload(self, key):
         try:
@@ -1201,8 +1260,8 @@ class ModelStore:
         error, trace, dropped = None, "", []
         fetched = not flight.is_url
         try:
-            path = self._materialize(flight.path) if flight.is_url \
-                else flight.path
+            path = self._materialize(flight.path, flight.fp) \
+                if flight.is_url else flight.path
             fetched = True
             flight.value = self._loader(path)
         except BaseException as e:  # noqa: BLE001 - waiters must wake
@@ -1268,10 +1327,12 @@ class ModelStore:
 
     # -- URL models -----------------------------------------------------------
 
-    def _materialize(self, url):
-        """The local path of a URL model, downloading it once."""
+    def _materialize(self, url, fp):
+        """The local path of a URL model, downloading it once per
+        fingerprint (an S3 object's: its URL and tag)."""
         os.makedirs(self._cache_dir, 0o700, exist_ok=True)
-        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+        ident = "\n".join(fp[1:])          # an http(s) URL: the URL alone
+        key = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
         entry = os.path.join(self._cache_dir, key)
         with _FileLock(entry + ".lock"):
             target = _complete_target(entry)

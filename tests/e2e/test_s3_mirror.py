@@ -2,7 +2,9 @@
 server and the signing are in test_s3_models.py): keys that would leave
 the mirror are skipped, unchanged objects (same ETag) are not downloaded
 again, deleted objects disappear, the poll follows GLIA_S3_POLL_INTERVAL
-and a failing poll keeps what was mirrored serving. No daemon is started.
+and a failing poll keeps what was mirrored serving. A single object is
+polled by its ETag: a new one is downloaded into a new cache entry and
+reloaded while the old copy serves. No daemon is started.
 """
 import os
 import sys
@@ -48,6 +50,8 @@ class FakeS3:
         return out[:max_keys] if max_keys else out
 
     def head(self, url):
+        if self.failing:
+            raise OSError(self.failing)
         obj = self.objects.get(self._key(url))
         return None if obj is None else (len(obj[0]), obj[1], obj[2])
 
@@ -180,3 +184,131 @@ def test_startup_errors_name_the_field_and_url(tmp_path):
         make_store(tmp_path, s3, {"path": "s3://b/m/"}, logs, clock).start()
     assert str(e.value) == ("predictor.models.path: s3://b/m/: NoSuchBucket: "
                             "gone (HTTP 404)")
+
+
+def entries(tmp_path):
+    """The complete download cache entries (not mirrors)."""
+    cache = tmp_path / "cache"
+    return sorted(n for n in os.listdir(cache)
+                  if (cache / n / gm.MARKER).exists())
+
+
+def test_a_single_object_is_reloaded_when_its_etag_changes(tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("GLIA_S3_POLL_INTERVAL", "5")
+    s3, logs, clock = FakeS3(), [], Clock()
+    s3.put("obj/model.txt", b"one", etag='"e1"')
+    store = make_store(tmp_path, s3, {"path": "s3://b/obj/model.txt"},
+                       logs, clock)
+    assert store.start() == []          # polled, not watched
+    assert store.get_model() == "one"
+    assert s3.fetches == ["obj/model.txt"]
+    # an unchanged ETag: polled, nothing downloaded again
+    _, wait = poll(store, clock, 5)
+    assert s3.fetches == ["obj/model.txt"] and 0 < wait <= 5
+    assert entries(tmp_path) and len(entries(tmp_path)) == 1
+    # a new ETag: downloaded into a new entry while the old copy serves
+    seen = []
+    fetch = s3.fetch
+
+    def fetch_checking(url, dest, max_bytes=0):
+        seen.append(store.get_model())
+        fetch(url, dest, max_bytes)
+
+    store._fetch = fetch_checking
+    s3.put("obj/model.txt", b"two", etag='"e2"')
+    clock.t += 5
+    store.rescan()                      # seen once: settling
+    assert store.get_model() == "one" and seen == []
+    clock.t += 1.0
+    store.rescan()
+    assert seen == ["one"]
+    assert store.get_model() == "two"
+    assert s3.fetches == ["obj/model.txt"] * 2
+    assert len(entries(tmp_path)) == 2  # no disk_cache_size: both kept
+    assert any("the model changed at s3://b/obj/model.txt" in m
+               for m in logs), logs
+
+
+def test_an_object_without_etag_is_polled_by_last_modified(tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("GLIA_S3_POLL_INTERVAL", "5")
+    s3, logs, clock = FakeS3(), [], Clock()
+    s3.objects["m.txt"] = (b"one", "", 1700000000)
+    store = make_store(tmp_path, s3, {"path": "s3://b/m.txt"}, logs, clock)
+    store.start()
+    assert store.get_model() == "one"
+    s3.objects["m.txt"] = (b"two", "", 1700000060)
+    poll(store, clock, 5)
+    assert store.get_model() == "two"
+
+
+def test_an_old_object_copy_ages_out_under_disk_cache_size(tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("GLIA_S3_POLL_INTERVAL", "5")
+    s3, logs, clock = FakeS3(), [], Clock()
+    s3.put("obj/model.txt", b"one", etag='"e1"')
+    store = make_store(tmp_path, s3, {"path": "s3://b/obj/model.txt",
+                                      "cache_size": 1,
+                                      "disk_cache_size": 1}, logs, clock)
+    store.start()
+    assert store.get_model() == "one"
+    first = entries(tmp_path)
+    s3.put("obj/model.txt", b"two", etag='"e2"')
+    poll(store, clock, 5)
+    assert store.get_model() == "two"   # reloaded while resident
+    assert len(entries(tmp_path)) == 1 and entries(tmp_path) != first
+    assert any("disk cache: removed" in m for m in logs), logs
+
+
+def test_a_failing_head_is_logged_once_and_the_old_copy_serves(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("GLIA_S3_POLL_INTERVAL", "2")
+    s3, logs, clock = FakeS3(), [], Clock()
+    s3.put("obj/model.txt", b"one", etag='"e1"')
+    store = make_store(tmp_path, s3, {"paths": [
+        {"name": "o", "path": "s3://b/obj/model.txt"}]}, logs, clock)
+    store.start()
+    s3.failing = "s3://b/obj/model.txt: SlowDown: Reduce (HTTP 503)"
+    poll(store, clock, 2)
+    poll(store, clock, 2)
+    failed = [m for m in logs if m.startswith("S3 poll failed")]
+    assert failed == ["S3 poll failed (serving what was mirrored): "
+                      "predictor.models.paths[0].path: s3://b/obj/"
+                      "model.txt: SlowDown: Reduce (HTTP 503)"]
+    assert store.get_model("o") == "one"
+    # a deleted object: logged, the copy loaded keeps serving
+    s3.failing = None
+    s3.objects.pop("obj/model.txt")
+    poll(store, clock, 2)
+    assert logs[-1].endswith("s3://b/obj/model.txt: no such object"), logs
+    assert store.get_model("o") == "one"
+    s3.put("obj/model.txt", b"back", etag='"e2"')
+    poll(store, clock, 2)
+    assert "S3 poll works again" in logs
+    assert store.get_model("o") == "back"
+
+
+def test_a_failed_download_of_a_new_copy_is_tried_again(tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("GLIA_S3_POLL_INTERVAL", "2")
+    s3, logs, clock = FakeS3(), [], Clock()
+    s3.put("obj/model.txt", b"one", etag='"e1"')
+    store = make_store(tmp_path, s3, {"path": "s3://b/obj/model.txt"},
+                       logs, clock)
+    store.start()
+    fetch, fails = s3.fetch, [1]
+
+    def flaky(url, dest, max_bytes=0):
+        if fails:
+            fails.pop()
+            raise OSError(f"{url}: InternalError (HTTP 500)")
+        fetch(url, dest, max_bytes)
+
+    store._fetch = flaky
+    s3.put("obj/model.txt", b"two", etag='"e2"')
+    poll(store, clock, 2)
+    assert not fails and store.get_model() == "one"
+    assert any("InternalError" in m for m in logs), logs
+    poll(store, clock, 2)
+    assert store.get_model() == "two"
