@@ -2025,6 +2025,8 @@ static void pod_runs_its_api_container_as_a_command(void **state)
 	assert_string_equal(s->predictor.readiness_path, "/ready");
 	assert_int_equal(s->predictor.threads_per_process, 4);
 	assert_int_equal(s->autoscaling.max_replica_concurrency, 24);
+	/* target_in_flight's default in Cortex: max_concurrency */
+	assert_true(s->autoscaling.target_replica_concurrency == 4.0);
 	assert_int_equal(s->compute.cpu_millis, 1500);
 	assert_int_equal(s->compute.mem_bytes, 300LL << 20);
 	assert_int_equal(s->compute.gpu, 1);
