@@ -350,6 +350,69 @@ def test_single_objects_archive_and_file(d, s3, tmp_path):
     assert ask(d, "objs", "?model=sum") == "sum-file"
 
 
+def test_single_objects_reload_when_overwritten(d, s3, tmp_path):
+    server, _ = s3
+    server.put("/models/live/iris.tar.gz",
+               targz("iris", {"model.pkl": pickled("tgz-1")}))
+    server.put("/models/live/sum.pkl", pickled("file-1"))
+    deploy(d, tmp_path, "live", {"paths": [
+        {"name": "iris", "path": "s3://models/live/iris.tar.gz"},
+        {"name": "sum", "path": "s3://models/live/sum.pkl"}]}, CREDS)
+    assert ask(d, "live", "?model=iris") == "tgz-1"
+    assert ask(d, "live", "?model=sum") == "file-1"
+    answers, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            for m in ("iris", "sum"):
+                r = d.post(f"/live?model={m}", json={})
+                answers.append((r.status, r.json().get("id")))
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        server.put("/models/live/iris.tar.gz",
+                   targz("iris", {"model.pkl": pickled("tgz-2")}))
+        server.put("/models/live/sum.pkl", pickled("file-2"))
+        wait_for(lambda: ask(d, "live", "?model=iris") == "tgz-2",
+                 timeout=60, message="the overwritten archive")
+        wait_for(lambda: ask(d, "live", "?model=sum") == "file-2",
+                 timeout=60, message="the overwritten file")
+    finally:
+        stop.set()
+        t.join(60)
+    assert answers and all(s == 200 for s, _ in answers), answers[-5:]
+    assert {i for _, i in answers} <= {"tgz-1", "tgz-2", "file-1", "file-2"}
+    assert "model 'sum' changed at s3://models/live/sum.pkl" in \
+        d.cli("logs", "live").stdout
+
+
+def test_a_failing_object_poll_is_logged_and_serving_goes_on(d, s3,
+                                                             tmp_path):
+    server, proxy = s3
+    server.put("/models/live/one.pkl", pickled("one-1"))
+    deploy(d, tmp_path, "objpoll", {"path": "s3://models/live/one.pkl"},
+           CREDS)
+    assert ask(d, "objpoll") == "one-1"
+    proxy.failing = True
+    try:
+        wait_for(lambda: "S3 poll failed" in d.cli("logs", "objpoll").stdout,
+                 timeout=60, message="the failed HEAD in the logs")
+        assert ask(d, "objpoll") == "one-1"
+    finally:
+        proxy.failing = False
+    logs = d.cli("logs", "objpoll").stdout
+    # a HEAD answer has no body: the status names the failure
+    assert "predictor.models.path: s3://models/live/one.pkl: the S3 " \
+        "service failed (HTTP 503)" in logs, logs
+    assert logs.count("S3 poll failed") == 1, logs
+    wait_for(lambda: "S3 poll works again" in d.cli("logs", "objpoll").stdout,
+             timeout=60, message="the poll to recover")
+    server.put("/models/live/one.pkl", pickled("one-2"))
+    wait_for(lambda: ask(d, "objpoll") == "one-2", timeout=60,
+             message="the object overwritten after the failures")
+
+
 def test_models_dir_on_s3_serves_every_model(d, s3, tmp_path):
     deploy(d, tmp_path, "many", {"dir": "s3://models/many/"}, CREDS)
     assert ask(d, "many", "?model=a") == "a-1"
