@@ -13,5 +13,9 @@ char *glia_home_dir(const char *flag_value);
 
 /* `glia keys create|list|revoke|export` (cli_keys.c); argv[0] is "keys". */
 int glia_keys_main(int argc, char **argv);
+/* What `glia keys export` prints (JSON, ending in a newline), from the
+ * daemon of home (NULL: GLIA_HOME or ~/.glia); NULL after printing why.
+ * malloc'd. */
+char *glia_keys_export_text(const char *home);
 
 #endif

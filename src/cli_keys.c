@@ -13,6 +13,7 @@
 #include "cli_internal.h"
 #include "client.h"
 #include "policy.h"
+#include "render.h"
 #include "util.h"
 
 #define KEYS_TIMEOUT_MS 30000
@@ -22,17 +23,20 @@ static const char keys_usage[] =
     "                        [--rate-limit RPS[:BURST]] [-o json]\n"
     "       glia keys list [-o json]\n"
     "       glia keys revoke ID\n"
-    "       glia keys export [-o FILE]\n"
+    "       glia keys export [-o FILE] [--k8s-secret [--namespace NS]]\n"
     "\n"
     "API keys for APIs with networking.auth: api_key. create prints a new\n"
     "key once (glia keeps only its SHA-256); --api limits it to one API\n"
     "(default: every API), --rate-limit gives it a limit of its own on top\n"
     "of each API's. export writes the hashed keys for `glia gateway\n"
-    "--api-keys FILE`. All take --home DIR.\n";
+    "--api-keys FILE`; with --k8s-secret, as the "
+    "Secret " GLIA_RENDER_KEYS_SECRET "\n"
+    "that `glia render k8s` mounts there (for `kubectl apply -f -`). All\n"
+    "take --home DIR.\n";
 
 typedef struct keys_args {
-	const char *home, *api, *name, *rate, *output;
-	int json;
+	const char *home, *api, *name, *rate, *output, *ns;
+	int json, k8s_secret;
 	const char *pos;
 } keys_args;
 
@@ -203,16 +207,55 @@ static int keys_revoke(const keys_args *a)
 	return 0;
 }
 
-/* The hashed keys, to stdout or a new 0600 file (replaced atomically). */
-static int keys_export(const keys_args *a)
+/* A Kubernetes namespace name (RFC 1123 label). */
+static int dns_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 63 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-' && s[n - 1] != '-';
+}
+
+static char *export_text(const keys_args *a)
 {
 	json_t *out;
 	if (keys_call(a, "GET", "/v1/keys/export", NULL, &out))
-		return 1;
+		return NULL;
 	char *text = json_dumps(out, JSON_INDENT(2));
+	char *line = glia_sprintf("%s\n", text);
 	json_decref(out);
+	free(text);
+	return line;
+}
+
+char *glia_keys_export_text(const char *home)
+{
+	keys_args a = {.home = home};
+	return export_text(&a);
+}
+
+/* The export as the Secret `glia render k8s` mounts: one YAML document. */
+static char *secret_text(char *keys, const char *ns)
+{
+	json_t *list = json_array();
+	json_array_append_new(list, glia_render_keys_secret(keys, ns));
+	char *yaml = glia_render_yaml(list);
+	json_decref(list);
+	free(keys);
+	return yaml;
+}
+
+/* The hashed keys (or their Secret), to stdout or a new 0600 file
+ * (replaced atomically). */
+static int keys_export(const keys_args *a)
+{
+	char *text = export_text(a);
+	if (text && a->k8s_secret)
+		text = secret_text(text, a->ns);
+	if (!text)
+		return 1;
 	if (!a->output || strcmp(a->output, "-") == 0) {
-		printf("%s\n", text);
+		fputs(text, stdout);
 		free(text);
 		return 0;
 	}
@@ -221,7 +264,7 @@ static int keys_export(const keys_args *a)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	              0600);
 	int ok = fd >= 0 && glia_write_all(fd, text, strlen(text)) == 0 &&
-	         glia_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0;
+	         fsync(fd) == 0;
 	if (fd >= 0)
 		close(fd);
 	ok = ok && rename(tmp, a->output) == 0;
@@ -244,6 +287,8 @@ static int parse_keys_args(int argc, char **argv, keys_args *a)
 	    {"rate-limit", required_argument, NULL, 'r'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"k8s-secret", no_argument, NULL, 'k'},
+	    {"namespace", required_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	int ch;
@@ -258,6 +303,8 @@ static int parse_keys_args(int argc, char **argv, keys_args *a)
 		case 'r': a->rate = optarg; break;
 		case 'o': a->output = optarg; break;
 		case 'j': a->json = 1; break;
+		case 'k': a->k8s_secret = 1; break;
+		case 'N': a->ns = optarg; break;
 		case 'h': return 1;
 		default:
 			fprintf(stderr, "glia: keys: unknown option or missing "
@@ -292,6 +339,22 @@ int glia_keys_main(int argc, char **argv)
 			return 2;
 		}
 		a.json = strcmp(a.output, "json") == 0;
+	}
+	if ((a.k8s_secret || a.ns) && !outputs_file) {
+		fprintf(stderr, "glia: --k8s-secret and --namespace are for "
+		                "keys export\n");
+		return 2;
+	}
+	if (a.ns && !a.k8s_secret) {
+		fprintf(stderr, "glia: --namespace goes with --k8s-secret\n");
+		return 2;
+	}
+	if (a.ns && !dns_label_ok(a.ns)) {
+		fprintf(stderr,
+		        "glia: bad --namespace %s (a DNS label: a-z, "
+		        "0-9, '-', at most 63)\n",
+		        a.ns);
+		return 2;
 	}
 	int wants_id = strcmp(sub, "revoke") == 0;
 	if (!wants_id && a.pos) {

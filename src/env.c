@@ -1119,8 +1119,40 @@ static int write_namespace(const kenv *k, const char *dir)
 	return rc;
 }
 
-static int render_apply(const kenv *k, const char *file, const char *tag)
+/* DIR/01-api-keys.yaml: the Secret the gateway mounts, from the local
+ * daemon's keys. When they cannot be read, a warning: the cluster keeps
+ * the Secret it has (one applied by hand, say). */
+static void write_keys_secret(const kenv *k, const char *home, const char *dir)
 {
+	char *keys = glia_keys_export_text(home);
+	if (!keys) {
+		fprintf(stderr,
+		        "glia: warning: an API has networking.auth: api_key "
+		        "but the local keys could not be read (above): the "
+		        "Secret " GLIA_RENDER_KEYS_SECRET " is not applied and "
+		        "the cluster keeps the one it has\n");
+		return;
+	}
+	json_t *list = json_array();
+	json_array_append_new(list, glia_render_keys_secret(keys, k->ns));
+	char *yaml = glia_render_yaml(list);
+	char *path = glia_sprintf("%s/01-api-keys.yaml", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || glia_write_all(fd, yaml, strlen(yaml)) < 0)
+		fprintf(stderr, "glia: warning: %s: %s\n", path,
+		        strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	json_decref(list);
+	free(yaml);
+	free(path);
+	free(keys);
+}
+
+static int render_apply(const kenv *k, const char *home, const glia_project *p,
+                        const char *tag)
+{
+	const char *file = p->file;
 	const char *tmp = getenv("TMPDIR");
 	char *dir =
 	    glia_sprintf("%s/glia-deploy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1144,6 +1176,8 @@ static int render_apply(const kenv *k, const char *file, const char *tag)
 	echo(&v);
 	if (run(&v, 1, NULL, glia_render_main) == 0 &&
 	    (strcmp(k->ns, "default") == 0 || write_namespace(k, dir) == 0)) {
+		if (glia_render_needs_keys(p->specs, p->n))
+			write_keys_secret(k, home, dir);
 		av_free(&v);
 		kubectl(&v, k, "apply");
 		av_add(&v, "--server-side");
@@ -1256,7 +1290,7 @@ static int env_deploy(const env_args *a, const kenv *k)
 	}
 	tag = a->image ? glia_strdup(a->image) : image_tag(k, p.dir);
 	if ((a->image || build_and_push(k, p.file, tag) == 0) &&
-	    render_apply(k, p.file, tag) == 0) {
+	    render_apply(k, a->home, &p, tag) == 0) {
 		rc = 0;
 		for (size_t i = 0; i < p.n && rc == 0; i++)
 			if (!glia_spec_is_splitter(&p.specs[i]))

@@ -43,6 +43,9 @@ static const char spot_taint[] = "glia.dev/spot";
 static const char gateway_object[] = "glia-gateway";
 static const char specs_configmap[] = "glia-specs";
 static const char specs_dir[] = "/etc/glia";
+/* beside /etc/glia, not in it: a mount point inside the ConfigMap's
+ * read-only volume cannot be created on every runtime */
+static const char keys_dir[] = "/etc/glia-api-keys";
 
 /* ---- small JSON helpers ---- */
 
@@ -662,6 +665,49 @@ static json_t *gateway_configmap(const glia_render_opts *o)
 	return cm;
 }
 
+int glia_render_needs_keys(const glia_api_spec *specs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].networking.policy.auth_api_key)
+			return 1;
+	return 0;
+}
+
+json_t *glia_render_keys_secret(const char *keys_json, const char *ns)
+{
+	json_t *s = json_object(), *md = json_object(), *data = json_object();
+	set_str(s, "apiVersion", "v1");
+	set_str(s, "kind", "Secret");
+	set_str(md, "name", GLIA_RENDER_KEYS_SECRET);
+	if (ns)
+		set_str(md, "namespace", ns);
+	set(md, "labels", labels(GLIA_RENDER_KEYS_SECRET, "gateway", NULL));
+	set(s, "metadata", md);
+	set_str(s, "type", "Opaque");
+	set_str(data, GLIA_RENDER_KEYS_FILE, keys_json);
+	set(s, "stringData", data);
+	return s;
+}
+
+/* An API needs keys: the Secret glia-api-keys mounted read-only beside
+ * the specs and `--api-keys` in args. The Secret is required (a pod
+ * without it stays ContainerCreating, saying why), and the kubelet swaps
+ * its files in place when it changes: the gateway rereads them. */
+static void gateway_keys(json_t *c, json_t *pod, json_t *args)
+{
+	char *path = glia_sprintf("%s/%s", keys_dir, GLIA_RENDER_KEYS_FILE);
+	json_array_append_new(args, json_string("--api-keys"));
+	json_array_append_new(args, json_string(path));
+	json_array_append_new(json_object_get(c, "volumeMounts"),
+	                      json_pack("{s:s, s:s, s:b}", "name", "api-keys",
+	                                "mountPath", keys_dir, "readOnly", 1));
+	json_array_append_new(
+	    json_object_get(pod, "volumes"),
+	    json_pack("{s:s, s:{s:s, s:b}}", "name", "api-keys", "secret",
+	              "secretName", GLIA_RENDER_KEYS_SECRET, "optional", 0));
+	free(path);
+}
+
 static json_t *gateway_deployment(const glia_api_spec *specs, size_t n,
                                   const glia_render_opts *o)
 {
@@ -708,6 +754,8 @@ static json_t *gateway_deployment(const glia_api_spec *specs, size_t n,
 	set(pod, "volumes",
 	    json_pack("[{s:s, s:{s:s}}]", "name", "specs", "configMap", "name",
 	              specs_configmap));
+	if (glia_render_needs_keys(specs, n))
+		gateway_keys(c, pod, json_object_get(c, "args"));
 	/* a changed spec file rolls the gateway on the next apply */
 	snprintf(hash, sizeof hash, "%016llx", fnv1a(o->spec_text));
 	set_str(ann, "glia.dev/spec-hash", hash);

@@ -59,6 +59,20 @@ json_t *glia_render_api(const glia_api_spec *s, char *const *node_groups,
 json_t *glia_render_gateway(const glia_api_spec *specs, size_t n,
                             const glia_render_opts *o);
 
+/* The Secret holding what `glia keys export` writes, and its key: the
+ * gateway's --api-keys file on Kubernetes. */
+#define GLIA_RENDER_KEYS_SECRET "glia-api-keys"
+#define GLIA_RENDER_KEYS_FILE   "keys.json"
+
+/* 1 when an API of specs has networking.auth: api_key: the gateway's
+ * Deployment then mounts the Secret GLIA_RENDER_KEYS_SECRET. */
+int glia_render_needs_keys(const glia_api_spec *specs, size_t n);
+
+/* The Secret GLIA_RENDER_KEYS_SECRET with keys_json (an export's text)
+ * under GLIA_RENDER_KEYS_FILE, in namespace ns (none when NULL: kubectl's
+ * -n applies). A new JSON object. */
+json_t *glia_render_keys_secret(const char *keys_json, const char *ns);
+
 /* objects (an array of JSON objects) as YAML documents, each opened by
  * "---": block mappings and sequences, strings plain when YAML reads them
  * back as the same string, else double-quoted (JSON escapes), multi-line

@@ -14,6 +14,7 @@ import sqlite3
 import pytest
 
 from conftest import wait_for, write_project
+from test_render_k8s import validator  # noqa: F401 (a fixture)
 
 ORIGIN = "https://app.example.com"
 
@@ -304,6 +305,118 @@ def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
         wait_for(lambda: gw.post("/secure", json={}, headers=bearer(
             info["key"])).status == 401, timeout=60, interval=0.5,
             message="the revoked key refused after the file changed")
+    finally:
+        p.kill()
+        p.wait(10)
+
+
+def k8s_secret(d, tmp_path, *args):
+    """`glia keys export --k8s-secret ARGS`: the Secret, parsed."""
+    import yaml
+    out = d.cli("keys", "export", "--k8s-secret", *args).stdout
+    (tmp_path / "secret.yaml").write_text(out)
+    docs = [doc for doc in yaml.safe_load_all(out) if doc]
+    assert len(docs) == 1, out
+    return docs[0]
+
+
+def test_export_k8s_secret_holds_the_export_and_validates(d, tmp_path,
+                                                           validator):
+    """The Secret `glia render k8s` mounts (docs/kubernetes.md "API
+    keys"): keys.json is what `glia keys export` writes, hashes only; it
+    validates against the Kubernetes schema (test_render_k8s's harness)."""
+    import subprocess
+    from test_render_k8s import K8S
+    info = create_key(d, "--api", "secure", "--name", "cluster")
+    secret = k8s_secret(d, tmp_path, "--namespace", "ml")
+    assert (secret["apiVersion"], secret["kind"]) == ("v1", "Secret")
+    assert secret["metadata"]["name"] == "glia-api-keys"
+    assert secret["metadata"]["namespace"] == "ml"
+    assert secret["metadata"]["labels"][
+        "app.kubernetes.io/managed-by"] == "glia"
+    text = secret["stringData"]["keys.json"]
+    assert info["key"] not in text
+    assert json.loads(text) == json.loads(d.cli("keys", "export").stdout)
+    assert info["id"] in {k["id"] for k in json.loads(text)["keys"]}
+    v = subprocess.run([validator, str(K8S / "validate.js"),
+                        str(tmp_path / "secret.yaml")],
+                       capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0, v.stdout + v.stderr
+    # without --namespace: none, kubectl's -n applies
+    assert "namespace" not in k8s_secret(d, tmp_path)["metadata"]
+    for args, what in ((["--namespace", "ml"], "goes with --k8s-secret"),
+                       (["--k8s-secret", "--namespace", "Bad_NS"],
+                        "bad --namespace"),):
+        r = d.cli("keys", "export", *args, check=False)
+        assert r.returncode == 2 and what in r.stderr, r.stderr
+    r = d.cli("keys", "list", "--k8s-secret", check=False)
+    assert r.returncode == 2 and "for keys export" in r.stderr
+
+
+def kubelet_update(keys_dir, text, n):
+    """Writes text as keys.json the way the kubelet updates a mounted
+    Secret: a new timestamped dir, a `..data` link swapped to it by one
+    rename, the old dir removed; keys.json -> ..data/keys.json stays."""
+    import os
+    new = keys_dir / f"..2026_12_06_00_00_0{n}.{os.getpid()}"
+    new.mkdir()
+    (new / "keys.json").write_text(text)
+    tmp = keys_dir / "..data_tmp"
+    os.symlink(new.name, tmp)
+    old = os.readlink(keys_dir / "..data") if (keys_dir / "..data").is_symlink() \
+        else None
+    os.rename(tmp, keys_dir / "..data")
+    if not (keys_dir / "keys.json").is_symlink():
+        os.symlink("..data/keys.json", keys_dir / "keys.json")
+    if old:
+        import shutil
+        shutil.rmtree(keys_dir / old)
+
+
+def test_glia_gateway_rereads_a_kubelet_swapped_secret(d, tmp_path):
+    """On Kubernetes the gateway's --api-keys file is a mounted Secret,
+    updated by the kubelet with a symlink swap, never in place: a key
+    revoked (and one created) then exported into the Secret reaches a
+    running `glia gateway` without a restart."""
+    import subprocess
+    from conftest import GLIA_BIN, free_port
+    old = create_key(d, "--api", "secure", "--name", "before")
+    keys_dir = tmp_path / "api-keys"
+    keys_dir.mkdir()
+    kubelet_update(keys_dir, k8s_secret(d, tmp_path)["stringData"][
+        "keys.json"], 1)
+    proj = write_project(tmp_path, """
+- name: secure
+  kind: RealtimeAPI
+  predictor: {type: python, path: predictor.py}
+  networking: {auth: api_key, timeout: 1s}
+""", {"predictor.py": PREDICTOR})
+    port = free_port()
+    log = open(tmp_path / "gateway.log", "wb")
+    p = subprocess.Popen(
+        [str(GLIA_BIN), "gateway", str(proj), "--listen",
+         f"127.0.0.1:{port}", "--discover", "static:secure=127.0.0.1:1",
+         "--api-keys", str(keys_dir / "keys.json")],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    gw = type(d)(d.home, port=port)
+
+    def status(info):
+        return gw.post("/secure", json={}, headers=bearer(info["key"])).status
+    try:
+        wait_for(lambda: gw.http_get("/healthz").status == 200, timeout=30,
+                 message="glia gateway listening")
+        # no replica answers: a known key passes the check, then waits
+        assert status(old) not in (401, 403, 429)
+        new = create_key(d, "--api", "secure", "--name", "after")
+        assert status(new) == 401
+        d.cli("keys", "revoke", old["id"])
+        kubelet_update(keys_dir, k8s_secret(d, tmp_path)["stringData"][
+            "keys.json"], 2)
+        wait_for(lambda: status(old) == 401, timeout=60, interval=0.5,
+                 message="the revoked key refused after the swap")
+        assert status(new) not in (401, 403, 429)
+        assert p.poll() is None
     finally:
         p.kill()
         p.wait(10)
