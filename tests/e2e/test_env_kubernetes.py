@@ -374,6 +374,57 @@ def test_deploy_env_render_error_runs_nothing(tmp_path):
     assert e.calls() == []
 
 
+KEYS_YAML = YAML.replace("  networking: {endpoint: /v9/echo}\n",
+                         "  networking: {endpoint: /v9/echo, auth: api_key}\n")
+
+
+def test_deploy_env_applies_the_api_keys_secret(tmp_path, daemon,
+                                                 validator):  # noqa: F811
+    """An API with auth: api_key: deploy --env applies the Secret the
+    gateway mounts, holding the local daemon's keys (hashes only), in the
+    env's namespace. Checked in what kubectl receives: no cluster here."""
+    e = Env(tmp_path)
+    e.env["GLIA_HOME"] = str(daemon.home)
+    (e.project / "glia.yaml").write_text(KEYS_YAML)
+    assert e.glia("env", "add", "prod", "--kubernetes", "--context", CTX,
+                  "--namespace", NS).returncode == 0
+    key = json.loads(daemon.cli("keys", "create", "--name", "k8s", "-o",
+                                "json").stdout)
+    r = e.glia("deploy", "--env", "prod", e.project, "--image", IMAGE)
+    assert r.returncode == 0, r.stderr
+    files = e.calls()[0]["files"]
+    assert sorted(files) == ["00-namespace.yaml", "01-api-keys.yaml",
+                             "echo.yaml", "gateway.yaml", "iris.yaml"]
+    assert key["key"] not in files["01-api-keys.yaml"]
+    objects = validate_applied(validator, files, tmp_path)
+    secret = next(o["object"] for o in objects if o["kind"] == "Secret")
+    assert secret["metadata"]["name"] == "glia-api-keys"
+    assert secret["metadata"]["namespace"] == NS
+    keys = json.loads(secret["stringData"]["keys.json"])
+    assert [k["id"] for k in keys["keys"]] == [key["id"]]
+    assert keys == json.loads(daemon.cli("keys", "export").stdout)
+    gw = next(o["object"] for o in objects if o["kind"] == "Deployment"
+              and o["name"] == "glia-gateway")
+    assert "--api-keys" in gw["spec"]["template"]["spec"]["containers"][0][
+        "args"]
+
+
+def test_deploy_env_without_the_local_daemon_warns_and_keeps_the_secret(
+        tmp_path):
+    """The keys live in the local daemon: when it is not running, deploy
+    --env says so and applies everything else, leaving the cluster's
+    Secret (one applied by hand, say) as it is."""
+    e = Env(tmp_path)
+    (e.project / "glia.yaml").write_text(KEYS_YAML)
+    assert e.glia("env", "add", "dev", "--kubernetes").returncode == 0
+    r = e.glia("deploy", "--env", "dev", e.project, "--image", IMAGE)
+    assert r.returncode == 0, r.stderr
+    assert "cannot reach the daemon" in r.stderr
+    assert "the Secret glia-api-keys is not applied" in r.stderr
+    assert sorted(e.calls()[0]["files"]) == ["echo.yaml", "gateway.yaml",
+                                             "iris.yaml"]
+
+
 # ---- get, describe, logs, delete ----
 
 def test_get_env(env):

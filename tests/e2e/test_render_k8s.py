@@ -462,6 +462,37 @@ def test_one_file_per_api_plus_the_gateway(tmp_path, validator):
         "glia.yaml": (proj / "glia.yaml").read_text()}
 
 
+def test_api_keys_mount_the_secret_in_the_gateway(tmp_path, validator):
+    """An API with networking.auth: api_key: the gateway reads the keys
+    from the Secret glia-api-keys (`glia keys export --k8s-secret`),
+    mounted read-only, required (a pod without it does not start, and
+    says why), beside /etc/glia rather than inside the ConfigMap's
+    mount. The API's own Deployment is unchanged: keys are checked by
+    the gateway only."""
+    spec = api("open") + api("secure", "  networking: {auth: api_key}\n")
+    r = render(tmp_path, validator, spec)
+    pod = r.get("Deployment", "glia-gateway")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["args"][-2:] == ["--api-keys", "/etc/glia-api-keys/keys.json"]
+    assert {"name": "api-keys", "mountPath": "/etc/glia-api-keys",
+            "readOnly": True} in c["volumeMounts"]
+    assert {"name": "api-keys", "secret": {
+        "secretName": "glia-api-keys", "optional": False}} in pod["volumes"]
+    assert ("Secret", "glia-api-keys") not in r.objects  # keys stay local
+    worker = r.get("Deployment", "secure")["spec"]["template"]["spec"]
+    assert "volumes" not in worker
+
+
+def test_no_api_keys_no_secret_volume(tmp_path, validator):
+    spec = api("open") + api("other", "  networking: {auth: none}\n")
+    r = render(tmp_path, validator, spec)
+    pod = r.get("Deployment", "glia-gateway")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert "--api-keys" not in c["args"]
+    assert [v["name"] for v in pod["volumes"]] == ["specs"]
+    assert [m["name"] for m in c["volumeMounts"]] == ["specs"]
+
+
 def test_stdout_without_output_dir_and_cortex_yaml(tmp_path, validator):
     proj = write_project(tmp_path, api("c"), {PY: PREDICTOR},
                          yaml_name="cortex.yaml")
