@@ -256,6 +256,36 @@ static void test_gateway_objects(void **state)
 	glia_api_specs_free(s, n);
 }
 
+static void test_keys_secret(void **state)
+{
+	(void)state;
+	size_t n;
+	glia_api_spec *s = parse("- name: a\n  kind: RealtimeAPI\n  predictor: "
+	                         "{type: python, path: p.py}\n"
+	                         "- name: b\n  kind: RealtimeAPI\n  predictor: "
+	                         "{type: python, path: p.py}\n"
+	                         "  networking: {auth: api_key}\n",
+	                         &n);
+	assert_int_equal(glia_render_needs_keys(s, 1), 0);
+	assert_int_equal(glia_render_needs_keys(s, n), 1);
+	json_t *list = json_array();
+	json_array_append_new(
+	    list, glia_render_keys_secret("{\"keys\": []}\n", "ml"));
+	json_array_append_new(list, glia_render_keys_secret("{}", NULL));
+	assert_string_equal(str_at(list, "0.kind"), "Secret");
+	assert_string_equal(str_at(list, "0.metadata.name"), "glia-api-keys");
+	assert_string_equal(str_at(list, "0.metadata.namespace"), "ml");
+	assert_null(json_object_get(at(list, "1.metadata"), "namespace"));
+	assert_string_equal(json_string_value(json_object_get(
+	                        at(list, "0.stringData"), "keys.json")),
+	                    "{\"keys\": []}\n");
+	char *yaml = glia_render_yaml(list);
+	assert_non_null(strstr(yaml, "  keys.json: |\n    {\"keys\": []}\n"));
+	free(yaml);
+	json_decref(list);
+	glia_api_specs_free(s, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +293,7 @@ int main(void)
 	    cmocka_unit_test(test_node_groups_and_spot),
 	    cmocka_unit_test(test_yaml_writer),
 	    cmocka_unit_test(test_gateway_objects),
+	    cmocka_unit_test(test_keys_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
