@@ -1091,12 +1091,26 @@ static int model_paths(ctx *c, yaml_node_t *v, const char *key, glia_models *m)
 	return rc;
 }
 
-/* An s3:// model location at node n must name a valid bucket. */
+/* A model location with a scheme must be one glia fetches (Cortex's
+ * gs:// included: read as a local path it failed only at replica start),
+ * and an s3:// one must name a valid bucket. */
 static int s3_location(ctx *c, yaml_node_t *n, const char *key,
                        const char *location)
 {
 	char *bucket = NULL, *object = NULL, err[512];
+	const char *scheme_end = location ? strstr(location, "://") : NULL;
 
+	if (scheme_end && !glia_is_url(location) &&
+	    strspn(location, "abcdefghijklmnopqrstuvwxyz0123456789+.-") ==
+	        (size_t)(scheme_end - location))
+		return bad_value(c, n, key,
+		                 "%.*s:// is not a storage glia reads (%s): use "
+		                 "s3:// (AWS S3 or an S3-compatible store), "
+		                 "http(s):// or a local path",
+		                 (int)(scheme_end - location), location,
+		                 strncmp(location, "gs://", 5) == 0
+		                     ? "Google Cloud Storage is not supported"
+		                     : "unknown scheme");
 	if (!location || !glia_s3_is_url(location))
 		return 0;
 	if (glia_s3_parse_url(location, &bucket, &object, err, sizeof err) <

@@ -973,8 +973,9 @@ void glia_route_apply_spec(glia_route *r, const glia_api_spec *sp)
 	                                     GLIA_MODEL_REGRESSION
 	                                 ? GLIA_MONITOR_REGRESSION
 	                                 : GLIA_MONITOR_CLASSIFICATION);
-	/* a Cortex Handler's handle_get answers GET itself */
-	char *desc = sp->predictor.handler ? NULL : describe(sp);
+	/* a Cortex Handler's handle_get, and a Cortex pod's server (GET
+	 * <endpoint> reached its container at /), answer GET themselves */
+	char *desc = sp->predictor.handler || sp->pod ? NULL : describe(sp);
 	set_description(r, desc);
 	free(desc);
 }

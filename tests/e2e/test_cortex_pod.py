@@ -46,6 +46,8 @@ SERVER = textwrap.dedent("""\
                 self._send(200, {"ok": True})
             elif self.path == "/ready":
                 self._send(200, {"ok": True})
+            elif self.path == "/":
+                self._send(200, {"get": "from the pod"})
             else:
                 self._send(404, {"path": self.path})
 
@@ -152,6 +154,9 @@ def test_a_v036_pod_runs_as_a_command_predictor(daemon, tmp_path):
     # Cortex routed <api>/sub to /sub of the container
     r = daemon.post("/hello/sub", json={})
     assert r.status == 200 and r.json()["path"] == "/sub", r
+    # GET <endpoint> reached the container at / (no glia description)
+    r = daemon.http_get("/hello")
+    assert r.status == 200 and r.json() == {"get": "from the pod"}, r
     detail = daemon.get("hello")
     assert detail["replicas"]["ready"] == 1, detail
     # env values are often secrets: masked in glia get -o json, in the

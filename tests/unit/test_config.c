@@ -850,6 +850,16 @@ static const bad_case bad_cases[] = {
      "glia.yaml:9:25: predictor.models.paths[1].path: the bucket name must "
      "start and end with a letter or a digit (s3://BUCKET/KEY), got "
      "\"s3://-bkt/b\""},
+    /* other schemes: refused at deploy, not read as a local path */
+    {API "  models: {path: 'gs://bucket/iris'}\n",
+     "glia.yaml:6:18: predictor.models.path: gs:// is not a storage glia "
+     "reads (Google Cloud Storage is not supported): use s3:// (AWS S3 or an "
+     "S3-compatible store), http(s):// or a local path, got "
+     "\"gs://bucket/iris\""},
+    {API "  models: {dir: 'ftp://host/models'}\n",
+     "glia.yaml:6:17: predictor.models.dir: ftp:// is not a storage glia "
+     "reads (unknown scheme): use s3:// (AWS S3 or an S3-compatible store), "
+     "http(s):// or a local path, got \"ftp://host/models\""},
     /* server_side_batching */
     {API "  server_side_batching: {max_batch_size: 1, batch_interval: 10ms}\n",
      "glia.yaml:6:42: predictor.server_side_batching.max_batch_size: must be "
