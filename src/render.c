@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -673,6 +674,17 @@ int glia_render_needs_keys(const glia_api_spec *specs, size_t n)
 	return 0;
 }
 
+/* s in base64, as a Secret's data holds it. */
+static json_t *base64_string(const char *s)
+{
+	size_t n = strlen(s);
+	unsigned char *out = glia_malloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock(out, (const unsigned char *)s, (int)n);
+	json_t *j = json_string((const char *)out);
+	free(out);
+	return j;
+}
+
 json_t *glia_render_keys_secret(const char *keys_json, const char *ns)
 {
 	json_t *s = json_object(), *md = json_object(), *data = json_object();
@@ -684,8 +696,10 @@ json_t *glia_render_keys_secret(const char *keys_json, const char *ns)
 	set(md, "labels", labels(GLIA_RENDER_KEYS_SECRET, "gateway", NULL));
 	set(s, "metadata", md);
 	set_str(s, "type", "Opaque");
-	set_str(data, GLIA_RENDER_KEYS_FILE, keys_json);
-	set(s, "stringData", data);
+	/* data, not stringData: stringData and server-side apply (what
+	 * deploy --env uses) do not mix well, as the Kubernetes docs say */
+	set(data, GLIA_RENDER_KEYS_FILE, base64_string(keys_json));
+	set(s, "data", data);
 	return s;
 }
 

@@ -19,6 +19,7 @@ docker-registry is not installed (scripts/install-deps.sh installs it).
 
 Run: GLIA_BIN=build/glia /usr/bin/python3 -m pytest -q tests/e2e/test_env_kubernetes.py
 """
+import base64
 import json
 import os
 import shutil
@@ -400,7 +401,7 @@ def test_deploy_env_applies_the_api_keys_secret(tmp_path, daemon,
     secret = next(o["object"] for o in objects if o["kind"] == "Secret")
     assert secret["metadata"]["name"] == "glia-api-keys"
     assert secret["metadata"]["namespace"] == NS
-    keys = json.loads(secret["stringData"]["keys.json"])
+    keys = json.loads(base64.b64decode(secret["data"]["keys.json"]))
     assert [k["id"] for k in keys["keys"]] == [key["id"]]
     assert keys == json.loads(daemon.cli("keys", "export").stdout)
     gw = next(o["object"] for o in objects if o["kind"] == "Deployment"

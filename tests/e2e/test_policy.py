@@ -320,6 +320,13 @@ def k8s_secret(d, tmp_path, *args):
     return docs[0]
 
 
+def secret_keys(secret):
+    """keys.json as the kubelet writes it: the Secret's data, decoded."""
+    import base64
+    return base64.b64decode(secret["data"]["keys.json"],
+                            validate=True).decode()
+
+
 def test_export_k8s_secret_holds_the_export_and_validates(d, tmp_path,
                                                            validator):
     """The Secret `glia render k8s` mounts (docs/kubernetes.md "API
@@ -334,7 +341,8 @@ def test_export_k8s_secret_holds_the_export_and_validates(d, tmp_path,
     assert secret["metadata"]["namespace"] == "ml"
     assert secret["metadata"]["labels"][
         "app.kubernetes.io/managed-by"] == "glia"
-    text = secret["stringData"]["keys.json"]
+    assert secret["type"] == "Opaque"
+    text = secret_keys(secret)
     assert info["key"] not in text
     assert json.loads(text) == json.loads(d.cli("keys", "export").stdout)
     assert info["id"] in {k["id"] for k in json.loads(text)["keys"]}
@@ -383,8 +391,7 @@ def test_glia_gateway_rereads_a_kubelet_swapped_secret(d, tmp_path):
     old = create_key(d, "--api", "secure", "--name", "before")
     keys_dir = tmp_path / "api-keys"
     keys_dir.mkdir()
-    kubelet_update(keys_dir, k8s_secret(d, tmp_path)["stringData"][
-        "keys.json"], 1)
+    kubelet_update(keys_dir, secret_keys(k8s_secret(d, tmp_path)), 1)
     proj = write_project(tmp_path, """
 - name: secure
   kind: RealtimeAPI
@@ -411,8 +418,7 @@ def test_glia_gateway_rereads_a_kubelet_swapped_secret(d, tmp_path):
         new = create_key(d, "--api", "secure", "--name", "after")
         assert status(new) == 401
         d.cli("keys", "revoke", old["id"])
-        kubelet_update(keys_dir, k8s_secret(d, tmp_path)["stringData"][
-            "keys.json"], 2)
+        kubelet_update(keys_dir, secret_keys(k8s_secret(d, tmp_path)), 2)
         wait_for(lambda: status(old) == 401, timeout=60, interval=0.5,
                  message="the revoked key refused after the swap")
         assert status(new) not in (401, 403, 429)
