@@ -2527,6 +2527,12 @@ static int pod_compute(ctx *c, yaml_node_t *cont, const char *path,
 	if (int_field(c, m, key, "gpu", 0, INT_MAX, &gpu) < 0 ||
 	    int_field(c, m, key, "inf", 0, INT_MAX, &inf) < 0)
 		return -1;
+	join(sub, key, "inf");
+	if (inf > 0) /* as the API-level compute.inf */
+		return bad_value(c, get(c, m, "inf"), sub,
+		                 "no Inferentia devices on this host (glia runs "
+		                 "predictors on CPUs and NVIDIA GPUs); remove "
+		                 "it or set it to 0");
 	if (cpu > 0)
 		s->compute.cpu_millis += cpu;
 	s->compute.mem_bytes += mem;

@@ -1257,6 +1257,11 @@ static const bad_case bad_cases[] = {
      "glia.yaml:3:49: pod.containers[0].command: must be a list of strings, "
      "got \"x\""},
     {"name: a\nkind: RealtimeAPI\npod: {containers: "
+     "[{name: a, image: i, compute: {inf: 1}}]}\n",
+     "glia.yaml:3:55: pod.containers[0].compute.inf: no Inferentia devices "
+     "on this host (glia runs predictors on CPUs and NVIDIA GPUs); remove "
+     "it or set it to 0, got \"1\""},
+    {"name: a\nkind: RealtimeAPI\npod: {containers: "
      "[{name: a, image: i, compute: {memory: 1Gi}}]}\n",
      "glia.yaml:3:50: pod.containers[0].compute.memory: unknown key; did you "
      "mean \"mem\"?"},
