@@ -110,7 +110,6 @@ static int on_header_field(http_parser *hp, const char *at, size_t len);
 static int on_header_value(http_parser *hp, const char *at, size_t len);
 static int on_headers_complete(http_parser *hp);
 static int on_message_complete(http_parser *hp);
-static int hex_val(char c);
 
 /* No body callbacks: on_headers_complete tells http-parser to skip the body
  * and stop, and body_feed reads it. */
@@ -562,7 +561,7 @@ static int bad_chunk(glia_http_parser *p, const char *why)
 /* A hex digit of a chunk size, checked against the body cap at once. */
 static int chunk_digit(glia_http_parser *p, char c)
 {
-	int d = hex_val(c);
+	int d = glia_hex_value(c);
 	size_t room = p->limits.max_body_bytes - p->body_len;
 
 	if (d < 0)
@@ -1211,17 +1210,6 @@ int glia_http_format_error(glia_buf *out, int status, const char *message,
 	return 0;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Copies runs of plain bytes at once; only '%' and '+' stop the run. */
 int glia_url_decode(glia_buf *out, const char *s, size_t len, int plus_is_space)
 {
@@ -1238,8 +1226,8 @@ int glia_url_decode(glia_buf *out, const char *s, size_t len, int plus_is_space)
 			break;
 		char c = ' ';
 		if (s[j] == '%') {
-			int hi = j + 2 < len ? hex_val(s[j + 1]) : -1;
-			int lo = hi >= 0 ? hex_val(s[j + 2]) : -1;
+			int hi = j + 2 < len ? glia_hex_value(s[j + 1]) : -1;
+			int lo = hi >= 0 ? glia_hex_value(s[j + 2]) : -1;
 			if (lo < 0)
 				return rollback(out, saved);
 			c = (char)(hi * 16 + lo);

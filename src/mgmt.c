@@ -40,7 +40,8 @@ struct glia_mgmt {
 	void *arg;
 };
 
-static void send_json(glia_httpd_conn *c, int status, json_t *j)
+/* Answers j (consumed) as JSON. */
+void glia_mgmt_send_json(glia_httpd_conn *c, int status, json_t *j)
 {
 	char *text = json_dumps(j, JSON_COMPACT);
 	glia_httpd_respond(c, status, "application/json", text, strlen(text),
@@ -51,7 +52,7 @@ static void send_json(glia_httpd_conn *c, int status, json_t *j)
 
 static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
 {
-	send_json(c, 200,
+	glia_mgmt_send_json(c, 200,
 		  json_pack("{s:s, s:i, s:s, s:s}", "version", GLIA_VERSION,
 			    "pid", (int)getpid(), "home", m->home, "gateway",
 			    m->gateway_url));
@@ -105,7 +106,7 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 		glia_httpd_respond_error(c, status, err, NULL);
 		goto out;
 	}
-	send_json(c, 200, res);
+	glia_mgmt_send_json(c, 200, res);
 out:
 	free(dir_copy);
 	free(base_copy);
@@ -211,7 +212,7 @@ static void handle_delete(glia_mgmt *m, glia_httpd_conn *c,
 		int status = glia_supervisor_save_error(m->sup, why, sizeof why);
 		glia_httpd_respond_error(c, status, why, NULL);
 	} else {
-		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
+		glia_mgmt_send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
 					    "result", "deleted"));
 	}
 }
@@ -236,13 +237,13 @@ static void handle_api_path(glia_mgmt *m, glia_httpd_conn *c,
 		return;
 	}
 	if (*action == '\0' && get) {
-		send_json(c, 200, glia_supervisor_get(m->sup, name));
+		glia_mgmt_send_json(c, 200, glia_supervisor_get(m->sup, name));
 	} else if (*action == '\0' && strcmp(msg->method, "DELETE") == 0) {
 		handle_delete(m, c, msg, name);
 	} else if (strcmp(action, "refresh") == 0 &&
 		   strcmp(msg->method, "POST") == 0) {
 		glia_supervisor_refresh(m->sup, name);
-		send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
+		glia_mgmt_send_json(c, 200, json_pack("{s:s, s:s}", "name", name,
 					    "result", "refreshing"));
 	} else if (strcmp(action, "logs") == 0 && get) {
 		handle_logs(m, c, msg, name);
@@ -314,13 +315,13 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 	} else if (strcmp(path, "/v1/deploy") == 0 && post) {
 		handle_deploy(m, c, msg);
 	} else if (strcmp(path, "/v1/apis") == 0 && get) {
-		send_json(c, 200, glia_supervisor_list(m->sup));
+		glia_mgmt_send_json(c, 200, glia_supervisor_list(m->sup));
 	} else if (strncmp(path, "/v1/apis/", 9) == 0) {
 		handle_api_path(m, c, msg, path + 9);
 	} else if (glia_mgmt_keys_route(m->keys, m->store, c, msg)) {
 		/* /v1/keys..., answered */
 	} else if (strcmp(path, "/v1/shutdown") == 0 && post) {
-		send_json(c, 200, json_pack("{s:s}", "result", "stopping"));
+		glia_mgmt_send_json(c, 200, json_pack("{s:s}", "result", "stopping"));
 		if (m->on_shutdown)
 			m->on_shutdown(m->arg);
 	} else {

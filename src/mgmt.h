@@ -3,6 +3,7 @@
 #ifndef GLIA_MGMT_H
 #define GLIA_MGMT_H
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "logs.h"
@@ -30,6 +31,10 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 			 glia_logs *logs, const glia_mgmt_options *opt,
 			 char *err, size_t errlen);
 void glia_mgmt_close(glia_mgmt *m);
+
+/* Answers j as JSON with status, and releases j. */
+struct glia_httpd_conn;
+void glia_mgmt_send_json(struct glia_httpd_conn *c, int status, json_t *j);
 
 /* mgmt_keys.c: answers POST /v1/keys, GET /v1/keys, GET
  * /v1/keys/export and DELETE /v1/keys/ID (docs/management-api.md) and

@@ -10,15 +10,6 @@
 #include "mgmt.h"
 #include "util.h"
 
-static void send_json(glia_httpd_conn *c, int status, json_t *j)
-{
-	char *text = json_dumps(j, JSON_COMPACT);
-	glia_httpd_respond(c, status, "application/json", text, strlen(text),
-	                   NULL);
-	free(text);
-	json_decref(j);
-}
-
 /* An API name as config.c takes it: [a-z]([-a-z0-9]*[a-z0-9])?. */
 static int api_name_ok(const char *s)
 {
@@ -90,7 +81,7 @@ static void create_key(glia_keyring *keys, glia_store *st, glia_httpd_conn *c,
 	}
 	json_object_set_new(info, "key", json_string(key));
 	memset(key, 0, sizeof key);
-	send_json(c, 201, info);
+	glia_mgmt_send_json(c, 201, info);
 out:
 	json_decref(body);
 }
@@ -111,7 +102,7 @@ static void revoke_key(glia_keyring *keys, glia_store *st, glia_httpd_conn *c,
 		                         "still works",
 		                         NULL);
 	} else {
-		send_json(c, 200, json_pack("{s:s, s:s}", "id", id, "result",
+		glia_mgmt_send_json(c, 200, json_pack("{s:s, s:s}", "id", id, "result",
 		                            "revoked"));
 	}
 }
@@ -126,13 +117,13 @@ int glia_mgmt_keys_route(glia_keyring *keys, glia_store *st,
 	if (!keys || !st) {
 		glia_httpd_respond_error(c, 404, "no API keys here", NULL);
 	} else if (strcmp(path, "/v1/keys") == 0 && get) {
-		send_json(c, 200,
+		glia_mgmt_send_json(c, 200,
 		          json_pack("{s:o}", "keys", glia_keyring_json(keys, 0)));
 	} else if (strcmp(path, "/v1/keys") == 0 &&
 	           strcmp(msg->method, "POST") == 0) {
 		create_key(keys, st, c, msg);
 	} else if (strcmp(path, "/v1/keys/export") == 0 && get) {
-		send_json(c, 200,
+		glia_mgmt_send_json(c, 200,
 		          json_pack("{s:o}", "keys", glia_keyring_json(keys, 1)));
 	} else if (strcmp(msg->method, "DELETE") == 0 && path[9]) {
 		revoke_key(keys, st, c, path + 9);

@@ -61,6 +61,17 @@ char *glia_strndup(const char *s, size_t n)
 	return p;
 }
 
+int glia_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *glia_sprintf(const char *fmt, ...)
 {
 	va_list ap, ap2;

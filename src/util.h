@@ -40,6 +40,9 @@ char *glia_strdup(const char *s);
 char *glia_strndup(const char *s, size_t n);
 char *glia_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The value of hex digit c (either case), or -1. */
+int glia_hex_value(char c);
+
 /* Monotonic clock in milliseconds and seconds; wall clock in seconds. */
 uint64_t glia_now_ms(void);
 double glia_now(void);
