@@ -76,6 +76,8 @@ const char glia_cli_usage[] =
 	"                                    describe, logs and delete take\n"
 	"                                    --env NAME (glia env --help)\n"
 	"  env list | env remove NAME        the environments kept\n"
+	"  env default [NAME]                the env of commands given no\n"
+	"                                    --env (local unless set)\n"
 	"  keys create [--api NAME] [--name LABEL] [--rate-limit RPS[:BURST]]\n"
 	"  keys list | keys revoke ID | keys export [-o FILE]\n"
 	"                                    API keys for networking.auth:\n"
@@ -94,7 +96,8 @@ const char glia_cli_usage[] =
 	"options:\n"
 	"  --home DIR    state directory (default $GLIA_HOME, else ~/.glia)\n"
 	"  -e, --env NAME  the daemon of env NAME (glia env add NAME --url URL\n"
-	"                --token TOKEN); local (the default): this GLIA_HOME's\n"
+	"                --token TOKEN); local: this GLIA_HOME's; default: the\n"
+	"                env default (local unless set; not for up, down)\n"
 	"  -y, --yes     accepted everywhere: glia never asks\n"
 	"  -o json       machine-readable output (version, deploy, get, describe,\n"
 	"                refresh, delete; logs: one JSON object a line)\n"
@@ -1998,7 +2001,7 @@ static int run_command(glia_cli_args *a)
 	return ret;
 }
 
-int glia_cli_main(int argc, char **argv)
+static int cli_main(int argc, char **argv)
 {
 	glia_cli_args a;
 	char err[256];
@@ -2039,4 +2042,19 @@ int glia_cli_main(int argc, char **argv)
 		return 1;
 	}
 	return run_command(&a);
+}
+
+int glia_cli_main(int argc, char **argv)
+{
+	int n, status = 1;
+	/* no --env: the default env (glia env default) */
+	char **v = glia_env_with_default(argc, argv, &n, &status);
+	if (!v)
+		return status;
+	status = cli_main(n, v);
+	if (v != argv) {
+		free(v[3]);
+		free(v);
+	}
+	return status;
 }

@@ -6,7 +6,10 @@
  * `kubectl rollout status`; get, describe, logs and delete ask kubectl for
  * the objects render.c labels (app.kubernetes.io/managed-by=glia,
  * glia.dev/api=NAME) and the gateway's /metrics through the API server's
- * service proxy. Every command run is echoed on stderr as "+ ...". */
+ * service proxy. Every command run is echoed on stderr as "+ ...".
+ * `glia env default NAME` keeps NAME under the reserved key "_default"
+ * (absent: local); glia_env_with_default gives it to commands that are
+ * given no --env. */
 #include "env.h"
 
 #include <errno.h>
@@ -40,6 +43,9 @@
 #define GATEWAY_PORT      8888
 #define MANAGED           "app.kubernetes.io/managed-by=glia"
 #define MAX_ARGS          40
+/* envs.json's reserved key: the default env's name (glia env default);
+ * absent means local. Env names have no '_', so it is never one. */
+#define DEFAULT_KEY       "_default"
 
 /* ---- arguments ---- */
 
@@ -57,7 +63,7 @@ static const char env_usage[] =
     "       glia env add NAME --url http://HOST:PORT --token TOKEN\n"
     "                    [--gateway http://HOST:PORT]\n"
     "       glia env configure NAME --operator-endpoint URL --token TOKEN\n"
-    "       glia env list [-o json]\n"
+    "       glia env list [-o json] | glia env default [NAME]\n"
     "       glia env remove NAME | glia env rename OLD NEW\n"
     "       glia deploy --env NAME [FILE] [--image IMAGE] [--timeout DUR]\n"
     "       glia get --env NAME [API] [-o json]\n"
@@ -73,7 +79,9 @@ static const char env_usage[] =
     "An environment may instead be another glia daemon, reached at the\n"
     "address of its `glia up --admin-listen` with its GLIA_HOME/token: then\n"
     "every command given --env NAME (or -e NAME) talks to that daemon.\n"
-    "--env local is the local daemon. docs/cli.md#environments\n";
+    "--env local is the local daemon. Without --env, commands use the\n"
+    "default env: local, or the one set with glia env default NAME (glia up\n"
+    "and glia down always mean the local daemon). docs/cli.md#environments\n";
 
 /* getopt's state back to its defaults (permuting): glia build and glia
  * render, which run after it in this process, set only optind. */
@@ -446,10 +454,25 @@ static const char *field(json_t *e, const char *key)
 	return json_string_value(json_object_get(e, key));
 }
 
+/* The default env kept in root (glia env default): "local" when none. */
+static const char *default_name(json_t *root)
+{
+	const char *d = json_string_value(json_object_get(root, DEFAULT_KEY));
+	return d && *d ? d : "local";
+}
+
+/* Env name of root (an object; never the reserved key), or NULL. */
+static json_t *env_entry(json_t *root, const char *name)
+{
+	json_t *e = json_object_get(root, name);
+	return json_is_object(e) ? e : NULL;
+}
+
 static int env_list(const env_args *a, const char *path)
 {
 	json_t *root = envs_load(path), *e;
 	const char *name;
+	char *dflt;
 	glia_cli_table t;
 	glia_buf out;
 
@@ -457,7 +480,13 @@ static int env_list(const env_args *a, const char *path)
 		return 1;
 	json_object_foreach(root, name, e)
 		json_object_del(e, "token"); /* never printed */
+	/* the default: "default": true on its entry, a line under the table */
+	if ((e = env_entry(root, default_name(root))))
+		json_object_set_new(e, "default", json_true());
+	dflt = glia_strdup(default_name(root));
+	json_object_del(root, DEFAULT_KEY);
 	if (a->json) {
+		free(dflt);
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputs("\n", stdout);
 		json_decref(root);
@@ -481,6 +510,8 @@ static int env_list(const env_args *a, const char *path)
 	glia_buf_init(&out, 0);
 	glia_cli_table_format(&t, &out);
 	fputs(out.data ? out.data : "", stdout);
+	printf("default env: %s\n", dflt);
+	free(dflt);
 	glia_buf_free(&out);
 	glia_cli_table_free(&t);
 	json_decref(root);
@@ -490,7 +521,7 @@ static int env_list(const env_args *a, const char *path)
 static int env_remove(const env_args *a, const char *path)
 {
 	json_t *root;
-	int rc = 1;
+	int rc = 1, was_default;
 
 	if (a->n_pos != 3) {
 		fprintf(stderr, "glia env remove: one NAME\n\n%s", env_usage);
@@ -498,12 +529,19 @@ static int env_remove(const env_args *a, const char *path)
 	}
 	if (!(root = envs_load(path)))
 		return 1;
-	if (json_object_del(root, a->pos[2]) < 0)
+	was_default = strcmp(default_name(root), a->pos[2]) == 0;
+	if (was_default)
+		json_object_del(root, DEFAULT_KEY);
+	if (!env_entry(root, a->pos[2]) ||
+	    json_object_del(root, a->pos[2]) < 0)
 		fprintf(stderr, "glia: no env named %s\n", a->pos[2]);
 	else if (envs_save(path, root) == 0) {
 		printf("env %s removed (nothing in its cluster was "
-		       "touched)\n",
-		       a->pos[2]);
+		       "touched)%s\n",
+		       a->pos[2],
+		       was_default ? "; it was the default env: the default "
+		                     "is local again"
+		                   : "");
 		rc = 0;
 	}
 	json_decref(root);
@@ -525,16 +563,56 @@ static int env_rename(const env_args *a, const char *path)
 	}
 	if (!(root = envs_load(path)))
 		return 1;
-	if (!(e = json_object_get(root, a->pos[2])))
+	if (!(e = env_entry(root, a->pos[2])))
 		fprintf(stderr, "glia: no env named %s\n", a->pos[2]);
 	else {
+		int was_default = strcmp(default_name(root), a->pos[2]) == 0;
 		json_object_set(root, a->pos[3], e);
 		json_object_del(root, a->pos[2]);
+		if (was_default) /* the default follows it */
+			json_object_set_new(root, DEFAULT_KEY,
+			                    json_string(a->pos[3]));
 		if (envs_save(path, root) == 0) {
-			printf("env %s renamed %s\n", a->pos[2], a->pos[3]);
+			printf("env %s renamed %s%s\n", a->pos[2], a->pos[3],
+			       was_default ? " (the default env)" : "");
 			rc = 0;
 		}
 	}
+	json_decref(root);
+	return rc;
+}
+
+/* Cortex's env default [NAME]: with NAME (local, or a kept env) it
+ * becomes the env of commands given no --env; without, it is printed. */
+static int env_default(const env_args *a, const char *path)
+{
+	const char *name = a->n_pos > 2 ? a->pos[2] : NULL;
+	json_t *root;
+	int rc = 1;
+
+	if (a->n_pos > 3) {
+		fprintf(stderr, "glia env default: at most one NAME\n\n%s",
+		        env_usage);
+		return 2;
+	}
+	if (!(root = envs_load(path)))
+		return 1;
+	if (!name) {
+		printf("%s\n", default_name(root));
+		rc = 0;
+	} else if (strcmp(name, "local") != 0 && !env_entry(root, name)) {
+		fprintf(stderr, "glia: no env named %s (glia env list)\n",
+		        name);
+	} else {
+		int same = strcmp(name, default_name(root)) == 0;
+		if (strcmp(name, "local") == 0)
+			json_object_del(root, DEFAULT_KEY);
+		else
+			json_object_set_new(root, DEFAULT_KEY, json_string(name));
+		rc = same || envs_save(path, root) == 0 ? 0 : 1;
+	}
+	if (name && rc == 0)
+		printf("default env: %s\n", name);
 	json_decref(root);
 	return rc;
 }
@@ -553,6 +631,8 @@ static int env_main(const env_args *a)
 		rc = env_list(a, path);
 	else if (strcmp(sub, "rename") == 0)
 		rc = env_rename(a, path);
+	else if (strcmp(sub, "default") == 0)
+		rc = env_default(a, path);
 	else if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0 ||
 	         strcmp(sub, "delete") == 0)
 		rc = env_remove(a, path);
@@ -577,7 +657,7 @@ static int kenv_load(const env_args *a, kenv *k)
 
 	memset(k, 0, sizeof(*k));
 	k->root = envs_load(path);
-	e = k->root ? json_object_get(k->root, a->env) : NULL;
+	e = k->root ? env_entry(k->root, a->env) : NULL;
 	if (k->root && !e)
 		fprintf(stderr,
 		        "glia: no env named %s in %s (glia env add %s "
@@ -1368,7 +1448,7 @@ static int remote_lookup(const char *home_flag, const char *name,
 	json_t *root = envs_load(path), *e;
 	int rc = root ? 0 : -1;
 
-	e = root ? json_object_get(root, name) : NULL;
+	e = root ? env_entry(root, name) : NULL;
 	if (e && field(e, "provider") && strcmp(field(e, "provider"), "glia") == 0 &&
 	    field(e, "url") && field(e, "token")) {
 		r->url = glia_strdup(field(e, "url"));
@@ -1452,4 +1532,81 @@ int glia_env_dispatch(int argc, char **argv, int *status)
 	        env_usage);
 	*status = 2;
 	return 1;
+}
+
+/* Whether argv leaves the env as it is: it names one (--env NAME,
+ * --env=NAME, -e NAME, -eNAME), or asks for help. */
+static int names_env(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if ((strncmp(argv[i], "--env", 5) == 0 &&
+		     (argv[i][5] == '\0' || argv[i][5] == '=')) ||
+		    strncmp(argv[i], "-e", 2) == 0 ||
+		    strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+static int in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+char **glia_env_with_default(int argc, char **argv, int *n_argv, int *status)
+{
+	static const char *const cmds[] = {"version", "deploy",   "patch",
+	                                   "get",     "describe", "logs",
+	                                   "delete",  "refresh",  "predict"};
+	static const char *const kube_cmds[] = {"deploy", "get", "describe",
+	                                        "logs", "delete"};
+	char *home, *path, **v = argv;
+	json_t *root, *e;
+	const char *name, *provider;
+
+	*n_argv = argc;
+	if (argc < 2 || !in_list(argv[1], cmds, 9) || names_env(argc, argv))
+		return argv;
+	home = glia_home_dir(flag_value(argc, argv, "--home", NULL));
+	path = glia_sprintf("%s/%s", home, ENVS_FILE);
+	root = envs_load(path);
+	free(path);
+	free(home);
+	if (!root) {
+		*status = 1;
+		return NULL;
+	}
+	name = default_name(root);
+	e = env_entry(root, name);
+	provider = field(e, "provider");
+	if (strcmp(name, "local") == 0 ||
+	    (e && provider && strcmp(provider, "glia") != 0 &&
+	     strcmp(argv[1], "version") == 0)) {
+		json_decref(root); /* version: this binary's, as Cortex's */
+		return argv;
+	}
+	if (e && provider && strcmp(provider, "glia") != 0 &&
+	    !in_list(argv[1], kube_cmds, 5)) {
+		fprintf(stderr,
+		        "glia %s: the default env %s is a Kubernetes env, which "
+		        "takes deploy, get, describe, logs and delete; give "
+		        "--env local or a glia daemon's env (glia env default "
+		        "NAME changes the default)\n",
+		        argv[1], name);
+		json_decref(root);
+		*status = 2;
+		return NULL;
+	}
+	v = glia_calloc((size_t)argc + 3, sizeof *v);
+	v[0] = argv[0];
+	v[1] = argv[1];
+	v[2] = (char *)"--env";
+	v[3] = glia_strdup(name);
+	for (int i = 2; i < argc; i++)
+		v[i + 2] = argv[i];
+	*n_argv = argc + 2;
+	json_decref(root);
+	return v;
 }

@@ -9,6 +9,7 @@
 #include "supervisor.h"
 #include "repository.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -800,15 +801,54 @@ static char **worker_args(glia_api *a, replica *r, proc *p)
 	return v;
 }
 
-/* The daemon's environment plus, for command servers, predictor.env and
- * the port (workers apply predictor.env themselves). */
+/* Entry "NAME=VALUE" (malloc'd) into v[0..*k), replacing one with its
+ * name. */
+static void put_env(char **v, size_t *k, char *entry)
+{
+	size_t n = strcspn(entry, "=") + 1;
+	for (size_t i = 0; i < *k; i++)
+		if (strncmp(v[i], entry, n) == 0) {
+			free(v[i]);
+			v[i] = entry;
+			return;
+		}
+	v[(*k)++] = entry;
+}
+
+/* The variables Cortex set for predictors that mean something here
+ * (docs/cortex.md#environment-variables); predictor.env may replace
+ * them. */
+static void cortex_env(const glia_api *a, char **v, size_t *k)
+{
+	const glia_api_spec *sp = &a->spec;
+	char *level = glia_strdup(sp->predictor.log_level
+					  ? sp->predictor.log_level
+					  : "info");
+	for (char *c = level; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	put_env(v, k, glia_sprintf("CORTEX_KIND=%s",
+				   sp->kind ? sp->kind : "RealtimeAPI"));
+	put_env(v, k, glia_sprintf("CORTEX_PROJECT_DIR=%s", a->project_dir));
+	put_env(v, k, glia_sprintf("CORTEX_LOG_LEVEL=%s", level));
+	put_env(v, k, glia_sprintf("CORTEX_PROCESSES_PER_REPLICA=%d",
+				   sp->predictor.processes_per_replica));
+	put_env(v, k, glia_sprintf("CORTEX_THREADS_PER_PROCESS=%d",
+				   sp->predictor.threads_per_process));
+	put_env(v, k, glia_sprintf("CORTEX_MAX_REPLICA_CONCURRENCY=%d",
+				   sp->autoscaling.max_replica_concurrency));
+	free(level);
+}
+
+/* The daemon's environment plus Cortex's variables and, for command
+ * servers, predictor.env and the port (workers apply predictor.env
+ * themselves). */
 static char **spawn_env(glia_api *a, replica *r, proc *p)
 {
 	const glia_api_spec *sp = &a->spec;
 	size_t n = 0;
 	while (a->sup->worker_env[n])
 		n++;
-	char **v = glia_calloc(n + sp->predictor.n_env + 14, sizeof *v);
+	char **v = glia_calloc(n + sp->predictor.n_env + 20, sizeof *v);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		v[k++] = glia_strdup(a->sup->worker_env[i]);
@@ -833,10 +873,12 @@ static char **spawn_env(glia_api *a, replica *r, proc *p)
 	v[k++] = glia_sprintf("GLIA_PROC_TAG=%s", p->tag);
 	if (p->cgroup)
 		v[k++] = glia_sprintf("GLIA_CGROUP=%s", p->cgroup);
+	cortex_env(a, v, &k);
 	if (p->port > 0) {
 		for (size_t i = 0; i < sp->predictor.n_env; i++)
-			v[k++] = glia_sprintf("%s=%s", sp->predictor.env_keys[i],
-					      sp->predictor.env_values[i]);
+			put_env(v, &k,
+				glia_sprintf("%s=%s", sp->predictor.env_keys[i],
+					     sp->predictor.env_values[i]));
 		v[k++] = glia_sprintf("GLIA_PORT=%d", p->port);
 		v[k++] = glia_sprintf("PORT=%d", p->port);
 		v[k++] = glia_sprintf("CORTEX_PORT=%d", p->port);

@@ -101,10 +101,21 @@ def _save_envs(root):
         raise
 
 
+# envs.json's reserved key: the default env's name (`glia env default
+# NAME`); absent means local. Env names have no "_", so it is never one.
+_DEFAULT_KEY = "_default"
+
+
+def _default_env(root=None):
+    """The default env's name (`glia env default`): "local" when none."""
+    d = (_load_envs() if root is None else root).get(_DEFAULT_KEY)
+    return d if isinstance(d, str) and d else "local"
+
+
 def _glia_client(env):
-    """glia's client of env: None or "local" is the local daemon; another
-    name a remote daemon kept by `glia env add NAME --url URL --token T`."""
-    if env in (None, "local"):
+    """glia's client of env: "local" is the local daemon; another name a
+    remote daemon kept by `glia env add NAME --url URL --token T`."""
+    if env == "local":
         return _GliaClient()
     e = _load_envs().get(env)
     if not isinstance(e, dict):
@@ -121,8 +132,9 @@ def _glia_client(env):
 
 
 def client(env=None, env_name=None):
-    """A Client of env (Cortex 0.20-0.42: ``cortex.client("aws")``; None,
-    or "local", is the local glia daemon)."""
+    """A Client of env (Cortex 0.20-0.42: ``cortex.client("aws")``; None
+    is the default env, as `glia env default` sets it, "local" the local
+    glia daemon)."""
     return Client(env if env is not None else env_name)
 
 
@@ -144,7 +156,7 @@ def new_client(name, operator_endpoint, token=None):
 def local_client(*args, **kwargs):
     """Cortex 0.20-0.24's local environment: the local glia daemon (AWS
     credentials are ignored)."""
-    return Client(None)
+    return Client("local")
 
 
 def cluster_client(name, *args, **kwargs):
@@ -157,18 +169,21 @@ def env_list():
     """``{"environments": [{"name", "provider", "url"?}], "default_environment":
     "local"}`` (no tokens), as ``cortex env list -o json``."""
     envs = [{"name": "local", "provider": "local"}]
-    for name, e in sorted(_load_envs().items()):
+    root = _load_envs()
+    for name, e in sorted(root.items()):
         if isinstance(e, dict):
             shown = {k: v for k, v in e.items() if k != "token"}
             envs.append(dict(shown, name=name))
-    return {"environments": envs, "default_environment": "local"}
+    return {"environments": envs, "default_environment": _default_env(root)}
 
 
 def env_delete(name):
     """Forgets env name (nothing on its daemon changes)."""
     root = _load_envs()
-    if root.pop(name, None) is None:
+    if not isinstance(root.pop(name, None), dict):
         raise CortexException("no env named %s" % name)
+    if _default_env(root) == name:  # the default is local again
+        del root[_DEFAULT_KEY]
     _save_envs(root)
 
 
@@ -319,10 +334,11 @@ class Client:
     """Cortex's client of one environment (make it with cortex.client)."""
 
     def __init__(self, env=None):
-        """env: None or "local" (the local daemon), or a kept env's name."""
-        self.env = env if env is not None else "local"
+        """env: "local" (the local daemon), a kept env's name, or None:
+        the default env (`glia env default`)."""
+        self.env = env if env is not None else _default_env()
         self.env_name = self.env
-        self._glia = _glia_client(env)
+        self._glia = _glia_client(self.env)
 
     def __repr__(self):
         """Names the env."""

@@ -2,7 +2,7 @@
 every command (local, or a remote daemon kept with `glia env add NAME --url
 URL --token TOKEN`), -y/--yes, delete -f (no prompt: the replicas still
 drain), predict API FILE, logs following on a terminal, patch, JOB_ID
-arguments. Projects are Cortex-style cortex.yaml + PythonPredictor,
+arguments, env default. Projects are Cortex-style cortex.yaml + PythonPredictor,
 written here."""
 import json
 import os
@@ -311,6 +311,83 @@ def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
                                 "json").stdout)["apis"] == []
     local.cli("env", "delete", "near")
     assert set(json.loads(envs.read_text())) == {"bad"}
+
+
+def test_env_default_is_the_env_of_commands_without_env(daemon_factory,
+                                                        tmp_path):
+    """Cortex's `env default [NAME]`: commands given no --env use it (up
+    and down always the local daemon); removing it makes local the
+    default again."""
+    port = free_port()
+    remote = daemon_factory("--admin-listen", f"127.0.0.1:{port}")
+    token = (remote.home / "token").read_text().strip()
+    local = daemon_factory()  # a local daemon too: which one answers?
+    envs = local.home / "envs.json"
+
+    assert local.cli("env", "default").stdout == "local\n"
+    r = local.cli("env", "default", "far", check=False)
+    assert r.returncode == 1 and "no env named far" in r.stderr
+    local.cli("env", "add", "far", "--url", f"http://127.0.0.1:{port}",
+              "--token", token)
+    assert "default env: far" in local.cli("env", "default", "far").stdout
+    assert local.cli("env", "default").stdout == "far\n"
+    assert json.loads(envs.read_text())["_default"] == "far"
+    assert stat.S_IMODE(os.stat(envs).st_mode) == 0o600
+    assert "default env: far" in local.cli("env", "list").stdout
+    listed = json.loads(local.cli("env", "list", "-o", "json").stdout)
+    assert set(listed) == {"far"} and listed["far"]["default"] is True
+
+    proj = project(tmp_path, "dflt", label="remote")
+    assert "dflt: created" in local.cli("deploy", "--wait", cwd=proj).stdout
+    remote.wait_ready("dflt")
+    assert [a["name"] for a in remote.list_apis()] == ["dflt"]
+    here = json.loads(local.cli("get", "-e", "local", "-o", "json").stdout)
+    assert here["apis"] == []  # nothing on the local daemon
+    j = json.loads(local.cli("get", "-o", "json").stdout)
+    assert [a["name"] for a in j["apis"]] == ["dflt"]
+    r = local.cli("predict", "dflt", "sample.json", cwd=proj)
+    assert json.loads(r.stdout)["label"] == "remote"
+    assert "replicas:" in local.cli("describe", "dflt").stdout
+    assert "cortex-cli got sample" in local.cli("logs", "dflt",
+                                                "--no-follow").stdout
+    assert "daemon of env far: glia" in local.cli("version").stdout
+    # --env still picks another: local is the local daemon
+    other = project(tmp_path, "here", label="local")
+    local.cli("deploy", "--env=local", "--wait", cwd=other)
+    local.wait_for(lambda: [a["name"] for a in json.loads(local.cli(
+        "get", "-elocal", "-o", "json").stdout)["apis"]] == ["here"])
+    assert [a["name"] for a in remote.list_apis()] == ["dflt"]
+
+    # back to local: commands without --env reach the local daemon again
+    assert "default env: local" in local.cli("env", "default",
+                                             "local").stdout
+    assert "_default" not in json.loads(envs.read_text())
+    assert [a["name"] for a in local.list_apis()] == ["here"]
+    # removing the default env makes local the default, and says so
+    local.cli("env", "default", "far")
+    local.cli("env", "rename", "far", "near")
+    assert local.cli("env", "default").stdout == "near\n"
+    r = local.cli("env", "remove", "near")
+    assert "default is local again" in r.stdout
+    assert local.cli("env", "default").stdout == "local\n"
+    assert [a["name"] for a in local.list_apis()] == ["here"]
+
+    # a Kubernetes default: the commands it takes go there, version stays
+    # here, the others are refused (exit 2)
+    local.cli("env", "add", "kube", "--kubernetes")
+    local.cli("env", "default", "kube")
+    r = local.cli("predict", "here", "{}", check=False)
+    assert r.returncode == 2 and "Kubernetes env" in r.stderr, r.stderr
+    assert "glia" in local.cli("version").stdout
+    local.cli("env", "default", "local")
+    # an unreadable envs.json is said, not taken for local
+    envs.write_text("{not json")
+    r = local.cli("get", check=False)
+    assert r.returncode == 1 and "envs.json" in r.stderr, r.stderr
+    envs.unlink()
+    # down is always the local daemon's
+    assert local.cli("down").returncode == 0
+    assert [a["name"] for a in remote.list_apis()] == ["dflt"]
 
 
 def test_cluster_commands_say_there_is_no_cluster(daemon):

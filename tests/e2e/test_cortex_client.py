@@ -182,6 +182,18 @@ def test_named_env_is_a_remote_daemon(daemon_factory, tmp_path, monkeypatch):
     endpoint = cortex.client("gw").get_api("remote-doubler")["endpoint"]
     assert endpoint == f"http://localhost:{remote.port}/remote-doubler"
     assert post(endpoint, {"x": 1})[1]["doubled"] == 4
+    # `glia env default gw`: cortex.client() with no name is that env's
+    local.cli("env", "default", "gw")
+    assert cortex.env_list()["default_environment"] == "gw"
+    assert cortex.client().env == "gw"
+    assert cortex.client().get_api("remote-doubler")["endpoint"] == endpoint
+    assert cortex.client("local").env == "local"
+    assert cortex.local_client().env == "local"
+    cortex.env_delete("gw")  # the default: local again
+    assert cortex.env_list()["default_environment"] == "local"
+    assert cortex.client().env == "local"
+    assert "_default" not in json.loads((local.home / "envs.json")
+                                        .read_text())
     cx.delete_api("remote-doubler")
     remote.wait_for(lambda: remote.list_apis() == [])
 

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "cli_internal.h"
 #include "client.h"
+#include "env.h"
 #include "util.h"
 
 /* ---- argument parsing ---- */
@@ -538,6 +539,109 @@ static void test_home_dir_resolution(void **state)
 	unsetenv("GLIA_HOME");
 }
 
+/* ---- the default env (glia env default) ---- */
+
+static void write_envs(const char *dir, const char *text)
+{
+	char *path = glia_sprintf("%s/envs.json", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+/* argv with the default applied, as one string ("" when argv itself is
+ * returned; "NULL:STATUS" when refused). */
+static char *with_default(const char *home, ...)
+{
+	char *argv[16] = {"glia"}, **v;
+	int argc = 1, n, status = 0;
+	va_list ap;
+	va_start(ap, home);
+	for (char *s; (s = va_arg(ap, char *)) != NULL && argc < 13;)
+		argv[argc++] = s;
+	va_end(ap);
+	argv[argc++] = "--home";
+	argv[argc++] = (char *)home;
+	argv[argc] = NULL;
+	v = glia_env_with_default(argc, argv, &n, &status);
+	if (!v)
+		return glia_sprintf("NULL:%d", status);
+	if (v == argv)
+		return glia_strdup("");
+	assert_int_equal(n, argc + 2);
+	assert_null(v[n]);
+	assert_string_equal(v[n - 1], home); /* the rest follows */
+	char *out = glia_sprintf("%s %s %s %s", v[1], v[2], v[3], v[4]);
+	free(v[3]);
+	free(v);
+	return out;
+}
+
+static void test_env_default_argv(void **state)
+{
+	char dir[] = "/tmp/glia-envdef-XXXXXX", *s;
+	assert_non_null(mkdtemp(dir));
+	/* no envs.json: local, argv as it is */
+	s = with_default(dir, "get", NULL);
+	assert_string_equal(s, "");
+	free(s);
+	write_envs(dir, "{\"_default\": \"far\", \"far\": {\"provider\": "
+			"\"glia\", \"url\": \"http://h:1\", \"token\": "
+			"\"t\"}, \"kube\": {\"provider\": \"kubernetes\"}}");
+	s = with_default(dir, "get", "api", NULL);
+	assert_string_equal(s, "get --env far api");
+	free(s);
+	s = with_default(dir, "predict", "api", "-", NULL);
+	assert_string_equal(s, "predict --env far api");
+	free(s);
+	/* an env named, help, down, or a command without --env: as it is */
+	const char *const *cases[] = {
+	    (const char *const[]){"get", "-e", "local", NULL},
+	    (const char *const[]){"get", "-elocal", NULL},
+	    (const char *const[]){"get", "--env=kube", NULL},
+	    (const char *const[]){"logs", "api", "--env", "far", NULL},
+	    (const char *const[]){"get", "--help", NULL},
+	    (const char *const[]){"down", NULL},
+	    (const char *const[]){"up", NULL},
+	    (const char *const[]){"keys", "list", NULL},
+	    (const char *const[]){"env", "list", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *const *c = cases[i];
+		s = with_default(dir, c[0], c[1], c[1] ? c[2] : NULL,
+				 c[1] && c[2] ? c[3] : NULL, NULL);
+		assert_string_equal(s, "");
+		free(s);
+	}
+	/* a Kubernetes default: its commands, version here, others refused */
+	write_envs(dir, "{\"_default\": \"kube\", \"kube\": "
+			"{\"provider\": \"kubernetes\"}}");
+	s = with_default(dir, "deploy", NULL);
+	assert_string_equal(s, "deploy --env kube --home");
+	free(s);
+	s = with_default(dir, "version", NULL);
+	assert_string_equal(s, "");
+	free(s);
+	s = with_default(dir, "predict", "api", "{}", NULL);
+	assert_string_equal(s, "NULL:2");
+	free(s);
+	/* an unreadable file is an error, not local */
+	write_envs(dir, "{not json");
+	s = with_default(dir, "get", NULL);
+	assert_string_equal(s, "NULL:1");
+	free(s);
+	write_envs(dir, "{}");
+	s = with_default(dir, "get", NULL);
+	assert_string_equal(s, "");
+	free(s);
+	char *path = glia_sprintf("%s/envs.json", dir);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
 /* ---- URLs ---- */
 
 static void test_parse_url(void **state)
@@ -922,6 +1026,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_chunked_in_small_pieces),
 	    cmocka_unit_test(test_stream_cancel_ends_an_endless_answer),
 	    cmocka_unit_test(test_stream_rejects_bad_chunk_size),
+	    cmocka_unit_test(test_env_default_argv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
