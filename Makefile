@@ -64,8 +64,10 @@ soak: $(BUILD)/glia
 bench: $(BUILD)/glia
 	GLIA_BIN=$(abspath $(BUILD)/glia) bench/run.sh
 
-# The whole suite under ASan+UBSan. Python's allocator confuses LeakSanitizer,
-# so leaks are checked by the unit tests only.
+# The whole suite under ASan+UBSan. Python's allocator confuses LeakSanitizer
+# (in the workers), so the e2e tests run with detect_leaks=0; leaks are
+# checked by the unit tests, and the daemon's by tests/e2e/test_leaks.py,
+# which turns detection on for the daemons it starts.
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 unit
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -374,8 +374,10 @@ static void signal_cb(uv_signal_t *s, int signum)
 }
 
 /* -d: the parent waits until the child reports it is serving (or why it
- * could not), so `glia up -d && glia deploy` works. */
-static int detach(const char *home, int *report_fd)
+ * could not), so `glia up -d && glia deploy` works. Returns 0 in the child,
+ * 1 in the parent (which is to exit with *parent_rc once it freed what it
+ * holds), -1 on failure. */
+static int detach(const char *home, int *report_fd, int *parent_rc)
 {
 	int fds[2];
 	if (pipe(fds) < 0)
@@ -392,7 +394,9 @@ static int detach(const char *home, int *report_fd)
 			printf("glia: daemon started (pid %d), log in "
 			       "%s/daemon.log\n",
 			       (int)pid, home);
-			exit(0);
+			close(fds[0]);
+			*parent_rc = 0;
+			return 1;
 		}
 		if (n > 0) {
 			buf[n] = '\0';
@@ -402,7 +406,9 @@ static int detach(const char *home, int *report_fd)
 					"see %s/daemon.log\n",
 				home);
 		}
-		exit(1);
+		close(fds[0]);
+		*parent_rc = 1;
+		return 1;
 	}
 	close(fds[0]);
 	setsid();
@@ -591,12 +597,21 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 		report_fd = -1;
 	}
 	uv_run(d.loop, UV_RUN_DEFAULT);
-	uv_walk(d.loop, close_walk_cb, NULL);
-	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
+	/* Every handle closed (the gateway's too; a start that failed
+	 * half-way has it open) and the loop run until they are, then the
+	 * memory they live in is freed: the supervisor before the gateway
+	 * its routes belong to. */
+	if (d.loop) {
+		if (d.gw)
+			glia_gateway_close(d.gw);
+		uv_walk(d.loop, close_walk_cb, NULL);
+		uv_run(d.loop, UV_RUN_DEFAULT);
+	}
 	if (d.sup)
 		glia_supervisor_free(d.sup);
+	glia_gateway_free(d.gw);
 	if (d.logs)
 		glia_logs_free(d.logs);
 	glia_keyring_free(d.keys);
@@ -633,12 +648,15 @@ int glia_daemon_main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (o.detach && detach(home, &report_fd) < 0) {
+	int detached = o.detach ? detach(home, &report_fd, &rc) : 0;
+	if (detached < 0) {
 		fprintf(stderr, "glia: cannot start in the background: %s\n",
 			strerror(errno));
 		rc = 1;
 		goto out;
 	}
+	if (detached > 0) /* the parent, done waiting */
+		goto out;
 	int lock = lock_home(home);
 	if (lock == -2) {
 		int pid = glia_daemon_lock_holder(home);

@@ -1115,6 +1115,35 @@ size_t glia_gateway_connections(const glia_gateway *gw)
 void glia_gateway_close(glia_gateway *gw)
 {
 	uv_timer_stop(&gw->full_timer);
-	glia_httpd_close(gw->httpd);
+	if (gw->httpd)
+		glia_httpd_close(gw->httpd);
 	gw->httpd = NULL;
+}
+
+void glia_gateway_free(glia_gateway *gw)
+{
+	if (!gw)
+		return;
+	/* recycled requests: their timers were closed with the loop's
+	 * other handles */
+	while (gw->free_reqs) {
+		greq *q = gw->free_reqs;
+		gw->free_reqs = q->next;
+		glia_buf_free(&q->upreq);
+		free(q);
+	}
+	/* routes never removed (their owner did not remove them): freed when
+	 * nothing but the router refers to them; one that a backend or a
+	 * request still points to is left to its owner */
+	glia_route *r = gw->routes;
+	while (r) {
+		glia_route *next = r->next_route;
+		if (r->refs == 1 && !r->backends && !r->queue_head) {
+			r->removed = 1;
+			gw_route_unref(r);
+		}
+		r = next;
+	}
+	glia_router_free(gw->router);
+	free(gw);
 }

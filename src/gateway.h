@@ -126,8 +126,13 @@ struct glia_keyring;
 void glia_gateway_set_keyring(glia_gateway *gw, struct glia_keyring *k);
 /* Open client connections. */
 size_t glia_gateway_connections(const glia_gateway *gw);
-/* Stops accepting and closes client connections. */
+/* Stops accepting and closes client connections. Again: nothing. */
 void glia_gateway_close(glia_gateway *gw);
+/* Frees gw, its recycled requests, its router and the routes nothing else
+ * refers to. After glia_gateway_close, once the loop ran until every
+ * handle closed (gw's timers among them: uv_walk + uv_run, as the daemon
+ * does before it exits). NULL: nothing. */
+void glia_gateway_free(glia_gateway *gw);
 
 /* Adds a route for endpoint. NULL when the endpoint is taken. */
 glia_route *glia_gateway_add_route(glia_gateway *gw, const char *endpoint,
