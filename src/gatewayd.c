@@ -338,6 +338,8 @@ int glia_gatewayd_main(int argc, char **argv)
 	uv_run(g.loop, UV_RUN_DEFAULT);
 	uv_walk(g.loop, close_walk_cb, NULL);
 	uv_run(g.loop, UV_RUN_DEFAULT);
+	/* every handle closed: the memory they lived in can go */
+	glia_gateway_free(g.gw);
 out:
 	if (g.logs)
 		glia_logs_free(g.logs);

@@ -384,6 +384,9 @@ int glia_replica_main(int argc, char **argv)
 	}
 	if (h.sup)
 		glia_supervisor_free(h.sup);
+	if (rc == 0) /* run() closed every handle: the supervisor's routes,
+	              * then the gateway they belong to */
+		glia_gateway_free(h.gw);
 	if (h.logs)
 		glia_logs_free(h.logs);
 	glia_store_close(h.store);
