@@ -33,6 +33,7 @@ static const char *SCHEMA =
 	"CREATE TABLE IF NOT EXISTS api_history ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
 	" action TEXT NOT NULL, spec_json TEXT, at REAL NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS api_history_name ON api_history (name);"
 	"CREATE TABLE IF NOT EXISTS unloaded_models ("
 	" api TEXT PRIMARY KEY, models_json TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS processes ("
@@ -255,6 +256,18 @@ static int end_change(glia_store *st, int rc)
 	return -1;
 }
 
+/* Keeps the GLIA_STORE_HISTORY_KEEP newest history rows of an API (ids
+ * grow with each row), deleting the older ones; called in the transaction
+ * that added a row, so the table never holds more than that per name. */
+static int prune_history(glia_store *st, const char *name)
+{
+	return exec_bound(st,
+	                  "DELETE FROM api_history WHERE name = ?1 AND id <="
+	                  " (SELECT id FROM api_history WHERE name = ?1"
+	                  " ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+	                  "ti", name, GLIA_STORE_HISTORY_KEEP);
+}
+
 static int put_one(glia_store *st, const glia_stored_api *a,
                    const char *action)
 {
@@ -264,10 +277,12 @@ static int put_one(glia_store *st, const glia_stored_api *a,
 		       a->project_dir, a->config_path, a->created_at,
 		       a->updated_at) < 0)
 		return -1;
-	return exec_bound(st,
-			  "INSERT INTO api_history (name, action, spec_json, at)"
-			  " VALUES (?,?,?,?)",
-			  "tttd", a->name, action, a->spec_json, glia_wall());
+	if (exec_bound(st,
+		       "INSERT INTO api_history (name, action, spec_json, at)"
+		       " VALUES (?,?,?,?)",
+		       "tttd", a->name, action, a->spec_json, glia_wall()) < 0)
+		return -1;
+	return prune_history(st, a->name);
 }
 
 int glia_store_put_apis(glia_store *st, const glia_stored_api *apis,
@@ -299,6 +314,8 @@ int glia_store_delete_api(glia_store *st, const char *name)
 		                "INSERT INTO api_history (name, action, at)"
 		                " VALUES (?, 'deleted', ?)",
 		                "td", name, glia_wall());
+	if (rc == 0)
+		rc = prune_history(st, name);
 	return end_change(st, rc);
 }
 

@@ -28,8 +28,15 @@ const char *glia_store_path(const glia_store *st);
 /* Every change below is one transaction, committed before the call
  * returns 0; on -1 nothing of it was saved and glia_store_error says why. */
 
+/* The history rows kept per API name (api_history): each row added drops
+ * the oldest beyond this, in the same transaction. A deleted API's rows
+ * stay (its "deleted" row the newest), pruned the same way if the name is
+ * deployed again. */
+#define GLIA_STORE_HISTORY_KEEP 100
+
 /* Inserts or replaces an API; appends to its history ("action": created,
- * updated, deleted). 0 or -1. */
+ * updated, deleted), keeping its GLIA_STORE_HISTORY_KEEP newest rows.
+ * 0 or -1. */
 int glia_store_put_api(glia_store *st, const glia_stored_api *api,
 		       const char *action);
 /* The same for n APIs at once (actions[i] for apis[i]): all or none. */

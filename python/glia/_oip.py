@@ -14,7 +14,7 @@ forwards the other protocol requests to a replica with these headers:
 glia._runtime.handle() hands such requests to handle() below instead of
 its own decode / predict / encode, and gets the same 5-tuple back:
 (status, content type, body bytes, extra header bytes or None,
-post_predict state or None).
+post_predict state or None: a Handler's callback as on the HTTP path).
 
 The predictor's predict(payload, query_params, headers) is the usual one;
 only the payload differs: a dict {input name: numpy array} for V2, and for
@@ -113,9 +113,11 @@ class _PredictorFailed(Exception):
 
 
 def _predict(payload, query, headers, request_id):
-    """Calls the predictor with the arguments it takes. For a multi-model
-    API (X-Glia-Model "<api>.<model>") query_params gets "model" and, with
-    a version in the path, "version", as Cortex predictors read them."""
+    """Calls the predictor with the arguments it takes: (the answer, post
+    state), a Handler's (result, callback) split as on the HTTP path. For
+    a multi-model API (X-Glia-Model "<api>.<model>") query_params gets
+    "model" and, with a version in the path, "version", as Cortex
+    predictors read them."""
     _, want_q, want_h = rt._wants
     qp = None
     if want_q:
@@ -134,10 +136,7 @@ def _predict(payload, query, headers, request_id):
     except BaseException as exc:
         rt._log_exception(request_id)
         raise _PredictorFailed("%s: %s" % (type(exc).__name__, exc)) from None
-    post = None
-    if rt._post_predict is not None:
-        post = (request_id, result, payload, qp, hd)
-    return result, post
+    return rt._after_predict(result, request_id, payload, qp, hd)
 
 
 def _passthrough(result, post, request_id):

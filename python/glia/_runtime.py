@@ -853,11 +853,7 @@ def _handle(method, query, raw_headers, body, content_type, request_id):
     except BaseException as exc:
         _log_exception(request_id)
         return _error(500, "%s: %s" % (type(exc).__name__, exc))
-    post = None
-    if _handlers is not None:
-        result, post = _split_callback(result, request_id)
-    elif _post_predict is not None:
-        post = (request_id, result, payload, qp, headers)
+    result, post = _after_predict(result, request_id, payload, qp, headers)
     return _answer(result, request_id, post)
 
 
@@ -869,6 +865,18 @@ def _method_not_allowed(method):
         "handles %s)" % (method, method.lower(), allowed))
     return status, ctype, body, b"Allow: " + allowed.encode() + b"\r\n", \
         None
+
+
+def _after_predict(result, request_id, payload, qp, headers):
+    """(the answer, post state or None) for what predict returned for one
+    request, on the HTTP path and the inference protocols' alike: a
+    Handler's (result, callback) answers result and runs callback after
+    the response; post_predict gets the request's arguments."""
+    if _handlers is not None:
+        return _split_callback(result, request_id)
+    if _post_predict is not None:
+        return result, (request_id, result, payload, qp, headers)
+    return result, None
 
 
 def _split_callback(result, request_id):
@@ -920,9 +928,14 @@ def _model_error(exc, request_id):
 
 def _one_of_batch(payload, qp, headers):
     """predict for a single request of a batching API (the inference
-    protocol paths): a batch of one."""
+    protocol paths): a batch of one. A Handler's callback stays with the
+    answer, as (answer, callback), for _after_predict."""
     result = _batch_predict([payload], [qp], [headers])
-    return _batch_elements(result, 1)[0]
+    callback = None
+    if _handlers is not None:
+        result, callback = _split_callback(result, None)
+    answer = _batch_elements(result, 1)[0]
+    return answer if callback is None else (answer, callback[1])
 
 
 def _batch_elements(result, n):

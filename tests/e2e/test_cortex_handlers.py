@@ -4,7 +4,8 @@ versions documented them deploy unchanged. `handler:` takes the place of
 endpoint calls handle_<method>, with payload / query_params / headers given
 by parameter name. A method the Handler lacks answers 405 JSON; a handler
 method may return (result, callback) and the callback runs after the
-response. `handler` and `predictor` together are refused."""
+response, also when an inference protocol request (V2 infer, V1 predict)
+calls handle_post. `handler` and `predictor` together are refused."""
 import json
 import textwrap
 
@@ -177,6 +178,97 @@ def test_v035_callback_runs_after_the_response(d, tmp_path):
     # a list is an answer, not a (result, callback) pair
     r = d.http_get("/callback-handler")
     assert r.status == 200 and r.json() == ["plain", "list"], r
+
+
+# The inference protocols call handle_post too: its (result, callback)
+# answers result there and runs the callback after, as on the endpoint,
+# also for a Handler with server_side_batching (a protocol request is a
+# batch of one).
+PROTOCOL_CALLBACK_YAML = textwrap.dedent("""\
+    - name: oip-callback
+      kind: RealtimeAPI
+      handler:
+        type: python
+        path: handler.py
+        config:
+          marker_dir: {marker_dir}
+    - name: oip-callback-batch
+      kind: RealtimeAPI
+      handler:
+        type: python
+        path: handler.py
+        config:
+          marker_dir: {marker_dir}
+          batched: true
+        threads_per_process: 2
+        server_side_batching:
+          max_batch_size: 2
+          batch_interval: 10ms
+    """)
+
+PROTOCOL_CALLBACK_HANDLER = textwrap.dedent("""\
+    import os
+    import time
+
+
+    class Handler:
+        def __init__(self, config):
+            self.dir = config["marker_dir"]
+            self.batched = config.get("batched", False)
+
+        def _double(self, payload):
+            if isinstance(payload, dict):  # V2: {input name: array}
+                return {"y": payload["x"] * 2}
+            return (payload * 2).tolist()  # V1 "instances": one array
+
+        def handle_post(self, payload, headers):
+            if self.batched:  # lists, one element per request
+                headers = headers[0]
+            marker = os.path.join(self.dir, headers["X-Marker"])
+
+            def _callback():
+                # well after the answer went out, so a callback run before
+                # answering would hold the answer back past the marker
+                time.sleep(1)
+                with open(marker, "w") as f:
+                    f.write("after")
+            if self.batched:
+                return [self._double(p) for p in payload], _callback
+            return self._double(payload), _callback
+    """)
+
+
+def test_v035_callback_on_the_inference_protocols(d, tmp_path):
+    marker_dir = tmp_path / "markers"
+    marker_dir.mkdir()
+    proj = write_project(tmp_path, PROTOCOL_CALLBACK_YAML.format(
+        marker_dir=marker_dir), {"handler.py": PROTOCOL_CALLBACK_HANDLER},
+        dirname="oip-callback", yaml_name="cortex.yaml")
+    d.cli("deploy", "cortex.yaml", "--wait", cwd=proj)
+    v2 = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2],
+                      "data": [1.5, 2.0]}]}
+    for api in ("oip-callback", "oip-callback-batch"):
+        d.wait_ready(api)
+        r = d.post(f"/v2/models/{api}/infer", json=v2,
+                   headers={"X-Marker": api + "-v2"})
+        # the answer is the result alone, sent before the callback ran
+        assert not (marker_dir / (api + "-v2")).exists()
+        assert r.status == 200, r
+        assert r.json() == {"model_name": api, "outputs": [
+            {"name": "y", "datatype": "FP32", "shape": [2],
+             "data": [3.0, 4.0]}]}, r.json()
+
+        r = d.post(f"/v1/models/{api}:predict",
+                   json={"instances": [[1, 2], [3, 4]]},
+                   headers={"X-Marker": api + "-v1"})
+        assert not (marker_dir / (api + "-v1")).exists()
+        assert r.status == 200, r
+        assert r.json() == {"predictions": [[2, 4], [6, 8]]}, r.json()
+
+        for name in (api + "-v2", api + "-v1"):
+            wait_for(lambda: (marker_dir / name).exists(), timeout=30,
+                     message="the callback of %s wrote its marker" % name)
+            assert (marker_dir / name).read_text() == "after"
 
 
 def test_handler_and_predictor_together_are_refused(d, tmp_path):

@@ -1,7 +1,8 @@
 /* test_store.c: state.db (store.c) saves a change whole or not at all and
  * says why it failed; a damaged file (a zeroed page, a header that is not
  * SQLite's) is refused at open and left byte for byte as it was; a missing
- * or empty file opens as a new store. */
+ * or empty file opens as a new store; api_history keeps the newest
+ * GLIA_STORE_HISTORY_KEEP rows of each API, a deleted one's too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store.h"
 #include "util.h"
@@ -172,6 +174,108 @@ static void a_missing_or_empty_file_opens_as_new(void **state)
 	glia_store_close(st);
 }
 
+/* The api_history rows of name, oldest first, as "action:spec_json" joined
+ * by ',' (NULL spec_json: "-"), read by a second connection as any reader
+ * of state.db would; *n is their count. */
+static char *history_of(const char *db, const char *name, size_t *n)
+{
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *stmt = NULL;
+	assert_int_equal(sqlite3_open_v2(db, &conn, SQLITE_OPEN_READONLY, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(conn,
+	                                    "SELECT action, spec_json FROM"
+	                                    " api_history WHERE name = ?"
+	                                    " ORDER BY id",
+	                                    -1, &stmt, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	glia_buf b;
+	glia_buf_init(&b, 0);
+	*n = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *spec = (const char *)sqlite3_column_text(stmt, 1);
+		glia_buf_printf(&b, "%s%s:%s", *n ? "," : "",
+		                (const char *)sqlite3_column_text(stmt, 0),
+		                spec ? spec : "-");
+		(*n)++;
+	}
+	assert_int_equal(rc, SQLITE_DONE);
+	sqlite3_finalize(stmt);
+	sqlite3_close(conn);
+	return b.data ? b.data : glia_strdup("");
+}
+
+/* The history rows first..last (inclusive) of a put_spec loop, as
+ * history_of writes them, the first of them "created". */
+static char *expected_history(int first, int last, const char *tail)
+{
+	glia_buf b;
+	glia_buf_init(&b, 0);
+	for (int i = first; i <= last; i++)
+		glia_buf_printf(&b, "%s%s:{\"v\":%d}", i > first ? "," : "",
+		                i ? "updated" : "created", i);
+	if (tail)
+		glia_buf_printf(&b, ",%s", tail);
+	return b.data ? b.data : glia_strdup("");
+}
+
+static void put_spec(glia_store *st, const char *name, int i)
+{
+	char spec[32];
+	snprintf(spec, sizeof spec, "{\"v\":%d}", i);
+	glia_stored_api a = api_row(name, spec);
+	assert_int_equal(glia_store_put_api(st, &a, i ? "updated" : "created"),
+	                 0);
+}
+
+static void history_keeps_the_newest_rows_of_each_api(void **state)
+{
+	fixture *f = *state;
+	const int keep = GLIA_STORE_HISTORY_KEEP, extra = 7;
+	glia_store *st = open_ok(f->db);
+	put_spec(st, "other", 0); /* a neighbour, untouched by the pruning */
+	put_spec(st, "other", 1);
+	for (int i = 0; i < keep + extra; i++)
+		put_spec(st, "busy", i);
+	/* deploying several APIs at once prunes each of them */
+	glia_stored_api rows[2] = {api_row("busy", "{\"v\":107}"),
+	                           api_row("other", "{\"v\":2}")};
+	const char *actions[2] = {"updated", "updated"};
+	assert_int_equal(glia_store_put_apis(st, rows, actions, 2), 0);
+
+	size_t n;
+	char *got = history_of(f->db, "busy", &n);
+	char *want = expected_history(extra + 1, keep + extra, NULL);
+	assert_int_equal(n, keep);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	got = history_of(f->db, "other", &n);
+	want = expected_history(0, 2, NULL);
+	assert_int_equal(n, 3);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+
+	/* a delete is a row too: the newest, the oldest one goes for it */
+	assert_int_equal(glia_store_delete_api(st, "busy"), 0);
+	glia_store_close(st);
+	got = history_of(f->db, "busy", &n);
+	want = expected_history(extra + 2, keep + extra, "deleted:-");
+	assert_int_equal(n, keep);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	got = history_of(f->db, "other", &n);
+	assert_int_equal(n, 3);
+	free(got);
+	st = open_ok(f->db);
+	assert_int_equal(count_apis(st), 1);
+	glia_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +287,8 @@ int main(void)
 	        a_header_that_is_not_sqlite_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        a_missing_or_empty_file_opens_as_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        history_keeps_the_newest_rows_of_each_api, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
