@@ -38,7 +38,21 @@ struct glia_mgmt {
 	struct glia_keyring *keys;
 	glia_store *store;
 	void *arg;
+	struct pending_deploy *pending; /* deploys whose runtime check runs */
 };
+
+/* A deploy waiting for its Python runtime check (pyruntime.h): answered
+ * from the check's callback; the connection stays busy meanwhile. */
+typedef struct pending_deploy {
+	glia_mgmt *m;
+	glia_httpd_conn *c; /* NULL once the client went away */
+	glia_api_spec *specs;
+	size_t n;
+	char *project_dir;
+	char *path;
+	glia_pyruntime_check *check;
+	struct pending_deploy *next;
+} pending_deploy;
 
 /* Answers j (consumed) as JSON. */
 void glia_mgmt_send_json(glia_httpd_conn *c, int status, json_t *j)
@@ -58,7 +72,73 @@ static void handle_info(glia_mgmt *m, glia_httpd_conn *c)
 			    m->gateway_url));
 }
 
-/* Parses the deploy body: {"path": abs path, "content": yaml}. */
+/* The deploy once the specs passed the runtime check: the supervisor
+ * takes specs. The answer goes to c (NULL: the client went away, the
+ * answer is dropped; the deploy is still made). */
+static void deploy_specs(glia_mgmt *m, glia_httpd_conn *c,
+			 glia_api_spec *specs, size_t n,
+			 const char *project_dir, const char *path)
+{
+	char err[1024];
+	int status = 409;
+	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
+					     path, err, sizeof err, &status);
+	if (!c) {
+		json_decref(res);
+		return;
+	}
+	if (!res) {
+		glia_httpd_respond_error(c, status, err, NULL);
+		return;
+	}
+	glia_mgmt_send_json(c, 200, res);
+}
+
+static void pending_unlink(pending_deploy *pd)
+{
+	for (pending_deploy **pp = &pd->m->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == pd) {
+			*pp = pd->next;
+			return;
+		}
+	}
+}
+
+static void pending_free(pending_deploy *pd)
+{
+	free(pd->project_dir);
+	free(pd->path);
+	free(pd);
+}
+
+static void deploy_client_gone(glia_httpd_conn *c, void *owner)
+{
+	pending_deploy *pd = owner;
+	(void)c;
+	pd->c = NULL;
+}
+
+static void deploy_checked(const char *err, void *arg)
+{
+	pending_deploy *pd = arg;
+	glia_httpd_conn *c = pd->c;
+	pending_unlink(pd);
+	if (c)
+		glia_httpd_set_owner(c, NULL, NULL);
+	if (err) {
+		if (c)
+			glia_httpd_respond_error(c, 400, err, NULL);
+		glia_api_specs_free(pd->specs, pd->n);
+	} else {
+		deploy_specs(pd->m, c, pd->specs, pd->n, pd->project_dir,
+			     pd->path);
+	}
+	pending_free(pd);
+}
+
+/* Parses the deploy body: {"path": abs path, "content": yaml}. APIs of
+ * type tensorflow or onnx are answered once the runtime check has run
+ * (the loop goes on serving meanwhile). */
 static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 			  const glia_http_msg *msg)
 {
@@ -93,20 +173,23 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 		glia_httpd_respond_error(c, 400, cerr.message, NULL);
 		goto out;
 	}
-	char err[1024];
-	int status = 409;
-	if (glia_pyruntime_check(specs, n, project_dir, err, sizeof err) < 0) {
-		glia_httpd_respond_error(c, 400, err, NULL);
-		glia_api_specs_free(specs, n);
+	pending_deploy *pd = glia_calloc(1, sizeof *pd);
+	pd->check = glia_pyruntime_check_start(m->loop, specs, n, project_dir,
+					       deploy_checked, pd);
+	if (!pd->check) { /* no API needs a runtime */
+		free(pd);
+		deploy_specs(m, c, specs, n, project_dir, path);
 		goto out;
 	}
-	json_t *res = glia_supervisor_deploy(m->sup, specs, n, project_dir,
-					     path, err, sizeof err, &status);
-	if (!res) {
-		glia_httpd_respond_error(c, status, err, NULL);
-		goto out;
-	}
-	glia_mgmt_send_json(c, 200, res);
+	pd->m = m;
+	pd->c = c;
+	pd->specs = specs;
+	pd->n = n;
+	pd->project_dir = glia_strdup(project_dir);
+	pd->path = glia_strdup(path);
+	pd->next = m->pending;
+	m->pending = pd;
+	glia_httpd_set_owner(c, deploy_client_gone, pd);
 out:
 	free(dir_copy);
 	free(base_copy);
@@ -445,6 +528,17 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 
 void glia_mgmt_close(glia_mgmt *m)
 {
+	/* deploys still checked: not made, not answered (their connections
+	 * close with the servers below) */
+	while (m->pending) {
+		pending_deploy *pd = m->pending;
+		m->pending = pd->next;
+		if (pd->c)
+			glia_httpd_set_owner(pd->c, NULL, NULL);
+		glia_pyruntime_check_cancel(pd->check);
+		glia_api_specs_free(pd->specs, pd->n);
+		pending_free(pd);
+	}
 	uv_close((uv_handle_t *)m->sock_timer, timer_free_cb);
 	glia_httpd_close(m->httpd);
 	if (m->stale)

@@ -1,17 +1,12 @@
 /* pyruntime.c: see pyruntime.h. */
 #include "pyruntime.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-extern char **environ;
+#include "util.h"
 
 #define DIR_MAX 4096
 
@@ -32,6 +27,13 @@ const char *glia_pyruntime_package(glia_predictor_type t)
 	return NULL;
 }
 
+const char *glia_pyruntime_python(void)
+{
+	const char *p = getenv("GLIA_PYRUNTIME_PYTHON"); /* tests only */
+
+	return p && p[0] ? p : GLIA_PYRUNTIME_PYTHON;
+}
+
 /* The directory the predictor's imports start from: python_path (relative
  * to the project) or the project itself. */
 static void search_dir(const glia_api_spec *s, const char *project_dir,
@@ -43,64 +45,6 @@ static void search_dir(const glia_api_spec *s, const char *project_dir,
 		snprintf(out, n, "%s", pp);
 	else
 		snprintf(out, n, "%s/%s", project_dir, pp ? pp : ".");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for pid up to the timeout (then kills it). Its exit status, or
- * -1 when it did not exit normally in time. */
-static int wait_exit(pid_t pid)
-{
-	long long deadline = now_ms() + GLIA_PYRUNTIME_TIMEOUT_MS;
-	struct timespec tick = {0, 5 * 1000 * 1000};
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		nanosleep(&tick, NULL);
-	}
-}
-
-/* The interpreter's answer for one package: 0 found, 3 not found, -1
- * could not ask. */
-static int run_find(const char *package, const char *dir)
-{
-	/* -E: the worker's embedded Python ignores PYTHONPATH and PYTHONHOME
-	 * too (pyhost.c) */
-	char *argv[] = {(char *)GLIA_PYRUNTIME_PYTHON,
-	                (char *)"-E",
-	                (char *)"-c",
-	                (char *)find_script,
-	                (char *)dir,
-	                (char *)package,
-	                NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawn(&pid, GLIA_PYRUNTIME_PYTHON, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0)
-		return -1;
-	return wait_exit(pid);
 }
 
 /* 1 when an earlier API of specs asked for the same package from the
@@ -129,29 +73,191 @@ static void refusal(const glia_api_spec *s, const char *package, int rc,
 	         "(searched the project directory, predictor.python_path and "
 	         "the installed packages); install it with: pip install %s",
 	         s->name, glia_predictor_type_name(s->predictor.type), package,
-	         GLIA_PYRUNTIME_PYTHON,
+	         glia_pyruntime_python(),
 	         rc == 3 ? "cannot import" : "could not be asked to import",
 	         package);
 }
 
-int glia_pyruntime_check(const glia_api_spec *specs, size_t n,
-                         const char *project_dir, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *package =
-		    glia_pyruntime_package(specs[i].predictor.type);
-		char dir[DIR_MAX];
+/* One interpreter at a time: spawned, then (exit or timeout) its handle
+ * closed, then the next API's is spawned or the answer given. */
+struct glia_pyruntime_check {
+	uv_loop_t *loop;
+	const glia_api_spec *specs;
+	size_t n;
+	char *project_dir;
+	size_t next;  /* the first API not yet looked at */
+	size_t cur;   /* the API the interpreter is asked about */
+	uv_process_t proc;
+	uv_timer_t timer;
+	int running;  /* spawned, its exit not yet seen */
+	int open;     /* handles not yet closed */
+	int rc;       /* the interpreter's answer: 0, 3, or -1 */
+	int cancelled;
+	glia_pyruntime_done_cb cb;
+	void *arg;
+};
 
-		if (!package)
-			continue;
-		search_dir(&specs[i], project_dir, dir, sizeof dir);
-		if (asked_before(specs, i, project_dir, dir))
-			continue;
-		int rc = run_find(package, dir);
-		if (rc != 0) {
-			refusal(&specs[i], package, rc, err, errlen);
-			return -1;
-		}
+static void check_free(glia_pyruntime_check *k)
+{
+	free(k->project_dir);
+	free(k);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	glia_pyruntime_check *k = h->data;
+
+	if (--k->open == 0)
+		check_free(k);
+}
+
+/* Calls cb once, then lets the handles go. */
+static void deliver(glia_pyruntime_check *k, const char *err)
+{
+	k->cb(err, k->arg);
+	uv_close((uv_handle_t *)&k->timer, handle_closed);
+}
+
+static void step(glia_pyruntime_check *k);
+
+static void proc_closed(uv_handle_t *h)
+{
+	glia_pyruntime_check *k = h->data;
+
+	k->open--;
+	if (k->cancelled) {
+		if (k->open == 0)
+			check_free(k);
+		return;
 	}
+	if (k->rc != 0) {
+		char err[1024];
+		const glia_api_spec *s = &k->specs[k->cur];
+		refusal(s, glia_pyruntime_package(s->predictor.type), k->rc,
+		        err, sizeof err);
+		deliver(k, err);
+		return;
+	}
+	step(k);
+}
+
+static void exit_cb(uv_process_t *p, int64_t status, int term_signal)
+{
+	glia_pyruntime_check *k = p->data;
+
+	k->running = 0;
+	uv_timer_stop(&k->timer);
+	k->rc = term_signal ? -1 : (int)status;
+	if (k->rc != 0 && k->rc != 3)
+		k->rc = -1;
+	uv_close((uv_handle_t *)p, proc_closed);
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+	glia_pyruntime_check *k = t->data;
+
+	if (k->running) /* exit_cb follows, with SIGKILL: -1 */
+		uv_process_kill(&k->proc, SIGKILL);
+}
+
+/* Asks about API i: 0, or -1 when the interpreter could not be started
+ * (its handle is then closing, with rc -1). */
+static int spawn(glia_pyruntime_check *k, size_t i, const char *dir)
+{
+	const char *package = glia_pyruntime_package(k->specs[i].predictor.type);
+	const char *python = glia_pyruntime_python();
+	/* -E: the worker's embedded Python ignores PYTHONPATH and PYTHONHOME
+	 * too (pyhost.c) */
+	char *argv[] = {(char *)python,      (char *)"-E",
+	                (char *)"-c",        (char *)find_script,
+	                (char *)dir,         (char *)package,
+	                NULL};
+	uv_stdio_container_t stdio[3];
+	uv_process_options_t o;
+
+	for (int f = 0; f < 3; f++)
+		stdio[f].flags = UV_IGNORE; /* /dev/null */
+	memset(&o, 0, sizeof o);
+	o.file = python;
+	o.args = argv;
+	o.exit_cb = exit_cb;
+	o.stdio = stdio;
+	o.stdio_count = 3;
+	k->cur = i;
+	k->proc.data = k;
+	k->open++;
+	if (uv_spawn(k->loop, &k->proc, &o) < 0) {
+		k->rc = -1;
+		uv_close((uv_handle_t *)&k->proc, proc_closed);
+		return -1;
+	}
+	k->running = 1;
+	uv_timer_start(&k->timer, timeout_cb, GLIA_PYRUNTIME_TIMEOUT_MS, 0);
 	return 0;
+}
+
+/* The next API to ask about, or the answer when none is left. */
+static void step(glia_pyruntime_check *k)
+{
+	char dir[DIR_MAX];
+
+	while (k->next < k->n) {
+		size_t i = k->next++;
+
+		if (!glia_pyruntime_package(k->specs[i].predictor.type))
+			continue;
+		search_dir(&k->specs[i], k->project_dir, dir, sizeof dir);
+		if (asked_before(k->specs, i, k->project_dir, dir))
+			continue;
+		spawn(k, i, dir); /* on failure, proc_closed refuses */
+		return;
+	}
+	deliver(k, NULL);
+}
+
+glia_pyruntime_check *glia_pyruntime_check_start(uv_loop_t *loop,
+                                                 const glia_api_spec *specs,
+                                                 size_t n,
+                                                 const char *project_dir,
+                                                 glia_pyruntime_done_cb cb,
+                                                 void *arg)
+{
+	size_t first = 0;
+
+	while (first < n && !glia_pyruntime_package(specs[first].predictor.type))
+		first++;
+	if (first == n)
+		return NULL;
+	glia_pyruntime_check *k = glia_calloc(1, sizeof *k);
+	k->loop = loop;
+	k->specs = specs;
+	k->n = n;
+	k->project_dir = glia_strdup(project_dir);
+	k->next = first;
+	k->cb = cb;
+	k->arg = arg;
+	uv_timer_init(loop, &k->timer);
+	k->timer.data = k;
+	k->open = 1;
+	/* the first API always needs asking: cb comes from a loop callback
+	 * (exit, or the close of a handle that could not spawn) */
+	step(k);
+	return k;
+}
+
+void glia_pyruntime_check_cancel(glia_pyruntime_check *k)
+{
+	k->cancelled = 1;
+	if (k->running) {
+		/* closed now rather than at its exit: the loop may be about to
+		 * stop (the daemon's shutdown); the killed child is a zombie
+		 * until then */
+		uv_process_kill(&k->proc, SIGKILL);
+		k->running = 0;
+		uv_close((uv_handle_t *)&k->proc, proc_closed);
+	}
+	/* else its handle is already closing (proc_closed frees when it
+	 * is the last) */
+	uv_close((uv_handle_t *)&k->timer, handle_closed);
 }

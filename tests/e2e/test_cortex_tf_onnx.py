@@ -13,11 +13,14 @@ neither), so:
 """
 import importlib.util
 import json
+import socket
+import threading
+import time
 import textwrap
 
 import pytest
 
-from conftest import write_project
+from conftest import simple_spec, write_project
 
 # --- stand-in runtimes --------------------------------------------------
 
@@ -367,3 +370,97 @@ def test_tensorflow_and_onnx_need_models(d, tmp_path):
     assert res.returncode != 0
     assert "predictor.models: required for type tensorflow" in res.stderr, \
         res.stderr
+
+
+# --- the check does not hold up serving ---------------------------------
+
+# GLIA_PYRUNTIME_PYTHON (for tests only) names the interpreter the check
+# runs: this one answers 3 s late.
+SLOW_PYTHON = """#!/bin/sh
+sleep 3
+exec /usr/bin/python3 "$@"
+"""
+
+STEADY_PREDICTOR = textwrap.dedent("""\
+    class PythonPredictor:
+        def __init__(self, config):
+            pass
+
+        def predict(self, payload):
+            return {"ok": True}
+    """)
+
+
+def test_runtime_check_does_not_block_serving(daemon_factory, tmp_path):
+    """The check's interpreter runs beside the daemon's loop (issue 13
+    item 7): while a deploy waits for a slow one, another API keeps being
+    answered; the deploy is answered when the check ends, and a client
+    that left before then does not hurt the daemon."""
+    slow = tmp_path / "slow-python3"
+    slow.write_text(SLOW_PYTHON)
+    slow.chmod(0o755)
+    d = daemon_factory(start=False)
+    d.env["GLIA_PYRUNTIME_PYTHON"] = str(slow)
+    d.start()
+    steady = write_project(tmp_path, simple_spec("steady"),
+                           {"predictor.py": STEADY_PREDICTOR},
+                           dirname="steady")
+    d.cli("deploy", cwd=steady)
+    d.wait_ready("steady")
+
+    answers = []  # (time.monotonic(), status)
+    stop = threading.Event()
+
+    def request_loop():
+        s = d.session(timeout=10)
+        try:
+            while not stop.is_set():
+                r = s.post("/steady", json={})
+                answers.append((time.monotonic(), r.status))
+        finally:
+            s.close()
+
+    loop = threading.Thread(target=request_loop, daemon=True)
+    loop.start()
+    time.sleep(0.5)
+    text = ONNX_YAML.replace("name: onnx-api", "name: onnx-slow")
+    proj = write_project(tmp_path, text, ONNX_FILES, dirname="onnx-slow",
+                         yaml_name="cortex.yaml")
+    t0 = time.monotonic()
+    d.cli("deploy", "cortex.yaml", cwd=proj)
+    t1 = time.monotonic()
+    time.sleep(0.3)
+    stop.set()
+    loop.join(15)
+
+    # the deploy was answered after the slow check, not before it
+    assert t1 - t0 >= 3.0, t1 - t0
+    assert answers and all(st == 200 for _, st in answers), answers[-5:]
+    during = [t for t, _ in answers if t0 <= t <= t1]
+    marks = [t0] + during + [t1]
+    gap = max(b - a for a, b in zip(marks, marks[1:]))
+    assert gap < 1.5, (gap, len(during))
+
+    # a client that leaves while its deploy is checked: the answer is
+    # dropped, the deploy is still made, the daemon keeps serving
+    text = ONNX_YAML.replace("name: onnx-api", "name: onnx-left")
+    proj = write_project(tmp_path, text, ONNX_FILES, dirname="onnx-left",
+                         yaml_name="cortex.yaml")
+    body = json.dumps({"path": str(proj / "cortex.yaml"),
+                       "content": text}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(d.sock_path))
+        s.sendall(b"POST /v1/deploy HTTP/1.1\r\nHost: glia\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while True:
+        status, listing = d.mgmt("GET", "/v1/apis")
+        assert status == 200, listing
+        if "onnx-left" in [a["name"] for a in listing.get("apis", [])]:
+            break
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.2)
+    assert d.alive()
+    assert d.post("/steady", json={}).status == 200
