@@ -259,21 +259,10 @@ static int keys_export(const keys_args *a)
 		free(text);
 		return 0;
 	}
-	char *tmp = glia_sprintf("%s.tmp", a->output);
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	              0600);
-	int ok = fd >= 0 && glia_write_all(fd, text, strlen(text)) == 0 &&
-	         fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	ok = ok && rename(tmp, a->output) == 0;
-	if (!ok) {
+	int ok = glia_write_file_private(a->output, text, strlen(text)) == 0;
+	if (!ok)
 		fprintf(stderr, "glia: cannot write %s: %s\n", a->output,
 		        strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
 	free(text);
 	return ok ? 0 : 1;
 }

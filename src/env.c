@@ -295,27 +295,21 @@ static json_t *envs_load(const char *path)
 
 static int envs_save(const char *path, json_t *root)
 {
-	char *tmp = glia_sprintf("%s.tmp", path), *dir = glia_strdup(path);
+	char *dir = glia_strdup(path);
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-	int fd, rc = -1;
+	char *file = glia_sprintf("%s\n", text);
+	int rc;
 
 	*strrchr(dir, '/') = '\0';
-	/* a fresh file: never through a link planted as envs.json.tmp */
-	if (glia_mkdirs(dir, 0700) == 0 &&
-	    (unlink(tmp) == 0 || errno == ENOENT) &&
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >=
-	        0) {
-		rc = glia_write_all(fd, text, strlen(text)) == 0 &&
-		             glia_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0
-		         ? 0
-		         : -1;
-		rc = close(fd) == 0 && rc == 0 ? rename(tmp, path) : -1;
-	}
+	rc = glia_mkdirs(dir, 0700) == 0 &&
+	             glia_write_file_private(path, file, strlen(file)) == 0
+	         ? 0
+	         : -1;
 	if (rc < 0)
 		fprintf(stderr, "glia: %s: %s\n", path, strerror(errno));
+	free(file);
 	free(text);
 	free(dir);
-	free(tmp);
 	return rc;
 }
 

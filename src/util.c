@@ -226,6 +226,26 @@ int glia_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+int glia_write_file_private(const char *path, const void *buf, size_t n)
+{
+	char *tmp = glia_sprintf("%s.tmp", path);
+	int fd, rc = -1;
+
+	if ((unlink(tmp) == 0 || errno == ENOENT) &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	               0600)) >= 0) {
+		rc = glia_write_all(fd, buf, n) == 0 && fsync(fd) == 0 ? 0 : -1;
+		rc = close(fd) == 0 && rc == 0 ? rename(tmp, path) : -1;
+	}
+	if (rc < 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+	}
+	free(tmp);
+	return rc;
+}
+
 char *glia_read_file(const char *path, size_t max, size_t *len_out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -57,6 +57,10 @@ void glia_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 /* Writes all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int glia_write_all(int fd, const void *buf, size_t n);
+/* Replaces path with buf atomically: written to a fresh path.tmp (0600,
+ * never through a link planted there), fsync'd, renamed over path. 0, or
+ * -1 with errno set and no .tmp left behind. */
+int glia_write_file_private(const char *path, const void *buf, size_t n);
 /* Reads a whole file (at most max bytes) into a malloc'd NUL-terminated
  * string; *len_out gets its length. NULL with errno set on failure. */
 char *glia_read_file(const char *path, size_t max, size_t *len_out);
