@@ -33,14 +33,17 @@
 #define DEFAULT_SEND_TIMEOUT_MS      60000
 #define NOFILE_RESERVE               256 /* plus 1/16 of RLIMIT_NOFILE */
 
+/* A listening or accepted stream: TCP or a Unix socket. */
+typedef union any_stream {
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+	uv_stream_t stream;
+	uv_handle_t handle;
+} any_stream;
+
 struct glia_httpd {
 	uv_loop_t *loop;
-	union {
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-		uv_stream_t stream;
-		uv_handle_t handle;
-	} srv;
+	any_stream srv;
 	int is_unix;
 	glia_http_limits limits;
 	glia_httpd_request_cb on_request;
@@ -61,12 +64,7 @@ enum { CONN_READING, CONN_BUSY, CONN_WRITING, CONN_STREAMING, CONN_LINGER };
 enum { PH_NONE, PH_IDLE, PH_HEAD, PH_BODY, PH_SEND };
 
 struct glia_httpd_conn {
-	union {
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-		uv_stream_t stream;
-		uv_handle_t handle;
-	} h;
+	any_stream h;
 	glia_httpd *srv;
 	glia_httpd_conn *prev, *next;
 	glia_http_parser *parser;
@@ -621,12 +619,7 @@ static void peer_name(glia_httpd_conn *c)
  * linger at once, over all servers; beyond, they are closed at once. */
 
 typedef struct refused {
-	union {
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-		uv_stream_t stream;
-		uv_handle_t handle;
-	} h;
+	any_stream h;
 	uv_timer_t timer;
 	uv_shutdown_t sreq;
 	int open; /* handles not closed yet */
