@@ -1094,7 +1094,7 @@ static int model_paths(ctx *c, yaml_node_t *v, const char *key, glia_models *m)
 /* A model location with a scheme must be one glia fetches (Cortex's
  * gs:// included: read as a local path it failed only at replica start),
  * and an s3:// one must name a valid bucket. */
-static int s3_location(ctx *c, yaml_node_t *n, const char *key,
+static int model_location(ctx *c, yaml_node_t *n, const char *key,
                        const char *location)
 {
 	char *bucket = NULL, *object = NULL, err[512];
@@ -1125,7 +1125,7 @@ static int s3_location(ctx *c, yaml_node_t *n, const char *key,
 	return 0;
 }
 
-/* The s3:// URLs of a models list (key as for model_paths). */
+/* The locations of a models list (key as for model_paths). */
 static int list_locations(ctx *c, yaml_node_t *list, const char *key,
                           glia_models *m)
 {
@@ -1139,14 +1139,14 @@ static int list_locations(ctx *c, yaml_node_t *list, const char *key,
 		join(path_key, item_key, at ? "path" : "model_path");
 		if (!at)
 			at = get(c, item, "model_path");
-		if (s3_location(c, at, path_key, m->paths[i].path) < 0)
+		if (model_location(c, at, path_key, m->paths[i].path) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* models.path, paths[].path and dir, where they are s3:// URLs; base is
- * the mapping's key (predictor.models or predictor.multi_model_reloading). */
+/* models.path, paths[].path and dir: their scheme, and the bucket of an
+ * s3:// URL (model_location); base is the mapping's key (predictor.models or predictor.multi_model_reloading). */
 static int model_locations(ctx *c, yaml_node_t *models, const char *base,
                            glia_models *m)
 {
@@ -1154,10 +1154,10 @@ static int model_locations(ctx *c, yaml_node_t *models, const char *base,
 	yaml_node_t *paths = get(c, models, "paths");
 
 	join(key, base, "path");
-	if (s3_location(c, get(c, models, "path"), key, m->path) < 0)
+	if (model_location(c, get(c, models, "path"), key, m->path) < 0)
 		return -1;
 	join(key, base, "dir");
-	if (s3_location(c, get(c, models, "dir"), key, m->dir) < 0)
+	if (model_location(c, get(c, models, "dir"), key, m->dir) < 0)
 		return -1;
 	join(key, base, "paths");
 	return paths ? list_locations(c, paths, key, m) : 0;
@@ -1282,7 +1282,7 @@ static int predictor_models(ctx *c, yaml_node_t *pred, glia_api_spec *s)
 	if (v && strcmp(name, "model_path") == 0) {
 		m->set = 1;
 		if (str_field(c, pred, "predictor", name, &m->path) < 0 ||
-		    s3_location(c, v, path, m->path) < 0)
+		    model_location(c, v, path, m->path) < 0)
 			return -1;
 	} else if (v && v->type == YAML_SEQUENCE_NODE &&
 	           strcmp(name, "models") == 0) {
