@@ -18,7 +18,7 @@
 static void observe_prediction(glia_route *r, const glia_http_msg *m);
 static void observe_predict_time(glia_route *r, const glia_http_msg *m);
 static void observe_batch_size(glia_route *r, const glia_http_msg *m);
-static void answer_client(greq *q, const glia_http_msg *m);
+static void answer_client(greq *q, const glia_http_msg *m, glia_http_parser *p);
 
 /* ---- accounting and answers ---------------------------------------- */
 
@@ -107,6 +107,10 @@ void gw_account(glia_route *r, int status, double start, const char *id,
 void gw_req_release(greq *q)
 {
 	uv_timer_stop(&q->timer);
+	if (q->up) /* never so today: a write of its body must not outlive it */
+		gw_upstream_abandon(q);
+	q->body = NULL;
+	q->body_len = 0;
 	if (q->client)
 		glia_httpd_set_owner(q->client, NULL, NULL);
 	q->client = NULL;
@@ -117,7 +121,8 @@ void gw_req_release(greq *q)
 		gw_route_unref(r);
 	}
 	if (q->upreq.cap > (256u << 10))
-		glia_buf_free(&q->upreq); /* a big body is not kept for reuse */
+		glia_buf_free(&q->upreq); /* a big head or shadow body is not
+		                           * kept for reuse */
 	glia_buf_reset(&q->upreq);
 	q->next = q->gw->free_reqs;
 	q->gw->free_reqs = q;
@@ -251,8 +256,9 @@ void gw_request_failed(greq *q, glia_backend *b, int delivered, int got_bytes,
 	gw_req_fail(q, 500, msg);
 }
 
-int gw_request_answered(greq *q, glia_backend *b, const glia_http_msg *m)
+int gw_request_answered(greq *q, glia_backend *b, glia_http_parser *p)
 {
+	const glia_http_msg *m = glia_http_parser_msg(p);
 	glia_route *r = q->route;
 	if (m->status == 503 && q->client && !r->removed &&
 	    q->overload_retries < MAX_OVERLOAD_RETRIES &&
@@ -270,7 +276,7 @@ int gw_request_answered(greq *q, glia_backend *b, const glia_http_msg *m)
 	observe_prediction(r, m);
 	observe_batch_size(r, m);
 	if (q->client)
-		answer_client(q, m);
+		answer_client(q, m, p);
 	gw_req_release(q);
 	return 0;
 }
@@ -407,7 +413,9 @@ static void observe_batch_size(glia_route *r, const glia_http_msg *m)
 		glia_size_histogram_observe(&r->stats.batch, (double)n);
 }
 
-static void answer_client(greq *q, const glia_http_msg *m)
+/* The replica's answer m (parsed by p) to q's client: a big body is
+ * passed on without a copy. */
+static void answer_client(greq *q, const glia_http_msg *m, glia_http_parser *p)
 {
 	glia_buf *out = glia_httpd_out(q->client);
 	glia_buf_reset(out);
@@ -428,6 +436,11 @@ static void answer_client(greq *q, const glia_http_msg *m)
 	}
 	glia_buf_puts(out, q->cors);
 	append_id_and_length(out, q->id, m->body_len);
+	glia_http_body big;
+	if (glia_http_parser_take_body(p, &big)) {
+		glia_httpd_finish_body(q->client, 1, &big);
+		return;
+	}
 	glia_buf_append(out, m->body, m->body_len);
 	glia_httpd_finish(q->client, 1);
 }
@@ -476,10 +489,24 @@ static void client_gone(glia_httpd_conn *c, void *owner)
 {
 	greq *q = owner;
 	q->client = NULL;
-	if (q->queued)
+	q->body = NULL; /* freed with the client's parser */
+	if (q->queued) {
 		drop_queued(q);
-	/* in flight: the answer is read and dropped, keeping the
-	 * connection usable. */
+		return;
+	}
+	if (q->up && !q->up->written) {
+		/* Still being written: it stops (the replica never gets it
+		 * whole, so never runs it) and is over. */
+		glia_route *r = q->route;
+		r->refs++;
+		gw_upstream_abandon(q);
+		gw_access_line(r, q, 499, 0, glia_now() - q->start);
+		gw_req_release(q);
+		gw_dispatch(r);
+		gw_route_unref(r);
+	}
+	/* Delivered: the answer is read and dropped, keeping the connection
+	 * usable. */
 }
 
 static greq *req_new(glia_gateway *gw)
@@ -532,8 +559,11 @@ static int skip_client_header(const char *name, int relay)
 	return 0;
 }
 
+/* The request as the replica gets it: the head in q->upreq; the body
+ * borrowed from the client's message (no copy: a big body is held once)
+ * or, for a request no client waits for (a shadow's), copied after it. */
 static void build_upstream_request(greq *q, const glia_http_msg *m,
-                                   const forward *f)
+                                   const forward *f, int borrow)
 {
 	glia_buf *o = &q->upreq;
 	glia_buf_reset(o);
@@ -560,7 +590,14 @@ static void build_upstream_request(greq *q, const glia_http_msg *m,
 	if (f->extra)
 		glia_buf_puts(o, f->extra);
 	append_id_and_length(o, q->id, m->body_len);
-	glia_buf_append(o, m->body, m->body_len);
+	q->body = NULL;
+	q->body_len = 0;
+	if (borrow) {
+		q->body = m->body;
+		q->body_len = m->body_len;
+	} else {
+		glia_buf_append(o, m->body, m->body_len);
+	}
 }
 
 static int overloaded(const glia_route *r)
@@ -574,7 +611,7 @@ static int overloaded(const glia_route *r)
 /* A request for r, built from m and f, its timeout running; the caller
  * sets the client (or none) and queues it. */
 static greq *req_start(glia_gateway *gw, glia_route *r, const glia_http_msg *m,
-                       const forward *f, const char *id, const char *peer)
+                       const forward *f, const char *id, glia_httpd_conn *c)
 {
 	greq *q = req_new(gw);
 	q->route = r;
@@ -588,9 +625,10 @@ static greq *req_start(glia_gateway *gw, glia_route *r, const glia_http_msg *m,
 	snprintf(q->id, sizeof q->id, "%s", id);
 	snprintf(q->method, sizeof q->method, "%s", m->method);
 	snprintf(q->path, sizeof q->path, "%s", m->path);
-	snprintf(q->peer, sizeof q->peer, "%s", peer);
+	snprintf(q->peer, sizeof q->peer, "%s",
+	         c ? glia_httpd_peer(c) : "shadow");
 	snprintf(q->cors, sizeof q->cors, "%s", gw->cors_now);
-	build_upstream_request(q, m, f);
+	build_upstream_request(q, m, f, c != NULL);
 	if (r->timeout_ms > 0)
 		uv_timer_start(&q->timer, req_timeout_cb,
 		               (uint64_t)r->timeout_ms, 0);
@@ -623,7 +661,7 @@ void gw_route_request(glia_gateway *gw, glia_httpd_conn *c,
 		    c, 503, "overloaded: too many requests in flight", extra);
 		return;
 	}
-	greq *q = req_start(gw, r, m, f, id, glia_httpd_peer(c));
+	greq *q = req_start(gw, r, m, f, id, c);
 	q->client = c;
 	glia_httpd_set_owner(c, client_gone, q);
 	glia_httpd_set_eof_cb(c, client_eof);
@@ -688,7 +726,7 @@ static void shadow_request(glia_gateway *gw, const glia_http_msg *m,
 {
 	if (!gw_has_backend(r) || overloaded(r))
 		return;
-	gw_queue_push(r, req_start(gw, r, m, f, id, "shadow"));
+	gw_queue_push(r, req_start(gw, r, m, f, id, NULL));
 	gw_dispatch(r);
 }
 
@@ -1087,6 +1125,12 @@ glia_gateway *glia_gateway_new(uv_loop_t *loop, const glia_gateway_options *opt,
 		return NULL;
 	}
 	glia_httpd_set_conn_limits(gw->httpd, opt->client_limits);
+	const glia_httpd_conn_limits *cl = opt->client_limits;
+	gw->answers.max = cl && cl->max_buffered
+	                      ? cl->max_buffered
+	                      : glia_httpd_default_max_buffered();
+	if (gw->answers.max < gw->opt.max_response_bytes + (1u << 20))
+		gw->answers.max = gw->opt.max_response_bytes + (1u << 20);
 	uv_timer_init(loop, &gw->full_timer);
 	gw->full_timer.data = gw;
 	return gw;

@@ -50,6 +50,10 @@ struct glia_gateway {
 	 * gw_policy_admit, copied into the request by req_start. */
 	char cors_now[GLIA_CORS_LINES_MAX];
 	int full_timer_on;
+	/* Bytes of replica answers held by every upstream connection: as
+	 * much as client requests may hold (--max-buffered-bytes); an answer
+	 * past it fails its request with 503. */
+	glia_http_budget answers;
 	char upbuf[UP_READ_BUF];
 };
 
@@ -156,7 +160,13 @@ struct greq {
 	upconn *up;
 	greq *next; /* queue or free list */
 	uv_timer_t timer;
-	glia_buf upreq; /* the request as sent upstream */
+	glia_buf upreq; /* the request's head as sent upstream (and the body
+	                 * too when no client holds it: a shadow's copy) */
+	/* The body, borrowed from the client's parser, which keeps it until
+	 * the client is answered or gone (upstream.c never lets a write of it
+	 * outlive either); NULL when upreq holds it. */
+	const char *body;
+	size_t body_len;
 	double start;
 	int retries;          /* resent after the replica got it */
 	int undelivered;      /* resent after a connect failed */
@@ -189,10 +199,11 @@ void gw_queue_push_front(glia_route *r, greq *q);
 greq *gw_queue_pop(glia_route *r);
 /* Sends queued requests to free backends while both remain. */
 void gw_dispatch(glia_route *r);
-/* The backend answered q (m complete): answers the client, or, when the
+/* The backend answered q (p holds the complete answer, whose big body
+ * the client's connection may take): answers the client, or, when the
  * replica said it is full (a worker's "overloaded"), puts q back at the
  * head of the queue and returns 1. */
-int gw_request_answered(greq *q, glia_backend *b, const glia_http_msg *m);
+int gw_request_answered(greq *q, glia_backend *b, glia_http_parser *p);
 /* q's upstream connection failed. delivered: the request may have reached
  * the replica (it was written and the connection then failed before any
  * byte of answer); got_bytes: part of an answer came. b may be NULL (the

@@ -141,8 +141,11 @@ static int store_resize(glia_http_parser *p, size_t cap, int force)
 
 	if (b && cap > old && !force && b->used + (cap - old) > b->max)
 		return fail_with(p, 503,
-		                 "server busy: too many request bytes "
-		                 "buffered, retry later");
+		                 p->kind == GLIA_HTTP_REQUEST
+		                     ? "server busy: too many request bytes "
+		                       "buffered, retry later"
+		                     : "server busy: too many answer bytes "
+		                       "buffered, retry later");
 	p->store.data = glia_realloc(p->store.data, cap);
 	p->store.cap = cap;
 	if (b)
@@ -802,6 +805,42 @@ void glia_http_parser_set_budget(glia_http_parser *p, glia_http_budget *b)
 size_t glia_http_parser_buffered(const glia_http_parser *p)
 {
 	return p->store.cap;
+}
+
+int glia_http_parser_take_body(glia_http_parser *p, glia_http_body *out)
+{
+	memset(out, 0, sizeof *out);
+	if (p->state != ST_DONE || p->store.cap <= SHRINK_ABOVE)
+		return 0;
+	out->store = p->store.data;
+	out->cap = p->store.cap;
+	out->body = p->msg.body;
+	out->len = p->msg.body_len;
+	out->budget = p->budget;
+	/* The charge goes with the storage; the parser starts a new one. */
+	p->store.data = NULL;
+	p->store.cap = 0;
+	p->store.len = 0;
+	store_resize(p, SMALL_STORE, 1);
+	glia_buf_append(&p->store, "", 0);
+	return 1;
+}
+
+void glia_http_body_uncharge(glia_http_body *b)
+{
+	if (b->budget)
+		b->budget->used -= b->cap;
+	b->budget = NULL;
+}
+
+void glia_http_body_free(glia_http_body *b)
+{
+	if (!b->store)
+		return;
+	glia_http_body_uncharge(b);
+	atomic_fetch_add(&released_bytes, b->cap);
+	free(b->store);
+	memset(b, 0, sizeof *b);
 }
 
 size_t glia_http_take_released(void)

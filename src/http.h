@@ -67,6 +67,26 @@ void glia_http_parser_reset(glia_http_parser *p);
 void glia_http_parser_set_budget(glia_http_parser *p, glia_http_budget *b);
 /* Bytes of storage p holds now. */
 size_t glia_http_parser_buffered(const glia_http_parser *p);
+
+/* A complete message's storage taken from its parser, so that a big body
+ * is passed on without a copy: the body lies at body, len bytes, until
+ * glia_http_body_free; its storage stays charged to the parser's budget
+ * (if any) until then, or until glia_http_body_uncharge. */
+typedef struct glia_http_body {
+	char *store; /* NULL: none taken */
+	size_t cap;
+	const char *body;
+	size_t len;
+	glia_http_budget *budget;
+} glia_http_body;
+/* 1 with *out filled when p holds a complete message whose storage is big
+ * (past what a reset keeps); p keeps a fresh small store. 0 otherwise
+ * (copying the body is cheaper), *out emptied. */
+int glia_http_parser_take_body(glia_http_parser *p, glia_http_body *out);
+/* Gives the bytes back to the budget now (its owner is going away); the
+ * storage itself stays until glia_http_body_free. */
+void glia_http_body_uncharge(glia_http_body *b);
+void glia_http_body_free(glia_http_body *b);
 /* Bytes of big storage freed by every parser of the process since the
  * last call (a server calls malloc_trim when it is worth it). */
 size_t glia_http_take_released(void);

@@ -70,6 +70,7 @@ struct glia_httpd_conn {
 	glia_http_parser *parser;
 	glia_buf pending; /* bytes after a complete request (pipelining) */
 	glia_buf out;
+	glia_http_body out_body; /* a big body sent after out, not copied */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 	int state;
@@ -134,6 +135,7 @@ static void conn_free_cb(uv_handle_t *h)
 	glia_http_parser_free(c->parser);
 	glia_buf_free(&c->pending);
 	glia_buf_free(&c->out);
+	glia_http_body_free(&c->out_body);
 	free(c);
 }
 
@@ -152,6 +154,7 @@ static void conn_close(glia_httpd_conn *c)
 	s->n_conns--;
 	/* The server may be freed before this connection. */
 	glia_http_parser_set_budget(c->parser, NULL);
+	glia_http_body_uncharge(&c->out_body);
 	if (c->on_close) {
 		glia_httpd_close_cb cb = c->on_close;
 		c->on_close = NULL;
@@ -371,6 +374,7 @@ static void next_request(glia_httpd_conn *c)
 /* A big answer buffer is not kept for the connection's next request. */
 static void release_out(glia_httpd_conn *c)
 {
+	glia_http_body_free(&c->out_body);
 	if (c->out.cap <= OUT_KEEP)
 		return;
 	atomic_fetch_add(&out_released, c->out.cap);
@@ -423,6 +427,26 @@ glia_buf *glia_httpd_out(glia_httpd_conn *c)
 	return &c->out;
 }
 
+int glia_uv_write_all(uv_stream_t *s, uv_write_t *req, uv_buf_t *bufs,
+                      unsigned n, uv_write_cb cb)
+{
+	int w = uv_try_write(s, bufs, n);
+	if (w < 0 && w != UV_EAGAIN)
+		return w;
+	size_t done = w > 0 ? (size_t)w : 0;
+	while (n > 0 && done >= bufs->len) {
+		done -= bufs->len;
+		bufs++;
+		n--;
+	}
+	if (n == 0)
+		return 1;
+	bufs->base += done;
+	bufs->len -= done;
+	int rc = uv_write(req, s, bufs, n, cb);
+	return rc < 0 ? rc : 0;
+}
+
 void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
 {
 	if (c->closed)
@@ -431,28 +455,38 @@ void glia_httpd_finish(glia_httpd_conn *c, int keep_alive)
 	c->on_close = NULL;
 	c->on_eof = NULL;
 	c->state = CONN_WRITING;
-	uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+	uv_buf_t b[2] = {
+	    uv_buf_init(c->out.data, (unsigned)c->out.len),
+	    uv_buf_init((char *)c->out_body.body, (unsigned)c->out_body.len)};
+	unsigned nb = c->out_body.len ? 2 : 1;
+	c->wreq.data = c;
 	/* Most answers fit the socket buffer: written here, they skip the
 	 * write-request machinery, which costs libuv an epoll_ctl each. With
-	 * pipelined bytes waiting, the asynchronous path below keeps the next
+	 * pipelined bytes waiting, the asynchronous path keeps the next
 	 * request out of this call stack. */
-	if (c->pending.len == 0 && c->peer_eof == 0) {
-		int n = uv_try_write(&c->h.stream, &b, 1);
-		if (n == (int)b.len) {
-			conn_done(c);
-			return;
-		}
-		if (n > 0) {
-			b.base += n;
-			b.len -= (size_t)n;
-		} else if (n != UV_EAGAIN) {
-			conn_close(c);
-			return;
-		}
-	}
-	c->wreq.data = c;
-	if (uv_write(&c->wreq, &c->h.stream, &b, 1, finish_write_cb) < 0)
+	int rc;
+	if (c->pending.len == 0 && c->peer_eof == 0)
+		rc = glia_uv_write_all(&c->h.stream, &c->wreq, b, nb,
+		                       finish_write_cb);
+	else
+		rc = uv_write(&c->wreq, &c->h.stream, b, nb, finish_write_cb);
+	if (rc == 1)
+		conn_done(c);
+	else if (rc < 0)
 		conn_close(c);
+}
+
+void glia_httpd_finish_body(glia_httpd_conn *c, int keep_alive,
+                            glia_http_body *body)
+{
+	glia_http_body_free(&c->out_body);
+	c->out_body = *body;
+	memset(body, 0, sizeof *body);
+	if (c->closed) {
+		glia_http_body_free(&c->out_body);
+		return;
+	}
+	glia_httpd_finish(c, keep_alive);
 }
 
 void glia_httpd_respond(glia_httpd_conn *c, int status,

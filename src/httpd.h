@@ -100,6 +100,16 @@ glia_buf *glia_httpd_out(glia_httpd_conn *c);
 /* Sends what is in the output buffer. keep_alive=0 closes after sending.
  * Then the next request on the connection (if any) is processed. */
 void glia_httpd_finish(glia_httpd_conn *c, int keep_alive);
+/* As glia_httpd_finish, the answer's body sent from body's storage after
+ * the output buffer (which holds the head) instead of copied into it; the
+ * connection owns body from now on (*body is emptied). */
+void glia_httpd_finish_body(glia_httpd_conn *c, int keep_alive,
+			    glia_http_body *body);
+/* Writes bufs (n of them) to s: at once when the socket takes them all
+ * (1), else the rest through req, which calls cb (0), or a libuv error.
+ * The bufs array may be changed; the bytes must live until cb. */
+int glia_uv_write_all(uv_stream_t *s, uv_write_t *req, uv_buf_t *bufs,
+		      unsigned n, uv_write_cb cb);
 /* Convenience: a whole answer with a body. */
 void glia_httpd_respond(glia_httpd_conn *c, int status,
 			const char *content_type, const char *body,

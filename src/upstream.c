@@ -412,6 +412,7 @@ void gw_upconn_close(upconn *u)
 	if (u->closing)
 		return;
 	u->closing = 1;
+	glia_http_parser_set_budget(u->parser, NULL); /* may outlive gw */
 	if (u->deferred)
 		u->deferred->u = NULL;
 	upconn_unlink(u);
@@ -454,12 +455,36 @@ static void upstream_failed(upconn *u, const char *why)
 	gw_route_unref(r);
 }
 
+/* The answer does not fit in what the gateway may hold of answers (the
+ * budget): it is dropped with its connection, the backend is fine, and the
+ * client gets 503 + Retry-After (the request ran). */
+static void upstream_busy(upconn *u)
+{
+	greq *q = u->req;
+	glia_backend *b = u->be;
+	glia_route *r = q->route;
+	char why[128];
+	snprintf(why, sizeof why, "%s",
+	         glia_http_parser_error_message(u->parser));
+	r->refs++;
+	u->req = NULL;
+	q->up = NULL;
+	gw_upconn_close(u);
+	gw_backend_done(b);
+	gw_req_fail(q, 503, why);
+	gw_dispatch(r);
+	gw_route_unref(r);
+}
+
 static void upstream_complete(upconn *u)
 {
 	greq *q = u->req;
 	const glia_http_msg *m = glia_http_parser_msg(u->parser);
 	glia_backend *b = u->be;
-	int keep = m->keep_alive && b && !b->draining;
+	/* An answer that came before the whole request was written (a 413
+	 * say): the rest of the write must not go on, nor the connection
+	 * be reused with it half sent. */
+	int keep = m->keep_alive && b && !b->draining && u->written;
 	glia_route *r = q->route;
 	r->refs++;
 	u->req = NULL;
@@ -468,7 +493,7 @@ static void upstream_complete(upconn *u)
 		b->answered++;
 		b->failed += m->status >= 500;
 	}
-	int full = gw_request_answered(q, b, m);
+	int full = gw_request_answered(q, b, u->parser);
 	glia_http_parser_reset(u->parser);
 	u->got_bytes = 0;
 	if (keep) {
@@ -493,14 +518,17 @@ void gw_upstream_abandon(greq *q)
 		return;
 	u->req = NULL;
 	q->up = NULL;
-	if (u->connected) {
+	if (u->connected && u->written) {
 		/* The replica is still working on it: its slot stays taken
 		 * until the late answer arrives. */
 		u->abandoned = 1;
 		return;
 	}
+	/* Never sent, or not wholly: the replica cannot run a request it
+	 * did not get whole, and the write must stop now (its body belongs
+	 * to a client that is answered or gone). */
 	glia_backend *b = u->be;
-	gw_upconn_close(u); /* never sent */
+	gw_upconn_close(u);
 	gw_backend_done(b);
 }
 
@@ -581,7 +609,10 @@ static void up_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	u->got_bytes = 1;
 	size_t used;
 	int rc = glia_http_parser_feed(u->parser, buf->base, (size_t)n, &used);
-	if (rc == GLIA_HTTP_ERROR)
+	if (rc == GLIA_HTTP_ERROR &&
+	    glia_http_parser_error_status(u->parser) == 503)
+		upstream_busy(u);
+	else if (rc == GLIA_HTTP_ERROR)
 		upstream_failed(u, glia_http_parser_error_message(u->parser));
 	else if (rc == GLIA_HTTP_DONE)
 		upstream_complete(u);
@@ -596,28 +627,21 @@ static void up_write_cb(uv_write_t *w, int status)
 		u->written = 1;
 }
 
+/* Writes q's head and its (borrowed) body: at once when the socket takes
+ * them (the usual case: no write request, so libuv makes no epoll_ctl),
+ * else what is left through a write request. */
 static void upconn_write(upconn *u)
 {
 	greq *q = u->req;
-	uv_buf_t b = uv_buf_init(q->upreq.data, (unsigned)q->upreq.len);
-	/* Written at once when the socket takes it (the usual case): no write
-	 * request, so libuv makes no epoll_ctl for it. */
+	uv_buf_t b[2] = {uv_buf_init(q->upreq.data, (unsigned)q->upreq.len),
+	                 uv_buf_init((char *)q->body, (unsigned)q->body_len)};
 	u->written = 0;
-	int n = uv_try_write(&u->h.stream, &b, 1);
-	if (n == (int)b.len) {
-		u->written = 1;
-		return;
-	}
-	if (n > 0) {
-		b.base += n;
-		b.len -= (size_t)n;
-	} else if (n != UV_EAGAIN) {
-		upstream_failed(u, uv_strerror(n));
-		return;
-	}
 	u->wreq.data = u;
-	int rc = uv_write(&u->wreq, &u->h.stream, &b, 1, up_write_cb);
-	if (rc < 0)
+	int rc = glia_uv_write_all(&u->h.stream, &u->wreq, b,
+	                           q->body_len ? 2 : 1, up_write_cb);
+	if (rc == 1)
+		u->written = 1;
+	else if (rc < 0)
 		upstream_failed(u, uv_strerror(rc));
 }
 
@@ -692,6 +716,7 @@ static upconn *upconn_new(glia_gateway *gw, glia_backend *b)
 	u->h.handle.data = u;
 	u->be = b;
 	u->parser = glia_http_parser_new(GLIA_HTTP_RESPONSE, &lim);
+	glia_http_parser_set_budget(u->parser, &gw->answers);
 	u->next = b->conns;
 	if (b->conns)
 		b->conns->prev = u;

@@ -722,6 +722,48 @@ static void budget_is_shared_and_given_back(void **state)
 	free(body);
 }
 
+/* A big answer's storage is taken without a copy: the body stays readable
+ * and charged to the budget until freed; the parser reads the next message
+ * into a fresh small store; a small message is not taken. */
+static void big_body_is_taken_with_its_charge(void **state)
+{
+	(void)state;
+	glia_http_budget b = {1u << 30, 0};
+	glia_http_parser *p = glia_http_parser_new(GLIA_HTTP_RESPONSE, NULL);
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n";
+	char *body = calloc(1, 300001);
+	memset(body, 'z', 300000);
+	glia_http_body t;
+
+	glia_http_parser_set_budget(p, &b);
+	size_t small = b.used;
+	assert_int_equal(glia_http_parser_take_body(p, &t), 0); /* no message */
+	assert_int_equal(feed_str(p, head), GLIA_HTTP_AGAIN);
+	assert_int_equal(glia_http_parser_take_body(p, &t), 0); /* not done */
+	assert_int_equal(feed_str(p, body), GLIA_HTTP_DONE);
+	size_t big = glia_http_parser_buffered(p);
+	assert_int_equal(glia_http_parser_take_body(p, &t), 1);
+	assert_int_equal(t.len, 300000);
+	assert_memory_equal(t.body, body, 300000);
+	assert_int_equal(t.cap, big);
+	assert_int_equal(b.used, big + small); /* the new store is charged */
+	glia_http_parser_reset(p);
+	assert_int_equal(feed_str(p, "HTTP/1.1 204 No\r\n\r\n"),
+	                 GLIA_HTTP_DONE);
+	assert_int_equal(glia_http_parser_msg(p)->status, 204);
+	assert_memory_equal(t.body, body, 300000); /* untouched */
+	glia_http_take_released();
+	glia_http_body_free(&t);
+	assert_null(t.store);
+	assert_int_equal(b.used, small);
+	assert_true(glia_http_take_released() >= 300000);
+	assert_int_equal(glia_http_parser_take_body(p, &t), 0); /* small */
+	glia_http_body_free(&t); /* an empty one is fine */
+	glia_http_parser_free(p);
+	assert_int_equal(b.used, 0);
+	free(body);
+}
+
 /* A chunked body grows by doubling, but never past what the limits allow. */
 static void chunked_storage_stays_within_the_limits(void **state)
 {
@@ -804,6 +846,7 @@ int main(void)
 	    cmocka_unit_test(url_decode_table),
 	    cmocka_unit_test(expect_continue_is_reported_once_before_the_body),
 	    cmocka_unit_test(budget_is_shared_and_given_back),
+	    cmocka_unit_test(big_body_is_taken_with_its_charge),
 	    cmocka_unit_test(chunked_storage_stays_within_the_limits),
 	    cmocka_unit_test(head_is_readable_before_the_body),
 	};
