@@ -489,6 +489,216 @@ static int parse_double(const char *s, double *out)
 	return 0;
 }
 
+/* ---- numbers: YAML 1.1, as Cortex's go-yaml v2 read plain scalars ---- */
+
+typedef enum { NUM_NONE, NUM_INT, NUM_REAL } num_kind;
+
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?: go-yaml v2's
+ * float pattern. 1 or 0. */
+static int match_float(const char *s)
+{
+	size_t i = 0, digits = 0;
+
+	if (s[i] == '-' || s[i] == '+')
+		i++;
+	for (; s[i] >= '0' && s[i] <= '9'; i++)
+		digits++;
+	if (s[i] == '.')
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	if (!digits)
+		return 0;
+	if (s[i] == 'e' || s[i] == 'E') {
+		i++;
+		if (s[i] == '-' || s[i] == '+')
+			i++;
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	return s[i] == '\0';
+}
+
+/* A decimal float that a double holds (1e999 does not: go-yaml, like
+ * glia, kept it a string). 0 or -1. */
+static int decimal_float(const char *s, double *out)
+{
+	double v;
+
+	if (!match_float(s))
+		return -1;
+	v = strtod(s, NULL);
+	if (!isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The value of the digit ch in base, or -1. */
+static int digit_in(char ch, int base)
+{
+	int d = ch >= '0' && ch <= '9'   ? ch - '0'
+	        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+	                                 : -1;
+
+	return d < base ? d : -1;
+}
+
+/* Go's strconv.ParseUint(s, 0, 64), which go-yaml v2 used: 0x/0X hex,
+ * 0o/0O octal, 0b/0B binary, any other leading 0 octal (017 is 15), else
+ * decimal. 0, or -1 when s is none of these or exceeds 64 bits. */
+static int go_parse_uint(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	int base = 10;
+
+	if (!*s)
+		return -1;
+	if (s[0] == '0' && s[1] && s[2] && strchr("bBoOxX", s[1])) {
+		base = strchr("bB", s[1]) ? 2 : strchr("oO", s[1]) ? 8 : 16;
+		s += 2;
+	} else if (s[0] == '0') {
+		base = 8;
+		s++;
+	}
+	for (; *s; s++) {
+		int d = digit_in(*s, base);
+		if (d < 0 || v > (ULLONG_MAX - (unsigned)d) / (unsigned)base)
+			return -1;
+		v = v * (unsigned)base + (unsigned)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* s (its "_"s already dropped) as go-yaml v2 resolved a scalar starting
+ * with a sign or a digit: Go's ParseInt(s, 0, 64), else ParseUint (a
+ * uint64, here a real: glia's JSON integers are signed 64-bit), else the
+ * float pattern. */
+static num_kind signed_number(const char *s, long long *i, double *d)
+{
+	int sign = *s == '-' || *s == '+', neg = *s == '-';
+	unsigned long long u;
+
+	if (go_parse_uint(s + sign, &u) == 0) {
+		if (u <= (unsigned long long)LLONG_MAX) {
+			*i = neg ? -(long long)u : (long long)u;
+			return NUM_INT;
+		}
+		if (neg && u - 1 == (unsigned long long)LLONG_MAX) {
+			*i = LLONG_MIN;
+			return NUM_INT;
+		}
+		if (!sign) {
+			*d = (double)u;
+			return NUM_REAL;
+		}
+	}
+	return decimal_float(s, d) == 0 ? NUM_REAL : NUM_NONE;
+}
+
+/* What the plain scalar s is, as Cortex's go-yaml v2 read it (YAML
+ * 1.1-like): NUM_INT (*i) for an optional sign and a Go integer literal
+ * (0x1F, 0o17, 017, 0b101, 12), every "_" dropped first (1_000);
+ * NUM_REAL (*d) for a decimal float (1_000.5, .5, 1e3) or an integer
+ * beyond 64-bit signed; NUM_NONE (a string) for anything else. Unlike
+ * go-yaml, .inf, .nan and their spellings stay strings: JSON, which
+ * carries predictor.config to the predictor, has no such numbers. 1:30
+ * is a string, as in go-yaml (no base 60). */
+static num_kind yaml11_number(const char *s, long long *i, double *d)
+{
+	num_kind k;
+	char *p, *q;
+
+	if (*s == '.') /* go-yaml: strconv.ParseFloat, where "_" is no digit */
+		return decimal_float(s, d) == 0 ? NUM_REAL : NUM_NONE;
+	if (*s != '-' && *s != '+' && (*s < '0' || *s > '9'))
+		return NUM_NONE;
+	p = q = glia_strdup(s);
+	for (const char *r = s; *r; r++)
+		if (*r != '_')
+			*q++ = *r;
+	*q = '\0';
+	k = signed_number(p, i, d);
+	free(p);
+	return k;
+}
+
+/* A plain (unquoted) scalar without a NUL inside. */
+static int is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE &&
+	       n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       strlen(text(n)) == n->data.scalar.length;
+}
+
+/* The integer scalar n holds: plain, in any YAML 1.1 form
+ * (yaml11_number); quoted, in decimal digits. 0 or -1. */
+static int node_int(const yaml_node_t *n, long long *out)
+{
+	double d;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return -1;
+	if (!is_plain(n))
+		return parse_int(text(n), out);
+	return yaml11_number(text(n), out, &d) == NUM_INT ? 0 : -1;
+}
+
+/* The number scalar n holds: plain, a YAML 1.1 integer or float; quoted,
+ * a decimal. 0 or -1. */
+static int node_number(const yaml_node_t *n, double *out)
+{
+	long long i;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return -1;
+	if (!is_plain(n))
+		return parse_double(text(n), out);
+	switch (yaml11_number(text(n), &i, out)) {
+	case NUM_INT:
+		*out = (double)i;
+		return 0;
+	case NUM_REAL:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The text of scalar n for a quantity parser (compute.cpu, mem, a
+ * max_surge): a plain YAML 1.1 integer in decimal (cpu: 0x2 is 2, as
+ * Cortex cast it), anything else as written. buf holds the decimal. */
+static const char *numeric_text(const yaml_node_t *n, char *buf, size_t size)
+{
+	long long i;
+	double d;
+
+	if (is_plain(n) && yaml11_number(text(n), &i, &d) == NUM_INT) {
+		snprintf(buf, size, "%lld", i);
+		return buf;
+	}
+	return text(n);
+}
+
+/* A hint for a plain all-digit scalar with a leading 0 that is no octal
+ * number (08, 0_9), which Cortex refused as an integer too; else "". */
+static const char *octal_hint(const yaml_node_t *n)
+{
+	const char *s = text(n);
+	long long i;
+	double d;
+
+	s += *s == '-' || *s == '+';
+	if (!is_plain(n) || s[0] != '0' || strspn(s, "0123456789_") < 2 ||
+	    s[strspn(s, "0123456789_")] ||
+	    yaml11_number(text(n), &i, &d) == NUM_INT)
+		return "";
+	return " (YAML 1.1 reads a leading 0 as octal, as Cortex did)";
+}
+
 static int int_field(ctx *c, yaml_node_t *map, const char *path,
                      const char *name, int lo, int hi, int *out)
 {
@@ -499,13 +709,14 @@ static int int_field(ctx *c, yaml_node_t *map, const char *path,
 	if (!v)
 		return 0;
 	join(key, path, name);
-	if (v->type != YAML_SCALAR_NODE || parse_int(text(v), &x) < 0 ||
-	    x < lo || x > hi) {
+	if (node_int(v, &x) < 0 || x < lo || x > hi) {
 		if (hi == INT_MAX)
-			return bad_value(c, v, key, "must be an integer >= %d",
-			                 lo);
-		return bad_value(c, v, key, "must be an integer from %d to %d",
-		                 lo, hi);
+			return bad_value(c, v, key,
+			                 "must be an integer >= %d%s", lo,
+			                 octal_hint(v));
+		return bad_value(c, v, key,
+		                 "must be an integer from %d to %d%s", lo, hi,
+		                 octal_hint(v));
 	}
 	*out = (int)x;
 	return 0;
@@ -555,7 +766,7 @@ static int number_field(ctx *c, yaml_node_t *map, const char *path,
 	if (!v)
 		return 0;
 	join(key, path, name);
-	if (v->type != YAML_SCALAR_NODE || parse_double(text(v), &x) < 0 ||
+	if (node_number(v, &x) < 0 ||
 	    (r->lo_inclusive ? x < r->lo : x <= r->lo) || x >= r->hi)
 		return bad_value(c, v, key, "must be a number %s", r->desc);
 	*out = x;
@@ -665,49 +876,29 @@ static int seen(json_t *set, const char *s)
 
 /* ---- predictor.config: YAML -> JSON ---- */
 
-static int match_float(const char *s)
-{
-	size_t i = 0, digits = 0;
-
-	if (s[i] == '-' || s[i] == '+')
-		i++;
-	for (; s[i] >= '0' && s[i] <= '9'; i++)
-		digits++;
-	if (s[i] == '.')
-		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-	if (!digits)
-		return 0;
-	if (s[i] == 'e' || s[i] == 'E') {
-		i++;
-		if (s[i] == '-' || s[i] == '+')
-			i++;
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		while (s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	return s[i] == '\0';
-}
-
-/* A plain scalar becomes null, a boolean (YAML 1.1 forms, as Cortex read
- * them: yes/no/on/off/y/n too), an integer or a real when it looks like one;
- * anything quoted stays a string. */
+/* A plain scalar becomes null, a boolean or a number in YAML 1.1's forms,
+ * as Cortex read them (yes/no/on/off/y/n, 0x1F, 017, 1_000:
+ * yaml11_bool, yaml11_number), or else a string; anything quoted stays a
+ * string. */
 static json_t *scalar_to_json(const yaml_node_t *n)
 {
 	const char *s = text(n);
 	long long i;
+	double d;
 
-	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    strlen(s) == n->data.scalar.length) {
+	if (is_plain(n)) {
 		if (is_null(n))
 			return json_null();
 		if (yaml11_bool(s) >= 0)
 			return json_boolean(yaml11_bool(s));
-		if (parse_int(s, &i) == 0)
+		switch (yaml11_number(s, &i, &d)) {
+		case NUM_INT:
 			return json_integer(i);
-		if (match_float(s) && isfinite(strtod(s, NULL)))
-			return json_real(strtod(s, NULL));
+		case NUM_REAL:
+			return json_real(d);
+		case NUM_NONE:
+			break;
+		}
 	}
 	return json_stringn(s, n->data.scalar.length);
 }
@@ -1347,9 +1538,9 @@ static json_t *tensor_shape(ctx *c, yaml_node_t *tensor, const char *path)
 	for (size_t i = 0; i < n_items(v); i++) {
 		yaml_node_t *item = node_at(c, v->data.sequence.items.start[i]);
 		join_index(sub, key, i);
-		if (item->type != YAML_SCALAR_NODE ||
-		    parse_int(text(item), &dim) < 0 || dim < -1) {
-			bad_value(c, item, sub, "must be an integer >= -1");
+		if (node_int(item, &dim) < 0 || dim < -1) {
+			bad_value(c, item, sub, "must be an integer >= -1%s",
+			          octal_hint(item));
 			json_decref(shape);
 			return NULL;
 		}
@@ -1635,6 +1826,30 @@ static int parse_predictor(ctx *c, yaml_node_t *api, glia_api_spec *s)
 
 /* ---- compute, autoscaling, update_strategy, networking ---- */
 
+/* compute.cpu or a container's: a CPU quantity > 0 into *millis. */
+static int cpu_value(const yaml_node_t *v, int64_t *millis)
+{
+	char num[32];
+
+	if (v->type != YAML_SCALAR_NODE ||
+	    glia_parse_cpu_millis(numeric_text(v, num, sizeof num), millis) <
+	        0 ||
+	    *millis == 0)
+		return -1;
+	return 0;
+}
+
+/* A memory quantity (compute.mem, pod.shm_size, ...) into *bytes. */
+static int mem_value(const yaml_node_t *v, int64_t *bytes)
+{
+	char num[32];
+
+	if (v->type != YAML_SCALAR_NODE ||
+	    glia_parse_mem_bytes(numeric_text(v, num, sizeof num), bytes) < 0)
+		return -1;
+	return 0;
+}
+
 /* compute.mem or compute.mem_limit (path "compute"), or a container's:
  * a memory quantity into *bytes. */
 static int mem_field(ctx *c, yaml_node_t *m, const char *path,
@@ -1644,8 +1859,7 @@ static int mem_field(ctx *c, yaml_node_t *m, const char *path,
 	yaml_node_t *v = get(c, m, name);
 
 	join(key, path, name);
-	if (v && (v->type != YAML_SCALAR_NODE ||
-	          glia_parse_mem_bytes(text(v), bytes) < 0))
+	if (v && mem_value(v, bytes) < 0)
 		return bad_value(c, v, key,
 		                 "must be a memory quantity like 512Mi, 1Gi, "
 		                 "1G or 1000000000");
@@ -1663,9 +1877,7 @@ static int parse_compute(ctx *c, yaml_node_t *api, glia_api_spec *s)
 	if (check_keys(c, m, "compute", compute_keys, compute_cortex_keys) < 0)
 		return -1;
 	v = get(c, m, "cpu");
-	if (v && (v->type != YAML_SCALAR_NODE ||
-	          glia_parse_cpu_millis(text(v), &s->compute.cpu_millis) < 0 ||
-	          s->compute.cpu_millis == 0))
+	if (v && cpu_value(v, &s->compute.cpu_millis) < 0)
 		return bad_value(c, v, "compute.cpu",
 		                 "must be a CPU quantity > 0 like 1, 0.5 or "
 		                 "500m");
@@ -1803,14 +2015,14 @@ static int int_or_pct_field(ctx *c, yaml_node_t *map, const char *name,
                             glia_int_or_pct *out)
 {
 	yaml_node_t *v = get(c, map, name);
-	char key[KEY_MAX];
+	char key[KEY_MAX], num[32];
 	glia_int_or_pct x;
 
 	if (!v)
 		return 0;
 	join(key, "update_strategy", name);
 	if (v->type != YAML_SCALAR_NODE ||
-	    glia_parse_int_or_pct(text(v), &x) < 0 ||
+	    glia_parse_int_or_pct(numeric_text(v, num, sizeof num), &x) < 0 ||
 	    (x.is_percent && x.value > 100))
 		return bad_value(c, v, key,
 		                 "must be an integer >= 0 or a percentage from "
@@ -2516,8 +2728,7 @@ static int pod_compute(ctx *c, yaml_node_t *cont, const char *path,
 		return -1;
 	v = get(c, m, "cpu");
 	join(sub, key, "cpu");
-	if (v && (v->type != YAML_SCALAR_NODE ||
-	          glia_parse_cpu_millis(text(v), &cpu) < 0 || cpu == 0))
+	if (v && cpu_value(v, &cpu) < 0)
 		return bad_value(c, v, sub,
 		                 "must be a CPU quantity > 0 like 1, 0.5 or "
 		                 "500m");
@@ -2726,8 +2937,7 @@ static int pod_limits(ctx *c, yaml_node_t *pod, json_t *j, glia_api_spec *s)
 	s->autoscaling.max_replica_concurrency = conc + queue;
 	yaml_node_t *v = get(c, pod, "shm_size");
 	int64_t shm;
-	if (v && (v->type != YAML_SCALAR_NODE ||
-	          glia_parse_mem_bytes(text(v), &shm) < 0))
+	if (v && mem_value(v, &shm) < 0)
 		return bad_value(c, v, "pod.shm_size",
 		                 "must be a memory quantity like 512Mi, 1Gi, "
 		                 "1G or 1000000000");

@@ -8,9 +8,10 @@ versions and the semantics glia copies from Cortex (issue 14, items 2 and
   v0.23  predictor.model_path (one model) and python_client
   v0.25  predictor.multi_model_reloading (the python type's models)
   0.2x   cortex_internal.lib.log / cortex.lib.log in a predictor
-  all    config: yes/no (YAML 1.1 booleans), endpoint written iris or
-         /iris/, a TrafficSplitter shadow with weight 100, a name held by
-         another kind
+  all    config: yes/no (YAML 1.1 booleans) and 0x10, 017, 1_000 (YAML
+         1.1 integers), endpoint written iris or /iris/, a
+         TrafficSplitter shadow with weight 100, a name held by another
+         kind
 
 One daemon for the module; each test deploys APIs of its own names.
 """
@@ -188,6 +189,40 @@ def test_config_yes_no_on_off_arrive_as_booleans(d, tmp_path):
         "cache": ["bool", True], "debug": ["bool", False],
         "short": ["bool", True], "quoted": ["str", "yes"],
         "word": ["str", "yesterday"]}
+
+
+def test_config_yaml11_numbers_arrive_as_cortex_read_them(d, tmp_path):
+    """go-yaml v2's integer forms (hex, octal, binary, "_") are ints in
+    predictor.config and in glia's integer fields; quoted they stay
+    strings, 1:30 too."""
+    res = deploy(d, tmp_path, textwrap.dedent("""\
+        - name: cx-numbers
+          kind: RealtimeAPI
+          predictor:
+            type: python
+            path: predictor.py
+            threads_per_process: 0x2
+            config:
+              hex: 0x10
+              octal: 017
+              binary: 0b101
+              thousand: 1_000
+              half: .5
+              quoted: "0x10"
+              clock: 1:30
+          autoscaling:
+            max_replicas: 0o12
+        """), {"predictor.py": CONFIG_PREDICTOR}, "numbers")
+    assert res.returncode == 0, res.stderr
+    detail = d.wait_ready("cx-numbers")
+    assert detail["spec"]["predictor"]["threads_per_process"] == 2
+    assert detail["spec"]["autoscaling"]["max_replicas"] == 10
+    r = d.post("/cx-numbers", json={})
+    assert r.status == 200, r
+    assert r.json() == {
+        "hex": ["int", 16], "octal": ["int", 15], "binary": ["int", 5],
+        "thousand": ["int", 1000], "half": ["float", 0.5],
+        "quoted": ["str", "0x10"], "clock": ["str", "1:30"]}
 
 
 NAMED_PREDICTOR = textwrap.dedent("""\

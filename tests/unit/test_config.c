@@ -778,6 +778,21 @@ static const bad_case bad_cases[] = {
     {API "  processes_per_replica: 99999999999999999999\n",
      "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
      "from 1 to 100, got \"99999999999999999999\""},
+    /* YAML 1.1 (as Cortex read it): 08 is no octal number; quoted, 0x2
+     * is a string; 1:30 is no base-60 number */
+    {API "  processes_per_replica: 08\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100 (YAML 1.1 reads a leading 0 as octal, as Cortex did), "
+     "got \"08\""},
+    {API "  processes_per_replica: \"0x2\"\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100, got \"0x2\""},
+    {API "  processes_per_replica: 1:30\n",
+     "glia.yaml:6:26: predictor.processes_per_replica: must be an integer "
+     "from 1 to 100, got \"1:30\""},
+    {API "autoscaling: {max_replicas: 0x}\n",
+     "glia.yaml:6:29: autoscaling.max_replicas: must be an integer >= 1, "
+     "got \"0x\""},
     {API "  log_level: verbose\n",
      "glia.yaml:6:14: predictor.log_level: must be one of debug, info, "
      "warning, error, got \"verbose\""},
@@ -1835,6 +1850,71 @@ static void yaml11_booleans(void **state)
 	glia_api_specs_free(s, 1);
 }
 
+/* YAML 1.1 numbers (Cortex's go-yaml v2): hex, octal (0o17 and 017),
+ * binary, "_" and a sign make integers in predictor.config and in glia's
+ * fields; 1_000.5, .5 and 1e3 are floats; quoted values, 1:30, .inf and
+ * .nan stay strings (JSON has no infinity or NaN). */
+static void yaml11_numbers(void **state)
+{
+	glia_api_spec *s = parse_one(
+	    API
+	    "  config: {hex: 0x1F, HEX: 0X1f, oct: 017, o: 0o17, b: 0b101,\n"
+	    "           us: 1_000, plus: +12, neg: -0x10, nb: -0b11,\n"
+	    "           zero: 0, negzero: -0, dec: 10, min: "
+	    "-9223372036854775808,\n"
+	    "           f1: 1_000.5, f2: .5, f3: 1e3, f4: +.5, f5: 1.,\n"
+	    "           e8: 08, u64: 0xFFFFFFFFFFFFFFFF,\n"
+	    "           q: \"0x10\", sq: '017', sexa: 1:30, inf: .inf,\n"
+	    "           ninf: -.Inf, nan: .nan, x: 0x, big: 1e999,\n"
+	    "           ts: 2001-12-14, lead: _1, us5: .5_0, h65: "
+	    "0x10000000000000000}\n"
+	    "  processes_per_replica: 0b11\n"
+	    "  threads_per_process: 010\n"
+	    "compute: {cpu: 0x2, mem: 0x400, gpu: 0o2}\n"
+	    "autoscaling: {min_replicas: 0x1, max_replicas: 1_000,\n"
+	    "              max_replica_concurrency: +0o20,\n"
+	    "              target_replica_concurrency: 0x4}\n"
+	    "update_strategy: {max_surge: 0x3, max_unavailable: 0}\n");
+
+	assert_json(s->predictor.config,
+	            "{\"HEX\":31,\"b\":5,\"big\":\"1e999\",\"dec\":10,"
+	            "\"e8\":8.0,\"f1\":1000.5,\"f2\":0.5,\"f3\":1000.0,"
+	            "\"f4\":0.5,\"f5\":1.0,\"h65\":\"0x10000000000000000\","
+	            "\"hex\":31,\"inf\":\".inf\",\"lead\":\"_1\","
+	            "\"min\":-9223372036854775808,\"nan\":\".nan\","
+	            "\"nb\":-3,\"neg\":-16,\"negzero\":0,\"ninf\":\"-.Inf\","
+	            "\"o\":15,\"oct\":15,\"plus\":12,\"q\":\"0x10\","
+	            "\"sexa\":\"1:30\",\"sq\":\"017\",\"ts\":\"2001-12-14\","
+	            "\"u64\":1.8446744073709552e19,\"us\":1000,"
+	            "\"us5\":\".5_0\",\"x\":\"0x\",\"zero\":0}");
+	assert_int_equal(s->predictor.processes_per_replica, 3);
+	assert_int_equal(s->predictor.threads_per_process, 8);
+	assert_int_equal(s->compute.cpu_millis, 2000);
+	assert_int_equal(s->compute.mem_bytes, 1024);
+	assert_int_equal(s->compute.gpu, 2);
+	assert_int_equal(s->autoscaling.min_replicas, 1);
+	assert_int_equal(s->autoscaling.max_replicas, 1000);
+	assert_int_equal(s->autoscaling.max_replica_concurrency, 16);
+	assert_true(s->autoscaling.target_replica_concurrency == 4.0);
+	assert_int_equal(s->update_strategy.max_surge.is_percent, 0);
+	assert_int_equal(s->update_strategy.max_surge.value, 3);
+	glia_api_specs_free(s, 1);
+	/* quoted decimals still count in integer fields; JSON as before */
+	s = parse_one(
+	    "{\"name\": \"a\", \"kind\": \"RealtimeAPI\", "
+	    "\"predictor\": {\"type\": \"python\", \"path\": "
+	    "\"p.py\", \"threads_per_process\": \"12\", "
+	    "\"config\": {\"i\": -7, \"r\": 2.5e-1, \"s\": \"017\"}}}");
+	assert_int_equal(s->predictor.threads_per_process, 12);
+	assert_json(s->predictor.config, "{\"i\":-7,\"r\":0.25,\"s\":\"017\"}");
+	glia_api_specs_free(s, 1);
+	/* a pod's JSON (what glia render k8s reads) agrees with its fields */
+	s = parse_one(POD "  port: 0x1F90\n");
+	assert_int_equal(json_integer_value(json_object_get(s->pod, "port")),
+	                 8080);
+	glia_api_specs_free(s, 1);
+}
+
 /* Cortex canonicalised endpoints: iris and /iris/ are /iris. */
 static void cortex_endpoint_forms_are_canonical(void **state)
 {
@@ -2300,6 +2380,7 @@ int main(void)
 	    cmocka_unit_test(cortex_models_list_is_paths),
 	    cmocka_unit_test(cortex_multi_model_reloading_is_models),
 	    cmocka_unit_test(yaml11_booleans),
+	    cmocka_unit_test(yaml11_numbers),
 	    cmocka_unit_test(cortex_endpoint_forms_are_canonical),
 	    cmocka_unit_test(cortex_networking_and_inf_are_accepted),
 	    cmocka_unit_test(shadow_weight_is_the_mirrored_percentage),
