@@ -240,6 +240,13 @@ static int scan_command(int argc, char **argv, glia_cli_args *a)
 	return cmd;
 }
 
+int glia_cli_command_index(int argc, char **argv)
+{
+	glia_cli_args a = {0};
+
+	return scan_command(argc, argv, &a);
+}
+
 /* Finds the definition of option name (e.g. "-f", "--tail") for command
  * c. NULL with err filled when unknown or not accepted. */
 static const opt_def *find_opt(const cmd_def *c, const char *name, char *err,
@@ -2053,7 +2060,7 @@ int glia_cli_main(int argc, char **argv)
 		return status;
 	status = cli_main(n, v);
 	if (v != argv) {
-		free(v[3]);
+		free(v[2]);
 		free(v);
 	}
 	return status;

@@ -44,6 +44,11 @@ typedef struct glia_cli_args {
 int glia_cli_parse(int argc, char **argv, glia_cli_args *a, char *err,
 		   size_t errlen);
 
+/* The index in argv of the command word: the first argument that is
+ * neither an option nor an option's value (`glia -o json get`: 3), or
+ * the one after "--"; 0 when there is none. */
+int glia_cli_command_index(int argc, char **argv);
+
 /* The usage text (for --help and usage errors). */
 extern const char glia_cli_usage[];
 

@@ -1529,10 +1529,11 @@ int glia_env_dispatch(int argc, char **argv, int *status)
 }
 
 /* Whether argv leaves the env as it is: it names one (--env NAME,
- * --env=NAME, -e NAME, -eNAME), or asks for help. */
+ * --env=NAME, -e NAME, -eNAME) before or after the command, or asks for
+ * help. */
 static int names_env(int argc, char **argv)
 {
-	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if ((strncmp(argv[i], "--env", 5) == 0 &&
 		     (argv[i][5] == '\0' || argv[i][5] == '=')) ||
 		    strncmp(argv[i], "-e", 2) == 0 ||
@@ -1556,12 +1557,13 @@ char **glia_env_with_default(int argc, char **argv, int *n_argv, int *status)
 	                                   "delete",  "refresh",  "predict"};
 	static const char *const kube_cmds[] = {"deploy", "get", "describe",
 	                                        "logs", "delete"};
+	int cmd = glia_cli_command_index(argc, argv);
 	char *home, *path, **v = argv;
 	json_t *root, *e;
 	const char *name, *provider;
 
 	*n_argv = argc;
-	if (argc < 2 || !in_list(argv[1], cmds, 9) || names_env(argc, argv))
+	if (!cmd || !in_list(argv[cmd], cmds, 9) || names_env(argc, argv))
 		return argv;
 	home = glia_home_dir(flag_value(argc, argv, "--home", NULL));
 	path = glia_sprintf("%s/%s", home, ENVS_FILE);
@@ -1577,28 +1579,28 @@ char **glia_env_with_default(int argc, char **argv, int *n_argv, int *status)
 	provider = field(e, "provider");
 	if (strcmp(name, "local") == 0 ||
 	    (e && provider && strcmp(provider, "glia") != 0 &&
-	     strcmp(argv[1], "version") == 0)) {
+	     strcmp(argv[cmd], "version") == 0)) {
 		json_decref(root); /* version: this binary's, as Cortex's */
 		return argv;
 	}
 	if (e && provider && strcmp(provider, "glia") != 0 &&
-	    !in_list(argv[1], kube_cmds, 5)) {
-		fprintf(stderr,
-		        "glia %s: the default env %s is a Kubernetes env, which "
-		        "takes deploy, get, describe, logs and delete; give "
-		        "--env local or a glia daemon's env (glia env default "
-		        "NAME changes the default)\n",
-		        argv[1], name);
+	    !in_list(argv[cmd], kube_cmds, 5)) {
+		fprintf(
+		    stderr,
+		    "glia %s: the default env %s is a Kubernetes env, which "
+		    "takes deploy, get, describe, logs and delete; give "
+		    "--env local or a glia daemon's env (glia env default "
+		    "NAME changes the default)\n",
+		    argv[cmd], name);
 		json_decref(root);
 		*status = 2;
 		return NULL;
 	}
 	v = glia_calloc((size_t)argc + 3, sizeof *v);
 	v[0] = argv[0];
-	v[1] = argv[1];
-	v[2] = (char *)"--env";
-	v[3] = glia_strdup(name);
-	for (int i = 2; i < argc; i++)
+	v[1] = (char *)"--env"; /* first: before any "--" */
+	v[2] = glia_strdup(name);
+	for (int i = 1; i < argc; i++)
 		v[i + 2] = argv[i];
 	*n_argv = argc + 2;
 	json_decref(root);

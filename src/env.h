@@ -13,12 +13,12 @@
 int glia_env_dispatch(int argc, char **argv, int *status);
 
 /* The default env (`glia env default NAME`, kept in envs.json) applied
- * to argv: when argv[1] is a command that takes --env (not up or down)
- * and argv names no env, and the default is not local, a new array with
- * "--env NAME" after the command (free its [3], then it), *n_argv its
- * count; otherwise argv itself. NULL after explaining, *status the exit
- * status: envs.json unreadable, or a Kubernetes default with a command
- * it does not take. */
+ * to argv: when argv's command word (wherever options put it: `glia -y
+ * get`) takes --env (not up or down), argv names no env, and the default
+ * is not local, a new array with "--env NAME" before the rest of argv
+ * (free its [2], then it), *n_argv its count; otherwise argv itself.
+ * NULL after explaining, *status the exit status: envs.json unreadable,
+ * or a Kubernetes default with a command it does not take. */
 char **glia_env_with_default(int argc, char **argv, int *n_argv,
                              int *status);
 

@@ -315,9 +315,9 @@ def test_remote_env_reaches_a_second_daemon_with_its_token(daemon_factory,
 
 def test_env_default_is_the_env_of_commands_without_env(daemon_factory,
                                                         tmp_path):
-    """Cortex's `env default [NAME]`: commands given no --env use it (up
-    and down always the local daemon); removing it makes local the
-    default again."""
+    """Cortex's `env default [NAME]`: commands given no --env use it,
+    with options before or after the command (up and down always the
+    local daemon); removing it makes local the default again."""
     port = free_port()
     remote = daemon_factory("--admin-listen", f"127.0.0.1:{port}")
     token = (remote.home / "token").read_text().strip()
@@ -345,6 +345,14 @@ def test_env_default_is_the_env_of_commands_without_env(daemon_factory,
     assert here["apis"] == []  # nothing on the local daemon
     j = json.loads(local.cli("get", "-o", "json").stdout)
     assert [a["name"] for a in j["apis"]] == ["dflt"]
+    # options before the command: the default env still applies
+    for args in (("-y", "get", "-o", "json"), ("--yes", "get", "-o", "json"),
+                 ("-o", "json", "get")):
+        j = json.loads(local.cli(*args).stdout)
+        assert [a["name"] for a in j["apis"]] == ["dflt"], args
+    assert "replicas:" in local.cli("-y", "describe", "dflt").stdout
+    j = json.loads(local.cli("-e", "local", "get", "-o", "json").stdout)
+    assert j["apis"] == []  # -e before the command still picks local
     r = local.cli("predict", "dflt", "sample.json", cwd=proj)
     assert json.loads(r.stdout)["label"] == "remote"
     assert "replicas:" in local.cli("describe", "dflt").stdout

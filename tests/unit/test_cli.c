@@ -245,6 +245,25 @@ static void test_parse_double_dash_ends_options(void **state)
 	assert_string_equal(a.pos[1], "-1");
 }
 
+/* The command word wherever options put it (what the default env
+ * needs: glia -y get). */
+static void test_command_index_skips_options_and_their_values(void **state)
+{
+	char *a1[] = {"glia", "get", NULL};
+	char *a2[] = {"glia", "-y", "get", NULL};
+	char *a3[] = {"glia", "--home", "/h", "-o", "json", "delete", NULL};
+	char *a4[] = {"glia", "--env=far", "--yes", "logs", "api", NULL};
+	char *a5[] = {"glia", "-y", NULL};
+	char *a6[] = {"glia", "-y", "--", "get", NULL};
+
+	assert_int_equal(glia_cli_command_index(2, a1), 1);
+	assert_int_equal(glia_cli_command_index(3, a2), 2);
+	assert_int_equal(glia_cli_command_index(6, a3), 5);
+	assert_int_equal(glia_cli_command_index(5, a4), 3);
+	assert_int_equal(glia_cli_command_index(2, a5), 0);
+	assert_int_equal(glia_cli_command_index(4, a6), 3);
+}
+
 /* ---- tables and formatting ---- */
 
 static void test_table_pads_columns_and_trims_line_ends(void **state)
@@ -574,7 +593,7 @@ static char *with_default(const char *home, ...)
 	assert_null(v[n]);
 	assert_string_equal(v[n - 1], home); /* the rest follows */
 	char *out = glia_sprintf("%s %s %s %s", v[1], v[2], v[3], v[4]);
-	free(v[3]);
+	free(v[2]);
 	free(v);
 	return out;
 }
@@ -591,14 +610,27 @@ static void test_env_default_argv(void **state)
 			"\"glia\", \"url\": \"http://h:1\", \"token\": "
 			"\"t\"}, \"kube\": {\"provider\": \"kubernetes\"}}");
 	s = with_default(dir, "get", "api", NULL);
-	assert_string_equal(s, "get --env far api");
+	assert_string_equal(s, "--env far get api");
 	free(s);
 	s = with_default(dir, "predict", "api", "-", NULL);
-	assert_string_equal(s, "predict --env far api");
+	assert_string_equal(s, "--env far predict api");
+	free(s);
+	/* options before the command: the default still applies */
+	s = with_default(dir, "-y", "get", NULL);
+	assert_string_equal(s, "--env far -y get");
+	free(s);
+	s = with_default(dir, "--yes", "delete", "x", NULL);
+	assert_string_equal(s, "--env far --yes delete");
+	free(s);
+	s = with_default(dir, "-o", "json", "get", NULL);
+	assert_string_equal(s, "--env far -o json");
 	free(s);
 	/* an env named, help, down, or a command without --env: as it is */
 	const char *const *cases[] = {
 	    (const char *const[]){"get", "-e", "local", NULL},
+	    (const char *const[]){"-e", "local", "get", NULL},
+	    (const char *const[]){"--env=far", "-y", "get", NULL},
+	    (const char *const[]){"-y", "up", NULL},
 	    (const char *const[]){"get", "-elocal", NULL},
 	    (const char *const[]){"get", "--env=kube", NULL},
 	    (const char *const[]){"logs", "api", "--env", "far", NULL},
@@ -619,10 +651,16 @@ static void test_env_default_argv(void **state)
 	write_envs(dir, "{\"_default\": \"kube\", \"kube\": "
 			"{\"provider\": \"kubernetes\"}}");
 	s = with_default(dir, "deploy", NULL);
-	assert_string_equal(s, "deploy --env kube --home");
+	assert_string_equal(s, "--env kube deploy --home");
 	free(s);
 	s = with_default(dir, "version", NULL);
 	assert_string_equal(s, "");
+	free(s);
+	s = with_default(dir, "-y", "version", NULL);
+	assert_string_equal(s, "");
+	free(s);
+	s = with_default(dir, "-y", "predict", "api", "{}", NULL);
+	assert_string_equal(s, "NULL:2");
 	free(s);
 	s = with_default(dir, "predict", "api", "{}", NULL);
 	assert_string_equal(s, "NULL:2");
@@ -1003,6 +1041,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_help_and_unimplemented),
 	    cmocka_unit_test(test_parse_logs_json),
 	    cmocka_unit_test(test_parse_double_dash_ends_options),
+	    cmocka_unit_test(test_command_index_skips_options_and_their_values),
 	    cmocka_unit_test(test_parse_cortex_habits),
 	    cmocka_unit_test(test_table_pads_columns_and_trims_line_ends),
 	    cmocka_unit_test(test_table_counts_utf8_as_one_column),
