@@ -546,6 +546,7 @@ static int run(const daemon_opts *o, const char *home, int report_fd)
 				      o->autoscale_interval_s, o->max_body,
 				      o->startup_timeout_s, o->gpus};
 	d.sup = glia_supervisor_new(d.loop, d.gw, d.store, d.logs, &so);
+	glia_supervisor_end_orphans(d.sup);
 	d.keys = glia_keyring_new();
 	if (glia_keyring_load_store(d.keys, d.store, glia_now()) < 0) {
 		fail_start(report_fd, "cannot read the API keys in %s", db);

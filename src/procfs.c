@@ -204,3 +204,44 @@ size_t glia_procfs_members(const glia_procfs_owner *owners, size_t n,
 	free(all);
 	return k;
 }
+
+int glia_procfs_is_orphan(const char *env, size_t len, const char *home,
+			  int self)
+{
+	const char *tag = glia_procfs_environ_get(env, len, "GLIA_PROC_TAG");
+	const char *cache = glia_procfs_environ_get(env, len,
+						    "GLIA_CACHE_DIR");
+	size_t n = strlen(home);
+	if (!tag || !cache || !isdigit((unsigned char)*tag) ||
+	    strncmp(cache, home, n) != 0 || strncmp(cache + n, "/cache/", 7))
+		return 0;
+	return atoi(tag) != self;
+}
+
+size_t glia_procfs_orphans(const char *home, int self, int **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t k = 0, cap = 0;
+
+	*out = NULL;
+	while (d && (e = readdir(d)) != NULL) {
+		if (!all_digits(e->d_name) || atoi(e->d_name) == self)
+			continue;
+		char path[300];
+		size_t len = 0;
+		snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+		char *env = glia_read_file(path, (size_t)4 << 20, &len);
+		if (env && glia_procfs_is_orphan(env, len, home, self)) {
+			if (k == cap) {
+				cap = cap ? cap * 2 : 16;
+				*out = glia_realloc(*out, cap * sizeof **out);
+			}
+			(*out)[k++] = atoi(e->d_name);
+		}
+		free(env);
+	}
+	if (d)
+		closedir(d);
+	return k;
+}

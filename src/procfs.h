@@ -47,4 +47,17 @@ typedef struct glia_procfs_member {
 size_t glia_procfs_members(const glia_procfs_owner *owners, size_t n,
 			   glia_procfs_member **out);
 
+/* Processes an earlier daemon of the same home left behind (it was
+ * killed, and no cgroup ended its replicas' escaped children): those
+ * started with a GLIA_PROC_TAG ("DAEMONPID.N") whose daemon is not self,
+ * and with a GLIA_CACHE_DIR under home's cache/. The caller holds home's
+ * daemon.lock, so no other daemon of home runs. Their pids in *out (to
+ * free); the count returned. */
+size_t glia_procfs_orphans(const char *home, int self, int **out);
+
+/* The same test on one process's environ text (NUL-separated, len bytes):
+ * 1 when it belongs to a daemon of home other than self. Pure. */
+int glia_procfs_is_orphan(const char *env, size_t len, const char *home,
+			  int self);
+
 #endif

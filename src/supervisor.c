@@ -2783,6 +2783,22 @@ static void open_cgroups(glia_supervisor *s)
 			 why);
 }
 
+void glia_supervisor_end_orphans(glia_supervisor *s)
+{
+	int *pids;
+	if (s->cgroups) /* glia_cgroups_open ended the dead daemons' trees */
+		return;
+	size_t n = glia_procfs_orphans(s->home, (int)getpid(), &pids);
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	if (n)
+		glia_log(GLIA_LOG_WARN,
+			 "stopped %zu process(es) that an earlier daemon of "
+			 "this home left running",
+			 n);
+	free(pids);
+}
+
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 				     glia_store *st, glia_logs *logs,
 				     const glia_supervisor_options *opt)

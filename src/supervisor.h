@@ -30,6 +30,11 @@ typedef struct glia_supervisor_options {
 glia_supervisor *glia_supervisor_new(uv_loop_t *loop, glia_gateway *gw,
 				     glia_store *st, glia_logs *logs,
 				     const glia_supervisor_options *opt);
+/* Without cgroups, a killed daemon's replicas leave their escaped children
+ * (setsid, double fork) running: found by their GLIA_PROC_TAG and home
+ * (glia_procfs_orphans), they are SIGKILLed, as cgroup mode ends a dead
+ * daemon's subtree. Only for the daemon that holds home's daemon.lock. */
+void glia_supervisor_end_orphans(glia_supervisor *s);
 /* Brings back every API of the store. Returns how many were restored. */
 int glia_supervisor_restore(glia_supervisor *s);
 

@@ -213,3 +213,24 @@ def test_a_restart_after_a_crash_stops_what_the_old_daemon_left(escapees):
     # (any glia daemon starting in the same cgroup may be the one that
     # removes it, so the log line is not checked)
     assert not os.path.exists(old)
+
+
+def test_a_restart_after_a_crash_stops_what_the_old_daemon_left_proc(
+        escapees):
+    """Without cgroups (GLIA_CGROUPS=off) the next `glia up` of the same
+    home finds what the SIGKILLed daemon's replicas left by their
+    GLIA_PROC_TAG and home, and stops it (a warning says how many)."""
+    d, pids, worker = escapees("proc")
+    _check_running(d, pids, worker, "proc")
+
+    d.kill9()
+    wait_for(lambda: not pid_alive(worker), timeout=30,
+             message="the worker dead with its daemon")
+    assert all(pid_alive(p) for p in pids)
+    d.start()
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=60,
+             message="the children of the dead daemon's replica gone")
+    assert "that an earlier daemon of this home left running" in \
+        d.log_path.read_text()
+    # the restored API's new replica is this daemon's, and untouched
+    d.wait_ready("escapees")

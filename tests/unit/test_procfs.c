@@ -138,6 +138,26 @@ static void finds_group_tag_and_children(void **state)
 	waitpid(child, NULL, 0);
 }
 
+/* An orphan: tagged by another daemon of the same home. Not one: this
+ * daemon's, another home's (a prefix of it included), untagged. */
+static void tells_orphans_by_tag_and_home(void **state)
+{
+	(void)state;
+	static const char a[] = "PATH=/bin\0GLIA_PROC_TAG=41.3\0"
+				"GLIA_CACHE_DIR=/h/g/cache/iris\0";
+	static const char b[] = "GLIA_PROC_TAG=41.3\0"
+				"GLIA_CACHE_DIR=/h/g2/cache/iris\0";
+	static const char c[] = "GLIA_CACHE_DIR=/h/g/cache/iris\0";
+	static const char d[] = "GLIA_PROC_TAG=x\0"
+				"GLIA_CACHE_DIR=/h/g/cache/iris\0";
+
+	assert_int_equal(glia_procfs_is_orphan(a, sizeof a - 1, "/h/g", 7), 1);
+	assert_int_equal(glia_procfs_is_orphan(a, sizeof a - 1, "/h/g", 41), 0);
+	assert_int_equal(glia_procfs_is_orphan(b, sizeof b - 1, "/h/g", 7), 0);
+	assert_int_equal(glia_procfs_is_orphan(c, sizeof c - 1, "/h/g", 7), 0);
+	assert_int_equal(glia_procfs_is_orphan(d, sizeof d - 1, "/h/g", 7), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +166,7 @@ int main(void)
 	    cmocka_unit_test(reads_environ_entries),
 	    cmocka_unit_test(parses_parent_and_session),
 	    cmocka_unit_test(finds_group_tag_and_children),
+	    cmocka_unit_test(tells_orphans_by_tag_and_home),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
