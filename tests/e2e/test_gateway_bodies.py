@@ -17,6 +17,7 @@ import struct
 import threading
 
 from conftest import PREDICTORS, wait_for, write_project
+from test_http_hardening import peak_mib, rss_mib
 
 SERVER = PREDICTORS / "raw_server" / "serve.py"
 MiB = 1 << 20
@@ -43,22 +44,6 @@ def deploy_raw(d, tmp_path, name="raw"):
 
 def log_lines(log):
     return log.read_text().split()
-
-
-def peak_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def reset_peak(pid):
