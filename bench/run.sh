@@ -22,7 +22,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory deploy oip batching remote)
+[ ${#sections[@]} -gt 0 ] || sections=(overhead gateway model memory bodies deploy oip batching remote)
 
 pyver() { "$PY" -c "import $1; print($1.__version__)" 2>/dev/null || echo "not installed"; }
 nginx_version() { local b; b=$(nginx_bin) && "$b" -v 2>&1 | sed 's|.*/||' || echo "not installed"; }
@@ -47,7 +47,8 @@ for s in "${sections[@]}"; do
 	case $s in
 	overhead | gateway | model | memory | oip | batching | remote | containers) script=$BENCH_DIR/$s.sh ;;
 	deploy) script=$BENCH_DIR/deploy_time.sh ;;
-	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, deploy, oip, batching, remote, containers)" >&2; exit 2 ;;
+	bodies) script=$BENCH_DIR/bodies.py ;;
+	*) echo "run.sh: unknown section $s (overhead, gateway, model, memory, bodies, deploy, oip, batching, remote, containers)" >&2; exit 2 ;;
 	esac
 	if ! "$script"; then
 		echo "  FAILED: $s (bench/${script##*/})"
