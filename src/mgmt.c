@@ -39,7 +39,22 @@ struct glia_mgmt {
 	glia_store *store;
 	void *arg;
 	struct pending_deploy *pending; /* deploys whose runtime check runs */
+	/* Changes that came while a deploy's runtime check ran: made in
+	 * order once it is done, so that changes apply as they came. */
+	struct waiting *waiting, *waiting_tail;
 };
+
+/* A change (a request other than GET) held while a deploy is checked. Its
+ * message stays valid: the connection is busy until answered. */
+typedef struct waiting {
+	glia_mgmt *m;
+	glia_httpd_conn *c;
+	const glia_http_msg *msg;
+	struct waiting *next;
+} waiting;
+
+static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
+		       void *data);
 
 /* A deploy waiting for its Python runtime check (pyruntime.h): answered
  * from the check's callback; the connection stays busy meanwhile. */
@@ -118,6 +133,60 @@ static void deploy_client_gone(glia_httpd_conn *c, void *owner)
 	pd->c = NULL;
 }
 
+static void waiting_unlink(waiting *w)
+{
+	glia_mgmt *m = w->m;
+	waiting *prev = NULL;
+	for (waiting **pp = &m->waiting; *pp; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			if (m->waiting_tail == w)
+				m->waiting_tail = prev;
+			return;
+		}
+	}
+}
+
+static void waiting_client_gone(glia_httpd_conn *c, void *owner)
+{
+	(void)c;
+	waiting_unlink(owner);
+	free(owner);
+}
+
+/* Holds the change msg until no deploy is being checked; 1 when held. */
+static int hold_change(glia_mgmt *m, glia_httpd_conn *c,
+		       const glia_http_msg *msg)
+{
+	if (!m->pending || strcmp(msg->method, "GET") == 0 ||
+	    strcmp(msg->path, "/v1/shutdown") == 0)
+		return 0;
+	waiting *w = glia_calloc(1, sizeof *w);
+	w->m = m;
+	w->c = c;
+	w->msg = msg;
+	if (m->waiting_tail)
+		m->waiting_tail->next = w;
+	else
+		m->waiting = w;
+	m->waiting_tail = w;
+	glia_httpd_set_owner(c, waiting_client_gone, w);
+	return 1;
+}
+
+/* After a check: the held changes, in order, until one is a deploy that
+ * is checked in turn. */
+static void run_held_changes(glia_mgmt *m)
+{
+	while (m->waiting && !m->pending) {
+		waiting *w = m->waiting;
+		waiting_unlink(w);
+		glia_httpd_set_owner(w->c, NULL, NULL);
+		on_request(w->c, w->msg, m);
+		free(w);
+	}
+}
+
 static void deploy_checked(const char *err, void *arg)
 {
 	pending_deploy *pd = arg;
@@ -133,7 +202,9 @@ static void deploy_checked(const char *err, void *arg)
 		deploy_specs(pd->m, c, pd->specs, pd->n, pd->project_dir,
 			     pd->path);
 	}
+	glia_mgmt *m = pd->m;
 	pending_free(pd);
+	run_held_changes(m);
 }
 
 /* Parses the deploy body: {"path": abs path, "content": yaml}. APIs of
@@ -388,7 +459,7 @@ static void on_request(glia_httpd_conn *c, const glia_http_msg *msg,
 		       void *data)
 {
 	glia_mgmt *m = data;
-	if (!authorized(m, c, msg))
+	if (!authorized(m, c, msg) || hold_change(m, c, msg))
 		return;
 	const char *path = msg->path;
 	int get = strcmp(msg->method, "GET") == 0;
@@ -539,6 +610,13 @@ void glia_mgmt_close(glia_mgmt *m)
 		glia_api_specs_free(pd->specs, pd->n);
 		pending_free(pd);
 	}
+	while (m->waiting) { /* held changes: not made either */
+		waiting *w = m->waiting;
+		m->waiting = w->next;
+		glia_httpd_set_owner(w->c, NULL, NULL);
+		free(w);
+	}
+	m->waiting_tail = NULL;
 	uv_close((uv_handle_t *)m->sock_timer, timer_free_cb);
 	glia_httpd_close(m->httpd);
 	if (m->stale)

@@ -14,13 +14,15 @@ neither), so:
 import importlib.util
 import json
 import socket
+import subprocess
 import threading
 import time
 import textwrap
 
 import pytest
 
-from conftest import simple_spec, write_project
+from conftest import (GLIA_BIN, processes_mentioning, simple_spec, wait_for,
+                      write_project)
 
 # --- stand-in runtimes --------------------------------------------------
 
@@ -464,3 +466,45 @@ def test_runtime_check_does_not_block_serving(daemon_factory, tmp_path):
         time.sleep(0.2)
     assert d.alive()
     assert d.post("/steady", json={}).status == 200
+
+
+def test_changes_wait_for_a_deploy_being_checked(daemon_factory, tmp_path):
+    """Management changes apply in the order they came: a `glia delete` of
+    an API whose deploy is still being checked (3 s) waits for that deploy
+    and then deletes it (it used to find nothing, and the deploy came
+    after); a deploy sent meanwhile is made after the first. Reads answer
+    at once."""
+    slow = tmp_path / "slow-python3"
+    slow.write_text(SLOW_PYTHON)
+    slow.chmod(0o755)
+    d = daemon_factory(start=False)
+    d.env["GLIA_PYRUNTIME_PYTHON"] = str(slow)
+    d.start()
+    text = ONNX_YAML.replace("name: onnx-api", "name: onnx-order")
+    proj = write_project(tmp_path, text, ONNX_FILES, dirname="onnx-order",
+                         yaml_name="cortex.yaml")
+    steady = write_project(tmp_path, simple_spec("after"),
+                           {"predictor.py": STEADY_PREDICTOR},
+                           dirname="after")
+    first = subprocess.Popen(
+        [str(GLIA_BIN), "deploy", "cortex.yaml"], cwd=proj, env=d.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the deploy is being checked once the slow interpreter runs
+    wait_for(lambda: processes_mentioning("slow-python3"), timeout=30,
+             message="the runtime check running")
+    t0 = time.monotonic()
+    status, listing = d.mgmt("GET", "/v1/apis")
+    assert status == 200 and time.monotonic() - t0 < 2.5, listing
+    assert "onnx-order" not in [a["name"] for a in listing["apis"]]
+    second = subprocess.Popen(
+        [str(GLIA_BIN), "deploy"], cwd=steady, env=d.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    res = d.cli("delete", "onnx-order", check=False)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert res.returncode == 0, res.stderr
+    out2, err2 = second.communicate(timeout=60)
+    assert second.returncode == 0, err2
+    names = [a["name"] for a in d.mgmt("GET", "/v1/apis")[1]["apis"]]
+    assert names == ["after"], names
+    assert d.alive()
