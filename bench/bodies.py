@@ -5,8 +5,9 @@ the same run, in front of the same replica:
     GLIA_BIN=build/glia /usr/bin/python3 bench/bodies.py
 
 The replica is tests/e2e/predictors/raw_server/serve.py (a plain-socket
-HTTP server). CLIENTS (default 4) clients at once each send a body of
-MIB (default 24) MiB to /hash, then ask /big for an answer of MIB MiB.
+HTTP server). BENCH_BODY_CLIENTS (default 4) clients at once each send a
+body of BENCH_BODY_MIB (default 24) MiB to /hash, then ask /big for an
+answer of that size.
 Printed for each proxy: how much its resident set peaked above where it
 started (VmHWM after clear_refs, summed over nginx's master and worker),
 the most bytes it held in temporary files at once, and the wall time. glia holds
@@ -29,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GLIA = os.path.abspath(os.environ.get("GLIA_BIN", ROOT / "build" / "glia"))
 SERVER = ROOT / "tests" / "e2e" / "predictors" / "raw_server" / "serve.py"
-CLIENTS = int(os.environ.get("CLIENTS", "4"))
-MIB = int(os.environ.get("MIB", "24"))
+CLIENTS = int(os.environ.get("BENCH_BODY_CLIENTS", "4"))
+MIB = int(os.environ.get("BENCH_BODY_MIB", "24"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
@@ -190,7 +191,8 @@ http {{
 }}
 """)
     ng = subprocess.Popen([NGINX, "-p", str(prefix), "-c",
-                           str(prefix / "nginx.conf")],
+                           str(prefix / "nginx.conf"), "-e",
+                           str(prefix / "error.log")],
                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                           start_new_session=True)
     try:
@@ -204,6 +206,21 @@ http {{
         srv.kill()
         ng.wait(timeout=30)
         srv.wait(timeout=30)
+
+
+def print_table(head, rows):
+    """As bench/lib.sh's print_table: two-space indent, the first column
+    left-aligned, the others right-aligned, a dashed rule under the
+    head."""
+    w = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+
+    def line(cells):
+        return "  " + "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i])
+                                for i, c in enumerate(cells))
+    print(line(head))
+    print("  " + "  ".join("-" * n for n in w))
+    for r in rows:
+        print(line(r))
 
 
 def main():
@@ -223,10 +240,10 @@ def main():
     print(f"== big bodies: {CLIENTS} clients at once, each a {MIB} MiB "
           f"request then a {MIB} MiB answer ({2 * CLIENTS * MIB} MiB "
           "through the proxy)")
-    print(f"{'proxy':<16} {'peak RSS growth MiB':>20} {'temp files MiB':>15}"
-          f" {'wall s':>7}")
-    for name, grew, spool, took in rows:
-        print(f"{name:<16} {grew:>20.0f} {spool:>15.0f} {took:>7.2f}")
+    print_table(["proxy", "peak RSS growth MiB", "temp files MiB",
+                 "wall s"],
+                [[name, f"{grew:.0f}", f"{spool:.0f}", f"{took:.2f}"]
+                 for name, grew, spool, took in rows])
     for f in failed:
         print("FAILED", f)
     sys.exit(1 if failed else 0)

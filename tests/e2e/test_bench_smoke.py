@@ -56,6 +56,12 @@ SECTIONS = {
         [],
         {"wrk": shutil.which("wrk"), "nginx": _nginx()},
     ),
+    "bodies": (
+        "== big bodies",
+        ["proxy", "peak RSS growth MiB", "temp files MiB", "wall s"],
+        [],
+        {"nginx": _nginx()},
+    ),
     "deploy": (
         "== 5. deploy to first prediction",
         ["run", "seconds"],
@@ -84,6 +90,7 @@ EXPECTED_ROWS = {
     "memory": [("glia daemon, no API", True),
                ("glia replica, Python echo (1 process)", True),
                ("nginx worker, fixed 200", True)],
+    "bodies": [("glia gateway", True), ("nginx 1 worker", True)],
     "deploy": [("1", True)],
     "batching": [("glia, MLP unbatched", True),
                  ("glia, MLP batched (16, 5ms)", True)],
@@ -122,7 +129,7 @@ def test_bench_section_prints_its_table(section, tmp_path):
     # a short private TMPDIR: everything the bench starts names it
     tmp = Path(tempfile.mkdtemp(prefix="gbs-", dir="/tmp"))
     env = dict(os.environ, GLIA_BIN=str(GLIA_BIN), BENCH_DURATION="1s",
-               BENCH_DEPLOY_RUNS="2", TMPDIR=str(tmp))
+               BENCH_DEPLOY_RUNS="2", BENCH_BODY_MIB="2", TMPDIR=str(tmp))
     try:
         res = subprocess.run([str(RUN), section], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=300)
