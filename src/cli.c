@@ -749,6 +749,16 @@ static char *api_path(const char *name, const char *suffix)
 	return b.data;
 }
 
+/* GET /v1/apis/NAME into *out (mgmt's exit status; 0: *out to decref). */
+static int get_api(const cli *c, const char *name, int timeout_ms,
+		   json_t **out)
+{
+	char *path = api_path(name, "");
+	int ret = mgmt(c, "GET", path, NULL, name, timeout_ms, out);
+	free(path);
+	return ret;
+}
+
 static void print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -1293,10 +1303,8 @@ static int describe_once(cli *c)
 					   "RESTARTS",	"AGE",	 "IN-FLIGHT",
 					   "MEMORY",	"UP-TO-DATE", "ERROR"};
 	const char *name = c->a->pos[0];
-	char *path = api_path(name, "");
 	json_t *j;
-	int ret = mgmt(c, "GET", path, NULL, name, MGMT_TIMEOUT_MS, &j);
-	free(path);
+	int ret = get_api(c, name, MGMT_TIMEOUT_MS, &j);
 	if (ret)
 		return ret;
 	json_t *list = json_object_get(j, "replica_list");
@@ -1445,10 +1453,8 @@ static char *one_line(const char *s)
  * failure ("failed", "update failed", or the daemon "stopping"). */
 static int poll_api(cli *c, const char *name, char *status, size_t len)
 {
-	char *path = api_path(name, "");
 	json_t *j;
-	int ret = mgmt(c, "GET", path, NULL, name, POLL_TIMEOUT_MS, &j);
-	free(path);
+	int ret = get_api(c, name, POLL_TIMEOUT_MS, &j);
 	if (ret)
 		return -1;
 	const char *st = jstr(j, "status");
@@ -1696,10 +1702,8 @@ static char *logs_path(const glia_cli_args *a)
 static int pick_replica(cli *c, char *id, size_t idlen)
 {
 	const char *name = c->a->pos[0];
-	char *path = api_path(name, "");
 	json_t *j;
-	int ret = mgmt(c, "GET", path, NULL, name, MGMT_TIMEOUT_MS, &j);
-	free(path);
+	int ret = get_api(c, name, MGMT_TIMEOUT_MS, &j);
 	if (ret)
 		return ret;
 	const char *first =
@@ -1785,10 +1789,8 @@ static char *load_payload(const char *arg, size_t *len)
 /* GET /v1/apis/NAME's "url", malloc'd; NULL after printing why. */
 static char *api_url(cli *c, const char *name)
 {
-	char *path = api_path(name, "");
 	json_t *j;
-	int ret = mgmt(c, "GET", path, NULL, name, MGMT_TIMEOUT_MS, &j);
-	free(path);
+	int ret = get_api(c, name, MGMT_TIMEOUT_MS, &j);
 	if (ret)
 		return NULL;
 	const char *url = jstr(j, "url");
