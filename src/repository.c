@@ -185,18 +185,11 @@ int glia_repo_has_model(json_t *list, const char *model)
 
 int glia_repo_write_control(const char *path, json_t *unloaded)
 {
-	char *tmp = glia_sprintf("%s.tmp", path);
 	json_t *doc = json_pack("{s:O}", "unloaded", unloaded);
-	int rc = json_dump_file(doc, tmp, JSON_COMPACT);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	int rc = text ? glia_write_file_private(path, text, strlen(text)) : -1;
 
 	json_decref(doc);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -1;
-	if (rc < 0) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-	}
-	free(tmp);
+	free(text);
 	return rc;
 }

@@ -20,8 +20,9 @@ json_t *glia_repo_models(const glia_api_spec *spec, const char *project_dir);
 /* 1 when model (a name, "" for models.path) is in list. */
 int glia_repo_has_model(json_t *list, const char *model);
 
-/* Writes {"unloaded": [names]} to path atomically (a temporary file
- * renamed over it). 0 or -1 (errno set). */
+/* Writes {"unloaded": [names]} to path atomically
+ * (glia_write_file_private: a fresh 0600 temporary file, fsync'd, renamed
+ * over it). 0 or -1 (errno set). */
 int glia_repo_write_control(const char *path, json_t *unloaded);
 
 #endif
