@@ -393,17 +393,22 @@ STEADY_PREDICTOR = textwrap.dedent("""\
     """)
 
 
-def test_runtime_check_does_not_block_serving(daemon_factory, tmp_path):
-    """The check's interpreter runs beside the daemon's loop (issue 13
-    item 7): while a deploy waits for a slow one, another API keeps being
-    answered; the deploy is answered when the check ends, and a client
-    that left before then does not hurt the daemon."""
+def slow_check_daemon(daemon_factory, tmp_path):
+    """A daemon whose runtime checks run SLOW_PYTHON."""
     slow = tmp_path / "slow-python3"
     slow.write_text(SLOW_PYTHON)
     slow.chmod(0o755)
     d = daemon_factory(start=False)
     d.env["GLIA_PYRUNTIME_PYTHON"] = str(slow)
-    d.start()
+    return d.start()
+
+
+def test_runtime_check_does_not_block_serving(daemon_factory, tmp_path):
+    """The check's interpreter runs beside the daemon's loop (issue 13
+    item 7): while a deploy waits for a slow one, another API keeps being
+    answered; the deploy is answered when the check ends, and a client
+    that left before then does not hurt the daemon."""
+    d = slow_check_daemon(daemon_factory, tmp_path)
     steady = write_project(tmp_path, simple_spec("steady"),
                            {"predictor.py": STEADY_PREDICTOR},
                            dirname="steady")
@@ -474,12 +479,7 @@ def test_changes_wait_for_a_deploy_being_checked(daemon_factory, tmp_path):
     and then deletes it (it used to find nothing, and the deploy came
     after); a deploy sent meanwhile is made after the first. Reads answer
     at once."""
-    slow = tmp_path / "slow-python3"
-    slow.write_text(SLOW_PYTHON)
-    slow.chmod(0o755)
-    d = daemon_factory(start=False)
-    d.env["GLIA_PYRUNTIME_PYTHON"] = str(slow)
-    d.start()
+    d = slow_check_daemon(daemon_factory, tmp_path)
     text = ONNX_YAML.replace("name: onnx-api", "name: onnx-order")
     proj = write_project(tmp_path, text, ONNX_FILES, dirname="onnx-order",
                          yaml_name="cortex.yaml")
