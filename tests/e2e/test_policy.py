@@ -7,13 +7,15 @@ One daemon serves every test of this module; each test creates the keys
 it needs. Rate limits use 0.001 requests/s, so that the count of answers
 is exact whatever the machine's load: no token comes back during a test.
 """
+import contextlib
 import json
 import re
 import sqlite3
+import subprocess
 
 import pytest
 
-from conftest import wait_for, write_project
+from conftest import GLIA_BIN, free_port, wait_for, write_project
 from test_render_k8s import validator  # noqa: F401 (a fixture)
 
 ORIGIN = "https://app.example.com"
@@ -268,16 +270,11 @@ def test_the_python_client_sends_its_api_key(d):
     assert e.value.status == 401
 
 
-def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
-    """`glia gateway --api-keys FILE` (no state.db there): the hashed keys
-    `glia keys export` wrote; a revoke reaches it with the next export."""
-    import subprocess
-    from conftest import GLIA_BIN, free_port
-    info = create_key(d, "--api", "secure", "--name", "edge")
-    keys = tmp_path / "keys.json"
-    d.cli("keys", "export", "-o", keys)
-    assert info["key"] not in keys.read_text()
-    assert (keys.stat().st_mode & 0o777) == 0o600
+@contextlib.contextmanager
+def key_gateway(d, tmp_path, keys_file):
+    """A standalone `glia gateway --api-keys keys_file` for the API
+    `secure` (networking.auth: api_key) whose one replica never answers,
+    listening once yielded: (its HTTP helpers, its process); killed after."""
     proj = write_project(tmp_path, """
 - name: secure
   kind: RealtimeAPI
@@ -289,13 +286,28 @@ def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
     p = subprocess.Popen(
         [str(GLIA_BIN), "gateway", str(proj), "--listen",
          f"127.0.0.1:{port}", "--discover", "static:secure=127.0.0.1:1",
-         "--api-keys", str(keys)],
+         "--api-keys", str(keys_file)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     gw = type(d)(d.home, port=port)  # its HTTP helpers, on the gateway
     try:
         wait_for(lambda: gw.http_get("/healthz").status == 200, timeout=30,
                  message="glia gateway listening")
+        yield gw, p
+    finally:
+        p.kill()
+        p.wait(10)
+
+
+def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
+    """`glia gateway --api-keys FILE` (no state.db there): the hashed keys
+    `glia keys export` wrote; a revoke reaches it with the next export."""
+    info = create_key(d, "--api", "secure", "--name", "edge")
+    keys = tmp_path / "keys.json"
+    d.cli("keys", "export", "-o", keys)
+    assert info["key"] not in keys.read_text()
+    assert (keys.stat().st_mode & 0o777) == 0o600
+    with key_gateway(d, tmp_path, keys) as (gw, _):
         assert gw.post("/secure", json={}).status == 401
         # no replica answers: the request passes the key check and waits
         r = gw.post("/secure", json={}, headers=bearer(info["key"]))
@@ -305,9 +317,6 @@ def test_glia_gateway_reads_exported_keys_and_rereads_them(d, tmp_path):
         wait_for(lambda: gw.post("/secure", json={}, headers=bearer(
             info["key"])).status == 401, timeout=60, interval=0.5,
             message="the revoked key refused after the file changed")
-    finally:
-        p.kill()
-        p.wait(10)
 
 
 def k8s_secret(d, tmp_path, *args):
@@ -332,7 +341,6 @@ def test_export_k8s_secret_holds_the_export_and_validates(d, tmp_path,
     """The Secret `glia render k8s` mounts (docs/kubernetes.md "API
     keys"): keys.json is what `glia keys export` writes, hashes only; it
     validates against the Kubernetes schema (test_render_k8s's harness)."""
-    import subprocess
     from test_render_k8s import K8S
     info = create_key(d, "--api", "secure", "--name", "cluster")
     secret = k8s_secret(d, tmp_path, "--namespace", "ml")
@@ -386,33 +394,14 @@ def test_glia_gateway_rereads_a_kubelet_swapped_secret(d, tmp_path):
     updated by the kubelet with a symlink swap, never in place: a key
     revoked (and one created) then exported into the Secret reaches a
     running `glia gateway` without a restart."""
-    import subprocess
-    from conftest import GLIA_BIN, free_port
     old = create_key(d, "--api", "secure", "--name", "before")
     keys_dir = tmp_path / "api-keys"
     keys_dir.mkdir()
     kubelet_update(keys_dir, secret_keys(k8s_secret(d, tmp_path)), 1)
-    proj = write_project(tmp_path, """
-- name: secure
-  kind: RealtimeAPI
-  predictor: {type: python, path: predictor.py}
-  networking: {auth: api_key, timeout: 1s}
-""", {"predictor.py": PREDICTOR})
-    port = free_port()
-    log = open(tmp_path / "gateway.log", "wb")
-    p = subprocess.Popen(
-        [str(GLIA_BIN), "gateway", str(proj), "--listen",
-         f"127.0.0.1:{port}", "--discover", "static:secure=127.0.0.1:1",
-         "--api-keys", str(keys_dir / "keys.json")],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
-    gw = type(d)(d.home, port=port)
-
-    def status(info):
-        return gw.post("/secure", json={}, headers=bearer(info["key"])).status
-    try:
-        wait_for(lambda: gw.http_get("/healthz").status == 200, timeout=30,
-                 message="glia gateway listening")
+    with key_gateway(d, tmp_path, keys_dir / "keys.json") as (gw, p):
+        def status(info):
+            return gw.post("/secure", json={},
+                           headers=bearer(info["key"])).status
         # no replica answers: a known key passes the check, then waits
         assert status(old) not in (401, 403, 429)
         new = create_key(d, "--api", "secure", "--name", "after")
@@ -423,9 +412,6 @@ def test_glia_gateway_rereads_a_kubelet_swapped_secret(d, tmp_path):
                  message="the revoked key refused after the swap")
         assert status(new) not in (401, 403, 429)
         assert p.poll() is None
-    finally:
-        p.kill()
-        p.wait(10)
 
 
 def test_keys_and_their_last_use_survive_a_restart(d):
