@@ -38,7 +38,9 @@ struct glia_mgmt {
 	struct glia_keyring *keys;
 	glia_store *store;
 	void *arg;
-	struct pending_deploy *pending; /* deploys whose runtime check runs */
+	/* The deploy whose runtime check runs (one at a time: later changes
+	 * wait for it in `waiting`), or NULL. */
+	struct pending_deploy *pending;
 	/* Changes that came while a deploy's runtime check ran: made in
 	 * order once it is done, so that changes apply as they came. */
 	struct waiting *waiting, *waiting_tail;
@@ -66,7 +68,6 @@ typedef struct pending_deploy {
 	char *project_dir;
 	char *path;
 	glia_pyruntime_check *check;
-	struct pending_deploy *next;
 } pending_deploy;
 
 /* Answers j (consumed) as JSON. */
@@ -107,16 +108,6 @@ static void deploy_specs(glia_mgmt *m, glia_httpd_conn *c,
 		return;
 	}
 	glia_mgmt_send_json(c, 200, res);
-}
-
-static void pending_unlink(pending_deploy *pd)
-{
-	for (pending_deploy **pp = &pd->m->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == pd) {
-			*pp = pd->next;
-			return;
-		}
-	}
 }
 
 static void pending_free(pending_deploy *pd)
@@ -191,7 +182,7 @@ static void deploy_checked(const char *err, void *arg)
 {
 	pending_deploy *pd = arg;
 	glia_httpd_conn *c = pd->c;
-	pending_unlink(pd);
+	pd->m->pending = NULL;
 	if (c)
 		glia_httpd_set_owner(c, NULL, NULL);
 	if (err) {
@@ -258,7 +249,6 @@ static void handle_deploy(glia_mgmt *m, glia_httpd_conn *c,
 	pd->n = n;
 	pd->project_dir = glia_strdup(project_dir);
 	pd->path = glia_strdup(path);
-	pd->next = m->pending;
 	m->pending = pd;
 	glia_httpd_set_owner(c, deploy_client_gone, pd);
 out:
@@ -599,11 +589,11 @@ glia_mgmt *glia_mgmt_new(uv_loop_t *loop, glia_supervisor *sup,
 
 void glia_mgmt_close(glia_mgmt *m)
 {
-	/* deploys still checked: not made, not answered (their connections
-	 * close with the servers below) */
-	while (m->pending) {
-		pending_deploy *pd = m->pending;
-		m->pending = pd->next;
+	/* a deploy still checked: not made, not answered (its connection
+	 * closes with the servers below) */
+	pending_deploy *pd = m->pending;
+	if (pd) {
+		m->pending = NULL;
 		if (pd->c)
 			glia_httpd_set_owner(pd->c, NULL, NULL);
 		glia_pyruntime_check_cancel(pd->check);
